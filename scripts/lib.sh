@@ -1,0 +1,35 @@
+# Shared by scripts/demo, scripts/test and the benchmarks: install what is missing,
+# then configure and build into a build folder. Sourced, not run.
+
+KITH_PACKAGES="build-essential cmake pkg-config libsodium-dev libuv1-dev libmsgpack-dev
+libsqlite3-dev libcmocka-dev"
+
+kith_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Installs the Debian packages this project needs that the machine lacks. As root it
+# runs apt-get itself; otherwise it names the packages and stops.
+kith_install_deps() {
+    local missing=() p
+    for p in $KITH_PACKAGES "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "kith needs these Debian packages: ${missing[*]}" >&2
+        echo "install them with: sudo apt-get install ${missing[*]}" >&2
+        return 1
+    fi
+    echo "installing ${missing[*]} ..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >&2
+}
+
+# kith_build DIR [cmake args...]: configure (once) and build into DIR.
+kith_build() {
+    local dir=$1
+    shift
+    cmake -S "$kith_root" -B "$dir" "$@" >/dev/null &&
+        cmake --build "$dir" -j "$(nproc)" -- --no-print-directory >/dev/null
+}
