@@ -1,0 +1,82 @@
+/*
+ * Ops: signed, immutable changes to one record, and the unit of sync.
+ *
+ * An op is encoded as canonical msgpack (proto/OPS.md): a map whose keys appear in
+ * bytewise order, each integer and length in its shortest form, optional keys left out
+ * when absent. Canonical means one op has exactly one encoding, so its hash
+ * (BLAKE2b-256 of the encoding) identifies it everywhere. The decoder enforces that by
+ * re-encoding and comparing.
+ *
+ * A signed op is the 64-byte Ed25519 signature followed by the encoding. The author
+ * signs "kith-op-v1" || hash, which keeps these signatures from ever being valid for
+ * another kind of message.
+ */
+#ifndef KITH_OP_H
+#define KITH_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "model/value.h"
+#include "util/buf.h"
+
+#define KITH_OP_VERSION 1
+#define KITH_REC_ID_LEN 16
+#define KITH_HASH_LEN   32
+#define KITH_OP_MAX_LEN 60000 /* a signed op must fit one sync frame */
+#define KITH_OP_MAX_SET 256   /* fields changed by one op */
+#define KITH_OP_MAX_AUD 256   /* audience members */
+
+#define KITH_ROLE_READER 1
+#define KITH_ROLE_EDITOR 2
+
+typedef struct {
+    char *name;         /* field name */
+    kith_value_t value; /* KITH_V_NIL: the field is unset */
+} kith_op_field_t;
+
+typedef struct {
+    uint8_t key[KITH_PK_LEN]; /* member's Ed25519 public key */
+    uint8_t role;             /* KITH_ROLE_READER or KITH_ROLE_EDITOR */
+} kith_aud_t;
+
+typedef struct {
+    uint8_t rec[KITH_REC_ID_LEN];
+    uint8_t owner[KITH_PK_LEN];  /* the record's owner (creator) */
+    uint8_t author[KITH_PK_LEN]; /* who made and signed this op */
+    uint64_t hlc;
+    int kind;             /* -1 absent, else KITH_KIND_* (creation ops carry it) */
+    kith_op_field_t *set; /* sorted by name, unique */
+    size_t n_set;
+    int has_aud;     /* 1: aud replaces the record's audience */
+    kith_aud_t *aud; /* sorted by key, unique */
+    size_t n_aud;
+    int del;     /* -1 absent, 0 restore, 1 delete */
+    int private; /* 1: never leaves this node (but for self peers) */
+} kith_op_t;
+
+void kith_op_init(kith_op_t *op);
+void kith_op_close(kith_op_t *op);
+/* Adds a field change (copies name and value). Keeps set sorted; KITH_EEXISTS if the
+ * field is already in this op. */
+int kith_op_set_field(kith_op_t *op, const char *name, const kith_value_t *value);
+/* Adds an audience member (sets has_aud); a repeated key keeps the higher role. */
+int kith_op_add_aud(kith_op_t *op, const uint8_t key[static KITH_PK_LEN], uint8_t role);
+
+/* Canonical encoding of op (without signature). */
+int kith_op_encode(const kith_op_t *op, kith_buf_t *out);
+/* Decodes a canonical encoding; everything is checked (types, sizes, ordering, schema
+ * of every value). KITH_EPARSE on anything malformed or non-canonical. */
+int kith_op_decode(const uint8_t *data, size_t len, kith_op_t *op);
+/* BLAKE2b-256 of an encoding. */
+void kith_op_hash(const uint8_t *enc, size_t len, uint8_t hash[static KITH_HASH_LEN]);
+/* Encodes and signs op with id (op->author must be id's key): appends sig || encoding to
+ * out and returns the hash. */
+int kith_op_sign(const kith_op_t *op, const kith_identity_t *id, kith_buf_t *out,
+                 uint8_t hash[static KITH_HASH_LEN]);
+/* Decodes a signed op and verifies its signature by op->author. KITH_ECRYPTO for a bad
+ * signature, KITH_EPARSE for a malformed op. hash may be NULL. */
+int kith_op_verify(const uint8_t *signed_op, size_t len, kith_op_t *op, uint8_t *hash);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * Folded records and their storage encoding; see record.h.
+ *
+ * Stored form (msgpack array): [1, id, owner, kind, deleted, created, updated,
+ * [[name, value, private, hlc, author], ...], [[key, role], ...]]
+ */
+#include "model/record.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kith/error.h"
+#include "util/mpcheck.h"
+
+void
+kith_record_init(kith_record_t *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+void
+kith_record_close(kith_record_t *r)
+{
+    for (size_t i = 0; i < r->n_fields; i++) {
+        free(r->fields[i].name);
+        kith_value_clear(&r->fields[i].value);
+    }
+    free(r->fields);
+    free(r->aud);
+    kith_record_init(r);
+}
+
+const kith_rfield_t *
+kith_record_field(const kith_record_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_fields; i++) {
+        if (strcmp(r->fields[i].name, name) == 0) {
+            return &r->fields[i];
+        }
+    }
+    return NULL;
+}
+
+const char *
+kith_record_name(const kith_record_t *r)
+{
+    const kith_rfield_t *f = kith_record_field(r, "name");
+    return (f != NULL && f->value.type == KITH_V_STR) ? f->value.str : "(unnamed)";
+}
+
+int
+kith_record_role(const kith_record_t *r, const uint8_t key[static KITH_PK_LEN])
+{
+    if (memcmp(r->owner, key, KITH_PK_LEN) == 0) {
+        return KITH_ROLE_EDITOR;
+    }
+    for (size_t i = 0; i < r->n_aud; i++) {
+        if (memcmp(r->aud[i].key, key, KITH_PK_LEN) == 0) {
+            return r->aud[i].role;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    kith_buf_t *buf;
+    int rc;
+} sink_t;
+
+static int
+sink_write(void *data, const char *p, size_t n)
+{
+    sink_t *s = data;
+    if (s->rc == KITH_OK) {
+        s->rc = kith_buf_append(s->buf, p, n);
+    }
+    return s->rc == KITH_OK ? 0 : -1;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void
+pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
+}
+
+int
+kith_record_encode(const kith_record_t *r, kith_buf_t *out)
+{
+    sink_t sink = {out, KITH_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint8(&pk, 1);
+    pack_bin(&pk, r->id, KITH_REC_ID_LEN);
+    pack_bin(&pk, r->owner, KITH_PK_LEN);
+    msgpack_pack_int(&pk, r->kind);
+    msgpack_pack_int(&pk, r->deleted);
+    msgpack_pack_uint64(&pk, r->created);
+    msgpack_pack_uint64(&pk, r->updated);
+    msgpack_pack_array(&pk, r->n_fields);
+    for (size_t i = 0; i < r->n_fields; i++) {
+        const kith_rfield_t *f = &r->fields[i];
+        msgpack_pack_array(&pk, 5);
+        pack_str(&pk, f->name);
+        const kith_value_t *v = &f->value;
+        if (v->type == KITH_V_STR) {
+            pack_str(&pk, v->str);
+        } else if (v->type == KITH_V_INT) {
+            msgpack_pack_int64(&pk, v->num);
+        } else if (v->type == KITH_V_LIST) {
+            msgpack_pack_array(&pk, v->n_items);
+            for (size_t k = 0; k < v->n_items; k++) {
+                pack_str(&pk, v->items[k]);
+            }
+        } else {
+            msgpack_pack_nil(&pk);
+        }
+        msgpack_pack_int(&pk, f->private);
+        msgpack_pack_uint64(&pk, f->hlc);
+        pack_bin(&pk, f->author, KITH_PK_LEN);
+    }
+    msgpack_pack_array(&pk, r->n_aud);
+    for (size_t i = 0; i < r->n_aud; i++) {
+        msgpack_pack_array(&pk, 2);
+        pack_bin(&pk, r->aud[i].key, KITH_PK_LEN);
+        msgpack_pack_uint8(&pk, r->aud[i].role);
+    }
+    return sink.rc;
+}
+
+static int
+get_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        return KITH_ECORRUPT;
+    }
+    *out = o->via.u64;
+    return KITH_OK;
+}
+
+static int
+get_bin(const msgpack_object *o, uint8_t *out, size_t len)
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != len) {
+        return KITH_ECORRUPT;
+    }
+    memcpy(out, o->via.bin.ptr, len);
+    return KITH_OK;
+}
+
+static int
+decode_field(const msgpack_object *o, kith_rfield_t *f)
+{
+    uint64_t priv;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5) {
+        return KITH_ECORRUPT;
+    }
+    const msgpack_object *a = o->via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_STR || get_u64(&a[2], &priv) != KITH_OK ||
+        get_u64(&a[3], &f->hlc) != KITH_OK || get_bin(&a[4], f->author, KITH_PK_LEN) != KITH_OK) {
+        return KITH_ECORRUPT;
+    }
+    f->private = priv != 0;
+    f->name = strndup(a[0].via.str.ptr, a[0].via.str.size);
+    if (f->name == NULL) {
+        return KITH_ENOMEM;
+    }
+    const msgpack_object *v = &a[1];
+    switch (v->type) {
+    case MSGPACK_OBJECT_STR:
+        return kith_value_set_str(&f->value, v->via.str.ptr, v->via.str.size);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        kith_value_set_int(&f->value, (int64_t) v->via.u64);
+        return KITH_OK;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        kith_value_set_int(&f->value, v->via.i64);
+        return KITH_OK;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t k = 0; k < v->via.array.size; k++) {
+            const msgpack_object *it = &v->via.array.ptr[k];
+            if (it->type != MSGPACK_OBJECT_STR) {
+                return KITH_ECORRUPT;
+            }
+            int rc = kith_value_list_append(&f->value, it->via.str.ptr, it->via.str.size);
+            if (rc != KITH_OK) {
+                return rc;
+            }
+        }
+        return KITH_OK;
+    default:
+        return KITH_ECORRUPT;
+    }
+}
+
+static int
+decode_obj(const msgpack_object *o, kith_record_t *r)
+{
+    uint64_t ver, kind, deleted;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) {
+        return KITH_ECORRUPT;
+    }
+    const msgpack_object *a = o->via.array.ptr;
+    if (get_u64(&a[0], &ver) != KITH_OK || ver != 1 ||
+        get_bin(&a[1], r->id, KITH_REC_ID_LEN) != KITH_OK ||
+        get_bin(&a[2], r->owner, KITH_PK_LEN) != KITH_OK || get_u64(&a[3], &kind) != KITH_OK ||
+        get_u64(&a[4], &deleted) != KITH_OK || get_u64(&a[5], &r->created) != KITH_OK ||
+        get_u64(&a[6], &r->updated) != KITH_OK || a[7].type != MSGPACK_OBJECT_ARRAY ||
+        a[8].type != MSGPACK_OBJECT_ARRAY || kind > 1) {
+        return KITH_ECORRUPT;
+    }
+    r->kind = (int) kind;
+    r->deleted = deleted != 0;
+    uint32_t nf = a[7].via.array.size, na = a[8].via.array.size;
+    if (nf > 0) {
+        r->fields = calloc(nf, sizeof(*r->fields));
+        if (r->fields == NULL) {
+            return KITH_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        r->n_fields = i + 1;
+        int rc = decode_field(&a[7].via.array.ptr[i], &r->fields[i]);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    if (na > 0) {
+        r->aud = calloc(na, sizeof(*r->aud));
+        if (r->aud == NULL) {
+            return KITH_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < na; i++) {
+        const msgpack_object *e = &a[8].via.array.ptr[i];
+        uint64_t role;
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+            get_bin(&e->via.array.ptr[0], r->aud[i].key, KITH_PK_LEN) != KITH_OK ||
+            get_u64(&e->via.array.ptr[1], &role) != KITH_OK || role > KITH_ROLE_EDITOR) {
+            return KITH_ECORRUPT;
+        }
+        r->aud[i].role = (uint8_t) role;
+        r->n_aud = i + 1;
+    }
+    return KITH_OK;
+}
+
+int
+kith_record_decode(const uint8_t *data, size_t len, kith_record_t *r)
+{
+    kith_record_init(r);
+    if (kith_mpcheck(data, len, 4) != KITH_OK) {
+        return KITH_ECORRUPT;
+    }
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    int rc = KITH_ECORRUPT;
+    if (msgpack_unpack_next(&msg, (const char *) data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        off == len) {
+        rc = decode_obj(&msg.data, r);
+    }
+    msgpack_unpacked_destroy(&msg);
+    if (rc != KITH_OK) {
+        kith_record_close(r);
+    }
+    return rc;
+}

@@ -1,0 +1,522 @@
+/*
+ * Nodes: home directory, identity and store together; see node.h.
+ */
+#include "store/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/keyfile.h"
+#include "kith/error.h"
+#include "model/record.h"
+
+#define KEY_FILE_MAX 4096
+
+static void
+set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+    if (errbuf == NULL || errcap == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errcap, fmt, ap);
+    va_end(ap);
+}
+
+int
+kith_home_resolve(const char *opt, kith_buf_t *out)
+{
+    const char *v;
+    if (opt != NULL && opt[0] != '\0') {
+        return kith_buf_puts(out, opt);
+    }
+    if ((v = getenv("KITH_HOME")) != NULL && v[0] != '\0') {
+        return kith_buf_puts(out, v);
+    }
+    if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] == '/') {
+        return kith_buf_printf(out, "%s/kith", v);
+    }
+    if ((v = getenv("HOME")) != NULL && v[0] != '\0') {
+        return kith_buf_printf(out, "%s/.local/share/kith", v);
+    }
+    return KITH_EINVAL;
+}
+
+static int
+path_join(kith_buf_t *b, const char *dir, const char *file)
+{
+    b->len = 0;
+    return kith_buf_printf(b, "%s/%s", dir, file);
+}
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int
+make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int) sizeof(path)) {
+        return KITH_ETOOBIG;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+                return KITH_EIO;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        return KITH_EIO;
+    }
+    return KITH_OK;
+}
+
+/* Writes data to path atomically (temporary file, fsync, rename), mode 0600. */
+static int
+write_file_atomic(const char *path, const uint8_t *data, size_t len)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
+        return KITH_ETOOBIG;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return KITH_EIO;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            return KITH_EIO;
+        }
+        off += (size_t) w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return KITH_EIO;
+    }
+    return KITH_OK;
+}
+
+static int
+read_key_file(const char *dir, kith_buf_t *out, char *errbuf, size_t errcap)
+{
+    kith_buf_t path;
+    kith_buf_init(&path);
+    int rc = path_join(&path, dir, KITH_KEY_FILE);
+    int fd = -1;
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    fd = open((char *) path.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        rc = errno == ENOENT ? KITH_ENOTFOUND : KITH_EIO;
+        if (rc == KITH_ENOTFOUND) {
+            set_err(errbuf, errcap, "no kith node in %s (create one with 'kith init')", dir);
+        } else {
+            set_err(errbuf, errcap, "cannot read %s: %s", (char *) path.data, strerror(errno));
+        }
+        goto out;
+    }
+    uint8_t tmp[KEY_FILE_MAX];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, tmp + len, sizeof(tmp) - len);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            rc = KITH_EIO;
+            set_err(errbuf, errcap, "cannot read %s: %s", (char *) path.data, strerror(errno));
+            goto out;
+        }
+        if (r == 0 || len + (size_t) r == sizeof(tmp)) {
+            len += (size_t) r;
+            break;
+        }
+        len += (size_t) r;
+    }
+    rc = kith_buf_append(out, tmp, len);
+    sodium_memzero(tmp, sizeof(tmp));
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    kith_buf_close(&path);
+    return rc;
+}
+
+int
+kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
+                 size_t errcap)
+{
+    kith_identity_t *id = NULL;
+    kith_vault_t *vault = NULL;
+    kith_store_t *store = NULL;
+    kith_buf_t key_path, db_path, key;
+    kith_buf_init(&key_path);
+    kith_buf_init(&db_path);
+    kith_buf_init(&key);
+    uint8_t wrapped[KITH_VAULT_WRAPPED_LEN];
+    struct stat st;
+    int key_written = 0;
+    mode_t old_umask = umask(077);
+    int rc = make_dirs(dir);
+    if (rc != KITH_OK) {
+        set_err(errbuf, errcap, "cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if ((rc = path_join(&key_path, dir, KITH_KEY_FILE)) != KITH_OK ||
+        (rc = path_join(&db_path, dir, KITH_DB_FILE)) != KITH_OK) {
+        goto out;
+    }
+    if (lstat((char *) key_path.data, &st) == 0 || lstat((char *) db_path.data, &st) == 0) {
+        set_err(errbuf, errcap, "%s already holds a kith node; not overwriting it", dir);
+        rc = KITH_EEXISTS;
+        goto out;
+    }
+    if (name != NULL && strlen(name) > KITH_NAME_MAX) {
+        set_err(errbuf, errcap, "the name is longer than %d bytes", KITH_NAME_MAX);
+        rc = KITH_EINVAL;
+        goto out;
+    }
+    if ((rc = kith_identity_new(&id)) != KITH_OK ||
+        (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK ||
+        (rc = kith_vault_create(id, wrapped, &vault)) != KITH_OK) {
+        set_err(errbuf, errcap, "cannot create the identity: %s", kith_strerror(rc));
+        goto out;
+    }
+    rc = kith_store_open((char *) db_path.data, 1, &store, errbuf, errcap);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    if ((rc = kith_store_begin(store)) != KITH_OK ||
+        (rc = kith_store_meta_set(store, "storage_key", wrapped, sizeof(wrapped))) != KITH_OK ||
+        (rc = kith_store_meta_set(store, "name", name ? name : "", name ? strlen(name) : 0)) !=
+            KITH_OK ||
+        (rc = kith_store_meta_set(store, "public_key", id->pk, KITH_PK_LEN)) != KITH_OK ||
+        (rc = kith_store_commit(store)) != KITH_OK) {
+        set_err(errbuf, errcap, "cannot initialise the store: %s", kith_strerror(rc));
+        goto out;
+    }
+    /* The key file goes last: a node exists once its identity file does. */
+    rc = write_file_atomic((char *) key_path.data, key.data, key.len);
+    if (rc != KITH_OK) {
+        set_err(errbuf, errcap, "cannot write %s: %s", (char *) key_path.data, strerror(errno));
+        goto out;
+    }
+    key_written = 1;
+out:
+    kith_store_close(store);
+    if (rc != KITH_OK && !key_written && rc != KITH_EEXISTS && db_path.data != NULL) {
+        /* Leave nothing half-made behind. */
+        unlink((char *) db_path.data);
+        kith_buf_t side;
+        kith_buf_init(&side);
+        if (kith_buf_printf(&side, "%s-wal", (char *) db_path.data) == KITH_OK) {
+            unlink((char *) side.data);
+        }
+        side.len = 0;
+        if (kith_buf_printf(&side, "%s-shm", (char *) db_path.data) == KITH_OK) {
+            unlink((char *) side.data);
+        }
+        kith_buf_close(&side);
+    }
+    umask(old_umask);
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    kith_buf_close(&key_path);
+    kith_buf_close(&db_path);
+    kith_vault_free(vault);
+    kith_identity_free(id);
+    return rc;
+}
+
+int
+kith_node_needs_passphrase(const char *dir)
+{
+    kith_buf_t key;
+    kith_buf_init(&key);
+    int rc = read_key_file(dir, &key, NULL, 0);
+    if (rc == KITH_OK) {
+        rc = kith_keyfile_is_sealed(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    return rc;
+}
+
+int
+kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errbuf, size_t errcap)
+{
+    kith_buf_t key;
+    kith_buf_init(&key);
+    int rc = read_key_file(dir, &key, errbuf, errcap);
+    if (rc == KITH_OK) {
+        rc = kith_keyfile_public(key.data, key.len, pk);
+        if (rc != KITH_OK) {
+            set_err(errbuf, errcap, "%s/%s is damaged: not a kith identity file", dir,
+                    KITH_KEY_FILE);
+        }
+    }
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    return rc;
+}
+
+void
+kith_node_close(kith_node_t *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    kith_store_close(n->store);
+    kith_vault_free(n->vault);
+    kith_identity_free(n->id);
+    free(n->dir);
+    free(n->name);
+    free(n);
+}
+
+int
+kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
+               size_t errcap)
+{
+    *out = NULL;
+    kith_buf_t key, db_path, wrapped, name;
+    kith_buf_init(&key);
+    kith_buf_init(&db_path);
+    kith_buf_init(&wrapped);
+    kith_buf_init(&name);
+    kith_node_t *n = calloc(1, sizeof(*n));
+    int rc = KITH_ENOMEM;
+    if (n == NULL || (n->dir = strdup(dir)) == NULL) {
+        goto out;
+    }
+    rc = read_key_file(dir, &key, errbuf, errcap);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = kith_keyfile_decode(key.data, key.len, passphrase, &n->id);
+    if (rc == KITH_EPASSPHRASE) {
+        set_err(errbuf, errcap, passphrase ? "wrong passphrase" : "a passphrase is needed");
+        goto out;
+    }
+    if (rc != KITH_OK) {
+        set_err(errbuf, errcap, "%s/%s is damaged: %s", dir, KITH_KEY_FILE, kith_strerror(rc));
+        goto out;
+    }
+    if ((rc = path_join(&db_path, dir, KITH_DB_FILE)) != KITH_OK) {
+        goto out;
+    }
+    struct stat st;
+    if (stat((char *) db_path.data, &st) != 0) {
+        set_err(errbuf, errcap, "%s is missing: the store of this node is gone",
+                (char *) db_path.data);
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    mode_t old_umask = umask(077);
+    rc = kith_store_open((char *) db_path.data, 0, &n->store, errbuf, errcap);
+    umask(old_umask);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = kith_store_meta_get(n->store, "storage_key", &wrapped);
+    if (rc == KITH_OK) {
+        rc = kith_vault_open(n->id, wrapped.data, wrapped.len, &n->vault);
+    }
+    if (rc != KITH_OK) {
+        set_err(errbuf, errcap, "the store in %s cannot be unlocked with this identity (%s)", dir,
+                kith_strerror(rc));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    kith_store_set_vault(n->store, n->vault);
+    rc = kith_store_meta_get(n->store, "name", &name);
+    if (rc == KITH_ENOTFOUND) {
+        rc = KITH_OK;
+    }
+    if (rc != KITH_OK || (n->name = kith_buf_steal(&name)) == NULL) {
+        rc = rc ? rc : KITH_ENOMEM;
+        goto out;
+    }
+    *out = n;
+    n = NULL;
+out:
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    kith_buf_close(&db_path);
+    kith_buf_close(&wrapped);
+    kith_buf_close(&name);
+    kith_node_close(n);
+    return rc;
+}
+
+void
+kith_node_new_record_id(uint8_t id[static KITH_REC_ID_LEN])
+{
+    randombytes_buf(id, KITH_REC_ID_LEN);
+}
+
+int
+kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_t *hash_out)
+{
+    kith_buf_t signed_op;
+    kith_buf_init(&signed_op);
+    uint8_t hash[KITH_HASH_LEN];
+    int added = 0;
+    memcpy(op->author, n->id->pk, KITH_PK_LEN);
+    int rc = kith_store_hlc_next(n->store, now_ms, &op->hlc);
+    if (rc == KITH_OK) {
+        rc = kith_op_sign(op, n->id, &signed_op, hash);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_put_op(n->store, signed_op.data, signed_op.len, op, hash, &added);
+    }
+    if (rc == KITH_OK && hash_out != NULL) {
+        memcpy(hash_out, hash, KITH_HASH_LEN);
+    }
+    kith_buf_close(&signed_op);
+    return rc;
+}
+
+typedef struct {
+    kith_node_t *node;
+    kith_op_t *op;
+    kith_peer_t *peers;
+    size_t n_peers;
+    int rc;
+} audience_ctx_t;
+
+static int
+add_share_target(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+{
+    (void) id;
+    audience_ctx_t *a = ctx;
+    for (size_t i = 0; i < a->n_peers; i++) {
+        const kith_peer_t *p = &a->peers[i];
+        int match =
+            target[0] == '@' ? kith_peer_in_group(p, target + 1) : strcmp(p->name, target) == 0;
+        if (match && memcmp(p->key, a->node->id->pk, KITH_PK_LEN) != 0) {
+            int rc = kith_op_add_aud(a->op, p->key, (uint8_t) role);
+            if (rc != KITH_OK && rc != KITH_EEXISTS) {
+                return rc;
+            }
+        }
+    }
+    a->op->has_aud = 1;
+    return KITH_OK;
+}
+
+int
+kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], uint64_t now_ms,
+                          int *changed)
+{
+    kith_record_t rec;
+    kith_op_t op;
+    kith_op_init(&op);
+    audience_ctx_t a = {n, &op, NULL, 0, KITH_OK};
+    if (changed != NULL) {
+        *changed = 0;
+    }
+    int rc = kith_store_record_get(n->store, id, &rec);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (memcmp(rec.owner, n->id->pk, KITH_PK_LEN) != 0) {
+        rc = KITH_EAUTH;
+        goto out;
+    }
+    rc = kith_store_peer_list(n->store, &a.peers, &a.n_peers);
+    if (rc == KITH_OK) {
+        op.has_aud = 1;
+        rc = kith_store_share_foreach(n->store, id, add_share_target, &a);
+    }
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    int same = op.n_aud == rec.n_aud;
+    for (size_t i = 0; same && i < op.n_aud; i++) {
+        same = memcmp(op.aud[i].key, rec.aud[i].key, KITH_PK_LEN) == 0 &&
+               op.aud[i].role == rec.aud[i].role;
+    }
+    if (same) {
+        goto out;
+    }
+    memcpy(op.rec, id, KITH_REC_ID_LEN);
+    memcpy(op.owner, rec.owner, KITH_PK_LEN);
+    rc = kith_node_apply_local(n, &op, now_ms, NULL);
+    if (rc == KITH_OK && changed != NULL) {
+        *changed = 1;
+    }
+out:
+    kith_peers_free(a.peers, a.n_peers);
+    kith_op_close(&op);
+    kith_record_close(&rec);
+    return rc;
+}
+
+typedef struct {
+    uint8_t (*ids)[KITH_REC_ID_LEN];
+    size_t n, cap;
+    const char *target;
+} id_list_t;
+
+static int
+collect_share(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+{
+    (void) role;
+    id_list_t *l = ctx;
+    if (l->target != NULL && strcmp(l->target, target) != 0) {
+        return KITH_OK;
+    }
+    if (l->n > 0 && memcmp(l->ids[l->n - 1], id, KITH_REC_ID_LEN) == 0) {
+        return KITH_OK; /* rows come ordered by record */
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *p = realloc(l->ids, cap * KITH_REC_ID_LEN);
+        if (p == NULL) {
+            return KITH_ENOMEM;
+        }
+        l->ids = p;
+        l->cap = cap;
+    }
+    memcpy(l->ids[l->n++], id, KITH_REC_ID_LEN);
+    return KITH_OK;
+}
+
+int
+kith_node_refresh_audiences(kith_node_t *n, const char *target, uint64_t now_ms)
+{
+    id_list_t l = {NULL, 0, 0, target};
+    int rc = kith_store_share_foreach(n->store, NULL, collect_share, &l);
+    for (size_t i = 0; rc == KITH_OK && i < l.n; i++) {
+        rc = kith_node_update_audience(n, l.ids[i], now_ms, NULL);
+        if (rc == KITH_EAUTH || rc == KITH_ENOTFOUND) {
+            rc = KITH_OK; /* not ours (or gone): nothing to recompute */
+        }
+    }
+    free(l.ids);
+    return rc;
+}

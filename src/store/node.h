@@ -1,0 +1,70 @@
+/*
+ * A node: one home directory holding an identity (identity.key) and a store (kith.db),
+ * opened together. This is the entry point the CLI and the daemon use.
+ *
+ * Home layout (directory 0700, files 0600):
+ *   identity.key   the Ed25519 identity, optionally wrapped with Argon2id (keyfile.h)
+ *   kith.db        the SQLite store (+ -wal and -shm while open)
+ *
+ * Local changes: the caller builds an op (record id, fields, audience...), and
+ * kith_node_apply_local() stamps it with this node as author and the next clock value,
+ * signs it and stores it. Callers wrap one user action in one store transaction.
+ */
+#ifndef KITH_NODE_H
+#define KITH_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "crypto/vault.h"
+#include "model/op.h"
+#include "store/store.h"
+#include "util/buf.h"
+
+#define KITH_KEY_FILE "identity.key"
+#define KITH_DB_FILE  "kith.db"
+#define KITH_NAME_MAX 64
+
+typedef struct {
+    char *dir;  /* home directory */
+    char *name; /* this node's name ("" if none was given) */
+    kith_identity_t *id;
+    kith_vault_t *vault;
+    kith_store_t *store;
+} kith_node_t;
+
+/* The home directory: opt if given, else $KITH_HOME, else $XDG_DATA_HOME/kith, else
+ * $HOME/.local/share/kith. Appended to out. KITH_EINVAL if none can be found. */
+int kith_home_resolve(const char *opt, kith_buf_t *out);
+/* Creates a new node in dir (creating dir, mode 0700). KITH_EEXISTS if dir already holds
+ * an identity or a store. passphrase may be NULL. */
+int kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
+                     size_t errcap);
+/* 1 if the identity in dir needs a passphrase, 0 if not, < 0 on error (KITH_ENOTFOUND when
+ * dir holds no node). */
+int kith_node_needs_passphrase(const char *dir);
+/* The node's public key, readable without a passphrase. */
+int kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errbuf,
+                         size_t errcap);
+/* Opens the node in dir. KITH_ENOTFOUND: no node there; KITH_EPASSPHRASE: a passphrase
+ * is needed or wrong. errbuf gets a sentence for the user. */
+int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
+                   size_t errcap);
+void kith_node_close(kith_node_t *n);
+
+/* Fills a fresh random record id. */
+void kith_node_new_record_id(uint8_t id[static KITH_REC_ID_LEN]);
+/* Stamps op (author = this node, hlc = next clock value at now_ms), signs and stores it.
+ * The caller must hold a store transaction. *hash_out may be NULL. */
+int kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_t *hash_out);
+/* Recomputes the audience of a record this node owns from its share specs (peer names and
+ * @groups resolved against the current peer list) and, if it changed, applies an owner op
+ * that sets it. *changed (may be NULL) tells whether an op was made. */
+int kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN],
+                              uint64_t now_ms, int *changed);
+/* Runs kith_node_update_audience() for every owned record with a share spec naming
+ * `target` (a peer name or "@group"), or for all of them when target is NULL. */
+int kith_node_refresh_audiences(kith_node_t *n, const char *target, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,1070 @@
+/*
+ * The store; see store.h. SQLite is used only through prepared statements with bound
+ * parameters, and every statement is finalized on every path.
+ */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kith/error.h"
+#include "model/fold.h"
+#include "util/hlc.h"
+#include "util/textfold.h"
+
+struct kith_store {
+    sqlite3 *db;
+    const kith_vault_t *vault;
+};
+
+/* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
+ * a migration that has shipped: add a new one. */
+static const char *const migrations[] = {
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE ops(hash BLOB PRIMARY KEY, rec BLOB NOT NULL, hlc INTEGER NOT NULL,"
+    "  author BLOB NOT NULL, private INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX ops_rec ON ops(rec);"
+    "CREATE INDEX ops_hlc ON ops(hlc, hash);"
+    "CREATE TABLE records(id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  name_tag BLOB NOT NULL, data BLOB NOT NULL, search BLOB NOT NULL);"
+    "CREATE INDEX records_name ON records(name_tag);"
+    "CREATE TABLE audience(rec BLOB NOT NULL, member BLOB NOT NULL, role INTEGER NOT NULL,"
+    "  PRIMARY KEY(rec, member)) WITHOUT ROWID;"
+    "CREATE INDEX audience_member ON audience(member);"
+    "CREATE TABLE shares(rec BLOB NOT NULL, target TEXT NOT NULL, role INTEGER NOT NULL,"
+    "  PRIMARY KEY(rec, target)) WITHOUT ROWID;"
+    "CREATE TABLE peers(name TEXT PRIMARY KEY, key BLOB NOT NULL UNIQUE,"
+    "  groups TEXT NOT NULL, addr TEXT NOT NULL, self INTEGER NOT NULL,"
+    "  added INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_addr TEXT NOT NULL);",
+};
+
+#define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
+
+static void
+set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+    if (errbuf == NULL || errcap == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errcap, fmt, ap);
+    va_end(ap);
+}
+
+static int
+exec(kith_store_t *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KITH_OK : KITH_EDB;
+}
+
+static int
+prepare(kith_store_t *s, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? KITH_OK : KITH_EDB;
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? KITH_OK : KITH_EDB;
+}
+
+int
+kith_store_schema_version(kith_store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (prepare(s, "PRAGMA user_version", &st) == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int
+migrate(kith_store_t *s, char *errbuf, size_t errcap)
+{
+    int v = kith_store_schema_version(s);
+    if (v < 0) {
+        set_err(errbuf, errcap, "cannot read the database: %s", sqlite3_errmsg(s->db));
+        return KITH_ECORRUPT;
+    }
+    if (v > N_MIGRATIONS) {
+        set_err(errbuf, errcap, "the database is from a newer kith (schema %d, this kith knows %d)",
+                v, N_MIGRATIONS);
+        return KITH_EVERSION;
+    }
+    for (; v < N_MIGRATIONS; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
+        if (exec(s, "BEGIN IMMEDIATE") != KITH_OK) {
+            set_err(errbuf, errcap, "cannot migrate the database: %s", sqlite3_errmsg(s->db));
+            return KITH_EDB;
+        }
+        if (exec(s, migrations[v]) != KITH_OK || exec(s, pragma) != KITH_OK ||
+            exec(s, "COMMIT") != KITH_OK) {
+            set_err(errbuf, errcap, "database migration %d failed: %s", v + 1,
+                    sqlite3_errmsg(s->db));
+            exec(s, "ROLLBACK");
+            return KITH_EDB;
+        }
+    }
+    return KITH_OK;
+}
+
+int
+kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    kith_store_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return KITH_ENOMEM;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = KITH_EDB;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        set_err(errbuf, errcap, "cannot open %s: %s", path,
+                s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    /* WAL lets the daemon read while the CLI writes. synchronous=NORMAL in WAL mode keeps
+     * every committed transaction across a crash of the process; only a power cut may lose
+     * the last ones. secure_delete zeroes freed pages (they held sealed data anyway). */
+    if (exec(s, "PRAGMA journal_mode=WAL") != KITH_OK ||
+        exec(s, "PRAGMA synchronous=NORMAL") != KITH_OK ||
+        exec(s, "PRAGMA secure_delete=ON") != KITH_OK ||
+        exec(s, "PRAGMA foreign_keys=ON") != KITH_OK) {
+        set_err(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                sqlite3_errmsg(s->db));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    rc = migrate(s, errbuf, errcap);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    kith_store_close(s);
+    return rc;
+}
+
+void
+kith_store_close(kith_store_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    sqlite3_close(s->db);
+    free(s);
+}
+
+void
+kith_store_set_vault(kith_store_t *s, const kith_vault_t *vault)
+{
+    s->vault = vault;
+}
+
+int
+kith_store_begin(kith_store_t *s)
+{
+    return exec(s, "BEGIN IMMEDIATE");
+}
+
+int
+kith_store_commit(kith_store_t *s)
+{
+    return exec(s, "COMMIT");
+}
+
+void
+kith_store_rollback(kith_store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        exec(s, "ROLLBACK");
+    }
+}
+
+int
+kith_store_meta_get(kith_store_t *s, const char *key, kith_buf_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT value FROM meta WHERE key=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = kith_buf_append(out, sqlite3_column_blob(st, 0), (size_t) sqlite3_column_bytes(st, 0));
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, len ? val : "", (int) len, SQLITE_STATIC);
+    rc = step_done(st);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out)
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    uint64_t last = 0;
+    int rc = kith_store_meta_get(s, "hlc", &b);
+    if (rc == KITH_OK && b.len == 8) {
+        for (int i = 0; i < 8; i++) {
+            last = (last << 8) | b.data[i];
+        }
+    } else if (rc != KITH_ENOTFOUND && rc != KITH_OK) {
+        goto out;
+    }
+    rc = kith_hlc_next(last, now_ms, out);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    uint8_t enc[8];
+    for (int i = 0; i < 8; i++) {
+        enc[i] = (uint8_t) (*out >> (56 - 8 * i));
+    }
+    rc = kith_store_meta_set(s, "hlc", enc, 8);
+out:
+    kith_buf_close(&b);
+    return rc;
+}
+
+/* ---- ops and records ---------------------------------------------------------------- */
+
+static int
+unseal_column(kith_store_t *s, sqlite3_stmt *st, int col, const uint8_t *ad, size_t ad_len,
+              kith_buf_t *out)
+{
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    return kith_vault_unseal(s->vault, ad, ad_len, sqlite3_column_blob(st, col),
+                             (size_t) sqlite3_column_bytes(st, col), out);
+}
+
+typedef struct {
+    kith_op_t *ops;
+    kith_fold_input_t *in;
+    size_t n, cap;
+} op_list_t;
+
+static void
+op_list_close(op_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        kith_op_close(&l->ops[i]);
+    }
+    free(l->ops);
+    free(l->in);
+    memset(l, 0, sizeof(*l));
+}
+
+static int
+op_list_load(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+             const uint8_t hash[KITH_HASH_LEN])
+{
+    (void) signed_op;
+    (void) len;
+    op_list_t *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        kith_op_t *ops = realloc(l->ops, cap * sizeof(*ops));
+        if (ops == NULL) {
+            return KITH_ENOMEM;
+        }
+        l->ops = ops;
+        kith_fold_input_t *in = realloc(l->in, cap * sizeof(*in));
+        if (in == NULL) {
+            return KITH_ENOMEM;
+        }
+        l->in = in;
+        l->cap = cap;
+    }
+    /* The callback's op is borrowed: take ownership of its contents by moving them. */
+    l->ops[l->n] = *op;
+    kith_op_init((kith_op_t *) op);
+    memcpy(l->in[l->n].hash, hash, KITH_HASH_LEN);
+    l->n++;
+    return KITH_OK;
+}
+
+int
+kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_op_cb cb,
+                      void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    int rc = prepare(s, "SELECT hash, data FROM ops WHERE rec=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint8_t *hash = sqlite3_column_blob(st, 0);
+        if (hash == NULL || sqlite3_column_bytes(st, 0) != KITH_HASH_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        uint8_t h[KITH_HASH_LEN];
+        memcpy(h, hash, KITH_HASH_LEN);
+        pt.len = 0;
+        rc = unseal_column(s, st, 1, h, KITH_HASH_LEN, &pt);
+        if (rc != KITH_OK) {
+            break;
+        }
+        kith_op_t op;
+        /* Sealed by us after verification: the vault's tag vouches for it, so only the
+         * structure is decoded here, not the signature checked again. */
+        if (pt.len <= KITH_SIG_LEN ||
+            kith_op_decode(pt.data + KITH_SIG_LEN, pt.len - KITH_SIG_LEN, &op) != KITH_OK) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        rc = cb(ctx, pt.data, pt.len, &op, h);
+        kith_op_close(&op);
+        if (rc != KITH_OK) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    kith_buf_close(&pt);
+    return rc;
+}
+
+/* The folded text searched by `kith search`: every value, one per line. */
+static int
+search_text(const kith_record_t *r, kith_buf_t *out)
+{
+    int rc = KITH_OK;
+    for (size_t i = 0; i < r->n_fields && rc == KITH_OK; i++) {
+        const kith_value_t *v = &r->fields[i].value;
+        if (v->type == KITH_V_STR) {
+            rc = kith_textfold(v->str, strlen(v->str), out);
+        } else if (v->type == KITH_V_INT) {
+            rc = kith_buf_printf(out, "%lld", (long long) v->num);
+        } else if (v->type == KITH_V_LIST) {
+            for (size_t k = 0; k < v->n_items && rc == KITH_OK; k++) {
+                rc = kith_textfold(v->items[k], strlen(v->items[k]), out);
+                if (rc == KITH_OK) {
+                    rc = kith_buf_putc(out, '\n');
+                }
+            }
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_putc(out, '\n');
+        }
+    }
+    return rc;
+}
+
+static int
+name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN])
+{
+    kith_buf_t f;
+    kith_buf_init(&f);
+    int rc = kith_textfold(name, strlen(name), &f);
+    if (rc == KITH_OK) {
+        kith_vault_name_tag(s->vault, f.data ? (const char *) f.data : "", f.len, tag);
+    }
+    kith_buf_close(&f);
+    return rc;
+}
+
+/* Writes the folded record and its audience rows. */
+static int
+write_record(kith_store_t *s, const kith_record_t *r)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t enc, data, text, search;
+    kith_buf_init(&enc);
+    kith_buf_init(&data);
+    kith_buf_init(&text);
+    kith_buf_init(&search);
+    uint8_t tag[KITH_NAME_TAG_LEN];
+    int rc = kith_record_encode(r, &enc);
+    if (rc == KITH_OK) {
+        rc = kith_vault_seal(s->vault, r->id, KITH_REC_ID_LEN, enc.data, enc.len, &data);
+    }
+    if (rc == KITH_OK) {
+        rc = search_text(r, &text);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_vault_seal(s->vault, r->id, KITH_REC_ID_LEN, text.data, text.len, &search);
+    }
+    if (rc == KITH_OK) {
+        rc = name_tag(s, kith_record_name(r), tag);
+    }
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = prepare(s,
+                 "INSERT OR REPLACE INTO records(id, owner, kind, deleted, created, updated, "
+                 "name_tag, data, search) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 &st);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->owner, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->kind);
+    sqlite3_bind_int(st, 4, r->deleted);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64) r->created);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64) r->updated);
+    sqlite3_bind_blob(st, 7, tag, KITH_NAME_TAG_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, data.data, (int) data.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, search.data, (int) search.len, SQLITE_STATIC);
+    rc = step_done(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = prepare(s, "DELETE FROM audience WHERE rec=?", &st);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    rc = step_done(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != KITH_OK || r->n_aud == 0) {
+        goto out;
+    }
+    rc = prepare(s, "INSERT INTO audience(rec, member, role) VALUES(?, ?, ?)", &st);
+    for (size_t i = 0; i < r->n_aud && rc == KITH_OK; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, r->aud[i].key, KITH_PK_LEN, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, r->aud[i].role);
+        rc = step_done(st);
+    }
+out:
+    sqlite3_finalize(st);
+    kith_buf_close(&enc);
+    kith_buf_close(&data);
+    kith_buf_close(&text);
+    kith_buf_close(&search);
+    return rc;
+}
+
+/* Looks up the owner of an existing record; *found = 0 if there is none. */
+static int
+record_owner(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint8_t owner[KITH_PK_LEN],
+             int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT owner FROM records WHERE id=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    *found = 0;
+    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_PK_LEN) {
+        memcpy(owner, sqlite3_column_blob(st, 0), KITH_PK_LEN);
+        *found = 1;
+    } else if (r != SQLITE_DONE) {
+        rc = r == SQLITE_ROW ? KITH_ECORRUPT : KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+                  const uint8_t hash[static KITH_HASH_LEN], int *added)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t sealed;
+    kith_buf_init(&sealed);
+    op_list_t list = {0};
+    kith_record_t rec;
+    kith_record_init(&rec);
+    uint8_t owner[KITH_PK_LEN];
+    int found = 0;
+    *added = 0;
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    int rc = record_owner(s, op->rec, owner, &found);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    if (found && memcmp(owner, op->owner, KITH_PK_LEN) != 0) {
+        rc = KITH_EAUTH;
+        goto out;
+    }
+    rc = kith_vault_seal(s->vault, hash, KITH_HASH_LEN, signed_op, len, &sealed);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = prepare(s,
+                 "INSERT OR IGNORE INTO ops(hash, rec, hlc, author, private, data) "
+                 "VALUES(?, ?, ?, ?, ?, ?)",
+                 &st);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, op->rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) op->hlc);
+    sqlite3_bind_blob(st, 4, op->author, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, op->private);
+    sqlite3_bind_blob(st, 6, sealed.data, (int) sealed.len, SQLITE_STATIC);
+    rc = step_done(st);
+    if (rc != KITH_OK || sqlite3_changes(s->db) == 0) {
+        goto out; /* already held: nothing to refold */
+    }
+    *added = 1;
+    if (!found) {
+        /* A new record: its only op is this one, so fold it without reading back. */
+        kith_fold_input_t in = {op, {0}};
+        memcpy(in.hash, hash, KITH_HASH_LEN);
+        rc = kith_fold(&in, 1, &rec, NULL);
+    } else {
+        rc = kith_store_foreach_op(s, op->rec, op_list_load, &list);
+        for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
+            list.in[i].op = &list.ops[i];
+        }
+        if (rc == KITH_OK) {
+            rc = kith_fold(list.in, list.n, &rec, NULL);
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = write_record(s, &rec);
+    }
+out:
+    sqlite3_finalize(st);
+    kith_buf_close(&sealed);
+    op_list_close(&list);
+    kith_record_close(&rec);
+    return rc;
+}
+
+static int
+decode_record_row(kith_store_t *s, sqlite3_stmt *st, int id_col, int data_col, kith_record_t *out)
+{
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    if (sqlite3_column_bytes(st, id_col) != KITH_REC_ID_LEN) {
+        return KITH_ECORRUPT;
+    }
+    int rc = unseal_column(s, st, data_col, sqlite3_column_blob(st, id_col), KITH_REC_ID_LEN, &pt);
+    if (rc == KITH_OK) {
+        rc = kith_record_decode(pt.data, pt.len, out);
+    }
+    kith_buf_close(&pt);
+    return rc;
+}
+
+int
+kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_record_t *out)
+{
+    kith_record_init(out);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT id, data FROM records WHERE id=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = decode_record_row(s, st, 0, 1, out);
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT id, data FROM records WHERE deleted=0", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        kith_record_t rec;
+        rc = decode_record_row(s, st, 0, 1, &rec);
+        if (rc == KITH_OK) {
+            rc = cb(ctx, &rec);
+            kith_record_close(&rec);
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_count_records(kith_store_t *s, uint64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT count(*) FROM records WHERE deleted=0", &st);
+    if (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *n = (uint64_t) sqlite3_column_int64(st, 0);
+    } else {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t folded, text;
+    kith_buf_init(&folded);
+    kith_buf_init(&text);
+    int rc = kith_textfold(needle, strlen(needle), &folded);
+    if (rc == KITH_OK) {
+        rc = prepare(s, "SELECT id, search, data FROM records WHERE deleted=0", &st);
+    }
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        text.len = 0;
+        rc = unseal_column(s, st, 1, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN, &text);
+        if (rc != KITH_OK) {
+            break;
+        }
+        if (!kith_textfold_contains((const char *) text.data, text.len, (const char *) folded.data,
+                                    folded.len)) {
+            continue;
+        }
+        kith_record_t rec;
+        rc = decode_record_row(s, st, 0, 2, &rec);
+        if (rc == KITH_OK) {
+            rc = cb(ctx, &rec);
+            kith_record_close(&rec);
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+out:
+    sqlite3_finalize(st);
+    kith_buf_close(&folded);
+    kith_buf_close(&text);
+    return rc;
+}
+
+static int
+is_hex(const char *s)
+{
+    for (; *s; s++) {
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    return (c | 0x20) - 'a' + 10;
+}
+
+typedef struct {
+    uint8_t ids[8][KITH_REC_ID_LEN];
+    size_t n;
+} candidates_t;
+
+static void
+add_candidate(candidates_t *c, const uint8_t *id)
+{
+    for (size_t i = 0; i < c->n && i < 8; i++) {
+        if (memcmp(c->ids[i], id, KITH_REC_ID_LEN) == 0) {
+            return;
+        }
+    }
+    if (c->n < 8) {
+        memcpy(c->ids[c->n], id, KITH_REC_ID_LEN);
+    }
+    c->n++;
+}
+
+static int
+collect(sqlite3_stmt *st, candidates_t *c)
+{
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) == KITH_REC_ID_LEN) {
+            add_candidate(c, sqlite3_column_blob(st, 0));
+        }
+    }
+    return r == SQLITE_DONE ? KITH_OK : KITH_EDB;
+}
+
+int
+kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_ID_LEN],
+                   kith_buf_t *cands)
+{
+    candidates_t c = {.n = 0};
+    sqlite3_stmt *st = NULL;
+    size_t len = strlen(ref);
+    int rc = KITH_OK;
+    if (len >= 4 && len <= 32 && is_hex(ref)) {
+        /* An id prefix selects the range [prefix000..., prefixfff...]. */
+        uint8_t lo[KITH_REC_ID_LEN], hi[KITH_REC_ID_LEN];
+        for (size_t i = 0; i < KITH_REC_ID_LEN; i++) {
+            int a = 2 * i < len ? hexval(ref[2 * i]) : -1;
+            int b = 2 * i + 1 < len ? hexval(ref[2 * i + 1]) : -1;
+            lo[i] = (uint8_t) (((a < 0 ? 0 : a) << 4) | (b < 0 ? 0 : b));
+            hi[i] = (uint8_t) (((a < 0 ? 15 : a) << 4) | (b < 0 ? 15 : b));
+        }
+        rc = prepare(s, "SELECT id FROM records WHERE deleted=0 AND id BETWEEN ? AND ? LIMIT 9",
+                     &st);
+        if (rc == KITH_OK) {
+            sqlite3_bind_blob(st, 1, lo, KITH_REC_ID_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 2, hi, KITH_REC_ID_LEN, SQLITE_STATIC);
+            rc = collect(st, &c);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (rc == KITH_OK && s->vault != NULL) {
+        uint8_t tag[KITH_NAME_TAG_LEN];
+        rc = name_tag(s, ref, tag);
+        if (rc == KITH_OK) {
+            rc = prepare(s, "SELECT id FROM records WHERE deleted=0 AND name_tag=? LIMIT 9", &st);
+        }
+        if (rc == KITH_OK) {
+            sqlite3_bind_blob(st, 1, tag, KITH_NAME_TAG_LEN, SQLITE_STATIC);
+            rc = collect(st, &c);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (c.n == 0) {
+        return KITH_ENOTFOUND;
+    }
+    if (c.n == 1) {
+        memcpy(id, c.ids[0], KITH_REC_ID_LEN);
+        return KITH_OK;
+    }
+    for (size_t i = 0; cands != NULL && i < c.n && i < 8; i++) {
+        kith_record_t r;
+        char hex[2 * KITH_REC_ID_LEN + 1];
+        for (size_t k = 0; k < KITH_REC_ID_LEN; k++) {
+            snprintf(hex + 2 * k, 3, "%02x", c.ids[i][k]);
+        }
+        if (kith_store_record_get(s, c.ids[i], &r) == KITH_OK) {
+            kith_buf_printf(cands, "  %.8s  %s\n", hex, kith_record_name(&r));
+            kith_record_close(&r);
+        }
+    }
+    if (cands != NULL && c.n > 8) {
+        kith_buf_printf(cands, "  ... and more\n");
+    }
+    return KITH_EAMBIGUOUS;
+}
+
+/* ---- shares ------------------------------------------------------------------------- */
+
+int
+kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], const char *target,
+                     int role)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "INSERT OR REPLACE INTO shares(rec, target, role) VALUES(?, ?, ?)", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, role);
+        rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                        const char *target, int *removed)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "DELETE FROM shares WHERE rec=? AND target=?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        rc = step_done(st);
+        *removed = sqlite3_changes(s->db) > 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s,
+                     id ? "SELECT rec, target, role FROM shares WHERE rec=? ORDER BY target"
+                        : "SELECT rec, target, role FROM shares ORDER BY rec, target",
+                     &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (id != NULL) {
+        sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        uint8_t rec[KITH_REC_ID_LEN];
+        memcpy(rec, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
+        const char *target = (const char *) sqlite3_column_text(st, 1);
+        rc = cb(ctx, rec, target ? target : "", sqlite3_column_int(st, 2));
+        if (rc != KITH_OK) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- peers -------------------------------------------------------------------------- */
+
+void
+kith_peer_close(kith_peer_t *p)
+{
+    free(p->name);
+    free(p->groups);
+    free(p->addr);
+    free(p->last_addr);
+    memset(p, 0, sizeof(*p));
+}
+
+void
+kith_peers_free(kith_peer_t *peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kith_peer_close(&peers[i]);
+    }
+    free(peers);
+}
+
+int
+kith_peer_in_group(const kith_peer_t *p, const char *group)
+{
+    size_t n = strlen(group);
+    for (const char *g = p->groups; g && *g;) {
+        const char *end = strchr(g, ',');
+        size_t len = end ? (size_t) (end - g) : strlen(g);
+        if (len == n && memcmp(g, group, n) == 0) {
+            return 1;
+        }
+        g = end ? end + 1 : g + len;
+    }
+    return 0;
+}
+
+int
+kith_store_peer_add(kith_store_t *s, const kith_peer_t *p)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s,
+                     "INSERT INTO peers(name, key, groups, addr, self, added, last_seen, "
+                     "last_addr) VALUES(?, ?, ?, ?, ?, ?, 0, '')",
+                     &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, p->key, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->groups ? p->groups : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->addr ? p->addr : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, p->self);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64) p->added_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = KITH_OK;
+    } else if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT) {
+        rc = KITH_EEXISTS;
+    } else {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_peer_remove(kith_store_t *s, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "DELETE FROM peers WHERE name=?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = step_done(st);
+        if (rc == KITH_OK && sqlite3_changes(s->db) == 0) {
+            rc = KITH_ENOTFOUND;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+#define PEER_COLUMNS "name, key, groups, addr, self, added, last_seen, last_addr"
+
+static int
+read_peer(sqlite3_stmt *st, kith_peer_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (sqlite3_column_bytes(st, 1) != KITH_PK_LEN) {
+        return KITH_ECORRUPT;
+    }
+    memcpy(p->key, sqlite3_column_blob(st, 1), KITH_PK_LEN);
+    const char *name = (const char *) sqlite3_column_text(st, 0);
+    const char *groups = (const char *) sqlite3_column_text(st, 2);
+    const char *addr = (const char *) sqlite3_column_text(st, 3);
+    const char *last = (const char *) sqlite3_column_text(st, 7);
+    p->name = strdup(name ? name : "");
+    p->groups = strdup(groups ? groups : "");
+    p->addr = strdup(addr ? addr : "");
+    p->last_addr = strdup(last ? last : "");
+    p->self = sqlite3_column_int(st, 4);
+    p->added_ms = (uint64_t) sqlite3_column_int64(st, 5);
+    p->last_seen_ms = (uint64_t) sqlite3_column_int64(st, 6);
+    if (!p->name || !p->groups || !p->addr || !p->last_addr) {
+        kith_peer_close(p);
+        return KITH_ENOMEM;
+    }
+    return KITH_OK;
+}
+
+static int
+peer_get(kith_store_t *s, const char *sql, const void *arg, int arg_len, kith_peer_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    memset(out, 0, sizeof(*out));
+    int rc = prepare(s, sql, &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (arg_len < 0) {
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_blob(st, 1, arg, arg_len, SQLITE_STATIC);
+    }
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = read_peer(st, out);
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+kith_store_peer_get(kith_store_t *s, const char *name, kith_peer_t *out)
+{
+    return peer_get(s, "SELECT " PEER_COLUMNS " FROM peers WHERE name=?", name, -1, out);
+}
+
+int
+kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN], kith_peer_t *out)
+{
+    return peer_get(s, "SELECT " PEER_COLUMNS " FROM peers WHERE key=?", key, KITH_PK_LEN, out);
+}
+
+int
+kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    kith_peer_t *list = NULL;
+    size_t count = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        kith_peer_t *p = realloc(list, (count + 1) * sizeof(*p));
+        if (p == NULL) {
+            rc = KITH_ENOMEM;
+            break;
+        }
+        list = p;
+        rc = read_peer(st, &list[count]);
+        if (rc != KITH_OK) {
+            break;
+        }
+        count++;
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    sqlite3_finalize(st);
+    if (rc != KITH_OK) {
+        kith_peers_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return KITH_OK;
+}

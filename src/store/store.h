@@ -1,0 +1,115 @@
+/*
+ * The store: one SQLite database (WAL mode) holding a node's ops, folded records,
+ * audiences, peers and settings. It owns all durable state; nothing else writes it.
+ *
+ * At rest, every field name and value exists only inside blobs sealed by the vault
+ * (XChaCha20-Poly1305): the ops, the folded records and their search text. In the clear
+ * are the metadata needed for indexed queries: record ids, owners, kinds, timestamps,
+ * audience keys, op hashes/authors/timestamps, a keyed tag of each record's name, and the
+ * peer list (docs/THREATS.md says what that reveals).
+ *
+ * Changes: kith_store_begin(), any number of puts, kith_store_commit(); a failure or
+ * kith_store_rollback() undoes all of it. Every public write function must be called
+ * inside such a transaction.
+ *
+ * Threading: a kith_store_t is used by one thread at a time.
+ */
+#ifndef KITH_STORE_H
+#define KITH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/vault.h"
+#include "model/op.h"
+#include "model/record.h"
+#include "util/buf.h"
+
+#define KITH_STORE_SCHEMA_VERSION 1
+#define KITH_PEER_NAME_MAX        64
+
+typedef struct kith_store kith_store_t;
+
+typedef struct {
+    char *name;               /* local name for the peer, unique */
+    uint8_t key[KITH_PK_LEN]; /* Ed25519 public key */
+    char *groups;             /* comma-separated group names, "" for none */
+    char *addr;               /* configured HOST:PORT, "" for none */
+    int self;                 /* 1: one of this user's own devices */
+    uint64_t added_ms;        /* when it was added */
+    uint64_t last_seen_ms;    /* 0: never */
+    char *last_addr;          /* address it was last seen at, "" for none */
+} kith_peer_t;
+
+/* Opens (creating when `create`) the database at path. The vault may be NULL for
+ * operations that touch no sealed data (meta, peers). */
+int kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, size_t errcap);
+void kith_store_close(kith_store_t *s);
+/* Gives the store the vault used to seal and unseal blobs (not owned). */
+void kith_store_set_vault(kith_store_t *s, const kith_vault_t *vault);
+/* The schema version on disk (after migrations). */
+int kith_store_schema_version(kith_store_t *s);
+
+int kith_store_begin(kith_store_t *s);
+int kith_store_commit(kith_store_t *s);
+void kith_store_rollback(kith_store_t *s);
+
+/* Small settings: KITH_ENOTFOUND when absent; get appends the value to out. */
+int kith_store_meta_get(kith_store_t *s, const char *key, kith_buf_t *out);
+int kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t len);
+/* Issues the next hybrid-logical-clock timestamp, persisting it (in a transaction). */
+int kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out);
+
+/* Stores a verified signed op (unless already held: *added = 0) and refolds its record.
+ * The op's owner must match the record's owner when the record exists (KITH_EAUTH). */
+int kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+                      const uint8_t hash[static KITH_HASH_LEN], int *added);
+/* The folded record with this id (KITH_ENOTFOUND). */
+int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                          kith_record_t *out);
+/* Resolves REF: an id prefix of 4+ hex digits or an exact name (case- and diacritic-
+ * insensitive). Deleted records are skipped. KITH_ENOTFOUND; KITH_EAMBIGUOUS with the
+ * candidates, one "ID-PREFIX  NAME" per line, appended to candidates (may be NULL). */
+int kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_ID_LEN],
+                       kith_buf_t *candidates);
+
+typedef int (*kith_record_cb)(void *ctx, const kith_record_t *r);
+/* Calls cb for every record not deleted; a non-zero return from cb stops the walk and is
+ * returned. */
+int kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx);
+/* Calls cb for every non-deleted record whose folded text contains the folded needle. */
+int kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *ctx);
+/* Number of records (not deleted). */
+int kith_store_count_records(kith_store_t *s, uint64_t *n);
+
+typedef int (*kith_op_cb)(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+                          const uint8_t hash[KITH_HASH_LEN]);
+/* Calls cb for each op of one record (any order). */
+int kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_op_cb cb,
+                          void *ctx);
+
+/* Share specifications: what the user asked for (a peer name or "@group", with a role),
+ * kept so that group membership changes can be applied to existing records. */
+int kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                         const char *target, int role);
+int kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                            const char *target, int *removed);
+typedef int (*kith_share_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target,
+                             int role);
+/* Every share spec of one record (id non-NULL) or of all records (id NULL). */
+int kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, void *ctx);
+
+int kith_store_peer_add(kith_store_t *s, const kith_peer_t *p);
+/* KITH_ENOTFOUND if no such peer. */
+int kith_store_peer_remove(kith_store_t *s, const char *name);
+int kith_store_peer_get(kith_store_t *s, const char *name, kith_peer_t *out);
+int kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                               kith_peer_t *out);
+/* All peers sorted by name; free with kith_peers_free(). */
+int kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n);
+void kith_peer_close(kith_peer_t *p);
+void kith_peers_free(kith_peer_t *peers, size_t n);
+/* 1 if the comma-separated group list contains group. */
+int kith_peer_in_group(const kith_peer_t *p, const char *group);
+
+#endif
