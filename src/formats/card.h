@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 
-#define KITH_CARD_MAX_FIELDS 1000 /* per card: more is refused as hostile input */
-#define KITH_CARDSET_MAX 1000000  /* per file */
+#define KITH_CARD_MAX_FIELDS 1000    /* per card: more is refused as hostile input */
+#define KITH_CARDSET_MAX     1000000 /* per file */
 
 typedef enum {
     KITH_CARD_PERSON = 0,

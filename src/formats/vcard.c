@@ -1,0 +1,1493 @@
+/*
+ * vCard codec: imports vCard 2.1, 3.0 and 4.0 files into contact cards and exports a
+ * card as vCard 3.0 or 4.0.
+ *
+ * Parsing is a single pass over the input, one logical line at a time. A logical
+ * line is a physical line (ended by CRLF, LF or a lone CR) plus every following
+ * line that starts with a space or a tab (minus that character), and, for a
+ * QUOTED-PRINTABLE property, every line after a soft line break "=" (joined as is,
+ * before decoding). Each line is split into group, name, parameters and value; only
+ * the properties kith maps to a field are decoded (QP, charset, UTF-8 check, CR
+ * normalisation), unescaped and stored. Everything read from the input is bounded:
+ * the input size, the unfolded line length, the property name length and the
+ * number of properties per card.
+ *
+ * Writing emits a fixed property order. Fields that vCard has no property for, and
+ * extra values of fields vCard allows once (FN, N), become X-KITH-<FIELD>, which the
+ * parser maps back, so that parse(write(card)) gives back every field.
+ *
+ * Limits: no nested vCards (2.1 AGENT), UTF-16 input is refused, charsets other
+ * than UTF-8, ISO-8859-1 and windows-1252 are accepted only when the bytes are
+ * already UTF-8, and 2.1 folding is unfolded like 3.0 (the whitespace is dropped).
+ */
+#include "formats/vcard.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kith/error.h"
+
+#define MAX_NAME         256   /* octets in a property name (without group) */
+#define CATEGORIES_CHUNK 16384 /* octets of tags per CATEGORIES line the writer emits */
+
+/* ------------------------------------------------------------------------------ */
+/* Character helpers. Locale-independent on purpose: vCard syntax is ASCII. */
+
+static int
+is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static unsigned char
+to_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char) (c - 'A' + 'a') : c;
+}
+
+static unsigned char
+to_upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char) (c - 'a' + 'A') : c;
+}
+
+static int
+hex_val(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = to_lower(c);
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Case-insensitive comparison of s[0..n) with the NUL-terminated ASCII word w. */
+static int
+eq_ci(const char *s, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    if (n != wl) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (to_lower((unsigned char) s[i]) != to_lower((unsigned char) w[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+prefix_ci(const char *s, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    return n >= wl && eq_ci(s, wl, w);
+}
+
+/* Strips leading and trailing spaces and tabs. */
+static void
+trim(const char **s, size_t *n)
+{
+    while (*n > 0 && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) {
+        (*n)--;
+    }
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int
+utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *) str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len > n - i) {
+            return 0;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        i += len;
+    }
+    return 1;
+}
+
+/* windows-1252 0x80..0x9F; the five undefined bytes map to the C1 controls, as in the
+ * WHATWG encoding standard, which also reads ISO-8859-1 labels as windows-1252. */
+static const uint16_t cp1252_high[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+static int
+cp1252_to_utf8(const char *str, size_t n, kith_buf_t *out)
+{
+    const unsigned char *s = (const unsigned char *) str;
+    /* Every input byte becomes at most three output bytes. */
+    if (n > (KITH_BUF_MAX - 1) / 3) {
+        return KITH_ETOOBIG;
+    }
+    int rc = kith_buf_reserve(out, 3 * n);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    uint8_t *d = out->data + out->len;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = s[i];
+        if (cp >= 0x80 && cp < 0xA0) {
+            cp = cp1252_high[cp - 0x80];
+        }
+        if (cp < 0x80) {
+            *d++ = (uint8_t) cp;
+        } else if (cp < 0x800) {
+            *d++ = (uint8_t) (0xC0 | (cp >> 6));
+            *d++ = (uint8_t) (0x80 | (cp & 0x3F));
+        } else {
+            *d++ = (uint8_t) (0xE0 | (cp >> 12));
+            *d++ = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
+            *d++ = (uint8_t) (0x80 | (cp & 0x3F));
+        }
+    }
+    out->len = (size_t) (d - out->data);
+    out->data[out->len] = '\0';
+    return KITH_OK;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Parser state. */
+
+typedef struct {
+    const char *p;      /* next unread input byte */
+    const char *end;    /* one past the last input byte */
+    unsigned next_line; /* 1-based number of the physical line starting at p */
+    unsigned line_no;   /* where the current logical line starts */
+    kith_buf_t line;    /* the current logical (unfolded) line */
+    kith_buf_t val[2];  /* scratch for decoding a value (QP, charset, CR) */
+    kith_buf_t text;    /* scratch: one unescaped value or component */
+    kith_buf_t join;    /* scratch: components joined (ADR, ORG units, derived name) */
+    kith_buf_t fname;   /* scratch: field name built from an X- property name */
+    char *errbuf;
+    size_t errcap;
+} parser_t;
+
+typedef struct {
+    const char *name; /* property name without group */
+    size_t name_len;
+    const char *value; /* raw value after the first unquoted ':' */
+    size_t value_len;
+    const char *charset; /* CHARSET parameter value, or NULL */
+    size_t charset_len;
+    int qp;        /* ENCODING=QUOTED-PRINTABLE (or the bare 2.1 parameter) */
+    int b64;       /* ENCODING=B / BASE64: binary, skipped */
+    int other_enc; /* an encoding we cannot decode: skipped too */
+    int uri;       /* VALUE=uri */
+} prop_t;
+
+static int fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
+{
+    if (ps->errbuf == NULL || ps->errcap == 0) {
+        return rc;
+    }
+    int n = 0;
+    if (line > 0) {
+        n = snprintf(ps->errbuf, ps->errcap, "line %u: ", line);
+    }
+    if (n >= 0 && (size_t) n < ps->errcap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ps->errbuf + n, ps->errcap - (size_t) n, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static int
+fail_rc(parser_t *ps, int rc)
+{
+    if (rc == KITH_ENOMEM) {
+        return fail(ps, rc, ps->line_no, "out of memory");
+    }
+    return fail(ps, rc, ps->line_no, "%s", kith_strerror(rc));
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Lines. */
+
+/* Reads one physical line. Returns 1 with s/n set, 0 at the end of input, or an error
+ * for a NUL byte (which no text format allows and which would truncate C strings). */
+static int
+next_physical(parser_t *ps, const char **s, size_t *n)
+{
+    if (ps->p >= ps->end) {
+        return 0;
+    }
+    const char *b = ps->p;
+    const char *q = b;
+    while (q < ps->end && *q != '\n' && *q != '\r') {
+        if (*q == '\0') {
+            return fail(ps, KITH_EPARSE, ps->next_line, "NUL byte in input");
+        }
+        q++;
+    }
+    *s = b;
+    *n = (size_t) (q - b);
+    if (q < ps->end) {
+        if (*q == '\r' && ps->end - q > 1 && q[1] == '\n') {
+            q += 2;
+        } else {
+            q++;
+        }
+    }
+    ps->p = q;
+    ps->next_line++;
+    return 1;
+}
+
+static int
+line_append(parser_t *ps, const char *s, size_t n)
+{
+    if (n > KITH_VCARD_MAX_LINE - ps->line.len) {
+        return fail(ps, KITH_ETOOBIG, ps->line_no, "unfolded line longer than %zu bytes",
+                    KITH_VCARD_MAX_LINE);
+    }
+    int rc = kith_buf_append(&ps->line, s, n);
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    return KITH_OK;
+}
+
+static int split_prop(const char *s, size_t n, prop_t *pr, const char **why);
+
+/*
+ * Reads the next logical line into ps->line. Returns 1, 0 at the end of input, or an
+ * error. Whether the property is QUOTED-PRINTABLE (and so whether a trailing "=" is
+ * a soft line break) is decided once its first unquoted ':' has been read; the
+ * colon search resumes where it stopped so that a line made of many continuation
+ * lines is still scanned in linear time.
+ */
+static int
+next_logical(parser_t *ps)
+{
+    const char *s;
+    size_t n;
+    int rc = next_physical(ps, &s, &n);
+    if (rc <= 0) {
+        return rc;
+    }
+    ps->line_no = ps->next_line - 1;
+    ps->line.len = 0;
+    if ((rc = line_append(ps, s, n)) != KITH_OK) {
+        return rc;
+    }
+    int qp = -1; /* unknown until the colon is seen */
+    size_t scan = 0;
+    int in_quote = 0;
+    while (ps->p < ps->end) {
+        for (; qp < 0 && scan < ps->line.len; scan++) {
+            char c = (char) ps->line.data[scan];
+            if (c == '"') {
+                in_quote = !in_quote;
+            } else if (c == ':' && !in_quote) {
+                prop_t pr;
+                const char *why;
+                qp = split_prop((const char *) ps->line.data, ps->line.len, &pr, &why) == KITH_OK &&
+                     pr.qp;
+            }
+        }
+        if (qp == 1 && ps->line.len > 0 && ps->line.data[ps->line.len - 1] == '=') {
+            /* Soft line break: drop the '=' and join the next line as it is. */
+            ps->line.len--;
+            if ((rc = next_physical(ps, &s, &n)) < 0) {
+                return rc;
+            }
+            if ((rc = line_append(ps, s, n)) != KITH_OK) {
+                return rc;
+            }
+            continue;
+        }
+        if (*ps->p != ' ' && *ps->p != '\t') {
+            break;
+        }
+        if ((rc = next_physical(ps, &s, &n)) < 0) {
+            return rc;
+        }
+        if ((rc = line_append(ps, s + 1, n - 1)) != KITH_OK) {
+            return rc;
+        }
+    }
+    return 1;
+}
+
+static int
+is_blank(const char *s, size_t n)
+{
+    trim(&s, &n);
+    return n == 0;
+}
+
+/* A line of 2.1 base64 data that its writer did not indent. */
+static int
+is_base64_text(const char *s, size_t n)
+{
+    trim(&s, &n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!is_alnum(c) && c != '+' && c != '/' && c != '=') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Property syntax: [group "."] name *(";" param) ":" value */
+
+static void
+take_param(prop_t *pr, const char *s, size_t n)
+{
+    const char *eq = memchr(s, '=', n);
+    const char *pn = s, *pv = s;
+    size_t pnl = n, pvl = n;
+    if (eq != NULL) {
+        pnl = (size_t) (eq - s);
+        pv = eq + 1;
+        pvl = n - pnl - 1;
+    }
+    trim(&pn, &pnl);
+    trim(&pv, &pvl);
+    if (pvl >= 2 && pv[0] == '"' && pv[pvl - 1] == '"') {
+        pv++;
+        pvl -= 2;
+    }
+    if (eq == NULL) {
+        /* vCard 2.1 bare parameters: TEL;WORK;VOICE:..., NOTE;QUOTED-PRINTABLE:... */
+        if (eq_ci(pv, pvl, "QUOTED-PRINTABLE")) {
+            pr->qp = 1;
+        } else if (eq_ci(pv, pvl, "BASE64")) {
+            pr->b64 = 1;
+        }
+        return;
+    }
+    if (eq_ci(pn, pnl, "ENCODING")) {
+        if (eq_ci(pv, pvl, "QUOTED-PRINTABLE")) {
+            pr->qp = 1;
+        } else if (eq_ci(pv, pvl, "B") || eq_ci(pv, pvl, "BASE64")) {
+            pr->b64 = 1;
+        } else if (!eq_ci(pv, pvl, "8BIT") && !eq_ci(pv, pvl, "7BIT")) {
+            pr->other_enc = 1;
+        }
+    } else if (eq_ci(pn, pnl, "CHARSET")) {
+        pr->charset = pv;
+        pr->charset_len = pvl;
+    } else if (eq_ci(pn, pnl, "VALUE")) {
+        if (eq_ci(pv, pvl, "uri")) {
+            pr->uri = 1;
+        }
+    }
+}
+
+/* Splits one logical line. On KITH_EPARSE *why says what is wrong. */
+static int
+split_prop(const char *s, size_t n, prop_t *pr, const char **why)
+{
+    memset(pr, 0, sizeof(*pr));
+    size_t i = 0, start = 0;
+    while (i < n && (is_alnum((unsigned char) s[i]) || s[i] == '-' || s[i] == '.')) {
+        if (s[i] == '.') {
+            start = i + 1; /* a group prefix such as "item1." */
+        }
+        i++;
+    }
+    if (i == n || (s[i] != ';' && s[i] != ':')) {
+        *why = memchr(s, ':', n) != NULL ? "invalid character in property name"
+                                         : "missing ':' in property";
+        return KITH_EPARSE;
+    }
+    pr->name = s + start;
+    pr->name_len = i - start;
+    if (pr->name_len == 0) {
+        *why = "missing property name";
+        return KITH_EPARSE;
+    }
+    if (pr->name_len > MAX_NAME) {
+        *why = "property name too long";
+        return KITH_EPARSE;
+    }
+    while (s[i] == ';') {
+        size_t ps = ++i;
+        while (i < n && s[i] != ';' && s[i] != ':') {
+            if (s[i] == '"') {
+                const char *q = memchr(s + i + 1, '"', n - i - 1);
+                if (q == NULL) {
+                    *why = "unterminated quoted parameter value";
+                    return KITH_EPARSE;
+                }
+                i = (size_t) (q - s) + 1;
+                continue;
+            }
+            i++;
+        }
+        if (i == n) {
+            *why = "missing ':' in property";
+            return KITH_EPARSE;
+        }
+        take_param(pr, s + ps, i - ps);
+    }
+    /* s[i] == ':' here. */
+    pr->value = s + i + 1;
+    pr->value_len = n - i - 1;
+    return KITH_OK;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Values. */
+
+static int
+qp_decode(const char *s, size_t n, kith_buf_t *out)
+{
+    int rc = kith_buf_reserve(out, n);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    uint8_t *d = out->data + out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c == '=' && n - i > 2) {
+            int hi = hex_val((unsigned char) s[i + 1]);
+            int lo = hex_val((unsigned char) s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                *d++ = (uint8_t) (hi << 4 | lo);
+                i += 2;
+                continue;
+            }
+        } else if (c == '=' && n - i == 1) {
+            continue; /* a soft break at the very end of the input */
+        }
+        /* A stray '=' is kept as is (RFC 2045 6.7 asks decoders to be robust). */
+        *d++ = c;
+    }
+    out->len = (size_t) (d - out->data);
+    out->data[out->len] = '\0';
+    return KITH_OK;
+}
+
+static int
+is_cp1252(const char *s, size_t n)
+{
+    char norm[32];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '-' || s[i] == '_') {
+            continue;
+        }
+        if (k + 1 >= sizeof(norm)) {
+            return 0;
+        }
+        norm[k++] = (char) to_lower((unsigned char) s[i]);
+    }
+    norm[k] = '\0';
+    return strcmp(norm, "iso88591") == 0 || strcmp(norm, "latin1") == 0 ||
+           strcmp(norm, "l1") == 0 || strcmp(norm, "windows1252") == 0 ||
+           strcmp(norm, "cp1252") == 0 || strcmp(norm, "iso885911987") == 0;
+}
+
+/*
+ * Turns a raw value into UTF-8 text: QP decoding, charset conversion or UTF-8
+ * validation, then CRLF and lone CR to LF (vCard text cannot carry a CR, so a value
+ * that had one could not be written back unchanged). The result points into one of
+ * ps->val[] and stays valid until the next call.
+ */
+static int
+decode_value(parser_t *ps, const prop_t *pr, const char **out, size_t *out_len)
+{
+    const char *v = pr->value;
+    size_t n = pr->value_len;
+    int k = 0, rc;
+    if (pr->qp) {
+        ps->val[k].len = 0;
+        if ((rc = qp_decode(v, n, &ps->val[k])) != KITH_OK) {
+            return fail_rc(ps, rc);
+        }
+        v = (const char *) ps->val[k].data;
+        n = ps->val[k].len;
+        k ^= 1;
+    }
+    if (pr->charset != NULL && is_cp1252(pr->charset, pr->charset_len)) {
+        ps->val[k].len = 0;
+        if ((rc = cp1252_to_utf8(v, n, &ps->val[k])) != KITH_OK) {
+            return fail_rc(ps, rc);
+        }
+        v = (const char *) ps->val[k].data;
+        n = ps->val[k].len;
+        k ^= 1;
+    } else if (!utf8_valid(v, n)) {
+        if (pr->charset != NULL) {
+            return fail(ps, KITH_EPARSE, ps->line_no,
+                        "value is not valid UTF-8 and CHARSET=%.*s is not supported",
+                        (int) (pr->charset_len > 40 ? 40 : pr->charset_len), pr->charset);
+        }
+        return fail(ps, KITH_EPARSE, ps->line_no,
+                    "invalid UTF-8 (declare CHARSET=ISO-8859-1 or convert the file to UTF-8)");
+    }
+    if (n > 0 && memchr(v, '\0', n) != NULL) {
+        return fail(ps, KITH_EPARSE, ps->line_no, "NUL byte in decoded value");
+    }
+    if (n > 0 && memchr(v, '\r', n) != NULL) {
+        kith_buf_t *b = &ps->val[k];
+        b->len = 0;
+        if ((rc = kith_buf_reserve(b, n)) != KITH_OK) {
+            return fail_rc(ps, rc);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] != '\r') {
+                b->data[b->len++] = (uint8_t) v[i];
+            } else if (i + 1 < n && v[i + 1] == '\n') {
+                continue; /* the LF comes next */
+            } else {
+                b->data[b->len++] = '\n';
+            }
+        }
+        b->data[b->len] = '\0';
+        v = (const char *) b->data;
+        n = b->len;
+    }
+    *out = v;
+    *out_len = n;
+    return KITH_OK;
+}
+
+/* Undoes vCard text escaping into out (replacing its contents). Unknown escapes are
+ * kept with their backslash, so "C:\Users" written unescaped by a sloppy exporter
+ * survives; "\:" (Apple escapes colons in URLs) becomes ':'. */
+static int
+unescape(const char *s, size_t n, kith_buf_t *out)
+{
+    out->len = 0;
+    int rc = kith_buf_reserve(out, n);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    uint8_t *d = out->data;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\' || i + 1 == n) {
+            *d++ = (uint8_t) s[i];
+            continue;
+        }
+        char c = s[++i];
+        switch (c) {
+        case 'n':
+        case 'N':
+            *d++ = '\n';
+            break;
+        case '\\':
+        case ',':
+        case ';':
+        case ':':
+            *d++ = (uint8_t) c;
+            break;
+        default:
+            *d++ = '\\';
+            *d++ = (uint8_t) c;
+            break;
+        }
+    }
+    out->len = (size_t) (d - out->data);
+    out->data[out->len] = '\0';
+    return KITH_OK;
+}
+
+/* Iterates over the components of a value separated by an unescaped sep. */
+typedef struct {
+    const char *s;
+    size_t n;
+    size_t pos;
+    int done;
+} splitter_t;
+
+static void
+split_init(splitter_t *sp, const char *s, size_t n)
+{
+    sp->s = s;
+    sp->n = n;
+    sp->pos = 0;
+    sp->done = 0;
+}
+
+static int
+split_next(splitter_t *sp, char sep, const char **c, size_t *cl)
+{
+    if (sp->done) {
+        return 0;
+    }
+    size_t i = sp->pos;
+    while (i < sp->n && sp->s[i] != sep) {
+        if (sp->s[i] == '\\' && i + 1 < sp->n) {
+            i++;
+        }
+        i++;
+    }
+    *c = sp->s + sp->pos;
+    *cl = i - sp->pos;
+    if (i < sp->n) {
+        sp->pos = i + 1;
+    } else {
+        sp->done = 1;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Mapping properties to fields. */
+
+static int
+add_field(parser_t *ps, kith_card_t *card, const char *name, const char *v, size_t n)
+{
+    if (n == 0) {
+        return KITH_OK; /* empty values carry nothing and are not written back either */
+    }
+    int rc = kith_card_addn(card, name, v, n);
+    if (rc == KITH_ETOOBIG) {
+        return fail(ps, rc, ps->line_no, "more than %d fields in one vCard", KITH_CARD_MAX_FIELDS);
+    }
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    return KITH_OK;
+}
+
+static int
+add_text(parser_t *ps, kith_card_t *card, const char *name, const char *v, size_t n)
+{
+    int rc = unescape(v, n, &ps->text);
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    return add_field(ps, card, name, (const char *) ps->text.data, ps->text.len);
+}
+
+/* Appends the unescaped component to ps->join, after ", " if join is not empty. */
+static int
+join_component(parser_t *ps, const char *c, size_t cl)
+{
+    int rc = unescape(c, cl, &ps->text);
+    if (rc == KITH_OK && ps->text.len > 0 && ps->join.len > 0) {
+        rc = kith_buf_append(&ps->join, ", ", 2);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(&ps->join, ps->text.data, ps->text.len);
+    }
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    return KITH_OK;
+}
+
+static int
+map_n(parser_t *ps, kith_card_t *card, const char *v, size_t n)
+{
+    splitter_t sp;
+    const char *c;
+    size_t cl;
+    int rc = KITH_OK;
+    split_init(&sp, v, n);
+    if (split_next(&sp, ';', &c, &cl)) {
+        rc = add_text(ps, card, "family", c, cl);
+    }
+    if (rc == KITH_OK && split_next(&sp, ';', &c, &cl)) {
+        rc = add_text(ps, card, "given", c, cl);
+    }
+    return rc;
+}
+
+static int
+map_adr(parser_t *ps, kith_card_t *card, const char *v, size_t n)
+{
+    splitter_t sp;
+    const char *c;
+    size_t cl;
+    int rc = KITH_OK;
+    split_init(&sp, v, n);
+    ps->join.len = 0;
+    /* po-box, extended, street, locality, region, postal code, country */
+    for (int i = 0; i < 7 && rc == KITH_OK && split_next(&sp, ';', &c, &cl); i++) {
+        rc = join_component(ps, c, cl);
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    return add_field(ps, card, "addresses", (const char *) ps->join.data, ps->join.len);
+}
+
+static int
+map_org(parser_t *ps, kith_card_t *card, const char *v, size_t n)
+{
+    splitter_t sp;
+    const char *c;
+    size_t cl;
+    int rc = KITH_OK;
+    split_init(&sp, v, n);
+    if (split_next(&sp, ';', &c, &cl)) {
+        rc = add_text(ps, card, "org", c, cl);
+    }
+    ps->join.len = 0;
+    while (rc == KITH_OK && split_next(&sp, ';', &c, &cl)) {
+        rc = join_component(ps, c, cl);
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    return add_field(ps, card, "department", (const char *) ps->join.data, ps->join.len);
+}
+
+static int
+map_categories(parser_t *ps, kith_card_t *card, const char *v, size_t n)
+{
+    splitter_t sp;
+    const char *c;
+    size_t cl;
+    int rc = KITH_OK;
+    split_init(&sp, v, n);
+    while (rc == KITH_OK && split_next(&sp, ',', &c, &cl)) {
+        rc = add_text(ps, card, "tags", c, cl);
+    }
+    return rc;
+}
+
+/* X-FOO -> "x-foo"; X-KITH-PAIN-POINTS -> "pain_points". */
+static int
+map_x(parser_t *ps, kith_card_t *card, const prop_t *pr, const char *v, size_t n)
+{
+    const char *nm = pr->name + 2;
+    size_t nl = pr->name_len - 2;
+    int kith = prefix_ci(pr->name, pr->name_len, "X-KITH-");
+    if (kith) {
+        nm = pr->name + 7;
+        nl = pr->name_len - 7;
+    }
+    if (nl == 0) {
+        return KITH_OK; /* a bare "X-" or "X-KITH-" names nothing */
+    }
+    kith_buf_t *f = &ps->fname;
+    f->len = 0;
+    int rc = kith_buf_reserve(f, nl + 2);
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    if (!kith) {
+        f->data[f->len++] = 'x';
+        f->data[f->len++] = '-';
+    }
+    for (size_t i = 0; i < nl; i++) {
+        unsigned char c = to_lower((unsigned char) nm[i]);
+        f->data[f->len++] = (kith && c == '-') ? '_' : c;
+    }
+    f->data[f->len] = '\0';
+    return add_text(ps, card, (const char *) f->data, v, n);
+}
+
+typedef enum {
+    P_IGNORE,
+    P_TEXT, /* one unescaped value into .field */
+    P_N,
+    P_ADR,
+    P_ORG,
+    P_CATEGORIES,
+    P_TEL,
+    P_KIND,
+    P_SHOWAS,
+    P_VERSION,
+    P_X,
+} prop_kind_t;
+
+static const struct {
+    const char *prop;
+    prop_kind_t kind;
+    const char *field;
+} prop_map[] = {
+    {"FN", P_TEXT, "name"},
+    {"N", P_N, NULL},
+    {"EMAIL", P_TEXT, "emails"},
+    {"TEL", P_TEL, "phones"},
+    {"ADR", P_ADR, NULL},
+    {"ORG", P_ORG, NULL},
+    {"TITLE", P_TEXT, "title"},
+    {"ROLE", P_TEXT, "x-role"},
+    {"NOTE", P_TEXT, "note"},
+    {"URL", P_TEXT, "urls"},
+    {"CATEGORIES", P_CATEGORIES, NULL},
+    {"BDAY", P_TEXT, "x-bday"},
+    {"NICKNAME", P_TEXT, "x-nickname"},
+    {"KIND", P_KIND, NULL},
+    {"X-ABSHOWAS", P_SHOWAS, NULL},
+    {"VERSION", P_VERSION, NULL},
+};
+
+static prop_kind_t
+classify(const prop_t *pr, const char **field)
+{
+    *field = NULL;
+    for (size_t i = 0; i < sizeof(prop_map) / sizeof(prop_map[0]); i++) {
+        if (eq_ci(pr->name, pr->name_len, prop_map[i].prop)) {
+            *field = prop_map[i].field;
+            return prop_map[i].kind;
+        }
+    }
+    if (prefix_ci(pr->name, pr->name_len, "X-")) {
+        return P_X;
+    }
+    return P_IGNORE;
+}
+
+static int
+handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
+{
+    const char *field;
+    prop_kind_t kind = classify(pr, &field);
+    if (kind == P_IGNORE || pr->b64 || pr->other_enc) {
+        return KITH_OK; /* PHOTO, UID, REV, ... and binary data */
+    }
+    const char *v;
+    size_t n;
+    int rc = decode_value(ps, pr, &v, &n);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    switch (kind) {
+    case P_TEXT:
+        return add_text(ps, card, field, v, n);
+    case P_TEL:
+        /* RFC 6350 writes TEL;VALUE=uri:tel:+1-555-0100; kith keeps the number. */
+        if (pr->uri && prefix_ci(v, n, "tel:")) {
+            v += 4;
+            n -= 4;
+        }
+        return add_text(ps, card, field, v, n);
+    case P_N:
+        return map_n(ps, card, v, n);
+    case P_ADR:
+        return map_adr(ps, card, v, n);
+    case P_ORG:
+        return map_org(ps, card, v, n);
+    case P_CATEGORIES:
+        return map_categories(ps, card, v, n);
+    case P_KIND:
+        trim(&v, &n);
+        if (eq_ci(v, n, "org")) {
+            card->kind = KITH_CARD_ORG;
+        }
+        return KITH_OK;
+    case P_SHOWAS:
+        trim(&v, &n);
+        if (eq_ci(v, n, "COMPANY")) {
+            card->kind = KITH_CARD_ORG;
+        }
+        return KITH_OK;
+    case P_VERSION:
+        trim(&v, &n);
+        if (!eq_ci(v, n, "2.1") && !eq_ci(v, n, "3.0") && !eq_ci(v, n, "4.0")) {
+            return fail(ps, KITH_EPARSE, ps->line_no, "unsupported VERSION %.*s",
+                        (int) (n > 20 ? 20 : n), v);
+        }
+        return KITH_OK;
+    case P_X:
+        return map_x(ps, card, pr, v, n);
+    case P_IGNORE:
+        break;
+    }
+    return KITH_OK;
+}
+
+/* Gives a card without FN a name: ORG for an org, else "given family", else the
+ * first email. A card with none of these is refused. */
+static int
+finish_card(parser_t *ps, kith_card_t *card)
+{
+    if (kith_card_get(card, "name") != NULL) {
+        return KITH_OK;
+    }
+    const char *name = NULL;
+    if (card->kind == KITH_CARD_ORG) {
+        name = kith_card_get(card, "org");
+    }
+    if (name == NULL) {
+        const char *given = kith_card_get(card, "given");
+        const char *family = kith_card_get(card, "family");
+        ps->join.len = 0;
+        int rc = KITH_OK;
+        if (given != NULL) {
+            rc = kith_buf_puts(&ps->join, given);
+        }
+        if (rc == KITH_OK && given != NULL && family != NULL) {
+            rc = kith_buf_putc(&ps->join, ' ');
+        }
+        if (rc == KITH_OK && family != NULL) {
+            rc = kith_buf_puts(&ps->join, family);
+        }
+        if (rc != KITH_OK) {
+            return fail_rc(ps, rc);
+        }
+        if (ps->join.len > 0) {
+            name = (const char *) ps->join.data;
+        }
+    }
+    if (name == NULL) {
+        name = kith_card_get(card, "emails");
+    }
+    if (name == NULL) {
+        return fail(ps, KITH_EPARSE, card->line, "vCard has no name (no FN, N, ORG or EMAIL)");
+    }
+    return add_field(ps, card, "name", name, strlen(name));
+}
+
+int
+kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf, size_t errcap)
+{
+    parser_t ps;
+    memset(&ps, 0, sizeof(ps));
+    kith_buf_init(&ps.line);
+    kith_buf_init(&ps.val[0]);
+    kith_buf_init(&ps.val[1]);
+    kith_buf_init(&ps.text);
+    kith_buf_init(&ps.join);
+    kith_buf_init(&ps.fname);
+    ps.errbuf = errbuf;
+    ps.errcap = errcap;
+    if (errbuf != NULL && errcap > 0) {
+        errbuf[0] = '\0';
+    }
+    int rc;
+    kith_card_t *card = NULL;
+    size_t n_props = 0, n_found = 0;
+    int in_b64 = 0; /* the last property was base64 data, which 2.1 may not indent */
+
+    if (out == NULL || (data == NULL && len > 0)) {
+        rc = fail(&ps, KITH_EINVAL, 0, "invalid argument");
+        goto out;
+    }
+    if (len > KITH_VCARD_MAX_INPUT) {
+        rc = fail(&ps, KITH_ETOOBIG, 0, "input larger than %zu MiB", KITH_VCARD_MAX_INPUT >> 20);
+        goto out;
+    }
+    if (data == NULL) {
+        data = ""; /* len is 0: avoids arithmetic on a null pointer */
+    }
+    ps.p = data;
+    ps.end = data + len;
+    ps.next_line = 1;
+    if (len >= 2 && (((unsigned char) data[0] == 0xFF && (unsigned char) data[1] == 0xFE) ||
+                     ((unsigned char) data[0] == 0xFE && (unsigned char) data[1] == 0xFF))) {
+        rc = fail(&ps, KITH_EPARSE, 1, "UTF-16 input is not supported; convert it to UTF-8");
+        goto out;
+    }
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        ps.p += 3;
+    }
+
+    while ((rc = next_logical(&ps)) == 1) {
+        const char *s = (const char *) ps.line.data;
+        size_t n = ps.line.len;
+        if (is_blank(s, n)) {
+            in_b64 = 0;
+            continue;
+        }
+        prop_t pr;
+        const char *why;
+        if (split_prop(s, n, &pr, &why) != KITH_OK) {
+            if (card != NULL && in_b64 && is_base64_text(s, n)) {
+                continue;
+            }
+            rc = fail(&ps, KITH_EPARSE, ps.line_no, "%s", why);
+            goto out;
+        }
+        in_b64 = 0;
+        const char *v = pr.value;
+        size_t vl = pr.value_len;
+        trim(&v, &vl);
+        if (eq_ci(pr.name, pr.name_len, "BEGIN")) {
+            if (card != NULL) {
+                rc = fail(&ps, KITH_EPARSE, ps.line_no,
+                          "nested BEGIN inside the vCard that starts at line %u", card->line);
+                goto out;
+            }
+            if (!eq_ci(v, vl, "VCARD")) {
+                rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected BEGIN:VCARD");
+                goto out;
+            }
+            if ((rc = kith_cardset_add(out, &card)) != KITH_OK) {
+                rc = rc == KITH_ETOOBIG
+                         ? fail(&ps, rc, ps.line_no, "more than %d vCards", KITH_CARDSET_MAX)
+                         : fail_rc(&ps, rc);
+                goto out;
+            }
+            card->line = ps.line_no;
+            n_props = 0;
+            continue;
+        }
+        if (eq_ci(pr.name, pr.name_len, "END")) {
+            if (card == NULL) {
+                rc = fail(&ps, KITH_EPARSE, ps.line_no, "END:%.*s without BEGIN",
+                          (int) (vl > 20 ? 20 : vl), v);
+                goto out;
+            }
+            if (!eq_ci(v, vl, "VCARD")) {
+                rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected END:VCARD");
+                goto out;
+            }
+            if ((rc = finish_card(&ps, card)) != KITH_OK) {
+                goto out;
+            }
+            card = NULL;
+            n_found++;
+            continue;
+        }
+        if (card == NULL) {
+            rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected BEGIN:VCARD");
+            goto out;
+        }
+        if (++n_props > KITH_CARD_MAX_FIELDS) {
+            rc = fail(&ps, KITH_ETOOBIG, ps.line_no,
+                      "more than %d properties in the vCard that starts at line %u",
+                      KITH_CARD_MAX_FIELDS, card->line);
+            goto out;
+        }
+        in_b64 = pr.b64;
+        if ((rc = handle_prop(&ps, card, &pr)) != KITH_OK) {
+            goto out;
+        }
+    }
+    if (rc < 0) {
+        goto out;
+    }
+    if (card != NULL) {
+        rc = fail(&ps, KITH_EPARSE, card->line, "BEGIN:VCARD without END:VCARD");
+        goto out;
+    }
+    if (n_found == 0) {
+        rc = fail(&ps, KITH_EPARSE, 0, "no vCard found");
+        goto out;
+    }
+    rc = KITH_OK;
+out:
+    kith_buf_close(&ps.line);
+    kith_buf_close(&ps.val[0]);
+    kith_buf_close(&ps.val[1]);
+    kith_buf_close(&ps.text);
+    kith_buf_close(&ps.join);
+    kith_buf_close(&ps.fname);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Writer. */
+
+typedef struct {
+    kith_buf_t *out;
+    kith_buf_t line; /* the logical line being built, before folding */
+    size_t n_props;  /* properties written so far (BEGIN and END not counted) */
+} writer_t;
+
+/* Escapes text for a property value; CRLF and lone CR are written as a newline. */
+static int
+put_escaped(kith_buf_t *b, const char *s)
+{
+    int rc = KITH_OK;
+    for (const char *p = s; *p != '\0' && rc == KITH_OK;) {
+        size_t run = strcspn(p, "\\,;\r\n");
+        rc = kith_buf_append(b, p, run);
+        p += run;
+        if (rc != KITH_OK || *p == '\0') {
+            break;
+        }
+        switch (*p) {
+        case '\r':
+            if (p[1] == '\n') {
+                p++;
+            }
+            /* fall through */
+        case '\n':
+            rc = kith_buf_append(b, "\\n", 2);
+            break;
+        default:
+            rc = kith_buf_putc(b, '\\');
+            if (rc == KITH_OK) {
+                rc = kith_buf_putc(b, *p);
+            }
+            break;
+        }
+        p++;
+    }
+    return rc;
+}
+
+static int
+line_start(writer_t *w, const char *name)
+{
+    w->line.len = 0;
+    return kith_buf_puts(&w->line, name);
+}
+
+/* Folds w->line at 75 octets, never inside a UTF-8 sequence, and appends it. */
+static int
+line_end(writer_t *w)
+{
+    if (w->line.len > KITH_VCARD_MAX_LINE) {
+        return KITH_ETOOBIG;
+    }
+    if (++w->n_props > KITH_CARD_MAX_FIELDS) {
+        return KITH_ETOOBIG; /* the parser's limit; BEGIN and END are not counted */
+    }
+    const uint8_t *s = w->line.data;
+    size_t n = w->line.len;
+    size_t limit = 75;
+    int rc = KITH_OK;
+    while (rc == KITH_OK && n > limit) {
+        size_t cut = limit;
+        while (cut > 0 && (s[cut] & 0xC0) == 0x80) {
+            cut--;
+        }
+        rc = kith_buf_append(w->out, s, cut);
+        if (rc == KITH_OK) {
+            rc = kith_buf_append(w->out, "\r\n ", 3);
+        }
+        s += cut;
+        n -= cut;
+        limit = 74; /* the leading space counts */
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(w->out, s, n);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(w->out, "\r\n", 2);
+    }
+    return rc;
+}
+
+static int
+put_prop(writer_t *w, const char *name, const char *value)
+{
+    int rc = line_start(w, name);
+    if (rc == KITH_OK) {
+        rc = kith_buf_putc(&w->line, ':');
+    }
+    if (rc == KITH_OK) {
+        rc = put_escaped(&w->line, value);
+    }
+    if (rc == KITH_OK) {
+        rc = line_end(w);
+    }
+    return rc;
+}
+
+static int
+put_raw(writer_t *w, const char *text)
+{
+    int rc = line_start(w, text);
+    if (rc == KITH_OK) {
+        rc = line_end(w);
+    }
+    return rc;
+}
+
+/* The i-th non-empty value of a field, or NULL. */
+static const char *
+nth_value(const kith_card_t *card, const char *name, size_t i)
+{
+    for (size_t k = 0; k < card->n_fields; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] != '\0' && strcmp(f->name, name) == 0 && i-- == 0) {
+            return f->value;
+        }
+    }
+    return NULL;
+}
+
+/* Writes every non-empty value of field, from the skip-th on, as property prop. */
+static int
+put_each(writer_t *w, const kith_card_t *card, const char *field, const char *prop, size_t skip)
+{
+    int rc = KITH_OK;
+    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] == '\0' || strcmp(f->name, field) != 0) {
+            continue;
+        }
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        rc = put_prop(w, prop, f->value);
+    }
+    return rc;
+}
+
+/* Fields with their own vCard property. Each value becomes one property. */
+static const struct {
+    const char *field;
+    const char *prop;
+} simple_fields[] = {
+    {"title", "TITLE"}, {"x-role", "ROLE"}, {"note", "NOTE"},   {"emails", "EMAIL"},
+    {"phones", "TEL"},  {"urls", "URL"},    {"x-bday", "BDAY"}, {"x-nickname", "NICKNAME"},
+};
+
+/* Fields the writer handles specially (structured or derived properties). */
+static const char *const special_fields[] = {
+    "name", "family", "given", "org", "department", "addresses", "tags",
+};
+
+static int
+is_known_field(const char *name)
+{
+    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]); i++) {
+        if (strcmp(name, simple_fields[i].field) == 0) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(special_fields) / sizeof(special_fields[0]); i++) {
+        if (strcmp(name, special_fields[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The property name for a field with no vCard property, written into b, or
+ * KITH_EINVAL if the parser would not map it back to the same field name: "x-foo"
+ * must be lower case (the parser lowercases X- names) and cannot be "x-kith-..." or
+ * "x-abshowas" (which the parser reads as other things); other fields need
+ * [a-z0-9_] because X-KITH-FOO-BAR reads back as "foo_bar".
+ */
+static int
+custom_prop_name(const char *field, kith_buf_t *b)
+{
+    size_t n = strlen(field);
+    int x = strncmp(field, "x-", 2) == 0;
+    b->len = 0;
+    if (x) {
+        const char *rest = field + 2;
+        if (rest[0] == '\0' || strncmp(rest, "kith-", 5) == 0 || strcmp(rest, "abshowas") == 0) {
+            return KITH_EINVAL;
+        }
+        for (const char *p = rest; *p != '\0'; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+                return KITH_EINVAL;
+            }
+        }
+    } else {
+        if (n == 0) {
+            return KITH_EINVAL;
+        }
+        for (const char *p = field; *p != '\0'; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+                return KITH_EINVAL;
+            }
+        }
+    }
+    int rc = kith_buf_puts(b, x ? "X-" : "X-KITH-");
+    const char *p = x ? field + 2 : field;
+    for (; *p != '\0' && rc == KITH_OK; p++) {
+        rc = kith_buf_putc(b, *p == '_' ? '-' : (char) to_upper((unsigned char) *p));
+    }
+    if (rc == KITH_OK && b->len > MAX_NAME) {
+        return KITH_EINVAL;
+    }
+    return rc;
+}
+
+static int
+write_structured(writer_t *w, const kith_card_t *card, int version)
+{
+    /* N holds one family and one given name; further ones go to X-KITH-. */
+    const char *family = nth_value(card, "family", 0);
+    const char *given = nth_value(card, "given", 0);
+    int rc = KITH_OK;
+    if (version == 3 || family != NULL || given != NULL) {
+        rc = line_start(w, "N:");
+        if (rc == KITH_OK && family != NULL) {
+            rc = put_escaped(&w->line, family);
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_putc(&w->line, ';');
+        }
+        if (rc == KITH_OK && given != NULL) {
+            rc = put_escaped(&w->line, given);
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_puts(&w->line, ";;;");
+        }
+        if (rc == KITH_OK) {
+            rc = line_end(w);
+        }
+    }
+    /* ORG may repeat: the i-th one carries the i-th org and the i-th department. */
+    for (size_t i = 0; rc == KITH_OK; i++) {
+        const char *org = nth_value(card, "org", i);
+        const char *dept = nth_value(card, "department", i);
+        if (org == NULL && dept == NULL) {
+            break;
+        }
+        rc = line_start(w, "ORG:");
+        if (rc == KITH_OK && org != NULL) {
+            rc = put_escaped(&w->line, org);
+        }
+        if (rc == KITH_OK && dept != NULL) {
+            rc = kith_buf_putc(&w->line, ';');
+            if (rc == KITH_OK) {
+                rc = put_escaped(&w->line, dept);
+            }
+        }
+        if (rc == KITH_OK) {
+            rc = line_end(w);
+        }
+    }
+    return rc;
+}
+
+static int
+write_lists(writer_t *w, const kith_card_t *card)
+{
+    int rc = KITH_OK;
+    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]) && rc == KITH_OK; i++) {
+        rc = put_each(w, card, simple_fields[i].field, simple_fields[i].prop, 0);
+    }
+    /* A kith address is free text: it goes in the street component. */
+    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] == '\0' || strcmp(f->name, "addresses") != 0) {
+            continue;
+        }
+        rc = line_start(w, "ADR:;;");
+        if (rc == KITH_OK) {
+            rc = put_escaped(&w->line, f->value);
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_puts(&w->line, ";;;;");
+        }
+        if (rc == KITH_OK) {
+            rc = line_end(w);
+        }
+    }
+    /* Tags share CATEGORIES lines, a new line every CATEGORIES_CHUNK octets so that
+     * many long tags never exceed the parser's line limit. */
+    int open = 0;
+    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] == '\0' || strcmp(f->name, "tags") != 0) {
+            continue;
+        }
+        if (open && w->line.len > CATEGORIES_CHUNK) {
+            rc = line_end(w);
+            open = 0;
+        }
+        if (rc == KITH_OK) {
+            rc = open ? kith_buf_putc(&w->line, ',') : line_start(w, "CATEGORIES:");
+            open = 1;
+        }
+        if (rc == KITH_OK) {
+            rc = put_escaped(&w->line, f->value);
+        }
+    }
+    if (rc == KITH_OK && open) {
+        rc = line_end(w);
+    }
+    return rc;
+}
+
+int
+kith_vcard_write(const kith_card_t *card, int version, kith_buf_t *out)
+{
+    writer_t w;
+    w.out = out;
+    w.n_props = 0;
+    kith_buf_init(&w.line);
+    kith_buf_t pname;
+    kith_buf_init(&pname);
+    int rc = KITH_OK;
+
+    if (card == NULL || out == NULL || (version != 3 && version != 4)) {
+        rc = KITH_EINVAL;
+        goto out;
+    }
+    /* Refuse up front what could not be read back, so no partial vCard is emitted
+     * for a bad card. */
+    for (size_t k = 0; k < card->n_fields; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (!utf8_valid(f->value, strlen(f->value))) {
+            rc = KITH_EINVAL;
+            goto out;
+        }
+        if (!is_known_field(f->name) && (rc = custom_prop_name(f->name, &pname)) != KITH_OK) {
+            goto out;
+        }
+    }
+
+    if ((rc = kith_buf_puts(out, "BEGIN:VCARD\r\n")) != KITH_OK ||
+        (rc = put_raw(&w, version == 4 ? "VERSION:4.0" : "VERSION:3.0")) != KITH_OK) {
+        goto out;
+    }
+    if (card->kind == KITH_CARD_ORG &&
+        (rc = put_raw(&w, version == 4 ? "KIND:org" : "X-ABSHOWAS:COMPANY")) != KITH_OK) {
+        goto out;
+    }
+    /* FN is required; a card without a name gets an empty one. */
+    const char *name = nth_value(card, "name", 0);
+    if ((rc = put_prop(&w, "FN", name != NULL ? name : "")) != KITH_OK ||
+        (rc = write_structured(&w, card, version)) != KITH_OK ||
+        (rc = write_lists(&w, card)) != KITH_OK ||
+        (rc = put_each(&w, card, "name", "X-KITH-NAME", 1)) != KITH_OK ||
+        (rc = put_each(&w, card, "family", "X-KITH-FAMILY", 1)) != KITH_OK ||
+        (rc = put_each(&w, card, "given", "X-KITH-GIVEN", 1)) != KITH_OK) {
+        goto out;
+    }
+    for (size_t k = 0; k < card->n_fields; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] == '\0' || is_known_field(f->name)) {
+            continue;
+        }
+        if ((rc = custom_prop_name(f->name, &pname)) != KITH_OK ||
+            (rc = put_prop(&w, (const char *) pname.data, f->value)) != KITH_OK) {
+            goto out;
+        }
+    }
+    rc = kith_buf_puts(out, "END:VCARD\r\n");
+out:
+    kith_buf_close(&w.line);
+    kith_buf_close(&pname);
+    return rc;
+}

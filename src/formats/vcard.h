@@ -1,0 +1,51 @@
+/*
+ * vCard import and export (vCard 2.1, 3.0 and 4.0: RFC 2425/2426 and RFC 6350).
+ *
+ * The parser turns a .vcf file into neutral contact cards (formats/card.h); the
+ * writer turns one card back into a vCard. A card written by kith_vcard_write()
+ * and parsed again by kith_vcard_parse() comes back with the same kind and, for
+ * every field name, the same values in the same order (fields of different names
+ * may come back in another order), provided its values hold no CR (CR and CRLF
+ * are read back as LF) and are non-empty (empty values are not written).
+ */
+#ifndef KITH_VCARD_H
+#define KITH_VCARD_H
+
+#include <stddef.h>
+
+#include "formats/card.h"
+#include "util/buf.h"
+
+#define KITH_VCARD_MAX_INPUT ((size_t) 64 << 20) /* bytes: larger files are refused */
+#define KITH_VCARD_MAX_LINE  ((size_t) 1 << 20)  /* bytes in one unfolded line */
+
+/*
+ * Parses every BEGIN:VCARD ... END:VCARD in data[0..len) and appends one card per
+ * vCard to out (which the caller has initialised with kith_cardset_init()).
+ *
+ * Returns KITH_OK, or on the first problem KITH_EPARSE (malformed input, no vCard
+ * at all), KITH_ETOOBIG (input over KITH_VCARD_MAX_INPUT, a line over
+ * KITH_VCARD_MAX_LINE, more than KITH_CARD_MAX_FIELDS properties or fields in a
+ * card, too many cards) or KITH_ENOMEM. On error a message naming the 1-based source
+ * line is written to errbuf (errcap bytes, always NUL-terminated; errbuf may be
+ * NULL), and out may hold a partial import: the caller should discard the whole set
+ * with kith_cardset_close().
+ */
+int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf,
+                     size_t errcap);
+
+/*
+ * Appends card to out as one vCard of the given version (3 or 4), with CRLF line
+ * endings and lines folded at 75 octets. Fields that vCard has no property for are
+ * written as X-KITH-<FIELD> so that a kith-to-kith round trip loses nothing.
+ *
+ * Returns KITH_OK; KITH_EINVAL for another version, a value that is not valid
+ * UTF-8, or a field name that cannot be written so that it reads back unchanged
+ * (custom fields must be "x-" followed by [a-z0-9-], other fields [a-z0-9_], and
+ * "x-kith-..." and "x-abshowas" are reserved); KITH_ETOOBIG if a line or the
+ * number of properties would exceed what kith_vcard_parse() accepts; KITH_ENOMEM.
+ * On error out may hold a partial vCard; the caller owns out either way.
+ */
+int kith_vcard_write(const kith_card_t *card, int version, kith_buf_t *out);
+
+#endif

@@ -1,0 +1,940 @@
+/*
+ * Tests for the vCard codec (src/formats/vcard.c): every import feature on small
+ * hand-written files, hostile input that must fail cleanly with a line number, and
+ * write/parse round trips for version 3 and 4.
+ *
+ * Set KITH_VCARD_DUMP=<path> to have test_roundtrip_tricky also write its v3 and
+ * v4 output to <path>.v3.vcf and <path>.v4.vcf, for tests/tools/vcard_readback.py.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+#include "formats/card.h"
+#include "formats/vcard.h"
+
+/* ------------------------------------------------------------------------------ */
+/* Helpers. */
+
+static size_t
+count(const kith_card_t *card, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < card->n_fields; i++) {
+        n += strcmp(card->fields[i].name, name) == 0;
+    }
+    return n;
+}
+
+/* The i-th value of a field; fails the test if there is none. */
+static const char *
+nth(const kith_card_t *card, const char *name, size_t i)
+{
+    for (size_t k = 0; k < card->n_fields; k++) {
+        if (strcmp(card->fields[k].name, name) == 0 && i-- == 0) {
+            return card->fields[k].value;
+        }
+    }
+    print_error("card has no field %s #%zu\n", name, i);
+    fail();
+    return NULL;
+}
+
+static void
+parse_ok(const char *text, kith_cardset_t *set)
+{
+    char err[256];
+    kith_cardset_init(set);
+    int rc = kith_vcard_parse(text, strlen(text), set, err, sizeof(err));
+    if (rc != KITH_OK) {
+        print_error("parse failed: %s (%s)\n", kith_strerror(rc), err);
+        fail();
+    }
+}
+
+/* Parses len bytes, expects code and an error message that contains want. */
+static void
+parse_err_n(const char *data, size_t len, int code, const char *want)
+{
+    char err[256];
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    memset(err, 'x', sizeof(err));
+    int rc = kith_vcard_parse(data, len, &set, err, sizeof(err));
+    kith_cardset_close(&set);
+    assert_non_null(memchr(err, '\0', sizeof(err)));
+    if (rc != code || strstr(err, want) == NULL) {
+        print_error("got %d (%s) \"%s\", want %d \"%s\"\n", rc, kith_strerror(rc), err, code, want);
+        fail();
+    }
+}
+
+static void
+parse_err(const char *data, int code, const char *want)
+{
+    parse_err_n(data, strlen(data), code, want);
+}
+
+static int
+cmp_idx(const kith_card_t *c, size_t a, size_t b)
+{
+    int r = strcmp(c->fields[a].name, c->fields[b].name);
+    return r != 0 ? r : (a > b) - (a < b);
+}
+
+/* Field indices sorted by (name, position): a stable sort by name. */
+static size_t *
+sorted_fields(const kith_card_t *c)
+{
+    size_t *idx = calloc(c->n_fields + 1, sizeof(*idx));
+    assert_non_null(idx);
+    for (size_t i = 0; i < c->n_fields; i++) {
+        size_t j = i;
+        while (j > 0 && cmp_idx(c, idx[j - 1], i) > 0) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    return idx;
+}
+
+/* Same kind and, per field name, the same values in the same order. */
+static void
+assert_cards_equal(const kith_card_t *a, const kith_card_t *b)
+{
+    ASSERT_EQ(a->kind, b->kind);
+    ASSERT_EQ(a->n_fields, b->n_fields);
+    size_t *ia = sorted_fields(a);
+    size_t *ib = sorted_fields(b);
+    for (size_t i = 0; i < a->n_fields; i++) {
+        ASSERT_STREQ(a->fields[ia[i]].name, b->fields[ib[i]].name);
+        ASSERT_STREQ(a->fields[ia[i]].value, b->fields[ib[i]].value);
+    }
+    free(ia);
+    free(ib);
+}
+
+/* Checks the shape of written vCard text: CRLF only, lines of at most 75 octets,
+ * every physical line valid UTF-8 on its own (no sequence split by folding). */
+static void
+assert_well_formed(const kith_buf_t *b)
+{
+    const char *s = (const char *) b->data;
+    size_t n = b->len;
+    ASSERT_EQ(strncmp(s, "BEGIN:VCARD\r\n", 13), 0);
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r') {
+            assert_true(i + 1 < n && s[i + 1] == '\n');
+            size_t len = i - start;
+            assert_true(len <= 75);
+            /* A line must not start or end inside a UTF-8 sequence. */
+            if (len > 0) {
+                assert_true(((unsigned char) s[start] & 0xC0) != 0x80);
+                unsigned char last = (unsigned char) s[i - 1];
+                assert_true(last < 0x80 || (last & 0xC0) == 0x80);
+            }
+            start = i + 2;
+            i++;
+        } else {
+            assert_true(s[i] != '\n');
+        }
+    }
+    ASSERT_EQ(start, n);
+}
+
+static void
+roundtrip(const kith_card_t *card, int version)
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_vcard_write(card, version, &b));
+    assert_well_formed(&b);
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    char err[256];
+    int rc = kith_vcard_parse((const char *) b.data, b.len, &set, err, sizeof(err));
+    if (rc != KITH_OK) {
+        print_error("re-parse failed: %s\n%s\n", err, (const char *) b.data);
+        fail();
+    }
+    ASSERT_EQ(set.n_cards, 1);
+    assert_cards_equal(card, &set.cards[0]);
+    kith_cardset_close(&set);
+    kith_buf_close(&b);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Import. */
+
+static void
+test_v3_apple(void **state)
+{
+    (void) state;
+    const char *text =
+        "BEGIN:VCARD\r\n"
+        "VERSION:3.0\r\n"
+        "PRODID:-//Apple Inc.//macOS 14.0//EN\r\n"
+        "N:Appleseed;Johnny;;Mr.;\r\n"
+        "FN:Johnny Appleseed\r\n"
+        "ORG:Apple Inc.;Engineering;Core OS\r\n"
+        "TITLE:Engineer\r\n"
+        "item1.EMAIL;type=INTERNET;type=pref:johnny@example.com\r\n"
+        "item1.X-ABLabel:_$!<Other>!$_\r\n"
+        "EMAIL;type=INTERNET;type=WORK:jappleseed@apple.example\r\n"
+        "TEL;type=CELL;type=VOICE;type=pref:+1 (408) 555-0100\r\n"
+        "item2.ADR;type=HOME;type=pref:;;1 Infinite Loop;Cupertino;CA;95014;United "
+        "States\r\n"
+        "item3.URL;type=pref:http\\://www.apple.example/\r\n"
+        "BDAY;value=date:1970-01-01\r\n"
+        "NOTE:Met at WWDC\\, 2019\\nLikes \\\"apples\\\"\r\n"
+        "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAw\r\n"
+        " MDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/\r\n"
+        "UID:0a1b2c3d-4e5f\r\n"
+        "REV:2023-10-01T12:00:00Z\r\n"
+        "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    ASSERT_EQ(set.n_cards, 1);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_EQ(c->kind, KITH_CARD_PERSON);
+    ASSERT_EQ(c->line, 1);
+    ASSERT_STREQ(nth(c, "name", 0), "Johnny Appleseed");
+    ASSERT_STREQ(nth(c, "family", 0), "Appleseed");
+    ASSERT_STREQ(nth(c, "given", 0), "Johnny");
+    ASSERT_STREQ(nth(c, "org", 0), "Apple Inc.");
+    ASSERT_STREQ(nth(c, "department", 0), "Engineering, Core OS");
+    ASSERT_STREQ(nth(c, "title", 0), "Engineer");
+    ASSERT_EQ(count(c, "emails"), 2);
+    ASSERT_STREQ(nth(c, "emails", 0), "johnny@example.com");
+    ASSERT_STREQ(nth(c, "emails", 1), "jappleseed@apple.example");
+    ASSERT_STREQ(nth(c, "phones", 0), "+1 (408) 555-0100");
+    ASSERT_STREQ(nth(c, "addresses", 0), "1 Infinite Loop, Cupertino, CA, 95014, United States");
+    ASSERT_STREQ(nth(c, "urls", 0), "http://www.apple.example/");
+    ASSERT_STREQ(nth(c, "x-bday", 0), "1970-01-01");
+    /* Unknown escapes keep their backslash. */
+    ASSERT_STREQ(nth(c, "note", 0), "Met at WWDC, 2019\nLikes \\\"apples\\\"");
+    ASSERT_STREQ(nth(c, "x-ablabel", 0), "_$!<Other>!$_");
+    /* PHOTO, UID, REV, PRODID, VERSION are not fields. */
+    ASSERT_EQ(c->n_fields, 14);
+    kith_cardset_close(&set);
+}
+
+static void
+test_v21_qp_latin1(void **state)
+{
+    (void) state;
+    const char *text =
+        "BEGIN:VCARD\r\n"
+        "VERSION:2.1\r\n"
+        "N;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:M=FCller;J=FCrgen;;;\r\n"
+        "FN;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:J=FCrgen M=FCller\r\n"
+        "NOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:Erste Zeile=0D=0AZweite Zei=\r\n"
+        "le mit =E4=F6=FC=\r\n"
+        " und Leerzeichen\r\n"
+        "TEL;WORK;VOICE:+49 30 1234567\r\n"
+        "TEL;CELL:+49 170 1234567\r\n"
+        "EMAIL;PREF;INTERNET:juergen@example.de\r\n"
+        "ADR;WORK;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:;;Hauptstra=DFe 5;Berlin;;"
+        "10115;Deutschland\r\n"
+        "ORG;CHARSET=WINDOWS-1252:Caf\xe9 \x80uro\r\n"
+        "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "name", 0), "J\xc3\xbcrgen M\xc3\xbcller");
+    ASSERT_STREQ(nth(c, "family", 0), "M\xc3\xbcller");
+    ASSERT_STREQ(nth(c, "given", 0), "J\xc3\xbcrgen");
+    /* Soft breaks join before decoding; the space after the last one is data. */
+    ASSERT_STREQ(nth(c, "note", 0),
+                 "Erste Zeile\nZweite Zeile mit \xc3\xa4\xc3\xb6\xc3\xbc und Leerzeichen");
+    ASSERT_EQ(count(c, "phones"), 2);
+    ASSERT_STREQ(nth(c, "phones", 0), "+49 30 1234567");
+    ASSERT_STREQ(nth(c, "phones", 1), "+49 170 1234567");
+    ASSERT_STREQ(nth(c, "emails", 0), "juergen@example.de");
+    ASSERT_STREQ(nth(c, "addresses", 0), "Hauptstra\xc3\x9f"
+                                         "e 5, Berlin, 10115, Deutschland");
+    /* Raw 8-bit bytes in a declared windows-1252 value, euro sign included. */
+    ASSERT_STREQ(nth(c, "org", 0), "Caf\xc3\xa9 \xe2\x82\xacuro");
+    kith_cardset_close(&set);
+}
+
+static void
+test_v21_qp_utf8_android(void **state)
+{
+    (void) state;
+    /* Android 2.1 export: UTF-8 QP with ';' separators left literal. */
+    const char *text =
+        "BEGIN:VCARD\n"
+        "VERSION:2.1\n"
+        "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=B1=B1=E7=94=B0;=E5=A4=AA=E9=83=8E;;;\n"
+        "FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=B1=B1=E7=94=B0=20=E5=A4=AA=\n"
+        "=E9=83=8E\n"
+        "X-PHONETIC-LAST-NAME:Yamada\n"
+        "TEL;CELL;PREF:090-1234-5678\n"
+        "NOTE;ENCODING=QUOTED-PRINTABLE:a=3Db=\n"
+        "\n"
+        "END:VCARD\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "family", 0), "\xe5\xb1\xb1\xe7\x94\xb0");
+    ASSERT_STREQ(nth(c, "given", 0), "\xe5\xa4\xaa\xe9\x83\x8e");
+    ASSERT_STREQ(nth(c, "name", 0), "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e");
+    ASSERT_STREQ(nth(c, "x-phonetic-last-name", 0), "Yamada");
+    ASSERT_STREQ(nth(c, "phones", 0), "090-1234-5678");
+    ASSERT_STREQ(nth(c, "note", 0), "a=b");
+    kith_cardset_close(&set);
+}
+
+static void
+test_folding(void **state)
+{
+    (void) state;
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:Jane\r\n"
+                       "  Doe\r\n"
+                       "NOTE:one long\r\n"
+                       "\t note with a tab fold\r\n"
+                       "  \r\n"
+                       " and more\r\n"
+                       "EMA\r\n"
+                       " IL;TY\r\n"
+                       " PE=work:jane@example.com\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "name", 0), "Jane Doe");
+    ASSERT_STREQ(nth(c, "note", 0), "one long note with a tab fold and more");
+    ASSERT_STREQ(nth(c, "emails", 0), "jane@example.com");
+    kith_cardset_close(&set);
+}
+
+static void
+test_escapes_and_structure(void **state)
+{
+    (void) state;
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:Doe\\, Jane \\; Co. \\\\ back\r\n"
+                       "N:O\\;Brien\\, Jr.;Jane\\,Anne;;;\r\n"
+                       "ORG:Acme\\, Inc.;R&D\\; Labs;;Team\\\\7\r\n"
+                       "NOTE:line1\\nline2\\Nline3\\\\n\r\n"
+                       "ADR:PO 7;Suite 5;12 Main St\\, Apt 4;Springfield;;;\r\n"
+                       "ADR;TYPE=work:;;;;;;\r\n"
+                       "CATEGORIES:friends,work\\, old,,family\r\n"
+                       "NICKNAME:JD\r\n"
+                       "ROLE:Lead\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "name", 0), "Doe, Jane ; Co. \\ back");
+    ASSERT_STREQ(nth(c, "family", 0), "O;Brien, Jr.");
+    ASSERT_STREQ(nth(c, "given", 0), "Jane,Anne");
+    ASSERT_STREQ(nth(c, "org", 0), "Acme, Inc.");
+    ASSERT_STREQ(nth(c, "department", 0), "R&D; Labs, Team\\7");
+    ASSERT_STREQ(nth(c, "note", 0), "line1\nline2\nline3\\n");
+    ASSERT_EQ(count(c, "addresses"), 1); /* the empty ADR adds nothing */
+    ASSERT_STREQ(nth(c, "addresses", 0), "PO 7, Suite 5, 12 Main St, Apt 4, Springfield");
+    ASSERT_EQ(count(c, "tags"), 3);
+    ASSERT_STREQ(nth(c, "tags", 0), "friends");
+    ASSERT_STREQ(nth(c, "tags", 1), "work, old");
+    ASSERT_STREQ(nth(c, "tags", 2), "family");
+    ASSERT_STREQ(nth(c, "x-nickname", 0), "JD");
+    ASSERT_STREQ(nth(c, "x-role", 0), "Lead");
+    kith_cardset_close(&set);
+}
+
+static void
+test_multiple_values(void **state)
+{
+    (void) state;
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:4.0\r\n"
+                       "FN:Multi\r\n"
+                       "EMAIL;TYPE=home:a@example.com\r\n"
+                       "EMAIL;TYPE=work;PREF=1:b@example.com\r\n"
+                       "EMAIL:c@example.com\r\n"
+                       "TEL;VALUE=uri;TYPE=\"voice,home\":tel:+1-555-555-0100\r\n"
+                       "TEL;TYPE=cell:+1 555 0101\r\n"
+                       "ADR;TYPE=home:;;1 First St;Town;;111;\r\n"
+                       "ADR;TYPE=work;LABEL=\"Work: 2 Second St\":;;2 Second St;City;;222;\r\n"
+                       "URL:https://a.example\r\n"
+                       "URL:https://b.example/x?y=1;z=2\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_EQ(count(c, "emails"), 3);
+    ASSERT_STREQ(nth(c, "emails", 2), "c@example.com");
+    ASSERT_EQ(count(c, "phones"), 2);
+    ASSERT_STREQ(nth(c, "phones", 0), "+1-555-555-0100");
+    ASSERT_STREQ(nth(c, "phones", 1), "+1 555 0101");
+    ASSERT_EQ(count(c, "addresses"), 2);
+    ASSERT_STREQ(nth(c, "addresses", 0), "1 First St, Town, 111");
+    ASSERT_STREQ(nth(c, "addresses", 1), "2 Second St, City, 222");
+    ASSERT_EQ(count(c, "urls"), 2);
+    ASSERT_STREQ(nth(c, "urls", 1), "https://b.example/x?y=1;z=2");
+    kith_cardset_close(&set);
+}
+
+static void
+test_x_properties(void **state)
+{
+    (void) state;
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:X Person\r\n"
+                       "X-SKYPE:live:xperson\r\n"
+                       "x-Twitter:@xp\\, again\r\n"
+                       "X-KITH-PAIN-POINTS:slow builds\\; flaky CI\r\n"
+                       "X-KITH-INFLUENCE:high\r\n"
+                       "X-KITH-:ignored\r\n"
+                       "X-:ignored\r\n"
+                       "X-ABSHOWAS:PERSON\r\n"
+                       "GENDER:F\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "x-skype", 0), "live:xperson");
+    ASSERT_STREQ(nth(c, "x-twitter", 0), "@xp, again");
+    ASSERT_STREQ(nth(c, "pain_points", 0), "slow builds; flaky CI");
+    ASSERT_STREQ(nth(c, "influence", 0), "high");
+    ASSERT_EQ(c->kind, KITH_CARD_PERSON);
+    ASSERT_EQ(c->n_fields, 5);
+    kith_cardset_close(&set);
+}
+
+static void
+test_line_endings(void **state)
+{
+    (void) state;
+    const char *lf = "BEGIN:VCARD\nVERSION:3.0\nFN:Bare LF\nNOTE:a\n b\nEND:VCARD\n";
+    const char *cr = "BEGIN:VCARD\rVERSION:3.0\rFN:Old Mac\rNOTE:a\r b\rEND:VCARD";
+    kith_cardset_t set;
+    parse_ok(lf, &set);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "Bare LF");
+    ASSERT_STREQ(nth(&set.cards[0], "note", 0), "ab");
+    kith_cardset_close(&set);
+    parse_ok(cr, &set);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "Old Mac");
+    ASSERT_STREQ(nth(&set.cards[0], "note", 0), "ab");
+    kith_cardset_close(&set);
+}
+
+static void
+test_multiple_cards_and_bom(void **state)
+{
+    (void) state;
+    const char *text = "\xEF\xBB\xBF"
+                       "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:First\r\n"
+                       "END:VCARD\r\n"
+                       "\r\n"
+                       "begin:vcard\r\n"
+                       "version:4.0\r\n"
+                       "fn:Second\r\n"
+                       "end:vcard\r\n"
+                       "BEGIN:VCARD\r\n"
+                       "VERSION:2.1\r\n"
+                       "N:Third;Person\r\n"
+                       "END:VCARD";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    ASSERT_EQ(set.n_cards, 3);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "First");
+    ASSERT_STREQ(nth(&set.cards[1], "name", 0), "Second");
+    ASSERT_STREQ(nth(&set.cards[2], "name", 0), "Person Third");
+    ASSERT_EQ(set.cards[0].line, 1);
+    ASSERT_EQ(set.cards[1].line, 6);
+    ASSERT_EQ(set.cards[2].line, 10);
+    kith_cardset_close(&set);
+}
+
+static void
+test_org_cards_and_names(void **state)
+{
+    (void) state;
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:4.0\r\n"
+                       "KIND:org\r\n"
+                       "ORG:Example Corp;Sales\r\n"
+                       "EMAIL:sales@corp.example\r\n"
+                       "END:VCARD\r\n"
+                       "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "N:;;;;\r\n"
+                       "FN:Widgets Ltd\r\n"
+                       "ORG:Widgets Ltd;\r\n"
+                       "X-ABShowAs:COMPANY\r\n"
+                       "END:VCARD\r\n"
+                       "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "EMAIL:only@mail.example\r\n"
+                       "EMAIL:second@mail.example\r\n"
+                       "END:VCARD\r\n"
+                       "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:\r\n"
+                       "N:;Given;;;\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    ASSERT_EQ(set.n_cards, 4);
+    ASSERT_EQ(set.cards[0].kind, KITH_CARD_ORG);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "Example Corp");
+    ASSERT_STREQ(nth(&set.cards[0], "department", 0), "Sales");
+    ASSERT_EQ(set.cards[1].kind, KITH_CARD_ORG);
+    ASSERT_STREQ(nth(&set.cards[1], "name", 0), "Widgets Ltd");
+    ASSERT_EQ(count(&set.cards[1], "department"), 0);
+    ASSERT_EQ(set.cards[2].kind, KITH_CARD_PERSON);
+    ASSERT_STREQ(nth(&set.cards[2], "name", 0), "only@mail.example");
+    ASSERT_STREQ(nth(&set.cards[3], "name", 0), "Given");
+    kith_cardset_close(&set);
+}
+
+static void
+test_base64_skipped(void **state)
+{
+    (void) state;
+    /* 2.1 PHOTO with unindented base64 lines ending at a blank line (old Nokia). */
+    const char *text =
+        "BEGIN:VCARD\r\n"
+        "VERSION:2.1\r\n"
+        "FN:Photo Person\r\n"
+        "PHOTO;ENCODING=BASE64;TYPE=JPEG:\r\n"
+        "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgK\r\n"
+        "CgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD==\r\n"
+        "\r\n"
+        "X-CUSTOM;BASE64:AAAA\r\n"
+        "LOGO;ENCODING=b:iVBORw0KGgo=\r\n"
+        "X-ODD;ENCODING=X-UUENCODE:begin 644\r\n"
+        "TEL:123\r\n"
+        "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    ASSERT_EQ(set.cards[0].n_fields, 2);
+    ASSERT_STREQ(nth(&set.cards[0], "phones", 0), "123");
+    kith_cardset_close(&set);
+    /* Only base64 characters are taken for unindented data; anything else is an error. */
+    parse_err("BEGIN:VCARD\nFN:a\nPHOTO;BASE64:AAAA\nAAAA\nFN Jane\nEND:VCARD\n", KITH_EPARSE,
+              "line 5: missing ':'");
+}
+
+static void
+test_charset_utf8_declared(void **state)
+{
+    (void) state;
+    kith_cardset_t set;
+    parse_ok("BEGIN:VCARD\nVERSION:3.0\nFN;CHARSET=utf-8:Zo\xc3\xab\nNOTE;CHARSET=Shift_JIS:"
+             "ascii only\nEND:VCARD\n",
+             &set);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "Zo\xc3\xab");
+    ASSERT_STREQ(nth(&set.cards[0], "note", 0), "ascii only");
+    kith_cardset_close(&set);
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nFN:ok\nNOTE;CHARSET=Shift_JIS:\x82\xa0\nEND:VCARD\n",
+              KITH_EPARSE, "line 4: value is not valid UTF-8 and CHARSET=Shift_JIS");
+    /* QP-encoded CR LF becomes a plain newline. */
+    parse_ok("BEGIN:VCARD\nVERSION:2.1\nFN:a\nNOTE;QUOTED-PRINTABLE:x=0D=0Ay=0Dz\nEND:VCARD\n",
+             &set);
+    ASSERT_STREQ(nth(&set.cards[0], "note", 0), "x\ny\nz");
+    kith_cardset_close(&set);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Hostile input. */
+
+static void
+test_errors(void **state)
+{
+    (void) state;
+    parse_err("", KITH_EPARSE, "no vCard found");
+    parse_err("\r\n\r\n  \r\n", KITH_EPARSE, "no vCard found");
+    parse_err_n(NULL, 0, KITH_EPARSE, "no vCard found");
+    parse_err("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cut off\r\nEMAIL:a@b", KITH_EPARSE,
+              "line 1: BEGIN:VCARD without END:VCARD");
+    parse_err("BEGIN:VCARD\nFN:a\nEND:VCARD\n\nEND:VCARD\n", KITH_EPARSE,
+              "line 5: END:VCARD without BEGIN");
+    parse_err("BEGIN:VCARD\nFN:a\nBEGIN:VCARD\nFN:b\nEND:VCARD\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: nested BEGIN inside the vCard that starts at line 1");
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nFN Jane Doe\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: missing ':'");
+    parse_err("BEGIN:VCARD\nFN;TYPE=\"unterminated:x\nEND:VCARD\n", KITH_EPARSE,
+              "line 2: unterminated quoted");
+    parse_err("BEGIN:VCARD\n:novalue\nEND:VCARD\n", KITH_EPARSE, "line 2: missing property name");
+    parse_err("BEGIN:VCARD\nF N:x\nEND:VCARD\n", KITH_EPARSE, "line 2: invalid character");
+    parse_err("FN:outside\n", KITH_EPARSE, "line 1: expected BEGIN:VCARD");
+    parse_err("BEGIN:VCALENDAR\nEND:VCALENDAR\n", KITH_EPARSE, "line 1: expected BEGIN:VCARD");
+    parse_err("BEGIN:VCARD\nFN:x\nEND:VCALENDAR\n", KITH_EPARSE, "line 3: expected END:VCARD");
+    parse_err("BEGIN:VCARD\nVERSION:5.0\nFN:x\nEND:VCARD\n", KITH_EPARSE,
+              "line 2: unsupported VERSION 5.0");
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nTEL:1\nEND:VCARD\n", KITH_EPARSE,
+              "line 1: vCard has no name");
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nFN:ok\nNOTE:bad \xff byte\nEND:VCARD\n", KITH_EPARSE,
+              "line 4: invalid UTF-8");
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nFN:over\xc0\xaflong\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: invalid UTF-8");
+    parse_err("BEGIN:VCARD\nVERSION:3.0\nFN:surrogate \xed\xa0\x80\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: invalid UTF-8");
+    parse_err("BEGIN:VCARD\nVERSION:2.1\nFN;QUOTED-PRINTABLE:=C3=28\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: invalid UTF-8");
+    parse_err("BEGIN:VCARD\nVERSION:2.1\nFN;QUOTED-PRINTABLE:a=00b\nEND:VCARD\n", KITH_EPARSE,
+              "line 3: NUL byte in decoded value");
+    static const char nul[] = "BEGIN:VCARD\nVERSION:3.0\nFN:a\0b\nEND:VCARD\n";
+    parse_err_n(nul, sizeof(nul) - 1, KITH_EPARSE, "line 3: NUL byte");
+    static const char utf16[] = "\xff\xfe"
+                                "B\0E\0G\0I\0N\0";
+    parse_err_n(utf16, sizeof(utf16) - 1, KITH_EPARSE, "line 1: UTF-16");
+    /* A folded line counts from where it starts. */
+    parse_err("BEGIN:VCARD\nFN:a\nNOTE:x\n y\n z\nBAD LINE\nEND:VCARD\n", KITH_EPARSE,
+              "line 6: missing ':'");
+}
+
+static void
+test_errbuf_optional(void **state)
+{
+    (void) state;
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, 0), KITH_EPARSE);
+    char small[8];
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, small, sizeof(small)), KITH_EPARSE);
+    ASSERT_STREQ(small, "line 1:");
+    ASSERT_ERR(kith_vcard_parse("x", 1, NULL, NULL, 0), KITH_EINVAL);
+    kith_cardset_close(&set);
+}
+
+static void
+test_long_line(void **state)
+{
+    (void) state;
+    /* One logical line of 1 MiB + a bit, made of many folded physical lines. */
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:long\r\nNOTE:"));
+    for (size_t i = 0; i < (KITH_VCARD_MAX_LINE / 60) + 1; i++) {
+        ASSERT_OK(kith_buf_puts(&b, "0123456789012345678901234567890123456789012345678901234"
+                                    "56789012\r\n "));
+    }
+    ASSERT_OK(kith_buf_puts(&b, "x\r\nEND:VCARD\r\n"));
+    parse_err_n((const char *) b.data, b.len, KITH_ETOOBIG, "line 4: unfolded line longer");
+
+    /* Just under the limit is fine. */
+    b.len = 0;
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\r\nFN:long\r\nNOTE:"));
+    size_t value_len = KITH_VCARD_MAX_LINE - 5;
+    ASSERT_OK(kith_buf_reserve(&b, value_len));
+    memset(b.data + b.len, 'a', value_len);
+    b.len += value_len;
+    ASSERT_OK(kith_buf_puts(&b, "\r\nEND:VCARD\r\n"));
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    ASSERT_OK(kith_vcard_parse((const char *) b.data, b.len, &set, NULL, 0));
+    ASSERT_EQ(strlen(nth(&set.cards[0], "note", 0)), value_len);
+    kith_cardset_close(&set);
+
+    /* A property name is bounded too. */
+    b.len = 0;
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\r\nFN:a\r\nX-"));
+    for (int i = 0; i < 300; i++) {
+        ASSERT_OK(kith_buf_putc(&b, 'A'));
+    }
+    ASSERT_OK(kith_buf_puts(&b, ":v\r\nEND:VCARD\r\n"));
+    parse_err_n((const char *) b.data, b.len, KITH_EPARSE, "line 3: property name too long");
+    kith_buf_close(&b);
+}
+
+static void
+test_too_big(void **state)
+{
+    (void) state;
+    /* calloc'd pages are never touched: the size check comes first. */
+    char *big = calloc(1, KITH_VCARD_MAX_INPUT + 1);
+    assert_non_null(big);
+    parse_err_n(big, KITH_VCARD_MAX_INPUT + 1, KITH_ETOOBIG, "input larger than 64 MiB");
+    free(big);
+}
+
+static void
+test_field_count(void **state)
+{
+    (void) state;
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\nVERSION:3.0\nFN:many\n"));
+    for (int i = 0; i < KITH_CARD_MAX_FIELDS; i++) {
+        ASSERT_OK(kith_buf_printf(&b, "EMAIL:u%d@example.com\n", i));
+    }
+    ASSERT_OK(kith_buf_puts(&b, "END:VCARD\n"));
+    /* VERSION + FN + 1000 EMAIL: property p is on line p + 1. */
+    parse_err_n((const char *) b.data, b.len, KITH_ETOOBIG, "line 1002: more than 1000 properties");
+
+    /* Fewer properties, but CATEGORIES expanding into too many fields. */
+    b.len = 0;
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\nFN:tags\nCATEGORIES:"));
+    for (int i = 0; i < KITH_CARD_MAX_FIELDS + 5; i++) {
+        ASSERT_OK(kith_buf_printf(&b, "t%d,", i));
+    }
+    ASSERT_OK(kith_buf_puts(&b, "\nEND:VCARD\n"));
+    parse_err_n((const char *) b.data, b.len, KITH_ETOOBIG, "line 3: more than 1000 fields");
+    kith_buf_close(&b);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Export and round trips. */
+
+static void
+test_write_simple(void **state)
+{
+    (void) state;
+    kith_card_t card;
+    kith_card_init(&card);
+    ASSERT_OK(kith_card_add(&card, "name", "Jane Doe"));
+    ASSERT_OK(kith_card_add(&card, "family", "Doe"));
+    ASSERT_OK(kith_card_add(&card, "given", "Jane"));
+    ASSERT_OK(kith_card_add(&card, "emails", "jane@example.com"));
+    ASSERT_OK(kith_card_add(&card, "tags", "a,b"));
+    ASSERT_OK(kith_card_add(&card, "tags", "c"));
+    ASSERT_OK(kith_card_add(&card, "buying_role", "champion"));
+    ASSERT_OK(kith_card_add(&card, "x-skype", "jd"));
+    ASSERT_OK(kith_card_add(&card, "addresses", "1 Main St\nTown"));
+    ASSERT_OK(kith_card_add(&card, "title", ""));
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_vcard_write(&card, 4, &b));
+    ASSERT_STREQ((const char *) b.data, "BEGIN:VCARD\r\n"
+                                        "VERSION:4.0\r\n"
+                                        "FN:Jane Doe\r\n"
+                                        "N:Doe;Jane;;;\r\n"
+                                        "EMAIL:jane@example.com\r\n"
+                                        "ADR:;;1 Main St\\nTown;;;;\r\n"
+                                        "CATEGORIES:a\\,b,c\r\n"
+                                        "X-KITH-BUYING-ROLE:champion\r\n"
+                                        "X-SKYPE:jd\r\n"
+                                        "END:VCARD\r\n");
+    /* The writer appends. */
+    card.kind = KITH_CARD_ORG;
+    ASSERT_OK(kith_vcard_write(&card, 3, &b));
+    const char *second = strstr((const char *) b.data, "END:VCARD\r\n") + 11;
+    ASSERT_EQ(strncmp(second, "BEGIN:VCARD\r\nVERSION:3.0\r\nX-ABSHOWAS:COMPANY\r\nFN:", 49), 0);
+    kith_buf_close(&b);
+    kith_card_close(&card);
+}
+
+static void
+test_write_errors(void **state)
+{
+    (void) state;
+    kith_card_t card;
+    kith_card_init(&card);
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_card_add(&card, "name", "ok"));
+    ASSERT_ERR(kith_vcard_write(&card, 2, &b), KITH_EINVAL);
+    ASSERT_ERR(kith_vcard_write(&card, 5, &b), KITH_EINVAL);
+    ASSERT_ERR(kith_vcard_write(NULL, 4, &b), KITH_EINVAL);
+    static const char *const bad_names[] = {
+        "x-Upper", "x-under_score", "x-", "x-kith-foo", "x-abshowas",
+        "Camel",   "dash-ed",       "",   "sp ace",
+    };
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        kith_card_t c2;
+        kith_card_init(&c2);
+        ASSERT_OK(kith_card_add(&c2, "name", "n"));
+        ASSERT_OK(kith_card_add(&c2, bad_names[i], "v"));
+        ASSERT_ERR(kith_vcard_write(&c2, 4, &b), KITH_EINVAL);
+        kith_card_close(&c2);
+    }
+    ASSERT_OK(kith_card_add(&card, "note", "bad \xff"));
+    ASSERT_ERR(kith_vcard_write(&card, 4, &b), KITH_EINVAL);
+    ASSERT_EQ(b.len, 0); /* refused before anything was written */
+    kith_buf_close(&b);
+    kith_card_close(&card);
+
+    /* 1000 fields are fine as a card but give more than 1000 properties in 3.0. */
+    kith_card_init(&card);
+    ASSERT_OK(kith_card_add(&card, "name", "many"));
+    for (int i = 1; i < KITH_CARD_MAX_FIELDS; i++) {
+        ASSERT_OK(kith_card_add(&card, "emails", "e@example.com"));
+    }
+    ASSERT_ERR(kith_vcard_write(&card, 3, &b), KITH_ETOOBIG);
+    kith_buf_close(&b);
+    kith_card_close(&card);
+}
+
+static void
+fill_tricky(kith_card_t *card)
+{
+    /* 300+ octets of mixed ASCII, 2-, 3- and 4-byte UTF-8 so folding meets every
+     * sequence length at some cut. */
+    char longv[2048] = "";
+    for (int i = 0; i < 100; i++) {
+        strcat(longv, i % 4 == 0   ? "a\xc3\xa9"
+                      : i % 4 == 1 ? "\xe2\x82\xac,"
+                      : i % 4 == 2 ? "\xf0\x9f\x98\x80;"
+                                   : "\\x ");
+    }
+    ASSERT_OK(kith_card_add(card, "name", "Zo\xc3\xab O'Brien, \"Z\"; \\ Jr."));
+    ASSERT_OK(kith_card_add(card, "given", "Zo\xc3\xab;Anne"));
+    ASSERT_OK(kith_card_add(card, "family", "O'Brien, Jr.\\"));
+    ASSERT_OK(kith_card_add(card, "org", "Acme, Inc.; \xe6\x97\xa5\xe6\x9c\xac"));
+    ASSERT_OK(kith_card_add(card, "department", "R&D, Labs; West"));
+    ASSERT_OK(kith_card_add(card, "title", "Chief \\ Officer"));
+    ASSERT_OK(kith_card_add(card, "note", "line one\nline two, with; punctuation\\n\n\ttabbed"));
+    ASSERT_OK(kith_card_add(card, "emails", "zoe@example.com"));
+    ASSERT_OK(kith_card_add(card, "emails", "z.o'brien+tag@example.org"));
+    ASSERT_OK(kith_card_add(card, "phones", "+1 (555) 010-0100;ext=7"));
+    ASSERT_OK(kith_card_add(card, "phones", "+44 20 7946 0000"));
+    ASSERT_OK(kith_card_add(card, "addresses", "12 Main St, Apt 4\nSpringfield; IL 62704"));
+    ASSERT_OK(kith_card_add(card, "addresses", "\xc3\x85sgatan 1, Stockholm"));
+    ASSERT_OK(kith_card_add(card, "addresses", longv));
+    ASSERT_OK(kith_card_add(card, "urls", "https://example.com/a,b;c?d=e\\f"));
+    ASSERT_OK(kith_card_add(card, "tags", "friends"));
+    ASSERT_OK(kith_card_add(card, "tags", "work, old"));
+    ASSERT_OK(kith_card_add(card, "tags", "\xc3\xa9t\xc3\xa9;\\"));
+    ASSERT_OK(kith_card_add(card, "x-role", "Decision maker"));
+    ASSERT_OK(kith_card_add(card, "x-bday", "1980-02-29"));
+    ASSERT_OK(kith_card_add(card, "x-nickname", "Zed, Z"));
+    ASSERT_OK(kith_card_add(card, "x-skype", "live:zoe"));
+    ASSERT_OK(kith_card_add(card, "x-long-value", longv));
+    ASSERT_OK(kith_card_add(card, "influence", "high"));
+    ASSERT_OK(kith_card_add(card, "pain_points", "slow onboarding;\nno SSO, yet"));
+    ASSERT_OK(kith_card_add(card, "buying_role", "champion"));
+}
+
+static void
+dump(const kith_card_t *card, int version)
+{
+    const char *base = getenv("KITH_VCARD_DUMP");
+    if (base == NULL || base[0] == '\0') {
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof(path), "%s.v%d.vcf", base, version);
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_vcard_write(card, version, &b));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    ASSERT_EQ(fwrite(b.data, 1, b.len, f), b.len);
+    ASSERT_EQ(fclose(f), 0);
+    kith_buf_close(&b);
+}
+
+static void
+test_roundtrip_tricky(void **state)
+{
+    (void) state;
+    kith_card_t card;
+    kith_card_init(&card);
+    fill_tricky(&card);
+    roundtrip(&card, 3);
+    roundtrip(&card, 4);
+    dump(&card, 3);
+    dump(&card, 4);
+    card.kind = KITH_CARD_ORG;
+    roundtrip(&card, 3);
+    roundtrip(&card, 4);
+    kith_card_close(&card);
+}
+
+static void
+test_roundtrip_repeats(void **state)
+{
+    (void) state;
+    /* Values that vCard holds once (FN, N) or pairs up (ORG) come back too. */
+    kith_card_t card;
+    kith_card_init(&card);
+    ASSERT_OK(kith_card_add(&card, "name", "First Name"));
+    ASSERT_OK(kith_card_add(&card, "name", "Second Name"));
+    ASSERT_OK(kith_card_add(&card, "given", "G1"));
+    ASSERT_OK(kith_card_add(&card, "given", "G2"));
+    ASSERT_OK(kith_card_add(&card, "family", "F1"));
+    ASSERT_OK(kith_card_add(&card, "department", "D1"));
+    ASSERT_OK(kith_card_add(&card, "department", "D2"));
+    ASSERT_OK(kith_card_add(&card, "org", "O1"));
+    ASSERT_OK(kith_card_add(&card, "note", "n1"));
+    ASSERT_OK(kith_card_add(&card, "note", "n2"));
+    ASSERT_OK(kith_card_add(&card, "x_odd", "underscore after x"));
+    ASSERT_OK(kith_card_add(&card, "x-kith", "not a prefix"));
+    roundtrip(&card, 3);
+    roundtrip(&card, 4);
+    kith_card_close(&card);
+
+    /* An org with only a department, and many long tags split over CATEGORIES lines. */
+    kith_card_init(&card);
+    ASSERT_OK(kith_card_add(&card, "name", "Tagged"));
+    ASSERT_OK(kith_card_add(&card, "department", "Only Dept"));
+    char tag[1001];
+    memset(tag, 't', sizeof(tag) - 1);
+    tag[sizeof(tag) - 1] = '\0';
+    for (int i = 0; i < 100; i++) {
+        tag[0] = (char) ('a' + i % 26);
+        ASSERT_OK(kith_card_add(&card, "tags", tag));
+    }
+    roundtrip(&card, 3);
+    roundtrip(&card, 4);
+    kith_card_close(&card);
+}
+
+static void
+test_roundtrip_parsed(void **state)
+{
+    (void) state;
+    /* What the parser produces from foreign files survives write + parse. */
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:2.1\r\n"
+                       "N;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:M=FCller;J=FCrgen\r\n"
+                       "NOTE;ENCODING=QUOTED-PRINTABLE:a=0D=0Ab=0Dc\r\n"
+                       "ORG:A;B;C\r\n"
+                       "ORG:;D\r\n"
+                       "X-KITH-NAME:Alias\r\n"
+                       "X-WEIRD--NAME:v\r\n"
+                       "CATEGORIES:x\\,y,z\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "note", 0), "a\nb\nc");
+    ASSERT_STREQ(nth(c, "name", 0), "Alias");
+    ASSERT_EQ(count(c, "name"), 1);
+    roundtrip(c, 3);
+    roundtrip(c, 4);
+    kith_cardset_close(&set);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_v3_apple),
+        cmocka_unit_test(test_v21_qp_latin1),
+        cmocka_unit_test(test_v21_qp_utf8_android),
+        cmocka_unit_test(test_folding),
+        cmocka_unit_test(test_escapes_and_structure),
+        cmocka_unit_test(test_multiple_values),
+        cmocka_unit_test(test_x_properties),
+        cmocka_unit_test(test_line_endings),
+        cmocka_unit_test(test_multiple_cards_and_bom),
+        cmocka_unit_test(test_org_cards_and_names),
+        cmocka_unit_test(test_base64_skipped),
+        cmocka_unit_test(test_charset_utf8_declared),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errbuf_optional),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_too_big),
+        cmocka_unit_test(test_field_count),
+        cmocka_unit_test(test_write_simple),
+        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_roundtrip_tricky),
+        cmocka_unit_test(test_roundtrip_repeats),
+        cmocka_unit_test(test_roundtrip_parsed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
