@@ -1,0 +1,469 @@
+/*
+ * Shared CLI helpers: errors, help, opening the node, passphrases, rendering records.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "kith/error.h"
+#include "model/schema.h"
+#include "util/hlc.h"
+#include "util/json.h"
+#include "util/nodeid.h"
+
+#define PASSPHRASE_MAX 1024
+
+void
+cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kith: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kith %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'kith %s --help')\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+void
+cli_print_help(const cli_command_t *c)
+{
+    printf("usage: kith %s %s\n\n%s.\n", c->name, c->usage, c->summary);
+    if (c->help[0] != '\0') {
+        printf("\n%s", c->help);
+    }
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            return 0;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *
+cli_home(cli_globals_t *g)
+{
+    static char home[4096];
+    kith_buf_t b;
+    kith_buf_init(&b);
+    int rc = kith_home_resolve(g->home, &b);
+    if (rc != KITH_OK || b.len >= sizeof(home)) {
+        kith_buf_close(&b);
+        cli_error("no home directory: use --home DIR or set $KITH_HOME");
+        return NULL;
+    }
+    memcpy(home, b.data, b.len + 1);
+    kith_buf_close(&b);
+    return home;
+}
+
+void
+cli_passphrase_free(char *p)
+{
+    if (p != NULL) {
+        sodium_free(p);
+    }
+}
+
+/* Reads one line from the terminal without echo into buf (sodium_malloc'd). */
+static int
+read_tty_line(int fd, const char *prompt, char *buf, size_t cap)
+{
+    struct termios old, quiet;
+    if (tcgetattr(fd, &old) != 0) {
+        return -1;
+    }
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+    quiet.c_lflag |= ICANON;
+    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+        return -1;
+    }
+    size_t len = 0;
+    int ok = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0 || c == '\n') {
+            ok = r > 0 || len > 0;
+            break;
+        }
+        if (len + 1 < cap) {
+            buf[len++] = c;
+        }
+    }
+    buf[len] = '\0';
+    tcsetattr(fd, TCSAFLUSH, &old);
+    if (write(fd, "\n", 1) < 0) {
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
+char *
+cli_read_passphrase(const char *prompt, int confirm)
+{
+    char *p = sodium_malloc(PASSPHRASE_MAX);
+    char *again = NULL;
+    if (p == NULL) {
+        cli_error("out of memory");
+        return NULL;
+    }
+    const char *env = getenv("KITH_PASSPHRASE");
+    if (env != NULL) {
+        if (strlen(env) >= PASSPHRASE_MAX || env[0] == '\0') {
+            cli_error("$KITH_PASSPHRASE must hold 1 to %d bytes", PASSPHRASE_MAX - 1);
+            goto fail;
+        }
+        memcpy(p, env, strlen(env) + 1);
+        return p;
+    }
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("a passphrase is needed: set $KITH_PASSPHRASE or run on a terminal");
+        goto fail;
+    }
+    if (read_tty_line(fd, prompt, p, PASSPHRASE_MAX) != 0 || p[0] == '\0') {
+        close(fd);
+        cli_error("no passphrase given");
+        goto fail;
+    }
+    if (confirm) {
+        again = sodium_malloc(PASSPHRASE_MAX);
+        if (again == NULL ||
+            read_tty_line(fd, "Repeat the passphrase: ", again, PASSPHRASE_MAX) != 0 ||
+            strlen(again) != strlen(p) || sodium_memcmp(again, p, strlen(p)) != 0) {
+            close(fd);
+            cli_error("the passphrases do not match");
+            goto fail;
+        }
+        sodium_free(again);
+    }
+    close(fd);
+    return p;
+fail:
+    sodium_free(again);
+    sodium_free(p);
+    return NULL;
+}
+
+kith_node_t *
+cli_open_node(cli_globals_t *g)
+{
+    const char *home = cli_home(g);
+    if (home == NULL) {
+        return NULL;
+    }
+    char err[512] = "";
+    char *pass = NULL;
+    int sealed = kith_node_needs_passphrase(home);
+    if (sealed == KITH_ENOTFOUND) {
+        cli_error("no kith node in %s (create one with 'kith init', or use --home)", home);
+        return NULL;
+    }
+    if (sealed == 1) {
+        pass = cli_read_passphrase("Passphrase: ", 0);
+        if (pass == NULL) {
+            return NULL;
+        }
+    }
+    kith_node_t *n = NULL;
+    int rc = kith_node_open(home, pass, &n, err, sizeof(err));
+    cli_passphrase_free(pass);
+    if (rc != KITH_OK) {
+        cli_error("%s", err[0] ? err : kith_strerror(rc));
+        return NULL;
+    }
+    return n;
+}
+
+int
+cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
+{
+    kith_buf_t cands;
+    kith_buf_init(&cands);
+    int rc = kith_store_resolve(n->store, ref, id, &cands);
+    if (rc == KITH_ENOTFOUND) {
+        cli_error("no record matches '%s' (give an id prefix of 4+ digits or the exact name)", ref);
+    } else if (rc == KITH_EAMBIGUOUS) {
+        cli_error("'%s' matches several records; use a longer id prefix:\n%s", ref,
+                  cands.data ? (char *) cands.data : "");
+    } else if (rc != KITH_OK) {
+        cli_error("cannot look up '%s': %s", ref, kith_strerror(rc));
+    }
+    kith_buf_close(&cands);
+    return rc == KITH_OK ? 0 : -1;
+}
+
+void
+cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33])
+{
+    sodium_bin2hex(out, 33, id, KITH_REC_ID_LEN);
+}
+
+void
+cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80])
+{
+    if (memcmp(key, n->id->pk, KITH_PK_LEN) == 0) {
+        snprintf(out, 80, "you");
+        return;
+    }
+    kith_peer_t p;
+    if (kith_store_peer_get_by_key(n->store, key, &p) == KITH_OK) {
+        snprintf(out, 80, "%s", p.name);
+        kith_peer_close(&p);
+        return;
+    }
+    char fp[KITH_FINGERPRINT_LEN + 1];
+    kith_fingerprint(key, fp);
+    snprintf(out, 80, "unknown node %s", fp);
+}
+
+int
+cli_write_stdout(const kith_buf_t *buf)
+{
+    if (buf->len > 0 && fwrite(buf->data, 1, buf->len, stdout) != buf->len) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return -1;
+    }
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- rendering ---------------------------------------------------------------------- */
+
+static const char *
+role_name(int role)
+{
+    return role == KITH_ROLE_EDITOR ? "editor" : "reader";
+}
+
+static void
+json_value(kith_json_t *j, const char *field, const kith_value_t *v)
+{
+    const kith_field_def_t *def = kith_schema_field(field);
+    switch (v->type) {
+    case KITH_V_STR:
+        kith_json_string(j, v->str);
+        break;
+    case KITH_V_INT:
+        kith_json_int(j, v->num);
+        break;
+    case KITH_V_LIST:
+        kith_json_array_begin(j);
+        for (size_t i = 0; i < v->n_items; i++) {
+            const char *colon = strrchr(v->items[i], ':');
+            if (def != NULL && def->type == KITH_FT_RELATIONS && colon != NULL) {
+                kith_json_object_begin(j);
+                kith_json_key(j, "type");
+                kith_json_stringn(j, v->items[i], (size_t) (colon - v->items[i]));
+                kith_json_key(j, "target");
+                kith_json_string(j, colon + 1);
+                kith_json_object_end(j);
+            } else {
+                kith_json_string(j, v->items[i]);
+            }
+        }
+        kith_json_array_end(j);
+        break;
+    default:
+        kith_json_null(j);
+    }
+}
+
+static void
+json_time(kith_json_t *j, uint64_t hlc)
+{
+    char t[20];
+    kith_hlc_format(hlc, t);
+    t[10] = 'T';
+    char iso[24];
+    snprintf(iso, sizeof(iso), "%sZ", t);
+    kith_json_string(j, iso);
+}
+
+void
+cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
+{
+    kith_json_t *j = json;
+    char hex[33], nid[KITH_NODEID_BUFSIZE], label[80];
+    cli_id_hex(r->id, hex);
+    kith_json_object_begin(j);
+    kith_json_key(j, "id");
+    kith_json_string(j, hex);
+    kith_json_key(j, "kind");
+    kith_json_string(j, kith_schema_kind_name(r->kind));
+    for (size_t i = 0; i < r->n_fields; i++) {
+        kith_json_key(j, r->fields[i].name);
+        json_value(j, r->fields[i].name, &r->fields[i].value);
+    }
+    kith_json_key(j, "private_fields");
+    kith_json_array_begin(j);
+    for (size_t i = 0; i < r->n_fields; i++) {
+        if (r->fields[i].private) {
+            kith_json_string(j, r->fields[i].name);
+        }
+    }
+    kith_json_array_end(j);
+    kith_nodeid_encode(r->owner, nid);
+    cli_key_label(n, r->owner, label);
+    kith_json_key(j, "owner");
+    kith_json_string(j, nid);
+    kith_json_key(j, "owner_name");
+    kith_json_string(j, label);
+    kith_json_key(j, "audience");
+    kith_json_array_begin(j);
+    for (size_t i = 0; i < r->n_aud; i++) {
+        kith_nodeid_encode(r->aud[i].key, nid);
+        cli_key_label(n, r->aud[i].key, label);
+        kith_json_object_begin(j);
+        kith_json_key(j, "node_id");
+        kith_json_string(j, nid);
+        kith_json_key(j, "name");
+        kith_json_string(j, label);
+        kith_json_key(j, "role");
+        kith_json_string(j, role_name(r->aud[i].role));
+        kith_json_object_end(j);
+    }
+    kith_json_array_end(j);
+    kith_json_key(j, "created");
+    json_time(j, r->created);
+    kith_json_key(j, "updated");
+    json_time(j, r->updated);
+    kith_json_object_end(j);
+}
+
+/* Prints a value that may hold newlines, indenting continuation lines. */
+static void
+print_text(FILE *out, const char *s, int indent)
+{
+    for (; *s; s++) {
+        fputc(*s, out);
+        if (*s == '\n' && s[1] != '\0') {
+            fprintf(out, "%*s", indent, "");
+        }
+    }
+}
+
+static void
+print_ref(kith_node_t *n, FILE *out, const char *hex)
+{
+    uint8_t id[KITH_REC_ID_LEN];
+    kith_record_t target;
+    size_t bin_len = 0;
+    if (sodium_hex2bin(id, sizeof(id), hex, strlen(hex), NULL, &bin_len, NULL) == 0 &&
+        bin_len == KITH_REC_ID_LEN && kith_store_record_get(n->store, id, &target) == KITH_OK) {
+        fprintf(out, "%s (%.8s)", kith_record_name(&target), hex);
+        kith_record_close(&target);
+    } else {
+        fprintf(out, "%.8s (not here)", hex);
+    }
+}
+
+void
+cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
+{
+    char hex[33], label[80], when[20];
+    const int col = 22; /* fits the longest field name, decision_criteria */
+    cli_id_hex(r->id, hex);
+    fprintf(out, "%s  (%s %.8s)\n", kith_record_name(r), kith_schema_kind_name(r->kind), hex);
+    size_t n_defs;
+    const kith_field_def_t *defs = kith_schema_fields(&n_defs);
+    /* Defined fields in schema order first, then custom fields alphabetically. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t d = 0; d < (pass == 0 ? n_defs : r->n_fields); d++) {
+            const kith_rfield_t *f = pass == 0 ? kith_record_field(r, defs[d].name) : &r->fields[d];
+            if (f == NULL || (pass == 1 && kith_schema_field(f->name) != NULL)) {
+                continue;
+            }
+            const kith_field_def_t *def = kith_schema_field(f->name);
+            fprintf(out, "  %-*s", col - 2, f->name);
+            const kith_value_t *v = &f->value;
+            if (v->type == KITH_V_INT) {
+                fprintf(out, "%s%lld", (v->num > 0 && def && def->min < 0) ? "+" : "",
+                        (long long) v->num);
+            } else if (v->type == KITH_V_STR && def && def->type == KITH_FT_REF) {
+                print_ref(n, out, v->str);
+            } else if (v->type == KITH_V_STR) {
+                print_text(out, v->str, col);
+            } else if (v->type == KITH_V_LIST) {
+                for (size_t i = 0; i < v->n_items; i++) {
+                    if (i > 0) {
+                        fprintf(out, "\n%*s", col, "");
+                    }
+                    const char *colon = strrchr(v->items[i], ':');
+                    if (def && def->type == KITH_FT_RELATIONS && colon) {
+                        fprintf(out, "%.*s: ", (int) (colon - v->items[i]), v->items[i]);
+                        print_ref(n, out, colon + 1);
+                    } else {
+                        print_text(out, v->items[i], col);
+                    }
+                }
+            }
+            fprintf(out, "%s\n", f->private ? "   [private]" : "");
+        }
+    }
+    cli_key_label(n, r->owner, label);
+    fprintf(out, "  %-*s%s\n", col - 2, "owner", label);
+    fprintf(out, "  %-*s", col - 2, "shared with");
+    if (r->n_aud == 0) {
+        fprintf(out, "nobody\n");
+    }
+    for (size_t i = 0; i < r->n_aud; i++) {
+        cli_key_label(n, r->aud[i].key, label);
+        fprintf(out, "%s (%s)%s", label, role_name(r->aud[i].role), i + 1 < r->n_aud ? ", " : "\n");
+    }
+    kith_hlc_format(r->updated, when);
+    fprintf(out, "  %-*s%s UTC\n", col - 2, "updated", when);
+}
+
+void
+cli_record_line(const kith_record_t *r, FILE *out)
+{
+    char hex[33];
+    cli_id_hex(r->id, hex);
+    const kith_rfield_t *org = kith_record_field(r, "org");
+    const kith_rfield_t *title = kith_record_field(r, "title");
+    fprintf(out, "%.8s  %-6s  %s", hex, kith_schema_kind_name(r->kind), kith_record_name(r));
+    if (title && title->value.type == KITH_V_STR) {
+        fprintf(out, " — %s", title->value.str);
+        if (org && org->value.type == KITH_V_STR) {
+            fprintf(out, ", %s", org->value.str);
+        }
+    } else if (org && org->value.type == KITH_V_STR) {
+        fprintf(out, " — %s", org->value.str);
+    }
+    fputc('\n', out);
+}

@@ -1,0 +1,94 @@
+/*
+ * Shared pieces of the kith command: the command table, option parsing helpers, opening
+ * the node, and reporting errors. Only the CLI prints or exits; the library never does.
+ */
+#ifndef KITH_CLI_H
+#define KITH_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model/record.h"
+#include "store/node.h"
+#include "util/buf.h"
+
+/* Exit codes: 0 success, 1 failure (nothing changed), 2 usage error. */
+#define EXIT_USAGE 2
+
+typedef struct {
+    const char *home; /* --home, or NULL */
+} cli_globals_t;
+
+typedef struct {
+    const char *name;
+    int (*fn)(cli_globals_t *g, int argc, char **argv);
+    const char *usage;   /* one line: arguments */
+    const char *summary; /* one line: what it does */
+    const char *help;    /* the rest of `kith COMMAND --help` */
+} cli_command_t;
+
+/* The command table (main.c) and lookup. */
+extern const cli_command_t cli_commands[];
+const cli_command_t *cli_find_command(const char *name);
+
+/* Prints "kith: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the usage error and a hint to run --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints `kith CMD --help` text to stdout. */
+void cli_print_help(const cli_command_t *c);
+/* 1 if argv holds --help or -h before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+/* Resolves the home and opens the node, asking for a passphrase when the identity needs
+ * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. */
+kith_node_t *cli_open_node(cli_globals_t *g);
+/* The resolved home directory (static storage), or NULL after printing why. */
+const char *cli_home(cli_globals_t *g);
+/* Reads a passphrase: $KITH_PASSPHRASE when set, else from the terminal without echo
+ * (twice when confirm). Returns a sodium_malloc'd string the caller frees with
+ * cli_passphrase_free(), or NULL after printing why. */
+char *cli_read_passphrase(const char *prompt, int confirm);
+void cli_passphrase_free(char *p);
+
+/* Resolves REF to a record id, printing a clear error (with candidates when ambiguous).
+ * Returns 0 on success. */
+int cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN]);
+
+/* Hex of a record id: full (33 bytes) and the 8-digit short form shown to users. */
+void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
+
+/* Who a key is, for display: "you", a peer's name, or a fingerprint. Peers are looked up
+ * in the store. out must hold 80 bytes. */
+void cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80]);
+
+/* Writes a record as a JSON object (fields by name) into j. */
+struct kith_json_s;
+void cli_record_json(kith_node_t *n, const kith_record_t *r, void *json);
+/* Prints a record for people (kith show). */
+void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
+/* One line for list/search. */
+void cli_record_line(const kith_record_t *r, FILE *out);
+
+/* Writes buf to stdout and reports failure (e.g. a closed pipe or a full disk). */
+int cli_write_stdout(const kith_buf_t *buf);
+
+/* Commands. */
+int cmd_init(cli_globals_t *g, int argc, char **argv);
+int cmd_id(cli_globals_t *g, int argc, char **argv);
+int cmd_peer(cli_globals_t *g, int argc, char **argv);
+int cmd_add(cli_globals_t *g, int argc, char **argv);
+int cmd_edit(cli_globals_t *g, int argc, char **argv);
+int cmd_show(cli_globals_t *g, int argc, char **argv);
+int cmd_list(cli_globals_t *g, int argc, char **argv);
+int cmd_search(cli_globals_t *g, int argc, char **argv);
+int cmd_log(cli_globals_t *g, int argc, char **argv);
+int cmd_rm(cli_globals_t *g, int argc, char **argv);
+int cmd_share(cli_globals_t *g, int argc, char **argv);
+int cmd_unshare(cli_globals_t *g, int argc, char **argv);
+int cmd_import(cli_globals_t *g, int argc, char **argv);
+int cmd_export(cli_globals_t *g, int argc, char **argv);
+int cmd_help(cli_globals_t *g, int argc, char **argv);
+
+#endif

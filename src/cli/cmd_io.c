@@ -1,0 +1,576 @@
+/*
+ * kith import and export.
+ *
+ * Imports are all or nothing: the whole file is parsed and every value checked before
+ * one transaction writes it, so a bad line anywhere leaves the store untouched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/change.h"
+#include "cli/cli.h"
+#include "formats/card.h"
+#include "formats/contacts_csv.h"
+#include "formats/vcard.h"
+#include "kith/error.h"
+#include "model/schema.h"
+#include "util/hlc.h"
+#include "util/json.h"
+
+#define GETOPT_BEGIN() (optind = 0, opterr = 0)
+#define IMPORT_MAX     ((size_t) 64 << 20)
+
+static int
+bad_option(const char *cmd, char **argv)
+{
+    return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+}
+
+/* Reads a whole file (or stdin for "-") into out, at most IMPORT_MAX bytes. */
+static int
+read_input(const char *path, kith_buf_t *out)
+{
+    int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char chunk[65536];
+    int ret = 0;
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            cli_error("cannot read %s: %s", path, strerror(errno));
+            ret = -1;
+            break;
+        }
+        if (r == 0) {
+            break;
+        }
+        if (out->len + (size_t) r > IMPORT_MAX) {
+            cli_error("%s is larger than %zu MiB; split it", path, IMPORT_MAX >> 20);
+            ret = -1;
+            break;
+        }
+        if (kith_buf_append(out, chunk, (size_t) r) != KITH_OK) {
+            cli_error("out of memory");
+            ret = -1;
+            break;
+        }
+    }
+    if (fd != 0) {
+        close(fd);
+    }
+    return ret;
+}
+
+/* A LinkedIn profile URL reduced to what identifies the person: host-less path, lower
+ * case, no trailing slash ("linkedin.com/in/ada-lovelace"). */
+static void
+url_key(const char *url, char *out, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    if (strncmp(p, "www.", 4) == 0) {
+        p += 4;
+    }
+    size_t n = 0;
+    for (; *p && *p != '?' && *p != '#' && n + 1 < cap; p++) {
+        out[n++] = (char) ((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    }
+    while (n > 0 && out[n - 1] == '/') {
+        n--;
+    }
+    out[n] = '\0';
+}
+
+typedef struct {
+    char **keys;
+    uint8_t (*ids)[KITH_REC_ID_LEN];
+    size_t n, cap;
+} url_index_t;
+
+static int
+url_index_add(url_index_t *ix, const char *url, const uint8_t id[KITH_REC_ID_LEN])
+{
+    char key[512];
+    url_key(url, key, sizeof(key));
+    if (strstr(key, "linkedin.com/") == NULL) {
+        return KITH_OK;
+    }
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 64;
+        char **k = realloc(ix->keys, cap * sizeof(*k));
+        if (k == NULL) {
+            return KITH_ENOMEM;
+        }
+        ix->keys = k;
+        void *i = realloc(ix->ids, cap * KITH_REC_ID_LEN);
+        if (i == NULL) {
+            return KITH_ENOMEM;
+        }
+        ix->ids = i;
+        ix->cap = cap;
+    }
+    if ((ix->keys[ix->n] = strdup(key)) == NULL) {
+        return KITH_ENOMEM;
+    }
+    memcpy(ix->ids[ix->n++], id, KITH_REC_ID_LEN);
+    return KITH_OK;
+}
+
+static const uint8_t *
+url_index_find(const url_index_t *ix, const char *url)
+{
+    char key[512];
+    url_key(url, key, sizeof(key));
+    for (size_t i = 0; i < ix->n; i++) {
+        if (strcmp(ix->keys[i], key) == 0) {
+            return ix->ids[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+index_record(void *ctx, const kith_record_t *r)
+{
+    const kith_rfield_t *f = kith_record_field(r, "urls");
+    if (f == NULL || f->value.type != KITH_V_LIST) {
+        return KITH_OK;
+    }
+    for (size_t i = 0; i < f->value.n_items; i++) {
+        int rc = url_index_add(ctx, f->value.items[i], r->id);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    return KITH_OK;
+}
+
+static void
+url_index_close(url_index_t *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        free(ix->keys[i]);
+    }
+    free(ix->keys);
+    free(ix->ids);
+}
+
+/* Turns a card into a field-change op (values validated); errors name the card's line. */
+static int
+card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
+{
+    char err[256];
+    kith_value_t v = {0};
+    int rc = KITH_OK;
+    /* Group list items per field: cards keep one entry per item, in order. */
+    for (size_t i = 0; i < card->n_fields && rc == KITH_OK; i++) {
+        const char *name = card->fields[i].name;
+        int seen = 0;
+        for (size_t k = 0; k < op->n_set && !seen; k++) {
+            seen = strcmp(op->set[k].name, name) == 0;
+        }
+        if (seen) {
+            continue; /* already gathered with its first occurrence */
+        }
+        int is_list = kith_schema_is_list(name);
+        kith_value_clear(&v);
+        for (size_t k = i; k < card->n_fields && rc == KITH_OK; k++) {
+            if (strcmp(card->fields[k].name, name) != 0) {
+                continue;
+            }
+            kith_value_t item = {0};
+            rc = kith_schema_parse_item(name, card->fields[k].value, &item, err, sizeof(err));
+            if (rc != KITH_OK) {
+                cli_error("%s: line %u: %s", path, card->line, err);
+                rc = CLI_CHANGE_REPORTED;
+                break;
+            }
+            if (is_list) {
+                rc = kith_value_list_append(&v, item.str, strlen(item.str));
+                kith_value_clear(&item);
+                if (rc == KITH_ETOOBIG) {
+                    cli_error("%s: line %u: more than %d items in %s", path, card->line,
+                              KITH_VALUE_MAX_ITEMS, name);
+                    rc = CLI_CHANGE_REPORTED;
+                }
+            } else if (v.type == KITH_V_NIL) {
+                v = item; /* a single-valued field keeps its first value */
+            } else {
+                kith_value_clear(&item);
+            }
+        }
+        if (rc == KITH_OK) {
+            rc = kith_op_set_field(op, name, &v);
+        }
+    }
+    kith_value_clear(&v);
+    return rc;
+}
+
+/* Fields of op that would change the existing record (LinkedIn re-import). Lists gain the
+ * items they lack; single values are replaced when different. */
+static int
+changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_op_t *out)
+{
+    int rc = KITH_OK;
+    for (size_t i = 0; i < incoming->n_set && rc == KITH_OK; i++) {
+        const kith_op_field_t *f = &incoming->set[i];
+        const kith_rfield_t *have = kith_record_field(cur, f->name);
+        if (have == NULL) {
+            rc = kith_op_set_field(out, f->name, &f->value);
+            continue;
+        }
+        if (f->value.type == KITH_V_LIST && have->value.type == KITH_V_LIST) {
+            kith_value_t merged = {0};
+            int added = 0;
+            rc = kith_value_copy(&merged, &have->value);
+            for (size_t k = 0; k < f->value.n_items && rc == KITH_OK; k++) {
+                int present = 0;
+                for (size_t m = 0; m < merged.n_items && !present; m++) {
+                    present = strcmp(merged.items[m], f->value.items[k]) == 0;
+                }
+                if (!present) {
+                    rc = kith_value_list_append(&merged, f->value.items[k],
+                                                strlen(f->value.items[k]));
+                    added = 1;
+                }
+            }
+            if (rc == KITH_OK && added) {
+                rc = kith_op_set_field(out, f->name, &merged);
+            }
+            kith_value_clear(&merged);
+        } else if (!kith_value_equal(&f->value, &have->value)) {
+            rc = kith_op_set_field(out, f->name, &f->value);
+        }
+    }
+    return rc;
+}
+
+int
+cmd_import(cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"share", required_argument, NULL, 'S'},
+        {"read-only", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    char **targets = calloc((size_t) argc, sizeof(char *));
+    size_t n_targets = 0;
+    int read_only = 0, c, ret = EXIT_USAGE;
+    kith_buf_t data;
+    kith_buf_init(&data);
+    kith_cardset_t cards;
+    kith_cardset_init(&cards);
+    kith_op_t *ops = NULL;
+    url_index_t ix = {0};
+    kith_node_t *n = NULL;
+    size_t n_new = 0, n_updated = 0, n_same = 0;
+    if (targets == NULL) {
+        return 1;
+    }
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'S') {
+            targets[n_targets++] = optarg;
+        } else if (c == 'r') {
+            read_only = 1;
+        } else {
+            ret = bad_option("import", argv);
+            goto out;
+        }
+    }
+    if (argc - optind != 2) {
+        ret = cli_usage_error("import", "needs a format (vcard, linkedin or csv) and a FILE");
+        goto out;
+    }
+    const char *format = argv[optind], *path = argv[optind + 1];
+    int linkedin = strcmp(format, "linkedin") == 0;
+    if (strcmp(format, "vcard") != 0 && !linkedin && strcmp(format, "csv") != 0) {
+        ret = cli_usage_error("import", "unknown format '%s': use vcard, linkedin or csv", format);
+        goto out;
+    }
+    ret = 1;
+    if (read_input(path, &data) != 0) {
+        goto out;
+    }
+    char err[512] = "";
+    const char *text = data.data ? (const char *) data.data : "";
+    int rc = linkedin ? kith_linkedin_parse(text, data.len, &cards, err, sizeof(err))
+             : strcmp(format, "vcard") == 0
+                 ? kith_vcard_parse(text, data.len, &cards, err, sizeof(err))
+                 : kith_contacts_csv_parse(text, data.len, &cards, err, sizeof(err));
+    if (rc != KITH_OK) {
+        cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
+        goto out;
+    }
+    ops = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*ops));
+    if (ops == NULL) {
+        cli_error("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cards.n_cards; i++) {
+        kith_op_init(&ops[i]);
+        rc = card_to_op(path, &cards.cards[i], &ops[i]);
+        if (rc != KITH_OK) {
+            if (rc != CLI_CHANGE_REPORTED) {
+                cli_error("%s: line %u: %s", path, cards.cards[i].line, kith_strerror(rc));
+            }
+            fprintf(stderr, "kith: nothing imported\n");
+            goto out;
+        }
+        ops[i].kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
+    }
+    n = cli_open_node(g);
+    if (n == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < n_targets; i++) {
+        if (targets[i][0] != '@') {
+            kith_peer_t p;
+            if (kith_store_peer_get(n->store, targets[i], &p) != KITH_OK) {
+                cli_error("no peer named '%s' (see 'kith peer list'); nothing imported",
+                          targets[i]);
+                goto out;
+            }
+            kith_peer_close(&p);
+        }
+    }
+    if (linkedin && (rc = kith_store_foreach_record(n->store, index_record, &ix)) != KITH_OK) {
+        cli_error("cannot read the records: %s", kith_strerror(rc));
+        goto out;
+    }
+    uint64_t now = kith_hlc_now_ms();
+    rc = kith_store_begin(n->store);
+    for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
+        kith_op_t *op = &ops[i];
+        const uint8_t *existing = NULL;
+        const char *url = linkedin ? kith_card_get(&cards.cards[i], "urls") : NULL;
+        if (url != NULL) {
+            existing = url_index_find(&ix, url);
+        }
+        if (existing != NULL) {
+            kith_record_t cur;
+            kith_op_t upd;
+            kith_op_init(&upd);
+            rc = kith_store_record_get(n->store, existing, &cur);
+            if (rc == KITH_ENOTFOUND) {
+                rc = KITH_OK;
+                existing = NULL; /* indexed earlier in this import, then... cannot happen */
+            } else if (rc == KITH_OK) {
+                rc = changes_for_existing(op, &cur, &upd);
+                if (rc == KITH_OK && upd.n_set > 0 &&
+                    kith_record_role(&cur, n->id->pk) == KITH_ROLE_EDITOR) {
+                    memcpy(upd.rec, cur.id, KITH_REC_ID_LEN);
+                    memcpy(upd.owner, cur.owner, KITH_PK_LEN);
+                    rc = kith_node_apply_local(n, &upd, now, NULL);
+                    n_updated++;
+                } else {
+                    n_same++;
+                }
+                kith_record_close(&cur);
+            }
+            kith_op_close(&upd);
+            if (existing != NULL) {
+                continue;
+            }
+        }
+        kith_node_new_record_id(op->rec);
+        memcpy(op->owner, n->id->pk, KITH_PK_LEN);
+        rc = kith_node_apply_local(n, op, now, NULL);
+        for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {
+            rc = kith_store_share_set(n->store, op->rec, targets[t],
+                                      read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
+        }
+        if (rc == KITH_OK && n_targets > 0) {
+            rc = kith_node_update_audience(n, op->rec, now, NULL);
+        }
+        if (rc == KITH_OK && url != NULL) {
+            rc = url_index_add(&ix, url, op->rec); /* a repeated row in one file */
+        }
+        n_new++;
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(n->store);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(n->store);
+        cli_error("cannot import: %s; nothing imported", kith_strerror(rc));
+        goto out;
+    }
+    printf("Imported %zu new record%s from %s", n_new, n_new == 1 ? "" : "s", path);
+    if (linkedin) {
+        printf(" (%zu updated, %zu unchanged)", n_updated, n_same);
+    }
+    printf("\n");
+    ret = 0;
+out:
+    for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {
+        kith_op_close(&ops[i]);
+    }
+    free(ops);
+    free(targets);
+    url_index_close(&ix);
+    kith_cardset_close(&cards);
+    kith_buf_close(&data);
+    kith_node_close(n);
+    return ret;
+}
+
+/* Fills a card from a record: vCard's fields always, the rest with all. */
+static int
+record_to_card(const kith_record_t *r, int all, kith_card_t *card)
+{
+    card->kind = r->kind == KITH_KIND_ORG ? KITH_CARD_ORG : KITH_CARD_PERSON;
+    int rc = KITH_OK;
+    for (size_t i = 0; i < r->n_fields && rc == KITH_OK; i++) {
+        const kith_rfield_t *f = &r->fields[i];
+        const kith_field_def_t *def = kith_schema_field(f->name);
+        if (!all && (f->private || (def != NULL && def->intel))) {
+            continue;
+        }
+        const kith_value_t *v = &f->value;
+        if (v->type == KITH_V_STR) {
+            rc = kith_card_add(card, f->name, v->str);
+        } else if (v->type == KITH_V_INT) {
+            char num[24];
+            snprintf(num, sizeof(num), "%lld", (long long) v->num);
+            rc = kith_card_add(card, f->name, num);
+        } else if (v->type == KITH_V_LIST) {
+            for (size_t k = 0; k < v->n_items && rc == KITH_OK; k++) {
+                rc = kith_card_add(card, f->name, v->items[k]);
+            }
+        }
+    }
+    return rc;
+}
+
+typedef struct {
+    kith_node_t *node;
+    kith_buf_t *out;
+    kith_json_t *json;
+    int vcard_version; /* 0: JSON */
+    int all;
+    size_t count;
+} export_ctx_t;
+
+static int
+export_one(void *ctx, const kith_record_t *r)
+{
+    export_ctx_t *e = ctx;
+    e->count++;
+    if (e->vcard_version == 0) {
+        cli_record_json(e->node, r, e->json);
+        return KITH_OK;
+    }
+    kith_card_t card;
+    kith_card_init(&card);
+    int rc = record_to_card(r, e->all, &card);
+    if (rc == KITH_OK) {
+        rc = kith_vcard_write(&card, e->vcard_version, e->out);
+    }
+    kith_card_close(&card);
+    return rc;
+}
+
+int
+cmd_export(cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"v3", no_argument, NULL, '3'},
+        {"all", no_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    int v3 = 0, all = 0, c, ret = EXIT_USAGE;
+    const char *outpath = NULL;
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == '3') {
+            v3 = 1;
+        } else if (c == 'a') {
+            all = 1;
+        } else if (c == 'o') {
+            outpath = optarg;
+        } else {
+            return bad_option("export", argv);
+        }
+    }
+    if (argc - optind < 1) {
+        return cli_usage_error("export", "needs a format: vcard or json");
+    }
+    const char *format = argv[optind];
+    int json = strcmp(format, "json") == 0;
+    if (!json && strcmp(format, "vcard") != 0) {
+        return cli_usage_error("export", "unknown format '%s': use vcard or json", format);
+    }
+    if (json && v3) {
+        return cli_usage_error("export", "--v3 is for vcard");
+    }
+    kith_node_t *n = cli_open_node(g);
+    if (n == NULL) {
+        return 1;
+    }
+    kith_buf_t out;
+    kith_buf_init(&out);
+    kith_json_t j;
+    kith_json_init(&j, &out, 1);
+    export_ctx_t e = {n, &out, &j, json ? 0 : (v3 ? 3 : 4), all, 0};
+    int rc = KITH_OK;
+    ret = 1;
+    if (json) {
+        kith_json_array_begin(&j);
+    }
+    if (optind + 1 == argc) {
+        rc = kith_store_foreach_record(n->store, export_one, &e);
+    }
+    for (int i = optind + 1; i < argc && rc == KITH_OK; i++) {
+        uint8_t id[KITH_REC_ID_LEN];
+        kith_record_t r;
+        if (cli_resolve(n, argv[i], id) != 0) {
+            goto out;
+        }
+        rc = kith_store_record_get(n->store, id, &r);
+        if (rc == KITH_OK) {
+            rc = export_one(&e, &r);
+            kith_record_close(&r);
+        }
+    }
+    if (json) {
+        kith_json_array_end(&j);
+        if (rc == KITH_OK) {
+            rc = kith_json_finish(&j);
+        }
+    }
+    if (rc != KITH_OK) {
+        cli_error("cannot export: %s", kith_strerror(rc));
+        goto out;
+    }
+    if (outpath == NULL || strcmp(outpath, "-") == 0) {
+        ret = cli_write_stdout(&out) == 0 ? 0 : 1;
+        goto out;
+    }
+    /* The file may hold intelligence: create it readable by its owner only. */
+    int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || (out.len > 0 && write(fd, out.data, out.len) != (ssize_t) out.len) ||
+        close(fd) != 0) {
+        cli_error("cannot write %s: %s", outpath, strerror(errno));
+        goto out;
+    }
+    fprintf(stderr, "Exported %zu record%s to %s\n", e.count, e.count == 1 ? "" : "s", outpath);
+    ret = 0;
+out:
+    kith_buf_close(&out);
+    kith_node_close(n);
+    return ret;
+}

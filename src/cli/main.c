@@ -1,0 +1,161 @@
+/*
+ * kith: the command-line front end. main() parses the global options and dispatches
+ * through the command table; each command lives in a cmd_*.c file.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/cli.h"
+#include "kith/error.h"
+#include "kith/kith.h"
+
+const cli_command_t cli_commands[] = {
+    {"init", cmd_init, "[--name NAME] [--passphrase]", "create this node's identity and store",
+     "Creates a new identity (an Ed25519 key pair) and an empty encrypted store in the home\n"
+     "directory. Refuses to touch a home that already holds a node.\n\n"
+     "  --name NAME     how this node introduces itself to colleagues\n"
+     "  --passphrase    protect the keys at rest with a passphrase (asked on the terminal,\n"
+     "                  or read from $KITH_PASSPHRASE when there is no terminal)\n"},
+    {"id", cmd_id, "[--json]", "print this node's ID",
+     "Prints the node ID (the public key with check characters) on the first line, then the\n"
+     "name and the fingerprint. Give the node ID to colleagues for 'kith peer add'.\n\n"
+     "  --json          {\"node_id\", \"public_key\", \"name\", \"fingerprint\"}\n"},
+    {"peer", cmd_peer, "add NAME NODE-ID [options] | list [--json] | rm NAME",
+     "manage trusted colleagues",
+     "  peer add NAME NODE-ID [--addr HOST:PORT] [--group G]... [--self]\n"
+     "      trust a colleague's node. The node ID's check characters are verified.\n"
+     "      --addr     where the node can be reached (default port 5484)\n"
+     "      --group    put the peer in a group (share with @G); repeatable\n"
+     "      --self     one of your own devices: it receives your private fields too\n"
+     "  peer list [--json]   the trusted peers\n"
+     "  peer rm NAME         stop trusting a peer (records shared with it stop syncing)\n"},
+    {"add", cmd_add,
+     "person|org --name NAME [--set F=V]... [--private F=V]... [--share PEER|@GROUP]...",
+     "add a record",
+     "Adds a person or an organisation and prints its id on the first line.\n\n"
+     "  --name NAME         the display name (required)\n"
+     "  --set FIELD=VALUE   set a field; repeat for several items of a list\n"
+     "  --private FIELD=VALUE  a field that never leaves this node\n"
+     "  --share PEER|@GROUP share with a peer or group as editors\n"
+     "  --read-only         with --share: as readers\n\n"
+     "Fields are listed by 'kith help fields'.\n"},
+    {"edit", cmd_edit, "REF [--set F=V]... [--add F=V]... [--unset F]... [--private F=V]...",
+     "change a record",
+     "  --set FIELD=VALUE      replace a field (for a list: all --set items form the list)\n"
+     "  --add FIELD=VALUE      append an item to a list field\n"
+     "  --unset FIELD          remove a field\n"
+     "  --private FIELD=VALUE  set a field that never leaves this node\n\n"
+     "REF is a record id prefix (4+ hex digits) or an exact name.\n"},
+    {"show", cmd_show, "REF [--json]", "show one record", "  --json   one JSON object\n"},
+    {"list", cmd_list, "[--json] [--kind person|org]", "list records",
+     "  --json          a JSON array\n  --kind KIND     only people or only organisations\n"},
+    {"search", cmd_search, "TEXT [--json]", "find records containing TEXT",
+     "Matches any field, ignoring case and accents ('odegard' finds 'Ødegård').\n\n"
+     "  --json   a JSON array\n"},
+    {"log", cmd_log, "REF", "show who changed what and when",
+     "Lists the ops of a record, oldest first: time, author, and the fields changed.\n"
+     "Changes by someone who was not an editor at the time are marked as ignored.\n"},
+    {"rm", cmd_rm, "REF", "delete a record you own",
+     "Deletes the record here and, through sync, for everyone it is shared with.\n"
+     "Its history is kept (see 'kith log').\n"},
+    {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]", "share a record",
+     "Adds a peer or a group to the record's audience. Peers added to the group later are\n"
+     "included automatically. Private fields are never shared.\n\n"
+     "  --with PEER|@GROUP   who to share with (repeatable)\n"
+     "  --read-only          they may read but not edit\n"},
+    {"unshare", cmd_unshare, "REF --with PEER|@GROUP", "stop sharing a record",
+     "Removes a peer or group from the audience. They keep what they already received but\n"
+     "get no further updates.\n"},
+    {"import", cmd_import, "vcard|linkedin|csv FILE [--share PEER|@GROUP]...", "import contacts",
+     "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
+     "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"
+     "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n\n"
+     "  --share PEER|@GROUP  share everything imported (repeatable)\n"
+     "  --read-only          with --share: as readers\n\n"
+     "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
+     "be - for standard input.\n"},
+    {"export", cmd_export, "vcard|json [REF...] [--v3] [--all] [-o FILE]", "export records",
+     "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"
+     "            unless --all\n"
+     "  json      every field of every record, as a JSON array\n"
+     "  -o FILE   write to FILE (created 0600) instead of standard output\n"
+     "Without REF, every record is exported.\n"},
+    {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+const cli_command_t *
+cli_find_command(const char *name)
+{
+    for (const cli_command_t *c = cli_commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: kith [--home DIR] COMMAND [ARGS...]\n\n"
+                 "kith keeps your professional network encrypted on this machine and shares\n"
+                 "chosen records, field by field, with colleagues you trust.\n\n"
+                 "Commands:\n");
+    for (const cli_command_t *c = cli_commands; c->name; c++) {
+        fprintf(out, "  %-9s %s\n", c->name, c->summary);
+    }
+    fprintf(out, "\nThe home directory is --home DIR, else $KITH_HOME, else $XDG_DATA_HOME/kith,\n"
+                 "else ~/.local/share/kith. 'kith COMMAND --help' tells more; see also kith(1).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_globals_t g = {NULL};
+    /* No core dumps: a core file would hold decrypted records and keys. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    if (kith_init() != KITH_OK) {
+        cli_error("cannot initialise libsodium");
+        return 1;
+    }
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--home") == 0) {
+            if (i + 1 >= argc) {
+                cli_error("--home needs a directory");
+                return EXIT_USAGE;
+            }
+            g.home = argv[++i];
+        } else if (strncmp(argv[i], "--home=", 7) == 0) {
+            g.home = argv[i] + 7;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("kith %s\n", KITH_VERSION);
+            return 0;
+        } else {
+            cli_error("unknown option '%s' (see 'kith --help')", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const cli_command_t *c = cli_find_command(argv[i]);
+    if (c == NULL) {
+        cli_error("unknown command '%s' (see 'kith --help')", argv[i]);
+        return EXIT_USAGE;
+    }
+    if (cli_wants_help(argc - i, argv + i)) {
+        cli_print_help(c);
+        return 0;
+    }
+    return c->fn(&g, argc - i, argv + i);
+}
