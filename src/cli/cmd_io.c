@@ -385,7 +385,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
                 continue;
             }
         }
-        kith_node_new_record_id(op->rec);
+        kith_node_new_record_id(n, op->rec);
         memcpy(op->owner, n->id->pk, KITH_PK_LEN);
         rc = kith_node_apply_local(n, op, now, NULL);
         for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {

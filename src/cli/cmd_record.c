@@ -140,7 +140,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
         }
     }
     uint8_t id[KITH_REC_ID_LEN];
-    kith_node_new_record_id(id);
+    kith_node_new_record_id(n, id);
     uint64_t now = kith_hlc_now_ms();
     int rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {

@@ -8,10 +8,33 @@
 
 #include "kith/error.h"
 
+#define NONCE_POOL 4096
+
 struct kith_vault {
     uint8_t key[32];      /* storage key */
     uint8_t name_key[32]; /* key for name tags, derived from the storage key */
+    /* Random bytes for nonces, drawn from the OS a page at a time: libsodium asks the
+     * kernel on every call, and one system call per sealed blob dominated bulk imports. */
+    uint8_t pool[NONCE_POOL];
+    size_t pool_left;
 };
+
+static void
+take_random(kith_vault_t *v, uint8_t *out, size_t n)
+{
+    if (n > NONCE_POOL) {
+        randombytes_buf(out, n);
+        return;
+    }
+    if (n > v->pool_left) {
+        randombytes_buf(v->pool, NONCE_POOL);
+        v->pool_left = NONCE_POOL;
+    }
+    uint8_t *p = v->pool + NONCE_POOL - v->pool_left;
+    memcpy(out, p, n);
+    sodium_memzero(p, n); /* each byte is used once */
+    v->pool_left -= n;
+}
 
 /* The whole struct is sodium_malloc'd: both members are secrets. */
 static int
@@ -22,6 +45,7 @@ vault_from_key(const uint8_t key[32], kith_vault_t **out)
         return KITH_ENOMEM;
     }
     memcpy(v->key, key, 32);
+    v->pool_left = 0;
     if (crypto_kdf_derive_from_key(v->name_key, 32, 1, "kithname", v->key) != 0) {
         sodium_free(v);
         return KITH_ECRYPTO;
@@ -108,15 +132,15 @@ kith_vault_free(kith_vault_t *v)
 }
 
 int
-kith_vault_seal(const kith_vault_t *v, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
-                size_t pt_len, kith_buf_t *out)
+kith_vault_seal(kith_vault_t *v, const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                kith_buf_t *out)
 {
     int rc = kith_buf_reserve(out, pt_len + KITH_VAULT_OVERHEAD);
     if (rc != KITH_OK) {
         return rc;
     }
     uint8_t *p = out->data + out->len;
-    randombytes_buf(p, 24);
+    take_random(v, p, 24);
     unsigned long long clen;
     crypto_aead_xchacha20poly1305_ietf_encrypt(p + 24, &clen, pt, pt_len, ad, ad_len, NULL, p,
                                                v->key);
@@ -151,4 +175,10 @@ kith_vault_name_tag(const kith_vault_t *v, const char *text, size_t len,
                     uint8_t tag[static KITH_NAME_TAG_LEN])
 {
     crypto_generichash(tag, KITH_NAME_TAG_LEN, (const uint8_t *) text, len, v->name_key, 32);
+}
+
+void
+kith_vault_random(kith_vault_t *v, uint8_t *out, size_t n)
+{
+    take_random(v, out, n);
 }

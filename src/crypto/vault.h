@@ -34,11 +34,14 @@ int kith_vault_open(const kith_identity_t *id, const uint8_t *wrapped, size_t wr
                     kith_vault_t **out);
 void kith_vault_free(kith_vault_t *v);
 /* Appends nonce || ciphertext of pt to out. */
-int kith_vault_seal(const kith_vault_t *v, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
+int kith_vault_seal(kith_vault_t *v, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
                     size_t pt_len, kith_buf_t *out);
 /* Appends the plaintext of a sealed blob to out; KITH_ECORRUPT if it fails to authenticate. */
 int kith_vault_unseal(const kith_vault_t *v, const uint8_t *ad, size_t ad_len, const uint8_t *blob,
                       size_t blob_len, kith_buf_t *out);
+/* n random bytes from the operating system's generator, drawn through the vault's pool
+ * (fewer system calls in bulk work). */
+void kith_vault_random(kith_vault_t *v, uint8_t *out, size_t n);
 /* Keyed hash of text (already folded by the caller). */
 void kith_vault_name_tag(const kith_vault_t *v, const char *text, size_t len,
                          uint8_t tag[static KITH_NAME_TAG_LEN]);

@@ -75,8 +75,6 @@ apply_field(kith_record_t *r, const kith_op_t *op, const kith_op_field_t *f)
     kith_rfield_t *rf = &r->fields[at];
     int rc = kith_value_copy(&rf->value, &f->value);
     rf->private = op->private;
-    rf->hlc = op->hlc;
-    memcpy(rf->author, op->author, KITH_PK_LEN);
     return rc;
 }
 

@@ -2,7 +2,8 @@
  * Folded records and their storage encoding; see record.h.
  *
  * Stored form (msgpack array): [1, id, owner, kind, deleted, created, updated,
- * [[name, value, private, hlc, author], ...], [[key, role], ...]]
+ * [[name, value, private], ...], [[key, role], ...]]
+ * Who set each field and when is not kept here: `kith log` reads it from the ops.
  */
 #include "model/record.h"
 
@@ -110,7 +111,7 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
     msgpack_pack_array(&pk, r->n_fields);
     for (size_t i = 0; i < r->n_fields; i++) {
         const kith_rfield_t *f = &r->fields[i];
-        msgpack_pack_array(&pk, 5);
+        msgpack_pack_array(&pk, 3);
         pack_str(&pk, f->name);
         const kith_value_t *v = &f->value;
         if (v->type == KITH_V_STR) {
@@ -126,8 +127,6 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
             msgpack_pack_nil(&pk);
         }
         msgpack_pack_int(&pk, f->private);
-        msgpack_pack_uint64(&pk, f->hlc);
-        pack_bin(&pk, f->author, KITH_PK_LEN);
     }
     msgpack_pack_array(&pk, r->n_aud);
     for (size_t i = 0; i < r->n_aud; i++) {
@@ -162,12 +161,11 @@ static int
 decode_field(const msgpack_object *o, kith_rfield_t *f)
 {
     uint64_t priv;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) {
         return KITH_ECORRUPT;
     }
     const msgpack_object *a = o->via.array.ptr;
-    if (a[0].type != MSGPACK_OBJECT_STR || get_u64(&a[2], &priv) != KITH_OK ||
-        get_u64(&a[3], &f->hlc) != KITH_OK || get_bin(&a[4], f->author, KITH_PK_LEN) != KITH_OK) {
+    if (a[0].type != MSGPACK_OBJECT_STR || get_u64(&a[2], &priv) != KITH_OK) {
         return KITH_ECORRUPT;
     }
     f->private = priv != 0;

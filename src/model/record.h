@@ -18,9 +18,7 @@
 typedef struct {
     char *name;
     kith_value_t value;
-    int private;                 /* 1 if the op that set it was private */
-    uint64_t hlc;                /* when it was last set */
-    uint8_t author[KITH_PK_LEN]; /* who set it */
+    int private; /* 1 if the op that set it was private */
 } kith_rfield_t;
 
 typedef struct {

@@ -373,9 +373,9 @@ out:
 }
 
 void
-kith_node_new_record_id(uint8_t id[static KITH_REC_ID_LEN])
+kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN])
 {
-    randombytes_buf(id, KITH_REC_ID_LEN);
+    kith_vault_random(n->vault, id, KITH_REC_ID_LEN);
 }
 
 int

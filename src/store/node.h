@@ -54,7 +54,7 @@ int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, c
 void kith_node_close(kith_node_t *n);
 
 /* Fills a fresh random record id. */
-void kith_node_new_record_id(uint8_t id[static KITH_REC_ID_LEN]);
+void kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN]);
 /* Stamps op (author = this node, hlc = next clock value at now_ms), signs and stores it.
  * The caller must hold a store transaction. *hash_out may be NULL. */
 int kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_t *hash_out);

@@ -46,7 +46,7 @@ typedef struct {
 int kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, size_t errcap);
 void kith_store_close(kith_store_t *s);
 /* Gives the store the vault used to seal and unseal blobs (not owned). */
-void kith_store_set_vault(kith_store_t *s, const kith_vault_t *vault);
+void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
 
