@@ -166,6 +166,24 @@ url_index_close(url_index_t *ix)
     free(ix->ids);
 }
 
+/* 1 the first time an unknown field name is seen in this import. */
+static int
+warned_unknown(const char *name)
+{
+    static char seen[32][KITH_FIELD_NAME_MAX + 1];
+    static size_t n_seen;
+    for (size_t i = 0; i < n_seen; i++) {
+        if (strncmp(seen[i], name, KITH_FIELD_NAME_MAX) == 0) {
+            return 0;
+        }
+    }
+    if (n_seen < 32) {
+        snprintf(seen[n_seen++], sizeof(seen[0]), "%s", name);
+        return 1;
+    }
+    return 0;
+}
+
 /* Turns a card into a field-change op (values validated); errors name the card's line. */
 static int
 card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
@@ -182,6 +200,14 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
         }
         if (seen) {
             continue; /* already gathered with its first occurrence */
+        }
+        if (kith_schema_check_name(name) != KITH_OK) {
+            /* A column or property kith has no field for: say so once, keep going. */
+            if (warned_unknown(name)) {
+                fprintf(stderr, "kith: %s: '%s' is not a kith field; ignored (see 'kith help "
+                                "fields')\n", path, name);
+            }
+            continue;
         }
         int is_list = kith_schema_is_list(name);
         kith_value_clear(&v);

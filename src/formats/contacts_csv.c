@@ -1183,6 +1183,11 @@ kith_linkedin_parse(const char *data, size_t len, kith_cardset_t *out, char *err
     if (errbuf != NULL && errcap > 0) {
         errbuf[0] = '\0';
     }
+    if (data == NULL) {
+        /* Let the CSV reader accept an empty input or refuse a bad argument. */
+        rc = kith_csv_parse(data, len, &csv, errbuf, errcap);
+        goto out;
+    }
     if (len > KITH_CSV_MAX_INPUT ||
         (len >= 2 && (memcmp(data, "\xff\xfe", 2) == 0 || memcmp(data, "\xfe\xff", 2) == 0))) {
         /* Let the CSV reader word the refusal. */
@@ -1237,7 +1242,7 @@ kith_contacts_csv_parse(const char *data, size_t len, kith_cardset_t *out, char 
     int rc = KITH_OK;
     kith_csv_t csv;
 
-    if (starts_like_linkedin(data, len)) {
+    if (data != NULL && starts_like_linkedin(data, len)) {
         return kith_linkedin_parse(data, len, out, errbuf, errcap);
     }
     kith_cardset_init(out);

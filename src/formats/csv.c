@@ -354,9 +354,13 @@ kith__csv_parse_ex(const char *data, size_t len, char sep, unsigned first_line, 
     if (first_line == 0) {
         first_line = 1;
     }
-    if (sep != 0 && sep != ',' && sep != ';' && sep != '\t') {
+    if (data == NULL && len == 0) {
+        data = ""; /* no pointer arithmetic on NULL below */
+    }
+    if (data == NULL || (sep != 0 && sep != ',' && sep != ';' && sep != '\t')) {
         /* The text block's size bound counts only these three as cell ends. */
-        rc = fail(errbuf, errcap, KITH_EINVAL, "unsupported CSV separator");
+        rc = fail(errbuf, errcap, KITH_EINVAL,
+                  "invalid argument (NULL data or unsupported separator)");
         goto out;
     }
     if (len > KITH_CSV_MAX_INPUT) {

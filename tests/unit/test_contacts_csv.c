@@ -449,6 +449,8 @@ contacts_errors(void **state)
     parse_err(kith_contacts_csv_parse, unusable, strlen(unusable), KITH_EPARSE,
               "line 5: no name, given or family name, organisation or e-mail");
     parse_err(kith_contacts_csv_parse, "", 0, KITH_EPARSE, "line 1: no data");
+    parse_err(kith_contacts_csv_parse, NULL, 0, KITH_EPARSE, "line 1: no data");
+    parse_err(kith_linkedin_parse, NULL, 0, KITH_EPARSE, "line 1: no data");
     parse_err(kith_contacts_csv_parse, "\xef\xbb\xbf\r\n", 5, KITH_EPARSE, "no data");
     static const char stray[] = "name,email\nA,a@b.c\nB \"Bob\" C,b@c.d\n";
     parse_err(kith_contacts_csv_parse, stray, strlen(stray), KITH_EPARSE,

@@ -304,6 +304,9 @@ errbuf_optional_and_close(void **state)
     kith_csv_close(&csv);
     kith_csv_close(&csv);
     kith_csv_close(NULL);
+    /* NULL data: empty input if len is 0, a programmer error otherwise. */
+    parse_err(NULL, 0, KITH_EPARSE, "line 1: no data");
+    parse_err(NULL, 5, KITH_EINVAL, "invalid argument");
 }
 
 int
