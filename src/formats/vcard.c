@@ -208,10 +208,12 @@ typedef struct {
     size_t value_len;
     const char *charset; /* CHARSET parameter value, or NULL */
     size_t charset_len;
-    int qp;        /* ENCODING=QUOTED-PRINTABLE (or the bare 2.1 parameter) */
-    int b64;       /* ENCODING=B / BASE64: binary, skipped */
-    int other_enc; /* an encoding we cannot decode: skipped too */
-    int uri;       /* VALUE=uri */
+    int qp;            /* ENCODING=QUOTED-PRINTABLE (or the bare 2.1 parameter) */
+    int b64;           /* ENCODING=B / BASE64: binary, skipped */
+    int other_enc;     /* an encoding we cannot decode: skipped too */
+    int uri;           /* VALUE=uri */
+    const char *kname; /* NAME parameter: the field name on X-KITH-CUSTOM, or NULL */
+    size_t kname_len;
 } prop_t;
 
 static int fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
@@ -234,6 +236,26 @@ fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
         va_end(ap);
     }
     return rc;
+}
+
+/* Input quoted in an error message: at most 32 octets, anything but printable ASCII
+ * shown as '?', so that a message never carries control or invalid bytes. */
+#define MSG_QUOTE 40
+
+static const char *
+quote_for_msg(const char *s, size_t n, char out[static MSG_QUOTE])
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 32; i++) {
+        unsigned char c = (unsigned char) s[i];
+        out[k++] = (c >= 0x20 && c < 0x7F) ? (char) c : '?';
+    }
+    if (n > 32) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
 }
 
 static int
@@ -419,6 +441,9 @@ take_param(prop_t *pr, const char *s, size_t n)
         if (eq_ci(pv, pvl, "uri")) {
             pr->uri = 1;
         }
+    } else if (eq_ci(pn, pnl, "NAME")) {
+        pr->kname = pv;
+        pr->kname_len = pvl;
     }
 }
 
@@ -507,8 +532,14 @@ qp_decode(const char *s, size_t n, kith_buf_t *out)
     return KITH_OK;
 }
 
-static int
-is_cp1252(const char *s, size_t n)
+typedef enum {
+    CS_OTHER,  /* kept if the bytes are valid UTF-8 */
+    CS_UTF8,   /* validated */
+    CS_CP1252, /* converted; ISO-8859-1 included */
+} charset_t;
+
+static charset_t
+charset_kind(const char *s, size_t n)
 {
     char norm[32];
     size_t k = 0;
@@ -517,14 +548,20 @@ is_cp1252(const char *s, size_t n)
             continue;
         }
         if (k + 1 >= sizeof(norm)) {
-            return 0;
+            return CS_OTHER;
         }
         norm[k++] = (char) to_lower((unsigned char) s[i]);
     }
     norm[k] = '\0';
-    return strcmp(norm, "iso88591") == 0 || strcmp(norm, "latin1") == 0 ||
-           strcmp(norm, "l1") == 0 || strcmp(norm, "windows1252") == 0 ||
-           strcmp(norm, "cp1252") == 0 || strcmp(norm, "iso885911987") == 0;
+    if (strcmp(norm, "utf8") == 0) {
+        return CS_UTF8;
+    }
+    if (strcmp(norm, "iso88591") == 0 || strcmp(norm, "latin1") == 0 || strcmp(norm, "l1") == 0 ||
+        strcmp(norm, "windows1252") == 0 || strcmp(norm, "cp1252") == 0 ||
+        strcmp(norm, "iso885911987") == 0) {
+        return CS_CP1252;
+    }
+    return CS_OTHER;
 }
 
 /*
@@ -548,7 +585,8 @@ decode_value(parser_t *ps, const prop_t *pr, const char **out, size_t *out_len)
         n = ps->val[k].len;
         k ^= 1;
     }
-    if (pr->charset != NULL && is_cp1252(pr->charset, pr->charset_len)) {
+    charset_t cs = pr->charset != NULL ? charset_kind(pr->charset, pr->charset_len) : CS_UTF8;
+    if (cs == CS_CP1252) {
         ps->val[k].len = 0;
         if ((rc = cp1252_to_utf8(v, n, &ps->val[k])) != KITH_OK) {
             return fail_rc(ps, rc);
@@ -557,10 +595,11 @@ decode_value(parser_t *ps, const prop_t *pr, const char **out, size_t *out_len)
         n = ps->val[k].len;
         k ^= 1;
     } else if (!utf8_valid(v, n)) {
-        if (pr->charset != NULL) {
+        if (cs == CS_OTHER) {
+            char shown[MSG_QUOTE];
             return fail(ps, KITH_EPARSE, ps->line_no,
-                        "value is not valid UTF-8 and CHARSET=%.*s is not supported",
-                        (int) (pr->charset_len > 40 ? 40 : pr->charset_len), pr->charset);
+                        "value is not valid UTF-8 and CHARSET=%s is not supported",
+                        quote_for_msg(pr->charset, pr->charset_len, shown));
         }
         return fail(ps, KITH_EPARSE, ps->line_no,
                     "invalid UTF-8 (declare CHARSET=ISO-8859-1 or convert the file to UTF-8)");
@@ -789,10 +828,40 @@ map_categories(parser_t *ps, kith_card_t *card, const char *v, size_t n)
     return rc;
 }
 
-/* X-FOO -> "x-foo"; X-KITH-PAIN-POINTS -> "pain_points". */
+/* The field named by X-KITH-CUSTOM;NAME=x-...: a custom field whose name an X-
+ * property cannot carry (it holds '_', or reads as something else, like x-kith-*). */
+static int
+map_custom(parser_t *ps, kith_card_t *card, const prop_t *pr, const char *v, size_t n)
+{
+    kith_buf_t *f = &ps->fname;
+    f->len = 0;
+    int ok = pr->kname_len > 2 && pr->kname_len <= MAX_NAME && prefix_ci(pr->kname, 2, "x-");
+    for (size_t i = 0; ok && i < pr->kname_len; i++) {
+        unsigned char c = to_lower((unsigned char) pr->kname[i]);
+        ok = is_alnum(c) || c == '-' || c == '_';
+    }
+    if (!ok) {
+        return fail(ps, KITH_EPARSE, ps->line_no,
+                    "X-KITH-CUSTOM needs NAME=x- followed by letters, digits, '-' or '_'");
+    }
+    int rc = kith_buf_reserve(f, pr->kname_len);
+    if (rc != KITH_OK) {
+        return fail_rc(ps, rc);
+    }
+    for (size_t i = 0; i < pr->kname_len; i++) {
+        f->data[f->len++] = to_lower((unsigned char) pr->kname[i]);
+    }
+    f->data[f->len] = '\0';
+    return add_text(ps, card, (const char *) f->data, v, n);
+}
+
+/* X-FOO -> "x-foo"; X-KITH-PAIN-POINTS -> "pain_points"; see also map_custom(). */
 static int
 map_x(parser_t *ps, kith_card_t *card, const prop_t *pr, const char *v, size_t n)
 {
+    if (pr->kname != NULL && eq_ci(pr->name, pr->name_len, "X-KITH-CUSTOM")) {
+        return map_custom(ps, card, pr, v, n);
+    }
     const char *nm = pr->name + 2;
     size_t nl = pr->name_len - 2;
     int kith = prefix_ci(pr->name, pr->name_len, "X-KITH-");
@@ -921,8 +990,9 @@ handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
     case P_VERSION:
         trim(&v, &n);
         if (!eq_ci(v, n, "2.1") && !eq_ci(v, n, "3.0") && !eq_ci(v, n, "4.0")) {
-            return fail(ps, KITH_EPARSE, ps->line_no, "unsupported VERSION %.*s",
-                        (int) (n > 20 ? 20 : n), v);
+            char shown[MSG_QUOTE];
+            return fail(ps, KITH_EPARSE, ps->line_no, "unsupported VERSION %s",
+                        quote_for_msg(v, n, shown));
         }
         return KITH_OK;
     case P_X:
@@ -1061,8 +1131,9 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
         }
         if (eq_ci(pr.name, pr.name_len, "END")) {
             if (card == NULL) {
-                rc = fail(&ps, KITH_EPARSE, ps.line_no, "END:%.*s without BEGIN",
-                          (int) (vl > 20 ? 20 : vl), v);
+                char shown[MSG_QUOTE];
+                rc = fail(&ps, KITH_EPARSE, ps.line_no, "END:%s without BEGIN",
+                          quote_for_msg(v, vl, shown));
                 goto out;
             }
             if (!eq_ci(v, vl, "VCARD")) {
@@ -1287,11 +1358,12 @@ is_known_field(const char *name)
 }
 
 /*
- * The property name for a field with no vCard property, written into b, or
- * KITH_EINVAL if the parser would not map it back to the same field name: "x-foo"
- * must be lower case (the parser lowercases X- names) and cannot be "x-kith-..." or
- * "x-abshowas" (which the parser reads as other things); other fields need
- * [a-z0-9_] because X-KITH-FOO-BAR reads back as "foo_bar".
+ * The property name (and parameter) for a field with no vCard property, written
+ * into b, or KITH_EINVAL if the parser could not map it back to the same field name.
+ * "x-foo-bar" becomes X-FOO-BAR. A custom name that an X- name cannot carry, because
+ * it holds '_' or because the parser reads it as something else (x-kith-*,
+ * x-abshowas), becomes X-KITH-CUSTOM;NAME=x-foo_bar. Both need [a-z0-9_-] in lower
+ * case. Other fields need [a-z0-9_]: X-KITH-FOO-BAR reads back as "foo_bar".
  */
 static int
 custom_prop_name(const char *field, kith_buf_t *b)
@@ -1301,13 +1373,20 @@ custom_prop_name(const char *field, kith_buf_t *b)
     b->len = 0;
     if (x) {
         const char *rest = field + 2;
-        if (rest[0] == '\0' || strncmp(rest, "kith-", 5) == 0 || strcmp(rest, "abshowas") == 0) {
+        int plain = strncmp(rest, "kith-", 5) != 0 && strcmp(rest, "abshowas") != 0;
+        if (rest[0] == '\0' || n > MAX_NAME) {
             return KITH_EINVAL;
         }
         for (const char *p = rest; *p != '\0'; p++) {
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+            if (*p == '_') {
+                plain = 0;
+            } else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
                 return KITH_EINVAL;
             }
+        }
+        if (!plain) {
+            int rc = kith_buf_puts(b, "X-KITH-CUSTOM;NAME=");
+            return rc == KITH_OK ? kith_buf_puts(b, field) : rc;
         }
     } else {
         if (n == 0) {

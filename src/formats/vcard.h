@@ -41,8 +41,8 @@ int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *er
  *
  * Returns KITH_OK; KITH_EINVAL for another version, a value that is not valid
  * UTF-8, or a field name that cannot be written so that it reads back unchanged
- * (custom fields must be "x-" followed by [a-z0-9-], other fields [a-z0-9_], and
- * "x-kith-..." and "x-abshowas" are reserved); KITH_ETOOBIG if a line or the
+ * (custom fields must be "x-" followed by [a-z0-9_-], other fields [a-z0-9_], at
+ * most 256 octets; kith's schema names all qualify); KITH_ETOOBIG if a line or the
  * number of properties would exceed what kith_vcard_parse() accepts; KITH_ENOMEM.
  * On error out may hold a partial vCard; the caller owns out either way.
  */
