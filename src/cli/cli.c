@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kith/error.h"
+#include "net/daemon.h"
 #include "model/schema.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -246,6 +247,15 @@ cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[st
     char fp[KITH_FINGERPRINT_LEN + 1];
     kith_fingerprint(key, fp);
     snprintf(out, 80, "unknown node %s", fp);
+}
+
+void
+cli_poke(const char *home)
+{
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    kith_control_call(home, "poke", &reply);
+    kith_buf_close(&reply);
 }
 
 int

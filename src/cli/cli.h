@@ -71,6 +71,10 @@ void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
 /* One line for list/search. */
 void cli_record_line(const kith_record_t *r, FILE *out);
 
+/* Tells a daemon running for this home that the store changed, so that it pushes the
+ * change to peers at once. Silent when no daemon runs. */
+void cli_poke(const char *home);
+
 /* Writes buf to stdout and reports failure (e.g. a closed pipe or a full disk). */
 int cli_write_stdout(const kith_buf_t *buf);
 
@@ -90,5 +94,8 @@ int cmd_unshare(cli_globals_t *g, int argc, char **argv);
 int cmd_import(cli_globals_t *g, int argc, char **argv);
 int cmd_export(cli_globals_t *g, int argc, char **argv);
 int cmd_help(cli_globals_t *g, int argc, char **argv);
+int cmd_serve(cli_globals_t *g, int argc, char **argv);
+int cmd_sync(cli_globals_t *g, int argc, char **argv);
+int cmd_status(cli_globals_t *g, int argc, char **argv);
 
 #endif

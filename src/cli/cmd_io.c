@@ -204,8 +204,10 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
         if (kith_schema_check_name(name) != KITH_OK) {
             /* A column or property kith has no field for: say so once, keep going. */
             if (warned_unknown(name)) {
-                fprintf(stderr, "kith: %s: '%s' is not a kith field; ignored (see 'kith help "
-                                "fields')\n", path, name);
+                fprintf(stderr,
+                        "kith: %s: '%s' is not a kith field; ignored (see 'kith help "
+                        "fields')\n",
+                        path, name);
             }
             continue;
         }
@@ -439,6 +441,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         printf(" (%zu updated, %zu unchanged)", n_updated, n_same);
     }
     printf("\n");
+    cli_poke(n->dir);
     ret = 0;
 out:
     for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {

@@ -303,6 +303,7 @@ peer_add(cli_globals_t *g, int argc, char **argv)
     char fp[KITH_FINGERPRINT_LEN + 1];
     kith_fingerprint(p.key, fp);
     printf("Added peer %s (fingerprint %s)%s\n", name, fp, self ? ", one of your own devices" : "");
+    cli_poke(n->dir);
     ret = 0;
 out:
     kith_node_close(n);
@@ -438,6 +439,7 @@ peer_rm(cli_globals_t *g, int argc, char **argv)
         return 1;
     }
     printf("Removed peer %s; records shared with it no longer include it.\n", argv[1]);
+    cli_poke(n->dir);
     kith_node_close(n);
     return 0;
 }

@@ -163,6 +163,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     char hex[33];
     cli_id_hex(id, hex);
     printf("%s\n", hex);
+    cli_poke(n->dir);
     ret = 0;
 out:
     free(targets);
@@ -245,6 +246,7 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
     char hex[33];
     cli_id_hex(id, hex);
     printf("Updated %s (%.8s)\n", kith_record_name(&rec), hex);
+    cli_poke(n->dir);
     ret = 0;
 out:
     kith_record_close(&rec);
@@ -660,6 +662,7 @@ cmd_rm(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     printf("Deleted %s\n", kith_record_name(&rec));
+    cli_poke(n->dir);
     ret = 0;
 out:
     kith_record_close(&rec);
@@ -749,6 +752,7 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     if (sharing && read_only) {
         printf("(read-only)\n");
     }
+    cli_poke(n->dir);
     ret = 0;
 out:
     free(targets);

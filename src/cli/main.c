@@ -83,6 +83,23 @@ const cli_command_t cli_commands[] = {
      "  json      every field of every record, as a JSON array\n"
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
+    {"serve", cmd_serve, "[--listen ADDR:PORT] [--no-discovery] [--log-level LEVEL]",
+     "run the daemon in the foreground",
+     "Listens for trusted peers (default 0.0.0.0:5484), dials the peers that have an address,\n"
+     "reconciles with each and then pushes every new change at once. Logs one line per\n"
+     "event to standard error. Stops cleanly on SIGINT or SIGTERM.\n\n"
+     "  --listen ADDR:PORT   where to listen (a numeric IPv4 or IPv6 address)\n"
+     "  --no-discovery       do not announce or look for peers on the LAN\n"
+     "  --log-level LEVEL    error, info (default) or debug\n"},
+    {"sync", cmd_sync, "PEER|HOST:PORT [--json] [--timeout SECONDS]",
+     "reconcile once with a peer, then exit",
+     "Connects to the peer, exchanges what each side lacks, and exits 0 only if the\n"
+     "reconciliation completed. Works with or without a daemon running.\n\n"
+     "  --json               {\"sent_ops\", \"received_ops\", \"bytes_out\", \"bytes_in\",\n"
+     "                       \"round_trips\", \"ms\"}\n"
+     "  --timeout SECONDS    give up after this long (default 120)\n"},
+    {"status", cmd_status, "[--json]", "show the daemon, peers online, last sync",
+     "  --json   the daemon's status as JSON ({\"running\": false} when none runs)\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };

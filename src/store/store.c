@@ -35,9 +35,10 @@ struct kith_store {
 static const char *const migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "CREATE TABLE ops(hash BLOB PRIMARY KEY, rec BLOB NOT NULL, hlc INTEGER NOT NULL,"
-    "  author BLOB NOT NULL, private INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;"
+    "  author BLOB NOT NULL, private INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX ops_rec ON ops(rec);"
-    "CREATE INDEX ops_hlc ON ops(hlc, hash);"
+    "CREATE UNIQUE INDEX ops_seq ON ops(seq);"
     "CREATE TABLE records(id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
     "  deleted INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
     "  name_tag BLOB NOT NULL, data BLOB NOT NULL, search BLOB NOT NULL);"
@@ -231,6 +232,12 @@ void
 kith_store_set_vault(kith_store_t *s, kith_vault_t *vault)
 {
     s->vault = vault;
+}
+
+int
+kith_store_checkpoint(kith_store_t *s)
+{
+    return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 int
@@ -561,9 +568,12 @@ record_owner(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint8_t owner[K
     return rc;
 }
 
-int
-kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
-                  const uint8_t hash[static KITH_HASH_LEN], int *added)
+/* Inserts one verified op (unless held) and refolds its record. With require_effective
+ * the op must take effect in the fold (its author is the owner or an editor at that
+ * time); otherwise KITH_EAUTH, and the caller must roll back to its savepoint. */
+static int
+put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+       const uint8_t hash[KITH_HASH_LEN], int require_effective, int *added)
 {
     sqlite3_stmt *st = NULL;
     kith_buf_t sealed;
@@ -572,7 +582,7 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
     kith_record_t rec;
     kith_record_init(&rec);
     uint8_t owner[KITH_PK_LEN];
-    int found = 0;
+    int found = 0, *eff = NULL, single_eff = 0;
     *added = 0;
     if (s->vault == NULL) {
         return KITH_EINVAL;
@@ -590,8 +600,8 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
         goto out;
     }
     rc = prepare(s,
-                 "INSERT OR IGNORE INTO ops(hash, rec, hlc, author, private, data) "
-                 "VALUES(?, ?, ?, ?, ?, ?)",
+                 "INSERT OR IGNORE INTO ops(hash, rec, hlc, author, private, seq, data) "
+                 "VALUES(?, ?, ?, ?, ?, (SELECT ifnull(max(seq), 0) + 1 FROM ops), ?)",
                  &st);
     if (rc != KITH_OK) {
         goto out;
@@ -607,19 +617,32 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
         goto out; /* already held: nothing to refold */
     }
     *added = 1;
+    int effective = 1;
     if (!found) {
         /* A new record: its only op is this one, so fold it without reading back. */
         kith_fold_input_t in = {op, {0}};
         memcpy(in.hash, hash, KITH_HASH_LEN);
-        rc = kith_fold(&in, 1, &rec, NULL);
+        rc = kith_fold(&in, 1, &rec, &single_eff);
+        effective = single_eff;
     } else {
         rc = kith_store_foreach_op(s, op->rec, op_list_load, &list);
         for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
             list.in[i].op = &list.ops[i];
         }
-        if (rc == KITH_OK) {
-            rc = kith_fold(list.in, list.n, &rec, NULL);
+        if (rc == KITH_OK && (eff = calloc(list.n, sizeof(*eff))) == NULL) {
+            rc = KITH_ENOMEM;
         }
+        if (rc == KITH_OK) {
+            rc = kith_fold(list.in, list.n, &rec, eff);
+        }
+        for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
+            if (memcmp(list.in[i].hash, hash, KITH_HASH_LEN) == 0) {
+                effective = eff[i];
+            }
+        }
+    }
+    if (rc == KITH_OK && require_effective && !effective) {
+        rc = KITH_EAUTH;
     }
     if (rc == KITH_OK) {
         rc = write_record(s, &rec);
@@ -629,6 +652,307 @@ out:
     kith_buf_close(&sealed);
     op_list_close(&list);
     kith_record_close(&rec);
+    free(eff);
+    return rc;
+}
+
+int
+kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+                  const uint8_t hash[static KITH_HASH_LEN], int *added)
+{
+    return put_op(s, signed_op, len, op, hash, 0, added);
+}
+
+/* ---- sync support ------------------------------------------------------------------- */
+
+int
+kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                      kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
+                      uint64_t *max_seq)
+{
+    sqlite3_stmt *st = NULL;
+    kith_item_t *list = NULL;
+    uint8_t(*rlist)[KITH_REC_ID_LEN] = NULL;
+    size_t count = 0, cap = 0;
+    *items = NULL;
+    *recs = NULL;
+    *n = 0;
+    *max_seq = 0;
+    int rc = kith_store_max_seq(s, max_seq);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    rc =
+        prepare(s,
+                self_peer ? "SELECT hlc, hash, rec FROM ops WHERE ?1 IS NOT NULL AND seq <= ?2 "
+                            "ORDER BY hlc, hash"
+                          : "SELECT o.hlc, o.hash, o.rec FROM ops o JOIN records r ON r.id = o.rec "
+                            "WHERE o.private = 0 AND o.seq <= ?2 AND (r.owner = ?1 OR EXISTS "
+                            "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1)) "
+                            "ORDER BY o.hlc, o.hash",
+                &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) *max_seq);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != KITH_HASH_LEN ||
+            sqlite3_column_bytes(st, 2) != KITH_REC_ID_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 1024;
+            kith_item_t *p = realloc(list, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            list = p;
+            void *q = realloc(rlist, cap * KITH_REC_ID_LEN);
+            if (q == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            rlist = q;
+        }
+        list[count].ts = (uint64_t) sqlite3_column_int64(st, 0);
+        memcpy(list[count].id, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
+        memcpy(rlist[count], sqlite3_column_blob(st, 2), KITH_REC_ID_LEN);
+        count++;
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    release(s, st);
+    if (rc != KITH_OK) {
+        free(list);
+        free(rlist);
+        return rc;
+    }
+    /* SQLite orders integers numerically and blobs with memcmp: the reconciliation's
+     * (ts, id) order, as long as no hlc exceeds INT64_MAX (48-bit milliseconds cannot). */
+    *items = list;
+    *recs = rlist;
+    *n = count;
+    return KITH_OK;
+}
+
+int
+kith_store_max_seq(kith_store_t *s, uint64_t *max_seq)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT ifnull(max(seq), 0) FROM ops", &st);
+    if (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *max_seq = (uint64_t) sqlite3_column_int64(st, 0);
+    } else {
+        rc = KITH_EDB;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_op_get(kith_store_t *s, const uint8_t hash[static KITH_HASH_LEN], kith_buf_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT data FROM ops WHERE hash = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = unseal_column(s, st, 0, hash, KITH_HASH_LEN, out);
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                     uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
+                     uint64_t *last_seq)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    *last_seq = after_seq;
+    int rc = prepare(s,
+                     self_peer
+                         ? "SELECT seq, hash, data FROM ops WHERE ?1 IS NOT NULL AND seq > ?2 "
+                           "ORDER BY seq LIMIT ?3"
+                         : "SELECT o.seq, o.hash, o.data FROM ops o JOIN records r ON r.id = o.rec "
+                           "WHERE o.seq > ?2 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
+                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1)) "
+                           "ORDER BY o.seq LIMIT ?3",
+                     &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) after_seq);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) limit);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != KITH_HASH_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        uint8_t hash[KITH_HASH_LEN];
+        memcpy(hash, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
+        pt.len = 0;
+        rc = unseal_column(s, st, 2, hash, KITH_HASH_LEN, &pt);
+        if (rc == KITH_OK) {
+            rc = cb(ctx, pt.data, pt.len, hash);
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+        *last_seq = (uint64_t) sqlite3_column_int64(st, 0);
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    release(s, st);
+    kith_buf_close(&pt);
+    return rc;
+}
+
+/* One record's ops within a received batch. */
+typedef struct {
+    size_t first, count;
+} group_t;
+
+int
+kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
+                        const uint8_t sender[static KITH_PK_LEN], int self_peer,
+                        const uint8_t *const *ops, const size_t *lens, size_t n,
+                        kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx)
+{
+    kith_op_t *decoded = calloc(n ? n : 1, sizeof(*decoded));
+    uint8_t(*hashes)[KITH_HASH_LEN] = calloc(n ? n : 1, KITH_HASH_LEN);
+    int *ok = calloc(n ? n : 1, sizeof(int));
+    size_t *order = calloc(n ? n : 1, sizeof(size_t));
+    int rc = KITH_OK;
+    if (decoded == NULL || hashes == NULL || ok == NULL || order == NULL) {
+        rc = KITH_ENOMEM;
+        goto out;
+    }
+    /* Verify every signature first: CPU work, no database. */
+    for (size_t i = 0; i < n; i++) {
+        kith_op_init(&decoded[i]);
+        int vrc = kith_op_verify(ops[i], lens[i], &decoded[i], hashes[i]);
+        if (vrc != KITH_OK) {
+            stats->rejected++;
+            if (reject) {
+                reject(ctx, NULL, vrc == KITH_ECRYPTO ? "bad signature" : "malformed op");
+            }
+            continue;
+        }
+        if (decoded[i].private && !self_peer) {
+            stats->rejected++;
+            if (reject) {
+                reject(ctx, &decoded[i], "private op from a peer that is not one of our devices");
+            }
+            continue;
+        }
+        ok[i] = 1;
+    }
+    /* Group by record, keeping the sender's order within each record (which is hlc
+     * order, so that an audience change lands before the edits it permits). */
+    size_t n_order = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+        int placed = 0;
+        for (size_t k = 0; k < n_order && !placed; k++) {
+            placed = memcmp(decoded[order[k]].rec, decoded[i].rec, KITH_REC_ID_LEN) == 0;
+        }
+        if (placed) {
+            continue;
+        }
+        for (size_t k = i; k < n; k++) {
+            if (ok[k] && memcmp(decoded[k].rec, decoded[i].rec, KITH_REC_ID_LEN) == 0) {
+                order[n_order++] = k;
+            }
+        }
+    }
+    for (size_t g = 0; g < n_order && rc == KITH_OK;) {
+        size_t end = g;
+        while (end < n_order &&
+               memcmp(decoded[order[end]].rec, decoded[order[g]].rec, KITH_REC_ID_LEN) == 0) {
+            end++;
+        }
+        rc = exec(s, "SAVEPOINT rec");
+        size_t added_here = 0, dup_here = 0, rejected_here = 0;
+        for (size_t k = g; k < end && rc == KITH_OK; k++) {
+            size_t i = order[k];
+            int added = 0;
+            rc = exec(s, "SAVEPOINT one");
+            if (rc != KITH_OK) {
+                break;
+            }
+            int prc = put_op(s, ops[i], lens[i], &decoded[i], hashes[i], 1, &added);
+            if (prc == KITH_EAUTH) {
+                rc = exec(s, "ROLLBACK TO one");
+                rejected_here++;
+                if (reject) {
+                    reject(ctx, &decoded[i], "author has no authority over this record");
+                }
+            } else if (prc != KITH_OK) {
+                rc = prc;
+            } else {
+                added ? added_here++ : dup_here++;
+            }
+            if (rc == KITH_OK) {
+                rc = exec(s, "RELEASE one");
+            }
+        }
+        /* The sender must be entitled to hold the record, and so must we. */
+        int entitled = self_peer;
+        if (rc == KITH_OK && !entitled && added_here > 0) {
+            kith_record_t r;
+            int grc = kith_store_record_get(s, decoded[order[g]].rec, &r);
+            if (grc == KITH_OK) {
+                entitled = kith_record_role(&r, sender) != 0 && kith_record_role(&r, self) != 0;
+                kith_record_close(&r);
+            } else if (grc != KITH_ENOTFOUND) {
+                rc = grc;
+            }
+        } else if (added_here == 0) {
+            entitled = 1;
+        }
+        if (rc == KITH_OK && !entitled) {
+            rc = exec(s, "ROLLBACK TO rec");
+            rejected_here += added_here;
+            added_here = 0;
+            if (reject) {
+                reject(ctx, &decoded[order[g]],
+                       "sender or receiver is not in the record's audience");
+            }
+        }
+        if (rc == KITH_OK) {
+            rc = exec(s, "RELEASE rec");
+        }
+        stats->accepted += added_here;
+        stats->duplicate += dup_here;
+        stats->rejected += rejected_here;
+        g = end;
+    }
+out:
+    for (size_t i = 0; decoded != NULL && i < n; i++) {
+        kith_op_close(&decoded[i]);
+    }
+    free(decoded);
+    free(hashes);
+    free(ok);
+    free(order);
     return rc;
 }
 
@@ -1126,4 +1450,25 @@ kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
     *out = list;
     *n = count;
     return KITH_OK;
+}
+
+int
+kith_store_peer_seen(kith_store_t *s, const uint8_t key[static KITH_PK_LEN], uint64_t now_ms,
+                     const char *addr)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s,
+                     "UPDATE peers SET last_seen = ?, last_addr = ifnull(?, last_addr) "
+                     "WHERE key = ?",
+                     &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) now_ms);
+        if (addr != NULL) {
+            sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_blob(st, 3, key, KITH_PK_LEN, SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    release(s, st);
+    return rc;
 }

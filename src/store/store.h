@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "crypto/vault.h"
+#include "sync/reconcile.h"
 #include "model/op.h"
 #include "model/record.h"
 #include "util/buf.h"
@@ -50,6 +51,9 @@ void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
 
+/* Folds the write-ahead log back into the database file (on a clean shutdown). */
+int kith_store_checkpoint(kith_store_t *s);
+
 int kith_store_begin(kith_store_t *s);
 int kith_store_commit(kith_store_t *s);
 void kith_store_rollback(kith_store_t *s);
@@ -64,6 +68,48 @@ int kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out);
  * The op's owner must match the record's owner when the record exists (KITH_EAUTH). */
 int kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
                       const uint8_t hash[static KITH_HASH_LEN], int *added);
+/* ---- sync ---- */
+
+/* The set offered to peer: (hlc, hash) of the non-private ops of records the peer owns
+ * or is in the audience of; every op for a self peer. Sorted for reconciliation, with each
+ * op's record id in the parallel array *recs; the caller frees both with free().
+ * *max_seq is the newest op sequence number included. */
+int kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                          kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
+                          uint64_t *max_seq);
+/* The highest op sequence number (0 for an empty store). Sequence numbers grow with each
+ * op stored here, whatever its hlc, so "everything after N" finds new ops to push. */
+int kith_store_max_seq(kith_store_t *s, uint64_t *max_seq);
+/* Appends the signed op with this hash to out (KITH_ENOTFOUND). */
+int kith_store_op_get(kith_store_t *s, const uint8_t hash[static KITH_HASH_LEN], kith_buf_t *out);
+typedef int (*kith_seq_op_cb)(void *ctx, const uint8_t *signed_op, size_t len,
+                              const uint8_t hash[KITH_HASH_LEN]);
+/* Calls cb, in sequence order, for at most `limit` ops offered to peer (as in
+ * kith_store_sync_items) with a sequence number above after_seq; *last_seq gets the last
+ * one visited (after_seq if none). */
+int kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                         uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
+                         uint64_t *last_seq);
+
+typedef struct {
+    size_t accepted;  /* new ops stored */
+    size_t duplicate; /* already held */
+    size_t rejected;  /* refused: bad signature, no authority, not entitled */
+} kith_apply_stats_t;
+/* Called once per refusal with the op (NULL when it could not be decoded) and why. */
+typedef void (*kith_reject_cb)(void *ctx, const kith_op_t *op, const char *why);
+/* Applies signed ops received from `sender` (self is this node's key) inside the caller's
+ * transaction. Each op must carry a valid signature, be effective (its author the owner or
+ * an editor at that time), and be private only if the sender is one of this user's own
+ * devices (self_peer). After each record's ops, both the sender and this node must be in
+ * the record's audience (or own it), unless the sender is a self peer; otherwise all of
+ * that record's new ops are undone. Refused ops are counted, reported through reject (may
+ * be NULL) and leave nothing behind. Returns KITH_OK unless the database fails. */
+int kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
+                            const uint8_t sender[static KITH_PK_LEN], int self_peer,
+                            const uint8_t *const *ops, const size_t *lens, size_t n,
+                            kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx);
+
 /* The folded record with this id (KITH_ENOTFOUND). */
 int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
                           kith_record_t *out);
@@ -105,6 +151,9 @@ int kith_store_peer_remove(kith_store_t *s, const char *name);
 int kith_store_peer_get(kith_store_t *s, const char *name, kith_peer_t *out);
 int kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
                                kith_peer_t *out);
+/* Records that the peer was just seen at addr (may be NULL). */
+int kith_store_peer_seen(kith_store_t *s, const uint8_t key[static KITH_PK_LEN], uint64_t now_ms,
+                         const char *addr);
 /* All peers sorted by name; free with kith_peers_free(). */
 int kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n);
 void kith_peer_close(kith_peer_t *p);

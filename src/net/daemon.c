@@ -1,0 +1,1343 @@
+/*
+ * The daemon; see daemon.h and proto/SYNC.md.
+ *
+ * Every connection owns a session. Work on a session (bytes in, ops out, pushes) is a
+ * job; jobs from all connections and from the daemon itself wait in one FIFO and run on
+ * the thread pool one at a time (uv_queue_work), so the store connection is never used by
+ * two threads at once. A connection has at most one job queued or running; while it has
+ * one, the loop thread does not touch its session.
+ */
+#include "net/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kith/error.h"
+#include "net/syncenv.h"
+#include "util/hlc.h"
+#include "util/json.h"
+#include "util/nodeid.h"
+
+#define TICK_MS        1000
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define PULL_CHUNK     (256 * 1024)
+#define CONTROL_MAX    256 /* bytes of one control command line */
+
+typedef struct job job_t;
+struct job {
+    job_t *next;
+    void (*work)(job_t *);
+    void (*done)(job_t *);
+    int queued;
+};
+
+typedef struct conn conn_t;
+
+/* What the daemon knows of a peer, kept in memory so the loop thread never reads the
+ * store. Reloaded by a job when the CLI pokes. */
+typedef struct {
+    char name[KITH_PEER_NAME_MAX + 1];
+    uint8_t key[KITH_PK_LEN];
+    char addr[128]; /* configured address, "" if none */
+    int self;
+    uint64_t next_dial_ms;
+    uint64_t backoff_ms;
+    uint64_t last_sync_ms;
+    uint64_t ops_sent, ops_received; /* over the daemon's life */
+    int dialing;
+} peer_t;
+
+struct conn {
+    kith_daemon_t *d;
+    conn_t *next;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    job_t job;
+    kith_session_t *session;
+    int initiator;
+    uint8_t peer_key[KITH_PK_LEN]; /* known for outgoing connections, learned for incoming */
+    char addr[128];                /* the remote address, for logs and peer_seen */
+    kith_buf_t rx;                 /* received, not yet given to the session */
+    kith_buf_t rx_job;             /* being given to the session by the running job */
+    kith_buf_t tx_job;             /* produced by the running job */
+    int want_start, want_push;
+    int rc;                /* the running job's result */
+    int opened, announced; /* session open / peer_seen recorded */
+    int synced_reported;
+    int has_pending;      /* session has ops waiting for pull (as of the last job) */
+    size_t write_pending; /* bytes in uv_write not yet completed */
+    int reading, closing, connected;
+    uint64_t received_before;   /* ops_received before the running job */
+    kith_session_stats_t stats; /* copy after the last job, for status */
+};
+
+struct kith_daemon {
+    uv_loop_t *loop;
+    kith_node_t *node;
+    kith_daemon_opts_t opts;
+    kith_syncenv_t syncenv;
+    kith_session_env_t env;
+    uv_tcp_t listener;
+    uv_pipe_t control;
+    uv_timer_t timer;
+    uv_signal_t sigint, sigterm;
+    int started, listening, control_open, stopping;
+    int port;
+    char listen_text[128];
+    char control_path[4096];
+    conn_t *conns;
+    size_t n_conns;
+    peer_t *peers;
+    size_t n_peers;
+    /* Job queue. */
+    job_t *jobs_head, *jobs_tail;
+    job_t *running;
+    uv_work_t work;
+    job_t reload_job;
+    peer_t *reloaded;
+    size_t n_reloaded;
+    int reload_again;
+    /* One-shot. */
+    conn_t *oneshot_conn;
+    int oneshot_ok;
+    uint64_t started_ms, finished_ms;
+    kith_session_stats_t oneshot_stats;
+    int handles_open;
+};
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void logf_(kith_daemon_t *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+logf_(kith_daemon_t *d, int level, const char *fmt, ...)
+{
+    if (level > d->opts.log_level) {
+        return;
+    }
+    static const char *const names[] = {"error", "info", "debug"};
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    FILE *f = d->opts.log ? d->opts.log : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(f, "%s %s: ", when, names[level]);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fflush(f);
+    va_end(ap);
+}
+
+static void
+session_log(void *ctx, int level, const char *line)
+{
+    logf_(ctx, level, "%s", line);
+}
+
+/* ---- the job queue ------------------------------------------------------------------ */
+
+static void run_next(kith_daemon_t *d);
+
+static void
+submit(kith_daemon_t *d, job_t *j)
+{
+    if (j->queued) {
+        return;
+    }
+    j->queued = 1;
+    j->next = NULL;
+    if (d->jobs_tail) {
+        d->jobs_tail->next = j;
+    } else {
+        d->jobs_head = j;
+    }
+    d->jobs_tail = j;
+    run_next(d);
+}
+
+static void
+work_cb(uv_work_t *w)
+{
+    kith_daemon_t *d = w->data;
+    d->running->work(d->running);
+}
+
+static void
+after_work_cb(uv_work_t *w, int status)
+{
+    (void) status;
+    kith_daemon_t *d = w->data;
+    job_t *j = d->running;
+    d->running = NULL;
+    j->queued = 0;
+    j->done(j);
+    run_next(d);
+}
+
+static void
+run_next(kith_daemon_t *d)
+{
+    if (d->running != NULL || d->jobs_head == NULL) {
+        return;
+    }
+    job_t *j = d->jobs_head;
+    d->jobs_head = j->next;
+    if (d->jobs_head == NULL) {
+        d->jobs_tail = NULL;
+    }
+    d->running = j;
+    d->work.data = d;
+    if (uv_queue_work(d->loop, &d->work, work_cb, after_work_cb) != 0) {
+        /* The pool refused (only when the loop is closing): run it here. */
+        d->running = NULL;
+        j->work(j);
+        j->queued = 0;
+        j->done(j);
+    }
+}
+
+/* Removes a job that is queued but not running. */
+static void
+unqueue(kith_daemon_t *d, job_t *j)
+{
+    if (!j->queued || d->running == j) {
+        return;
+    }
+    job_t **p = &d->jobs_head;
+    d->jobs_tail = NULL;
+    while (*p) {
+        if (*p == j) {
+            *p = j->next;
+            continue;
+        }
+        d->jobs_tail = *p;
+        p = &(*p)->next;
+    }
+    j->queued = 0;
+}
+
+/* ---- peers -------------------------------------------------------------------------- */
+
+static peer_t *
+find_peer_by_key(kith_daemon_t *d, const uint8_t key[KITH_PK_LEN])
+{
+    for (size_t i = 0; i < d->n_peers; i++) {
+        if (memcmp(d->peers[i].key, key, KITH_PK_LEN) == 0) {
+            return &d->peers[i];
+        }
+    }
+    return NULL;
+}
+
+/* Reads the peer list from the store into a fresh array (runs as a job, or before the
+ * loop starts). */
+static int
+read_peers(kith_daemon_t *d, peer_t **out, size_t *n)
+{
+    kith_peer_t *list = NULL;
+    size_t count = 0;
+    int rc = kith_store_peer_list(d->node->store, &list, &count);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    peer_t *p = calloc(count ? count : 1, sizeof(*p));
+    if (p == NULL) {
+        kith_peers_free(list, count);
+        return KITH_ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        snprintf(p[i].name, sizeof(p[i].name), "%s", list[i].name);
+        memcpy(p[i].key, list[i].key, KITH_PK_LEN);
+        snprintf(p[i].addr, sizeof(p[i].addr), "%s", list[i].addr);
+        p[i].self = list[i].self;
+    }
+    kith_peers_free(list, count);
+    *out = p;
+    *n = count;
+    return KITH_OK;
+}
+
+static void
+reload_work(job_t *j)
+{
+    kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, reload_job));
+    if (read_peers(d, &d->reloaded, &d->n_reloaded) != KITH_OK) {
+        d->reloaded = NULL;
+        d->n_reloaded = 0;
+    }
+}
+
+static void schedule(conn_t *c);
+static void close_conn(conn_t *c);
+
+static void
+reload_done(job_t *j)
+{
+    kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, reload_job));
+    if (d->reloaded != NULL) {
+        /* Keep the dialling state and counters of peers that are still there. */
+        for (size_t i = 0; i < d->n_reloaded; i++) {
+            peer_t *old = find_peer_by_key(d, d->reloaded[i].key);
+            if (old != NULL) {
+                d->reloaded[i].next_dial_ms = old->next_dial_ms;
+                d->reloaded[i].backoff_ms = old->backoff_ms;
+                d->reloaded[i].last_sync_ms = old->last_sync_ms;
+                d->reloaded[i].ops_sent = old->ops_sent;
+                d->reloaded[i].ops_received = old->ops_received;
+                d->reloaded[i].dialing = old->dialing;
+            }
+        }
+        free(d->peers);
+        d->peers = d->reloaded;
+        d->n_peers = d->n_reloaded;
+        d->reloaded = NULL;
+        /* A peer that was removed loses its session at once. */
+        for (conn_t *c = d->conns; c; c = c->next) {
+            if (c->opened && find_peer_by_key(d, c->peer_key) == NULL) {
+                logf_(d, KITH_LOG_INFO, "closing the session of a peer no longer trusted");
+                close_conn(c);
+            }
+        }
+    }
+    if (d->reload_again) {
+        d->reload_again = 0;
+        submit(d, &d->reload_job);
+    }
+}
+
+/* ---- connections -------------------------------------------------------------------- */
+
+static void
+on_conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    kith_daemon_t *d = c->d;
+    d->handles_open--;
+    kith_session_free(c->session);
+    kith_buf_close(&c->rx);
+    kith_buf_close(&c->rx_job);
+    kith_buf_close(&c->tx_job);
+    free(c);
+}
+
+static void
+remove_conn(kith_daemon_t *d, conn_t *c)
+{
+    for (conn_t **p = &d->conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            d->n_conns--;
+            return;
+        }
+    }
+}
+
+/* Closes a connection; if its job is running, the job's completion finishes the close. */
+static void
+close_conn(conn_t *c)
+{
+    kith_daemon_t *d = c->d;
+    if (c->closing) {
+        return;
+    }
+    c->closing = 1;
+    if (c->initiator) {
+        peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL) {
+            p->dialing = 0;
+        }
+    }
+    if (d->oneshot_conn == c) {
+        d->oneshot_stats = *kith_session_stats(c->session);
+        d->finished_ms = now_ms();
+        d->oneshot_conn = NULL;
+        kith_daemon_stop(d);
+    }
+    unqueue(d, &c->job);
+    if (d->running == &c->job) {
+        return; /* job_done() sees `closing` and comes back here */
+    }
+    remove_conn(d, c);
+    uv_read_stop((uv_stream_t *) &c->tcp);
+    uv_close((uv_handle_t *) &c->tcp, on_conn_closed);
+}
+
+typedef struct {
+    uv_write_t req;
+    conn_t *c;
+    size_t len;
+    char data[];
+} write_req_t;
+
+static void
+on_written(uv_write_t *req, int status)
+{
+    write_req_t *w = (write_req_t *) req;
+    conn_t *c = w->c;
+    c->write_pending -= w->len;
+    free(w);
+    if (status < 0) {
+        close_conn(c);
+        return;
+    }
+    if (!c->closing && c->has_pending && c->write_pending < KITH_CONN_TX_MAX / 2) {
+        schedule(c);
+    }
+}
+
+static int
+conn_write(conn_t *c, const uint8_t *data, size_t len)
+{
+    if (len == 0 || c->closing) {
+        return 0;
+    }
+    write_req_t *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        return -1;
+    }
+    memcpy(w->data, data, len);
+    w->c = c;
+    w->len = len;
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned) len);
+    c->write_pending += len;
+    if (uv_write(&w->req, (uv_stream_t *) &c->tcp, &buf, 1, on_written) != 0) {
+        c->write_pending -= len;
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void) h;
+    (void) suggested;
+    buf->base = malloc(65536);
+    buf->len = buf->base ? 65536 : 0;
+}
+
+static void
+conn_work(job_t *j)
+{
+    conn_t *c = (conn_t *) ((char *) j - offsetof(conn_t, job));
+    kith_daemon_t *d = c->d;
+    uint64_t t = now_ms();
+    int rc = KITH_OK;
+    c->tx_job.len = 0;
+    c->received_before = kith_session_stats(c->session)->ops_received;
+    if (c->want_start) {
+        c->want_start = 0;
+        rc = kith_session_start(c->session, &c->tx_job);
+    }
+    if (rc == KITH_OK && c->rx_job.len > 0) {
+        rc = kith_session_receive(c->session, c->rx_job.data, c->rx_job.len, &c->tx_job, t);
+        c->rx_job.len = 0;
+    }
+    if (rc == KITH_OK && kith_session_is_open(c->session) && !c->announced) {
+        c->announced = 1;
+        kith_store_peer_seen(d->node->store, kith_session_peer(c->session), kith_hlc_now_ms(),
+                             c->addr);
+    }
+    if (rc == KITH_OK && c->want_push) {
+        c->want_push = 0;
+        rc = kith_session_push(c->session, &c->tx_job);
+    }
+    if (rc == KITH_OK && c->write_pending < KITH_CONN_TX_MAX) {
+        rc = kith_session_pull(c->session, &c->tx_job, PULL_CHUNK);
+    }
+    c->has_pending = kith_session_has_pending(c->session);
+    c->rc = rc;
+}
+
+static void
+conn_done(job_t *j)
+{
+    conn_t *c = (conn_t *) ((char *) j - offsetof(conn_t, job));
+    kith_daemon_t *d = c->d;
+    c->stats = *kith_session_stats(c->session);
+    if (c->closing) {
+        c->closing = 0;
+        close_conn(c);
+        return;
+    }
+    if (c->rc == KITH_EAUTH) {
+        /* A stranger: no answer, no goodbye. */
+        logf_(d, KITH_LOG_INFO, "closed a connection from %s: not a trusted peer", c->addr);
+        close_conn(c);
+        return;
+    }
+    conn_write(c, c->tx_job.data, c->tx_job.len);
+    if (c->rc != KITH_OK || (!kith_session_is_open(c->session) && c->opened)) {
+        if (c->rc != KITH_OK) {
+            logf_(d, KITH_LOG_INFO, "session with %s ended: %s",
+                  kith_session_peer_name(c->session)[0] ? kith_session_peer_name(c->session)
+                                                        : c->addr,
+                  kith_strerror(c->rc));
+        }
+        close_conn(c);
+        return;
+    }
+    if (kith_session_is_open(c->session) && !c->opened) {
+        c->opened = 1;
+        memcpy(c->peer_key, kith_session_peer(c->session), KITH_PK_LEN);
+        peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL) {
+            p->backoff_ms = 0;
+        }
+        /* Two sessions with one peer (both dialled at once): keep the one dialled by the
+         * node with the smaller key, so both sides drop the same one. */
+        for (conn_t *o = d->conns; o; o = o->next) {
+            if (o != c && o->opened && !o->closing &&
+                memcmp(o->peer_key, c->peer_key, KITH_PK_LEN) == 0) {
+                int we_are_smaller = memcmp(d->node->id->pk, c->peer_key, KITH_PK_LEN) < 0;
+                conn_t *drop = (c->initiator == we_are_smaller) ? o : c;
+                logf_(d, KITH_LOG_DEBUG, "dropping a duplicate session");
+                close_conn(drop);
+                if (drop == c) {
+                    return;
+                }
+            }
+        }
+    }
+    if (c->stats.synced && !c->synced_reported) {
+        c->synced_reported = 1;
+        peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL) {
+            p->last_sync_ms = kith_hlc_now_ms();
+        }
+        if (d->oneshot_conn == c) {
+            d->oneshot_ok = 1;
+            d->oneshot_stats = c->stats;
+            d->finished_ms = now_ms();
+            /* Flush our last frames, then say goodbye. */
+            kith_buf_t bye;
+            kith_buf_init(&bye);
+            kith_session_close_msg(c->session, "done", &bye);
+            conn_write(c, bye.data, bye.len);
+            kith_buf_close(&bye);
+            d->oneshot_conn = NULL;
+            kith_daemon_stop(d);
+            return;
+        }
+        c->want_push = 1; /* anything stored while we reconciled */
+    }
+    if (c->stats.ops_received > c->received_before) {
+        peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL) {
+            p->ops_received += c->stats.ops_received - c->received_before;
+        }
+        /* Relay: what arrived from this peer may be due to others. */
+        for (conn_t *o = d->conns; o; o = o->next) {
+            if (o != c && o->opened && !o->closing) {
+                o->want_push = 1;
+                schedule(o);
+            }
+        }
+    }
+    if (!c->reading && c->rx.len < KITH_CONN_RX_MAX) {
+        c->reading = uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) == 0;
+    }
+    if (c->rx.len > 0 || c->want_push || (c->has_pending && c->write_pending < KITH_CONN_TX_MAX)) {
+        schedule(c);
+    }
+}
+
+static void
+schedule(conn_t *c)
+{
+    if (c->closing || c->job.queued) {
+        return;
+    }
+    kith_daemon_t *d = c->d;
+    /* Hand the received bytes over to the job. */
+    kith_buf_t tmp = c->rx_job;
+    c->rx_job = c->rx;
+    c->rx = tmp;
+    c->rx.len = 0;
+    submit(d, &c->job);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = s->data;
+    if (nread > 0) {
+        if (kith_buf_append(&c->rx, buf->base, (size_t) nread) != KITH_OK) {
+            free(buf->base);
+            close_conn(c);
+            return;
+        }
+        if (c->rx.len >= KITH_CONN_RX_MAX) {
+            /* Back-pressure: the peer waits until we have digested what it sent. */
+            uv_read_stop(s);
+            c->reading = 0;
+        }
+        if (!c->job.queued) {
+            schedule(c);
+        }
+    } else if (nread < 0) {
+        if (nread != UV_EOF) {
+            logf_(c->d, KITH_LOG_DEBUG, "read from %s: %s", c->addr, uv_strerror((int) nread));
+        }
+        close_conn(c);
+    }
+    free(buf->base);
+}
+
+static conn_t *
+new_conn(kith_daemon_t *d, int initiator, const uint8_t *peer_key)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->d = d;
+    c->initiator = initiator;
+    c->job.work = conn_work;
+    c->job.done = conn_done;
+    kith_buf_init(&c->rx);
+    kith_buf_init(&c->rx_job);
+    kith_buf_init(&c->tx_job);
+    if (peer_key != NULL) {
+        memcpy(c->peer_key, peer_key, KITH_PK_LEN);
+    }
+    if (kith_session_new(&c->session, &d->env, d->node->id, d->node->name, initiator, peer_key,
+                         now_ms()) != KITH_OK ||
+        uv_tcp_init(d->loop, &c->tcp) != 0) {
+        kith_session_free(c->session);
+        free(c);
+        return NULL;
+    }
+    c->tcp.data = c;
+    d->handles_open++;
+    c->next = d->conns;
+    d->conns = c;
+    d->n_conns++;
+    return c;
+}
+
+static void
+addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+    char host[64] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *) sa;
+        uv_ip4_name(in, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(out, cap, "%s:%d", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *) sa;
+        uv_ip6_name(in6, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(out, cap, "[%s]:%d", host, port);
+    } else {
+        snprintf(out, cap, "?");
+    }
+}
+
+static void
+on_incoming(uv_stream_t *server, int status)
+{
+    kith_daemon_t *d = server->data;
+    if (status < 0 || d->stopping) {
+        return;
+    }
+    conn_t *c = new_conn(d, 0, NULL);
+    if (c == NULL) {
+        return;
+    }
+    if (uv_accept(server, (uv_stream_t *) &c->tcp) != 0) {
+        close_conn(c);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
+        addr_text((struct sockaddr *) &ss, c->addr, sizeof(c->addr));
+    }
+    if (d->n_conns > KITH_MAX_CONNECTIONS) {
+        logf_(d, KITH_LOG_INFO, "refused %s: too many connections", c->addr);
+        close_conn(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->connected = 1;
+    c->reading = uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) == 0;
+    logf_(d, KITH_LOG_DEBUG, "connection from %s", c->addr);
+}
+
+static void
+on_connected(uv_connect_t *req, int status)
+{
+    conn_t *c = req->data;
+    kith_daemon_t *d = c->d;
+    peer_t *p = find_peer_by_key(d, c->peer_key);
+    if (status < 0) {
+        logf_(d, KITH_LOG_DEBUG, "cannot reach %s at %s: %s", p ? p->name : "peer", c->addr,
+              uv_strerror(status));
+        if (d->oneshot_conn == c) {
+            logf_(d, KITH_LOG_ERROR, "cannot reach %s: %s", c->addr, uv_strerror(status));
+        }
+        close_conn(c);
+        return;
+    }
+    if (c->closing) {
+        return;
+    }
+    c->connected = 1;
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->want_start = 1;
+    c->reading = uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) == 0;
+    schedule(c);
+}
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "HOST" into host and port. */
+static int
+split_addr(const char *text, char *host, size_t cap, int *port)
+{
+    *port = KITH_DEFAULT_PORT;
+    const char *colon;
+    size_t hlen;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL) {
+            return -1;
+        }
+        hlen = (size_t) (close - text - 1);
+        text++;
+        colon = close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = strrchr(text, ':');
+        hlen = colon ? (size_t) (colon - text) : strlen(text);
+    }
+    if (hlen == 0 || hlen >= cap) {
+        return -1;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (colon != NULL) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end != '\0' || p < 0 || p > 65535) {
+            return -1;
+        }
+        *port = (int) p;
+    }
+    return 0;
+}
+
+typedef struct {
+    uv_getaddrinfo_t req;
+    kith_daemon_t *d;
+    uint8_t key[KITH_PK_LEN];
+    char text[128];
+} resolve_t;
+
+static void
+on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolve_t *r = (resolve_t *) req;
+    kith_daemon_t *d = r->d;
+    d->handles_open--;
+    peer_t *p = find_peer_by_key(d, r->key);
+    conn_t *c = NULL;
+    if (status == 0 && !d->stopping) {
+        c = new_conn(d, 1, r->key);
+    }
+    if (c == NULL) {
+        if (status != 0) {
+            logf_(d, KITH_LOG_INFO, "cannot resolve %s: %s", r->text, uv_strerror(status));
+        }
+        if (p != NULL) {
+            p->dialing = 0;
+        }
+        if (d->opts.oneshot && d->oneshot_conn == NULL && !d->oneshot_ok) {
+            kith_daemon_stop(d);
+        }
+    } else {
+        snprintf(c->addr, sizeof(c->addr), "%s", r->text);
+        c->connect_req.data = c;
+        if (d->opts.oneshot) {
+            d->oneshot_conn = c;
+        }
+        if (uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected) != 0) {
+            close_conn(c);
+        }
+    }
+    uv_freeaddrinfo(res);
+    free(r);
+}
+
+static void
+dial(kith_daemon_t *d, const uint8_t key[KITH_PK_LEN], const char *addr)
+{
+    resolve_t *r = calloc(1, sizeof(*r));
+    char host[128];
+    int port;
+    if (r == NULL || split_addr(addr, host, sizeof(host), &port) != 0) {
+        logf_(d, KITH_LOG_ERROR, "bad peer address '%s'", addr);
+        free(r);
+        return;
+    }
+    r->d = d;
+    memcpy(r->key, key, KITH_PK_LEN);
+    snprintf(r->text, sizeof(r->text), "%s", addr);
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if (uv_getaddrinfo(d->loop, &r->req, on_resolved, host, service, &hints) != 0) {
+        free(r);
+        return;
+    }
+    d->handles_open++;
+    peer_t *p = find_peer_by_key(d, key);
+    if (p != NULL) {
+        p->dialing = 1;
+    }
+}
+
+static int
+connected_to(kith_daemon_t *d, const uint8_t key[KITH_PK_LEN])
+{
+    for (conn_t *c = d->conns; c; c = c->next) {
+        if (!c->closing && (c->opened || c->initiator) &&
+            memcmp(c->peer_key, key, KITH_PK_LEN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+dial_peers(kith_daemon_t *d)
+{
+    uint64_t t = now_ms();
+    for (size_t i = 0; i < d->n_peers; i++) {
+        peer_t *p = &d->peers[i];
+        if (p->addr[0] == '\0' || p->dialing || t < p->next_dial_ms || connected_to(d, p->key)) {
+            continue;
+        }
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (p->backoff_ms > BACKOFF_MAX_MS) {
+            p->backoff_ms = BACKOFF_MAX_MS;
+        }
+        p->next_dial_ms = t + p->backoff_ms;
+        dial(d, p->key, p->addr);
+    }
+}
+
+/* ---- timers and signals ------------------------------------------------------------- */
+
+static void
+on_tick(uv_timer_t *t)
+{
+    kith_daemon_t *d = t->data;
+    uint64_t now = now_ms();
+    for (conn_t *c = d->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing || c->job.queued) {
+            continue;
+        }
+        kith_buf_t out;
+        kith_buf_init(&out);
+        /* No job is queued or running for c, so its session is ours to touch. */
+        int rc = kith_session_tick(c->session, now, &out);
+        if (rc != KITH_OK && !kith_session_is_open(c->session)) {
+            logf_(d, KITH_LOG_INFO, "dropped %s: handshake timed out", c->addr);
+            close_conn(c);
+        } else if (rc != KITH_OK) {
+            close_conn(c);
+        } else {
+            conn_write(c, out.data, out.len);
+        }
+        kith_buf_close(&out);
+    }
+    if (d->opts.oneshot) {
+        if (now - d->started_ms > d->opts.oneshot_timeout_ms) {
+            logf_(d, KITH_LOG_ERROR, "sync timed out");
+            kith_daemon_stop(d);
+        }
+        return;
+    }
+    dial_peers(d);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+    kith_daemon_t *d = s->data;
+    logf_(d, KITH_LOG_INFO, "received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    kith_daemon_stop(d);
+}
+
+/* ---- control socket ----------------------------------------------------------------- */
+
+typedef struct {
+    uv_pipe_t pipe;
+    kith_daemon_t *d;
+    char line[CONTROL_MAX];
+    size_t len;
+} control_client_t;
+
+static void
+on_control_closed(uv_handle_t *h)
+{
+    control_client_t *cc = h->data;
+    cc->d->handles_open--;
+    free(cc);
+}
+
+typedef struct {
+    uv_write_t req;
+    control_client_t *cc;
+    char data[];
+} control_write_t;
+
+static void
+on_control_written(uv_write_t *req, int status)
+{
+    (void) status;
+    control_write_t *w = (control_write_t *) req;
+    uv_close((uv_handle_t *) &w->cc->pipe, on_control_closed);
+    free(w);
+}
+
+static void
+control_reply(control_client_t *cc, const char *text, size_t len)
+{
+    control_write_t *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        uv_close((uv_handle_t *) &cc->pipe, on_control_closed);
+        return;
+    }
+    memcpy(w->data, text, len);
+    w->cc = cc;
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned) len);
+    if (uv_write(&w->req, (uv_stream_t *) &cc->pipe, &buf, 1, on_control_written) != 0) {
+        free(w);
+        uv_close((uv_handle_t *) &cc->pipe, on_control_closed);
+    }
+}
+
+static void
+status_json(kith_daemon_t *d, kith_buf_t *out)
+{
+    kith_json_t j;
+    char nid[KITH_NODEID_BUFSIZE], when[24];
+    kith_json_init(&j, out, 1);
+    kith_json_object_begin(&j);
+    kith_nodeid_encode(d->node->id->pk, nid);
+    kith_json_key(&j, "node_id");
+    kith_json_string(&j, nid);
+    kith_json_key(&j, "name");
+    kith_json_string(&j, d->node->name);
+    kith_json_key(&j, "listening");
+    kith_json_string(&j, d->listen_text);
+    kith_json_key(&j, "pid");
+    kith_json_int(&j, (int64_t) getpid());
+    kith_json_key(&j, "peers");
+    kith_json_array_begin(&j);
+    for (size_t i = 0; i < d->n_peers; i++) {
+        peer_t *p = &d->peers[i];
+        conn_t *live = NULL;
+        for (conn_t *c = d->conns; c; c = c->next) {
+            if (c->opened && !c->closing && memcmp(c->peer_key, p->key, KITH_PK_LEN) == 0) {
+                live = c;
+            }
+        }
+        kith_json_object_begin(&j);
+        kith_json_key(&j, "name");
+        kith_json_string(&j, p->name);
+        kith_json_key(&j, "online");
+        kith_json_bool(&j, live != NULL);
+        kith_json_key(&j, "address");
+        live ? kith_json_string(&j, live->addr)
+             : (p->addr[0] ? kith_json_string(&j, p->addr) : kith_json_null(&j));
+        kith_json_key(&j, "last_sync");
+        if (p->last_sync_ms) {
+            kith_hlc_format(p->last_sync_ms << 16, when);
+            kith_json_string(&j, when);
+        } else {
+            kith_json_null(&j);
+        }
+        kith_json_key(&j, "ops_sent");
+        kith_json_uint(&j, p->ops_sent + (live ? live->stats.ops_sent : 0));
+        kith_json_key(&j, "ops_received");
+        kith_json_uint(&j, p->ops_received);
+        kith_json_object_end(&j);
+    }
+    kith_json_array_end(&j);
+    kith_json_object_end(&j);
+    kith_json_finish(&j);
+}
+
+static void
+status_text(kith_daemon_t *d, kith_buf_t *out)
+{
+    char nid[KITH_NODEID_BUFSIZE], when[24];
+    kith_nodeid_encode(d->node->id->pk, nid);
+    kith_buf_printf(out, "Daemon running (pid %d), listening on %s\nNode ID: %s\n", (int) getpid(),
+                    d->listen_text, nid);
+    if (d->n_peers == 0) {
+        kith_buf_printf(out, "No peers yet.\n");
+    }
+    for (size_t i = 0; i < d->n_peers; i++) {
+        peer_t *p = &d->peers[i];
+        conn_t *live = NULL;
+        for (conn_t *c = d->conns; c; c = c->next) {
+            if (c->opened && !c->closing && memcmp(c->peer_key, p->key, KITH_PK_LEN) == 0) {
+                live = c;
+            }
+        }
+        if (p->last_sync_ms) {
+            kith_hlc_format(p->last_sync_ms << 16, when);
+        } else {
+            snprintf(when, sizeof(when), "never");
+        }
+        kith_buf_printf(out, "  %-16s %-8s last sync %s%s  ops sent %llu, received %llu%s%s\n",
+                        p->name, live ? "online" : "offline", when, p->last_sync_ms ? " UTC" : "",
+                        (unsigned long long) (p->ops_sent + (live ? live->stats.ops_sent : 0)),
+                        (unsigned long long) p->ops_received, live ? "  at " : "",
+                        live ? live->addr : "");
+    }
+}
+
+static void
+control_command(control_client_t *cc)
+{
+    kith_daemon_t *d = cc->d;
+    if (strcmp(cc->line, "poke") == 0) {
+        /* A local change: reload peers (they may have changed) and push to everyone. */
+        if (d->reload_job.queued) {
+            d->reload_again = 1;
+        } else {
+            submit(d, &d->reload_job);
+        }
+        for (conn_t *c = d->conns; c; c = c->next) {
+            if (c->opened && !c->closing) {
+                c->want_push = 1;
+                schedule(c);
+            }
+        }
+        control_reply(cc, "ok\n", 3);
+    } else if (strcmp(cc->line, "status-text") == 0) {
+        kith_buf_t out;
+        kith_buf_init(&out);
+        status_text(d, &out);
+        control_reply(cc, out.data ? (char *) out.data : "\n", out.data ? out.len : 1);
+        kith_buf_close(&out);
+    } else if (strcmp(cc->line, "status") == 0) {
+        kith_buf_t out;
+        kith_buf_init(&out);
+        status_json(d, &out);
+        control_reply(cc, out.data ? (char *) out.data : "{}\n", out.data ? out.len : 3);
+        kith_buf_close(&out);
+    } else {
+        control_reply(cc, "error unknown command\n", 22);
+    }
+}
+
+static void
+on_control_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    control_client_t *cc = s->data;
+    if (nread > 0) {
+        for (ssize_t i = 0; i < nread; i++) {
+            char ch = buf->base[i];
+            if (ch == '\n') {
+                cc->line[cc->len] = '\0';
+                uv_read_stop(s);
+                control_command(cc);
+                free(buf->base);
+                return;
+            }
+            if (cc->len + 1 >= CONTROL_MAX) {
+                break; /* too long: drop the client */
+            }
+            cc->line[cc->len++] = ch;
+        }
+        if (cc->len + 1 < CONTROL_MAX) {
+            free(buf->base);
+            return;
+        }
+    }
+    free(buf->base);
+    uv_read_stop(s);
+    uv_close((uv_handle_t *) &cc->pipe, on_control_closed);
+}
+
+static void
+on_control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void) h;
+    (void) suggested;
+    buf->base = malloc(CONTROL_MAX);
+    buf->len = buf->base ? CONTROL_MAX : 0;
+}
+
+static void
+on_control_connection(uv_stream_t *server, int status)
+{
+    kith_daemon_t *d = server->data;
+    if (status < 0 || d->stopping) {
+        return;
+    }
+    control_client_t *cc = calloc(1, sizeof(*cc));
+    if (cc == NULL || uv_pipe_init(d->loop, &cc->pipe, 0) != 0) {
+        free(cc);
+        return;
+    }
+    cc->d = d;
+    cc->pipe.data = cc;
+    d->handles_open++;
+    if (uv_accept(server, (uv_stream_t *) &cc->pipe) != 0 ||
+        uv_read_start((uv_stream_t *) &cc->pipe, on_control_alloc, on_control_read) != 0) {
+        uv_close((uv_handle_t *) &cc->pipe, on_control_closed);
+    }
+}
+
+int
+kith_control_call(const char *home, const char *command, kith_buf_t *out)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t) snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", home, KITH_CONTROL_SOCKET) >=
+        sizeof(sa.sun_path)) {
+        return KITH_ETOOBIG;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return KITH_EIO;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+        close(fd);
+        return KITH_ENOTFOUND;
+    }
+    char line[CONTROL_MAX];
+    int n = snprintf(line, sizeof(line), "%s\n", command);
+    int rc = KITH_OK;
+    if (write(fd, line, (size_t) n) != n) {
+        rc = KITH_EIO;
+    }
+    char buf[4096];
+    ssize_t r;
+    while (rc == KITH_OK && (r = read(fd, buf, sizeof(buf))) > 0) {
+        rc = kith_buf_append(out, buf, (size_t) r);
+        if (out->len > (1 << 20)) {
+            rc = KITH_ETOOBIG;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- life --------------------------------------------------------------------------- */
+
+int
+kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
+                const kith_daemon_opts_t *opts, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    kith_daemon_t *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return KITH_ENOMEM;
+    }
+    d->loop = loop;
+    d->node = node;
+    d->opts = *opts;
+    if (d->opts.oneshot_timeout_ms == 0) {
+        d->opts.oneshot_timeout_ms = 120000;
+    }
+    d->syncenv.node = node;
+    d->syncenv.log = session_log;
+    d->syncenv.log_ctx = d;
+    kith_syncenv_bind(&d->syncenv, &d->env);
+    d->reload_job.work = reload_work;
+    d->reload_job.done = reload_done;
+    int rc = read_peers(d, &d->peers, &d->n_peers);
+    if (rc != KITH_OK) {
+        snprintf(errbuf, errcap, "cannot read the peers: %s", kith_strerror(rc));
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return KITH_OK;
+}
+
+int
+kith_daemon_port(const kith_daemon_t *d)
+{
+    return d->port;
+}
+
+static void
+on_plain_closed(uv_handle_t *h)
+{
+    kith_daemon_t *d = h->data;
+    d->handles_open--;
+}
+
+int
+kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
+{
+    d->started_ms = now_ms();
+    d->started = 1;
+    uv_timer_init(d->loop, &d->timer);
+    d->timer.data = d;
+    d->handles_open++;
+    uv_timer_start(&d->timer, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(d->loop, &d->sigint);
+    uv_signal_init(d->loop, &d->sigterm);
+    d->sigint.data = d->sigterm.data = d;
+    d->handles_open += 2;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    if (d->opts.oneshot) {
+        dial(d, d->opts.oneshot_peer, d->opts.oneshot_addr);
+        return KITH_OK;
+    }
+    char host[128];
+    int port;
+    const char *listen = d->opts.listen ? d->opts.listen : "0.0.0.0:5484";
+    struct sockaddr_storage ss;
+    if (split_addr(listen, host, sizeof(host), &port) != 0 ||
+        (uv_ip4_addr(host, port, (struct sockaddr_in *) &ss) != 0 &&
+         uv_ip6_addr(host, port, (struct sockaddr_in6 *) &ss) != 0)) {
+        snprintf(errbuf, errcap, "'%s' is not ADDR:PORT (a numeric IPv4 or IPv6 address)", listen);
+        return KITH_EINVAL;
+    }
+    uv_tcp_init(d->loop, &d->listener);
+    d->listener.data = d;
+    d->handles_open++;
+    d->listening = 1;
+    int e = uv_tcp_bind(&d->listener, (struct sockaddr *) &ss, 0);
+    if (e == 0) {
+        e = uv_listen((uv_stream_t *) &d->listener, 128, on_incoming);
+    }
+    if (e != 0) {
+        snprintf(errbuf, errcap, "cannot listen on %s: %s", listen, uv_strerror(e));
+        return KITH_EIO;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    uv_tcp_getsockname(&d->listener, (struct sockaddr *) &bound, &blen);
+    d->port = ntohs(((struct sockaddr_in *) &bound)->sin_port);
+    addr_text((struct sockaddr *) &bound, d->listen_text, sizeof(d->listen_text));
+
+    /* The control socket: owner-only, like everything in the home. */
+    snprintf(d->control_path, sizeof(d->control_path), "%s/%s", d->node->dir, KITH_CONTROL_SOCKET);
+    kith_buf_t probe;
+    kith_buf_init(&probe);
+    if (kith_control_call(d->node->dir, "status", &probe) == KITH_OK) {
+        kith_buf_close(&probe);
+        snprintf(errbuf, errcap, "a kith daemon is already running for %s", d->node->dir);
+        return KITH_EEXISTS;
+    }
+    kith_buf_close(&probe);
+    unlink(d->control_path); /* left over from a daemon that died */
+    uv_pipe_init(d->loop, &d->control, 0);
+    d->control.data = d;
+    d->handles_open++;
+    d->control_open = 1;
+    mode_t old = umask(077);
+    e = uv_pipe_bind(&d->control, d->control_path);
+    umask(old);
+    if (e == 0) {
+        chmod(d->control_path, 0600);
+        e = uv_listen((uv_stream_t *) &d->control, 16, on_control_connection);
+    }
+    if (e != 0) {
+        snprintf(errbuf, errcap, "cannot open the control socket %s: %s", d->control_path,
+                 uv_strerror(e));
+        return KITH_EIO;
+    }
+    char nid[KITH_NODEID_BUFSIZE];
+    kith_nodeid_encode(d->node->id->pk, nid);
+    logf_(d, KITH_LOG_INFO, "kith %s serving %s on %s (%zu peers)", KITH_VERSION, nid,
+          d->listen_text, d->n_peers);
+    dial_peers(d);
+    return KITH_OK;
+}
+
+void
+kith_daemon_stop(kith_daemon_t *d)
+{
+    if (d->stopping) {
+        return;
+    }
+    d->stopping = 1;
+    if (d->started) {
+        uv_close((uv_handle_t *) &d->timer, on_plain_closed);
+        uv_close((uv_handle_t *) &d->sigint, on_plain_closed);
+        uv_close((uv_handle_t *) &d->sigterm, on_plain_closed);
+    }
+    if (d->listening) {
+        uv_close((uv_handle_t *) &d->listener, on_plain_closed);
+    }
+    if (d->control_open) {
+        uv_close((uv_handle_t *) &d->control, on_plain_closed);
+        unlink(d->control_path);
+    }
+    for (conn_t *c = d->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->job.queued && c->connected && !c->closing) {
+            kith_buf_t bye;
+            kith_buf_init(&bye);
+            kith_session_close_msg(c->session, "shutting down", &bye);
+            conn_write(c, bye.data, bye.len);
+            kith_buf_close(&bye);
+        }
+        close_conn(c);
+    }
+}
+
+void
+kith_daemon_free(kith_daemon_t *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    free(d->peers);
+    free(d->reloaded);
+    free(d);
+}
+
+int
+kith_daemon_oneshot_result(const kith_daemon_t *d, kith_session_stats_t *stats,
+                           uint64_t *elapsed_ms)
+{
+    *stats = d->oneshot_stats;
+    *elapsed_ms = (d->finished_ms ? d->finished_ms : now_ms()) - d->started_ms;
+    return d->oneshot_ok;
+}

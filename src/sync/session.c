@@ -1,0 +1,992 @@
+/*
+ * Sync sessions; see session.h and proto/SYNC.md.
+ *
+ * Wire: every message is a 2-byte big-endian length and a Noise message. The first two
+ * are the IK handshake; after it, each is a transport message whose plaintext is a
+ * msgpack array [type, ...]. The session owns no socket: it parses what it is given and
+ * appends what should be sent.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include "sync/session.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/noise.h"
+#include "kith/error.h"
+#include "util/mpcheck.h"
+#include "util/nodeid.h"
+
+#define PROLOGUE "kith sync"
+
+enum {
+    MSG_RECON = 1,
+    MSG_OPS = 2,
+    MSG_DONE = 3,
+    MSG_PING = 4,
+    MSG_PONG = 5,
+    MSG_BYE = 6,
+};
+
+enum { ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
+
+/* Keys of the open channel; sodium_malloc'd because they are secrets. */
+typedef struct {
+    kith_noise_cs_t tx, rx;
+} channel_t;
+
+struct kith_session {
+    kith_session_env_t env;
+    const kith_identity_t *self;
+    char self_name[65];
+    int initiator;
+    int state;
+    kith_noise_hs_t *hs;
+    channel_t *ch;
+    uint8_t peer[KITH_PK_LEN];
+    char peer_name[65];
+    int self_peer;
+
+    uint8_t in[KITH_SESSION_MAX_IN]; /* received bytes not yet parsed */
+    size_t in_len;
+
+    /* Reconciliation. */
+    kith_item_t *items;
+    uint8_t (*recs)[KITH_REC_ID_LEN];
+    size_t *by_id; /* indices of items sorted by id, to find an id's item */
+    size_t n_items;
+    uint64_t items_seq; /* ops up to this sequence number are in items */
+    kith_reconcile_t rec;
+    int rec_started, rec_done;
+    kith_idset_t send; /* ids the peer lacks, as found so far */
+    size_t send_taken; /* entries of send already moved to queue */
+    size_t *queue;     /* item indices to send, grouped by record */
+    size_t queue_n, queue_pos, queue_cap;
+    int done_sent, done_received;
+    uint64_t pushed_seq; /* after sync: ops up to here were offered already */
+
+    uint64_t started_ms, last_rx_ms, last_tx_ms, now_ms;
+    kith_session_stats_t stats;
+    uint8_t pt[KITH_FRAME_MAX]; /* decrypted message being handled */
+};
+
+static void logf_(kith_session_t *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+logf_(kith_session_t *s, int level, const char *fmt, ...)
+{
+    if (s->env.log == NULL) {
+        return;
+    }
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    s->env.log(s->env.ctx, level, line);
+}
+
+static const char *
+peer_label(kith_session_t *s)
+{
+    return s->peer_name[0] ? s->peer_name : "peer";
+}
+
+int
+kith_session_new(kith_session_t **out, const kith_session_env_t *env, const kith_identity_t *self,
+                 const char *self_name, int initiator, const uint8_t *peer_ed, uint64_t now_ms)
+{
+    *out = NULL;
+    if (initiator && peer_ed == NULL) {
+        return KITH_EINVAL;
+    }
+    kith_session_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return KITH_ENOMEM;
+    }
+    s->ch = sodium_malloc(sizeof(channel_t));
+    if (s->ch == NULL) {
+        free(s);
+        return KITH_ENOMEM;
+    }
+    memset(s->ch, 0, sizeof(channel_t));
+    s->env = *env;
+    s->self = self;
+    snprintf(s->self_name, sizeof(s->self_name), "%s", self_name ? self_name : "");
+    s->initiator = initiator;
+    s->state = ST_HANDSHAKE;
+    if (peer_ed != NULL) {
+        memcpy(s->peer, peer_ed, KITH_PK_LEN);
+    }
+    kith_idset_init(&s->send);
+    s->started_ms = s->last_rx_ms = s->last_tx_ms = s->now_ms = now_ms;
+    *out = s;
+    return KITH_OK;
+}
+
+void
+kith_session_free(kith_session_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    kith_noise_hs_free(s->hs);
+    if (s->ch != NULL) {
+        kith_noise_cs_wipe(&s->ch->tx);
+        kith_noise_cs_wipe(&s->ch->rx);
+        sodium_free(s->ch);
+    }
+    if (s->rec_started) {
+        kith_reconcile_close(&s->rec);
+    }
+    kith_idset_close(&s->send);
+    free(s->items);
+    free(s->recs);
+    free(s->by_id);
+    free(s->queue);
+    free(s);
+}
+
+/* ---- framing and encryption --------------------------------------------------------- */
+
+static int
+put_frame_header(kith_buf_t *out, size_t len)
+{
+    uint8_t h[2] = {(uint8_t) (len >> 8), (uint8_t) len};
+    return kith_buf_append(out, h, 2);
+}
+
+/* Encrypts one plaintext message and appends it as a frame. */
+static int
+send_msg(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
+{
+    if (len > KITH_MSG_MAX) {
+        return KITH_ETOOBIG;
+    }
+    size_t start = out->len;
+    int rc = put_frame_header(out, len + KITH_NOISE_TAG_LEN);
+    if (rc == KITH_OK) {
+        rc = kith_buf_reserve(out, len + KITH_NOISE_TAG_LEN);
+    }
+    size_t ct_len = 0;
+    if (rc == KITH_OK) {
+        rc = kith_noise_cs_encrypt(&s->ch->tx, NULL, 0, pt, len, out->data + out->len,
+                                   len + KITH_NOISE_TAG_LEN, &ct_len);
+    }
+    if (rc != KITH_OK) {
+        out->len = start;
+        return rc;
+    }
+    out->len += ct_len;
+    s->last_tx_ms = s->now_ms;
+    /* Both sides count messages the same way, so they rekey at the same point. */
+    if (s->ch->tx.n % KITH_REKEY_EVERY == 0) {
+        rc = kith_noise_cs_rekey(&s->ch->tx);
+    }
+    s->stats.bytes_out += 2 + ct_len;
+    return rc;
+}
+
+/* msgpack-c's packer writing into a kith_buf_t; the first failure sticks. */
+typedef struct {
+    kith_buf_t *buf;
+    int rc;
+} sink_t;
+
+static int
+sink_write(void *data, const char *p, size_t n)
+{
+    sink_t *k = data;
+    if (k->rc == KITH_OK) {
+        k->rc = kith_buf_append(k->buf, p, n);
+    }
+    return k->rc == KITH_OK ? 0 : -1;
+}
+
+static int
+send_simple(kith_session_t *s, int type, const char *text, kith_buf_t *out)
+{
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    sink_t k = {&pt, KITH_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k, sink_write);
+    msgpack_pack_array(&pk, text ? 2 : 1);
+    msgpack_pack_int(&pk, type);
+    if (text != NULL) {
+        size_t n = strlen(text);
+        msgpack_pack_str(&pk, n);
+        msgpack_pack_str_body(&pk, text, n);
+    }
+    int rc = k.rc == KITH_OK ? send_msg(s, pt.data, pt.len, out) : k.rc;
+    kith_buf_close(&pt);
+    return rc;
+}
+
+static int
+send_recon(kith_session_t *s, const kith_buf_t *msg, kith_buf_t *out)
+{
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    sink_t k = {&pt, KITH_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k, sink_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, MSG_RECON);
+    msgpack_pack_bin(&pk, msg->len);
+    msgpack_pack_bin_body(&pk, msg->data, msg->len);
+    int rc = k.rc == KITH_OK ? send_msg(s, pt.data, pt.len, out) : k.rc;
+    kith_buf_close(&pt);
+    if (rc == KITH_OK && s->initiator) {
+        s->stats.round_trips++;
+    }
+    return rc;
+}
+
+/* ---- op batches --------------------------------------------------------------------- */
+
+/* Signed ops gathered for one OPS message. */
+typedef struct {
+    kith_buf_t data;
+    size_t offs[1024], lens[1024];
+    size_t n;
+} batch_t;
+
+#define BATCH_BUDGET (KITH_MSG_MAX - 64) /* msgpack headers: 3 per op plus the array */
+
+static int
+batch_flush(kith_session_t *s, batch_t *b, kith_buf_t *out)
+{
+    if (b->n == 0) {
+        return KITH_OK;
+    }
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    sink_t k = {&pt, KITH_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k, sink_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, MSG_OPS);
+    msgpack_pack_array(&pk, b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        msgpack_pack_bin(&pk, b->lens[i]);
+        msgpack_pack_bin_body(&pk, b->data.data + b->offs[i], b->lens[i]);
+    }
+    int rc = k.rc == KITH_OK ? send_msg(s, pt.data, pt.len, out) : k.rc;
+    kith_buf_close(&pt);
+    if (rc == KITH_OK) {
+        s->stats.ops_sent += b->n;
+    }
+    b->data.len = 0;
+    b->n = 0;
+    return rc;
+}
+
+static int
+batch_add(kith_session_t *s, batch_t *b, const uint8_t *op, size_t len, kith_buf_t *out)
+{
+    if (b->n == sizeof(b->lens) / sizeof(b->lens[0]) ||
+        b->data.len + len + 5 * (b->n + 1) > BATCH_BUDGET) {
+        int rc = batch_flush(s, b, out);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    b->offs[b->n] = b->data.len;
+    b->lens[b->n] = len;
+    int rc = kith_buf_append(&b->data, op, len);
+    if (rc == KITH_OK) {
+        b->n++;
+    }
+    return rc;
+}
+
+/* An op's canonical encoding starts with a fixmap header and, when it changes the
+ * audience, the key "aud" (keys are sorted and "aud" sorts first). */
+static int
+carries_audience(const uint8_t *signed_op, size_t len)
+{
+    static const uint8_t aud_key[4] = {0xa3, 'a', 'u', 'd'};
+    return len > KITH_SIG_LEN + 5 && memcmp(signed_op + KITH_SIG_LEN + 1, aud_key, 4) == 0;
+}
+
+static int
+cmp_id_index(const void *a, const void *b, void *items)
+{
+    const kith_item_t *it = items;
+    return memcmp(it[*(const size_t *) a].id, it[*(const size_t *) b].id, KITH_HASH_LEN);
+}
+
+/* Finds the item with this id (binary search over by_id). */
+static int
+find_item(const kith_session_t *s, const uint8_t id[KITH_HASH_LEN], size_t *index)
+{
+    size_t lo = 0, hi = s->n_items;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s->items[s->by_id[mid]].id, id, KITH_HASH_LEN);
+        if (c == 0) {
+            *index = s->by_id[mid];
+            return 1;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0;
+}
+
+static int
+cmp_queue(const void *a, const void *b, void *ctx)
+{
+    const kith_session_t *s = ctx;
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+    int c = memcmp(s->recs[x], s->recs[y], KITH_REC_ID_LEN);
+    if (c != 0) {
+        return c;
+    }
+    const kith_item_t *ix = &s->items[x], *iy = &s->items[y];
+    if (ix->ts != iy->ts) {
+        return ix->ts < iy->ts ? -1 : 1;
+    }
+    return memcmp(ix->id, iy->id, KITH_HASH_LEN);
+}
+
+/* Moves newly found ids from `send` into the queue, grouped by record. */
+static int
+take_sends(kith_session_t *s)
+{
+    size_t fresh = s->send.len - s->send_taken;
+    if (fresh == 0) {
+        return KITH_OK;
+    }
+    size_t need = s->queue_n + fresh;
+    if (need > s->queue_cap) {
+        size_t *q = realloc(s->queue, need * sizeof(*q));
+        if (q == NULL) {
+            return KITH_ENOMEM;
+        }
+        s->queue = q;
+        s->queue_cap = need;
+    }
+    size_t start = s->queue_n;
+    for (size_t i = s->send_taken; i < s->send.len; i++) {
+        size_t index;
+        if (find_item(s, s->send.ids[i], &index)) {
+            s->queue[s->queue_n++] = index;
+        }
+    }
+    s->send_taken = s->send.len;
+    qsort_r(s->queue + start, s->queue_n - start, sizeof(size_t), cmp_queue, s);
+    return KITH_OK;
+}
+
+int
+kith_session_has_pending(const kith_session_t *s)
+{
+    return s->state == ST_OPEN && (s->queue_pos < s->queue_n || s->send_taken < s->send.len ||
+                                   (s->rec_done && !s->done_sent));
+}
+
+int
+kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes)
+{
+    if (s->state != ST_OPEN) {
+        return KITH_OK;
+    }
+    int rc = take_sends(s);
+    batch_t *b = calloc(1, sizeof(*b));
+    kith_buf_t op;
+    kith_buf_init(&op);
+    if (b == NULL) {
+        return KITH_ENOMEM;
+    }
+    kith_buf_init(&b->data);
+    /* One record at a time: its audience-setting ops first, so that the receiver knows
+     * who may hold and edit the record before it checks the rest. */
+    while (rc == KITH_OK && s->queue_pos < s->queue_n && out->len < max_bytes) {
+        size_t end = s->queue_pos;
+        while (end < s->queue_n && memcmp(s->recs[s->queue[end]], s->recs[s->queue[s->queue_pos]],
+                                          KITH_REC_ID_LEN) == 0) {
+            end++;
+        }
+        for (int pass = 0; pass < 2 && rc == KITH_OK; pass++) {
+            for (size_t k = s->queue_pos; k < end && rc == KITH_OK; k++) {
+                op.len = 0;
+                rc = s->env.load_op(s->env.ctx, s->items[s->queue[k]].id, &op);
+                if (rc == KITH_ENOTFOUND) {
+                    rc = KITH_OK; /* gone since (cannot happen: ops are never deleted) */
+                    continue;
+                }
+                if (rc == KITH_OK && carries_audience(op.data, op.len) == (pass == 0)) {
+                    rc = batch_add(s, b, op.data, op.len, out);
+                }
+            }
+        }
+        s->queue_pos = end;
+    }
+    if (rc == KITH_OK) {
+        rc = batch_flush(s, b, out);
+    }
+    if (rc == KITH_OK && s->queue_pos == s->queue_n && s->rec_done && !s->done_sent) {
+        rc = send_simple(s, MSG_DONE, NULL, out);
+        s->done_sent = rc == KITH_OK;
+        if (s->done_sent && s->done_received) {
+            s->stats.synced = 1;
+            logf_(s, 1, "synced with %s: sent %llu ops, received %llu", peer_label(s),
+                  (unsigned long long) s->stats.ops_sent,
+                  (unsigned long long) s->stats.ops_received);
+        }
+    }
+    kith_buf_close(&op);
+    kith_buf_close(&b->data);
+    free(b);
+    return rc;
+}
+
+typedef struct {
+    kith_session_t *s;
+    batch_t *b;
+    kith_buf_t *out;
+} push_ctx_t;
+
+static int
+push_one(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KITH_HASH_LEN])
+{
+    (void) hash;
+    push_ctx_t *p = ctx;
+    return batch_add(p->s, p->b, signed_op, len, p->out);
+}
+
+int
+kith_session_push(kith_session_t *s, kith_buf_t *out)
+{
+    if (s->state != ST_OPEN || !s->stats.synced) {
+        return KITH_OK; /* the first reconciliation will carry them */
+    }
+    batch_t *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return KITH_ENOMEM;
+    }
+    kith_buf_init(&b->data);
+    push_ctx_t ctx = {s, b, out};
+    int rc = KITH_OK;
+    for (;;) {
+        uint64_t last = s->pushed_seq;
+        rc = s->env.ops_since(s->env.ctx, s->peer, s->self_peer, s->pushed_seq, 512, push_one, &ctx,
+                              &last);
+        if (rc != KITH_OK || last == s->pushed_seq) {
+            break;
+        }
+        s->pushed_seq = last;
+    }
+    if (rc == KITH_OK) {
+        rc = batch_flush(s, b, out);
+    }
+    kith_buf_close(&b->data);
+    free(b);
+    return rc;
+}
+
+/* ---- reconciliation ----------------------------------------------------------------- */
+
+static int
+load_items(kith_session_t *s)
+{
+    int rc = s->env.load_items(s->env.ctx, s->peer, s->self_peer, &s->items, &s->recs, &s->n_items,
+                               &s->items_seq);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    s->pushed_seq = s->items_seq;
+    s->by_id = malloc((s->n_items ? s->n_items : 1) * sizeof(size_t));
+    if (s->by_id == NULL) {
+        return KITH_ENOMEM;
+    }
+    for (size_t i = 0; i < s->n_items; i++) {
+        s->by_id[i] = i;
+    }
+    qsort_r(s->by_id, s->n_items, sizeof(size_t), cmp_id_index, s->items);
+    rc = kith_reconcile_init(&s->rec, s->items, s->n_items, KITH_MSG_MAX - 16);
+    s->rec_started = rc == KITH_OK;
+    return rc;
+}
+
+static int
+on_recon(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
+{
+    int rc = KITH_OK;
+    if (!s->rec_started) {
+        if (s->initiator) {
+            return KITH_EPROTO; /* the initiator always starts first */
+        }
+        rc = load_items(s);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    if (s->rec_done) {
+        return KITH_EPROTO;
+    }
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    rc = kith_reconcile_step(&s->rec, msg, len, &reply, &s->send);
+    if (rc == KITH_OK && reply.len > 0) {
+        rc = send_recon(s, &reply, out);
+    } else if (rc == KITH_OK) {
+        s->rec_done = 1; /* nothing more to say: send what they lack, then DONE */
+    }
+    kith_buf_close(&reply);
+    return rc;
+}
+
+static int
+start_reconciliation(kith_session_t *s, kith_buf_t *out)
+{
+    int rc = load_items(s);
+    kith_buf_t first;
+    kith_buf_init(&first);
+    if (rc == KITH_OK) {
+        rc = kith_reconcile_initiate(&s->rec, &first);
+    }
+    if (rc == KITH_OK) {
+        rc = send_recon(s, &first, out);
+    }
+    kith_buf_close(&first);
+    return rc;
+}
+
+/* ---- messages ----------------------------------------------------------------------- */
+
+static int
+on_ops(kith_session_t *s, const msgpack_object *list)
+{
+    if (list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size > 1024) {
+        return KITH_EPROTO;
+    }
+    size_t n = list->via.array.size;
+    const uint8_t **ops = calloc(n ? n : 1, sizeof(*ops));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    int rc = KITH_OK;
+    if (ops == NULL || lens == NULL) {
+        rc = KITH_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_BIN) {
+            rc = KITH_EPROTO;
+            goto out;
+        }
+        ops[i] = (const uint8_t *) o->via.bin.ptr;
+        lens[i] = o->via.bin.size;
+    }
+    kith_apply_stats_t st = {0, 0, 0};
+    rc = s->env.apply_ops(s->env.ctx, s->peer, s->self_peer, ops, lens, n, &st);
+    s->stats.ops_received += st.accepted;
+    s->stats.ops_duplicate += st.duplicate;
+    s->stats.ops_rejected += st.rejected;
+    if (st.rejected > 0) {
+        logf_(s, 1, "refused %zu op%s from %s", st.rejected, st.rejected == 1 ? "" : "s",
+              peer_label(s));
+    }
+out:
+    free(ops);
+    free(lens);
+    return rc;
+}
+
+static int
+on_message(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
+{
+    if (kith_mpcheck(pt, len, 3) != KITH_OK) {
+        return KITH_EPROTO;
+    }
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    int rc = KITH_EPROTO;
+    if (msgpack_unpack_next(&msg, (const char *) pt, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        goto out;
+    }
+    const msgpack_object *o = &msg.data;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1 ||
+        o->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        goto out;
+    }
+    const msgpack_object *a = o->via.array.ptr;
+    size_t argc = o->via.array.size;
+    switch (a[0].via.u64) {
+    case MSG_RECON:
+        if (argc != 2 || a[1].type != MSGPACK_OBJECT_BIN) {
+            goto out;
+        }
+        rc = on_recon(s, (const uint8_t *) a[1].via.bin.ptr, a[1].via.bin.size, out);
+        break;
+    case MSG_OPS:
+        rc = argc == 2 ? on_ops(s, &a[1]) : KITH_EPROTO;
+        break;
+    case MSG_DONE:
+        if (argc != 1 || s->done_received) {
+            goto out;
+        }
+        s->done_received = 1;
+        s->rec_done = 1;
+        rc = KITH_OK;
+        if (s->done_sent) {
+            s->stats.synced = 1;
+            logf_(s, 1, "synced with %s: sent %llu ops, received %llu", peer_label(s),
+                  (unsigned long long) s->stats.ops_sent,
+                  (unsigned long long) s->stats.ops_received);
+        }
+        break;
+    case MSG_PING:
+        rc = argc == 1 ? send_simple(s, MSG_PONG, NULL, out) : KITH_EPROTO;
+        break;
+    case MSG_PONG:
+        rc = argc == 1 ? KITH_OK : KITH_EPROTO;
+        break;
+    case MSG_BYE:
+        logf_(s, 1, "%s closed the session", peer_label(s));
+        s->state = ST_CLOSED;
+        rc = KITH_OK;
+        break;
+    default:
+        rc = KITH_EPROTO; /* unknown types are errors: a new type needs a new version */
+    }
+out:
+    msgpack_unpacked_destroy(&msg);
+    return rc;
+}
+
+/* ---- handshake ---------------------------------------------------------------------- */
+
+/* Handshake payload: {"name": str, "versions": [uint, ...]}. */
+static int
+hello_payload(kith_session_t *s, kith_buf_t *out)
+{
+    sink_t k = {out, KITH_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k, sink_write);
+    size_t n = strlen(s->self_name);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "name", 4);
+    msgpack_pack_str(&pk, n);
+    msgpack_pack_str_body(&pk, s->self_name, n);
+    msgpack_pack_str(&pk, 8);
+    msgpack_pack_str_body(&pk, "versions", 8);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint8(&pk, KITH_PROTO_VERSION);
+    return k.rc;
+}
+
+/* Checks the peer's hello: it must offer our version. */
+static int
+check_hello(kith_session_t *s, const uint8_t *p, size_t len)
+{
+    if (kith_mpcheck(p, len, 2) != KITH_OK) {
+        return KITH_EPROTO;
+    }
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    int rc = KITH_EPROTO, has_version = 0;
+    if (msgpack_unpack_next(&msg, (const char *) p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len || msg.data.type != MSGPACK_OBJECT_MAP) {
+        goto out;
+    }
+    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
+        const msgpack_object *k = &msg.data.via.map.ptr[i].key;
+        const msgpack_object *v = &msg.data.via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            goto out;
+        }
+        if (k->via.str.size == 8 && memcmp(k->via.str.ptr, "versions", 8) == 0) {
+            if (v->type != MSGPACK_OBJECT_ARRAY) {
+                goto out;
+            }
+            for (uint32_t j = 0; j < v->via.array.size; j++) {
+                const msgpack_object *e = &v->via.array.ptr[j];
+                has_version |=
+                    e->type == MSGPACK_OBJECT_POSITIVE_INTEGER && e->via.u64 == KITH_PROTO_VERSION;
+            }
+        } else if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "name", 4) == 0) {
+            if (v->type != MSGPACK_OBJECT_STR) {
+                goto out;
+            }
+            if (s->peer_name[0] == '\0') {
+                /* Only printable ASCII of the peer's own name, for logs. */
+                size_t n = v->via.str.size < 64 ? v->via.str.size : 64, w = 0;
+                for (size_t c = 0; c < n; c++) {
+                    char ch = v->via.str.ptr[c];
+                    if (ch >= 0x20 && ch < 0x7f) {
+                        s->peer_name[w++] = ch;
+                    }
+                }
+                s->peer_name[w] = '\0';
+            }
+        }
+        /* Unknown keys are ignored: later versions may add some. */
+    }
+    rc = has_version ? KITH_OK : KITH_EVERSION;
+out:
+    msgpack_unpacked_destroy(&msg);
+    return rc;
+}
+
+int
+kith_session_start(kith_session_t *s, kith_buf_t *out)
+{
+    if (!s->initiator || s->hs != NULL) {
+        return KITH_EINVAL;
+    }
+    uint8_t peer_x[KITH_PK_LEN];
+    int rc = kith_identity_x25519_pk(s->peer, peer_x);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    rc = kith_noise_hs_new(&s->hs, KITH_NOISE_IK, 1, (const uint8_t *) PROLOGUE,
+                           sizeof(PROLOGUE) - 1, s->self->xsk, peer_x);
+    kith_buf_t payload;
+    kith_buf_init(&payload);
+    if (rc == KITH_OK) {
+        rc = hello_payload(s, &payload);
+    }
+    uint8_t msg[KITH_NOISE_MAX_MSG];
+    size_t msg_len = 0;
+    if (rc == KITH_OK) {
+        rc = kith_noise_hs_write(s->hs, payload.data, payload.len, msg, sizeof(msg), &msg_len);
+    }
+    if (rc == KITH_OK) {
+        rc = put_frame_header(out, msg_len);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(out, msg, msg_len);
+        s->stats.bytes_out += 2 + msg_len;
+    }
+    kith_buf_close(&payload);
+    return rc;
+}
+
+static int
+open_channel(kith_session_t *s)
+{
+    int rc = kith_noise_hs_split(s->hs, &s->ch->tx, &s->ch->rx);
+    kith_noise_hs_free(s->hs);
+    s->hs = NULL;
+    if (rc == KITH_OK) {
+        s->state = ST_OPEN;
+    }
+    return rc;
+}
+
+static int
+on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
+{
+    uint8_t payload[KITH_NOISE_MAX_MSG];
+    size_t payload_len = 0;
+    int rc;
+    if (!s->initiator) {
+        /* Message 1: who is calling? A stranger gets no answer at all. */
+        rc = kith_noise_hs_new(&s->hs, KITH_NOISE_IK, 0, (const uint8_t *) PROLOGUE,
+                               sizeof(PROLOGUE) - 1, s->self->xsk, NULL);
+        if (rc == KITH_OK) {
+            rc = kith_noise_hs_read(s->hs, msg, len, payload, sizeof(payload), &payload_len);
+        }
+        uint8_t remote_x[KITH_PK_LEN];
+        if (rc == KITH_OK) {
+            rc = kith_noise_hs_remote_static(s->hs, remote_x);
+        }
+        if (rc != KITH_OK) {
+            return rc == KITH_ECRYPTO ? KITH_EAUTH : KITH_EPROTO;
+        }
+        if (s->env.find_peer(s->env.ctx, remote_x, s->peer, s->peer_name, &s->self_peer) !=
+            KITH_OK) {
+            return KITH_EAUTH;
+        }
+        rc = check_hello(s, payload, payload_len);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+        kith_buf_t hello;
+        kith_buf_init(&hello);
+        uint8_t reply[KITH_NOISE_MAX_MSG];
+        size_t reply_len = 0;
+        rc = hello_payload(s, &hello);
+        if (rc == KITH_OK) {
+            rc =
+                kith_noise_hs_write(s->hs, hello.data, hello.len, reply, sizeof(reply), &reply_len);
+        }
+        kith_buf_close(&hello);
+        if (rc == KITH_OK) {
+            rc = put_frame_header(out, reply_len);
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_append(out, reply, reply_len);
+            s->stats.bytes_out += 2 + reply_len;
+        }
+        if (rc == KITH_OK) {
+            rc = open_channel(s);
+        }
+        if (rc == KITH_OK) {
+            logf_(s, 1, "session with %s open (they called)", peer_label(s));
+        }
+        return rc;
+    }
+    /* Message 2: the responder proved it holds the key we dialled. */
+    rc = kith_noise_hs_read(s->hs, msg, len, payload, sizeof(payload), &payload_len);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    uint8_t remote_x[KITH_PK_LEN];
+    char name[65] = "";
+    int self_peer = 0;
+    rc = kith_noise_hs_remote_static(s->hs, remote_x);
+    if (rc == KITH_OK) {
+        uint8_t ed[KITH_PK_LEN];
+        if (s->env.find_peer(s->env.ctx, remote_x, ed, name, &self_peer) == KITH_OK &&
+            memcmp(ed, s->peer, KITH_PK_LEN) == 0) {
+            snprintf(s->peer_name, sizeof(s->peer_name), "%s", name);
+            s->self_peer = self_peer;
+        }
+        rc = check_hello(s, payload, payload_len);
+    }
+    if (rc == KITH_OK) {
+        rc = open_channel(s);
+    }
+    if (rc == KITH_OK) {
+        logf_(s, 1, "session with %s open (we called)", peer_label(s));
+        rc = start_reconciliation(s, out);
+    }
+    return rc;
+}
+
+int
+kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_buf_t *out,
+                     uint64_t now_ms)
+{
+    if (s->state == ST_CLOSED) {
+        return KITH_EPROTO;
+    }
+    s->stats.bytes_in += len;
+    s->last_rx_ms = s->now_ms = now_ms;
+    while (len > 0 || s->in_len >= 2) {
+        size_t take = KITH_SESSION_MAX_IN - s->in_len;
+        if (take > len) {
+            take = len;
+        }
+        memcpy(s->in + s->in_len, data, take);
+        s->in_len += take;
+        data += take;
+        len -= take;
+        size_t pos = 0;
+        int rc = KITH_OK;
+        while (rc == KITH_OK && s->state != ST_CLOSED && s->in_len - pos >= 2) {
+            size_t flen = ((size_t) s->in[pos] << 8) | s->in[pos + 1];
+            if (flen == 0) {
+                return KITH_EPROTO;
+            }
+            if (s->in_len - pos - 2 < flen) {
+                break;
+            }
+            const uint8_t *frame = s->in + pos + 2;
+            pos += 2 + flen;
+            if (s->state == ST_HANDSHAKE) {
+                if (s->initiator && s->hs == NULL) {
+                    return KITH_EPROTO;
+                }
+                rc = on_handshake(s, frame, flen, out);
+                continue;
+            }
+            size_t pt_len = 0;
+            rc = kith_noise_cs_decrypt(&s->ch->rx, NULL, 0, frame, flen, s->pt, sizeof(s->pt),
+                                       &pt_len);
+            if (rc == KITH_OK && s->ch->rx.n % KITH_REKEY_EVERY == 0) {
+                rc = kith_noise_cs_rekey(&s->ch->rx);
+            }
+            if (rc == KITH_OK) {
+                rc = on_message(s, s->pt, pt_len, out);
+            }
+            sodium_memzero(s->pt, pt_len);
+        }
+        memmove(s->in, s->in + pos, s->in_len - pos);
+        s->in_len -= pos;
+        if (rc != KITH_OK) {
+            return rc;
+        }
+        if (len == 0) {
+            break;
+        }
+    }
+    return KITH_OK;
+}
+
+int
+kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out)
+{
+    s->now_ms = now_ms;
+    if (s->state == ST_HANDSHAKE) {
+        return now_ms - s->started_ms > KITH_HANDSHAKE_MS ? KITH_EPROTO : KITH_OK;
+    }
+    if (s->state != ST_OPEN) {
+        return KITH_EPROTO;
+    }
+    if (now_ms - s->last_rx_ms > KITH_DEAD_MS) {
+        logf_(s, 1, "%s stopped answering", peer_label(s));
+        return KITH_EPROTO;
+    }
+    if (now_ms - s->last_tx_ms > KITH_KEEPALIVE_MS) {
+        return send_simple(s, MSG_PING, NULL, out);
+    }
+    return KITH_OK;
+}
+
+int
+kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out)
+{
+    if (s->state != ST_OPEN) {
+        return KITH_OK;
+    }
+    int rc = send_simple(s, MSG_BYE, reason ? reason : "", out);
+    s->state = ST_CLOSED;
+    return rc;
+}
+
+int
+kith_session_is_open(const kith_session_t *s)
+{
+    return s->state == ST_OPEN;
+}
+
+int
+kith_session_is_synced(const kith_session_t *s)
+{
+    return s->stats.synced && s->queue_pos == s->queue_n && s->send_taken == s->send.len;
+}
+
+const kith_session_stats_t *
+kith_session_stats(const kith_session_t *s)
+{
+    return &s->stats;
+}
+
+const uint8_t *
+kith_session_peer(const kith_session_t *s)
+{
+    return s->peer;
+}
+
+const char *
+kith_session_peer_name(const kith_session_t *s)
+{
+    return s->peer_name;
+}

@@ -1,0 +1,99 @@
+/*
+ * A sync session with one peer: the Noise IK handshake, framing, reconciliation, op
+ * transfer and live pushes, as a pure state machine (proto/SYNC.md).
+ *
+ * The session never touches a socket, a file or the clock. Bytes from the network go
+ * into kith_session_receive(); bytes to send come out in a kith_buf_t. Store access goes
+ * through the callbacks of kith_session_env_t, so the daemon can run every call on the
+ * one thread that owns the database, and tests can run two sessions against each other
+ * in memory.
+ *
+ * Life: kith_session_new(); the initiator calls kith_session_start(); then any number of
+ * receive / pull / push / tick calls; a call returning an error means the connection
+ * must be closed (the out buffer may still hold a last message to flush first).
+ */
+#ifndef KITH_SESSION_H
+#define KITH_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "store/store.h"
+#include "sync/reconcile.h"
+#include "util/buf.h"
+
+#define KITH_PROTO_VERSION  1
+#define KITH_FRAME_MAX      65535                 /* bytes of one Noise message on the wire */
+#define KITH_MSG_MAX        (KITH_FRAME_MAX - 16) /* plaintext of one message */
+#define KITH_HANDSHAKE_MS   10000                 /* handshake must finish within this */
+#define KITH_KEEPALIVE_MS   30000                 /* send a ping after this long without sending */
+#define KITH_DEAD_MS        90000 /* close after this long without hearing anything */
+#define KITH_REKEY_EVERY    65536 /* messages per direction between rekeys */
+#define KITH_SESSION_MAX_IN (2 * (KITH_FRAME_MAX + 2)) /* bytes buffered from the peer */
+
+typedef struct kith_session kith_session_t;
+
+typedef struct {
+    void *ctx;
+    /* The trusted peer whose X25519 static key is x25519: fills its Ed25519 key, local
+     * name (may be left empty) and whether it is one of the user's devices. KITH_ENOTFOUND
+     * for a stranger. */
+    int (*find_peer)(void *ctx, const uint8_t x25519[32], uint8_t ed[32], char name[65],
+                     int *self_peer);
+    /* The set offered to the peer, sorted, with each item's record id; see
+     * kith_store_sync_items(). The session frees both arrays with free(). */
+    int (*load_items)(void *ctx, const uint8_t peer[32], int self_peer, kith_item_t **items,
+                      uint8_t (**recs)[16], size_t *n, uint64_t *max_seq);
+    /* Appends the signed op with this hash to out. */
+    int (*load_op)(void *ctx, const uint8_t hash[32], kith_buf_t *out);
+    /* Applies a batch of signed ops received from the peer, in one transaction. */
+    int (*apply_ops)(void *ctx, const uint8_t peer[32], int self_peer, const uint8_t *const *ops,
+                     const size_t *lens, size_t n, kith_apply_stats_t *stats);
+    /* Ops for the peer stored after after_seq (see kith_store_ops_since()). */
+    int (*ops_since)(void *ctx, const uint8_t peer[32], int self_peer, uint64_t after_seq,
+                     size_t limit, kith_seq_op_cb cb, void *cb_ctx, uint64_t *last_seq);
+    /* One line for the log (level 0 error, 1 info, 2 debug); may be NULL. */
+    void (*log)(void *ctx, int level, const char *line);
+} kith_session_env_t;
+
+typedef struct {
+    uint64_t ops_sent, ops_received, ops_rejected, ops_duplicate;
+    uint64_t bytes_in, bytes_out; /* as on the wire, framing included */
+    uint64_t round_trips;         /* reconciliation messages the initiator sent */
+    int synced;                   /* 1 once the first reconciliation finished both ways */
+} kith_session_stats_t;
+
+/* Makes a session for this node (self). The initiator names the peer it dials by its
+ * Ed25519 key; the responder learns it from the handshake. */
+int kith_session_new(kith_session_t **out, const kith_session_env_t *env,
+                     const kith_identity_t *self, const char *self_name, int initiator,
+                     const uint8_t *peer_ed, uint64_t now_ms);
+void kith_session_free(kith_session_t *s);
+/* Initiator only: writes the first handshake message. */
+int kith_session_start(kith_session_t *s, kith_buf_t *out);
+/* Consumes bytes from the peer; appends replies to out. KITH_EAUTH: the initiator is not
+ * trusted (close without a word); KITH_EPROTO/ECRYPTO/EVERSION: close. */
+int kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_buf_t *out,
+                         uint64_t now_ms);
+/* Produces pending op batches (and DONE) into out until it holds about max_bytes. */
+int kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes);
+/* After the first reconciliation: sends ops stored since the last push that the peer is
+ * entitled to. */
+int kith_session_push(kith_session_t *s, kith_buf_t *out);
+/* Timers: keepalive pings; KITH_EPROTO when the handshake or the peer timed out. */
+int kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out);
+/* Writes a goodbye (when the channel is open) so that the peer closes cleanly. */
+int kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out);
+
+int kith_session_is_open(const kith_session_t *s);
+/* 1 when the first reconciliation is complete on both sides and nothing is pending. */
+int kith_session_is_synced(const kith_session_t *s);
+/* 1 when there are op batches waiting for kith_session_pull(). */
+int kith_session_has_pending(const kith_session_t *s);
+const kith_session_stats_t *kith_session_stats(const kith_session_t *s);
+/* The peer's Ed25519 key (valid once the handshake is done) and name. */
+const uint8_t *kith_session_peer(const kith_session_t *s);
+const char *kith_session_peer_name(const kith_session_t *s);
+
+#endif
