@@ -511,8 +511,11 @@ conn_done(job_t *j)
         for (conn_t *o = d->conns; o; o = o->next) {
             if (o != c && o->opened && !o->closing &&
                 memcmp(o->peer_key, c->peer_key, KITH_PK_LEN) == 0) {
+                /* Same direction twice: the older one is stale (the peer reconnected). */
                 int we_are_smaller = memcmp(d->node->id->pk, c->peer_key, KITH_PK_LEN) < 0;
-                conn_t *drop = (c->initiator == we_are_smaller) ? o : c;
+                conn_t *drop = c->initiator == o->initiator   ? o
+                               : c->initiator == we_are_smaller ? o
+                                                                : c;
                 logf_(d, KITH_LOG_DEBUG, "dropping a duplicate session");
                 close_conn(drop);
                 if (drop == c) {
