@@ -360,11 +360,12 @@ close_conn(conn_t *c)
         return;
     }
     c->closing = 1;
-    if (c->initiator) {
-        peer_t *p = find_peer_by_key(d, c->peer_key);
-        if (p != NULL) {
-            p->dialing = 0;
-        }
+    peer_t *p = find_peer_by_key(d, c->peer_key);
+    if (p != NULL && c->initiator) {
+        p->dialing = 0;
+    }
+    if (p != NULL && c->opened && d->running != &c->job) {
+        p->ops_sent += kith_session_stats(c->session)->ops_sent;
     }
     if (d->oneshot_conn == c) {
         d->oneshot_stats = *kith_session_stats(c->session);
