@@ -100,6 +100,19 @@ const cli_command_t cli_commands[] = {
      "  --timeout SECONDS    give up after this long (default 120)\n"},
     {"status", cmd_status, "[--json]", "show the daemon, peers online, last sync",
      "  --json   the daemon's status as JSON ({\"running\": false} when none runs)\n"},
+    {"send", cmd_send, "REF --to PEER [-o FILE]", "seal one record for one colleague",
+     "Writes an armored envelope (-----BEGIN KITH ENVELOPE-----) holding the record's\n"
+     "non-private history, encrypted and authenticated for PEER only. Paste it into an\n"
+     "e-mail or a chat. If you own the record, PEER is added to it as a reader so that\n"
+     "later syncs keep their copy up to date.\n\n"
+     "  --to PEER   the recipient, one of your peers\n"
+     "  -o FILE     write to FILE (created 0600) instead of standard output\n"},
+    {"receive", cmd_receive, "[FILE|-] [--accept-unknown]", "import a sealed envelope",
+     "Reads an envelope from FILE or standard input (text around it, such as an e-mail,\n"
+     "is fine), checks it was sealed for this node by one of your peers, verifies every\n"
+     "op and imports the record. Receiving the same envelope twice changes nothing; an\n"
+     "older envelope never rolls back newer values.\n\n"
+     "  --accept-unknown   import from a node that is not your peer\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -828,11 +828,12 @@ typedef struct {
     size_t first, count;
 } group_t;
 
-int
-kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
-                        const uint8_t sender[static KITH_PK_LEN], int self_peer,
-                        const uint8_t *const *ops, const size_t *lens, size_t n,
-                        kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx)
+/* The body of kith_store_apply_remote() and kith_store_apply_envelope(): with
+ * receiver_check, this node must be in the record's audience too. */
+static int
+apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender[KITH_PK_LEN],
+          int self_peer, int receiver_check, const uint8_t *const *ops, const size_t *lens,
+          size_t n, kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx)
 {
     kith_op_t *decoded = calloc(n ? n : 1, sizeof(*decoded));
     uint8_t(*hashes)[KITH_HASH_LEN] = calloc(n ? n : 1, KITH_HASH_LEN);
@@ -920,7 +921,8 @@ kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
             kith_record_t r;
             int grc = kith_store_record_get(s, decoded[order[g]].rec, &r);
             if (grc == KITH_OK) {
-                entitled = kith_record_role(&r, sender) != 0 && kith_record_role(&r, self) != 0;
+                entitled = kith_record_role(&r, sender) != 0 &&
+                           (!receiver_check || kith_record_role(&r, self) != 0);
                 kith_record_close(&r);
             } else if (grc != KITH_ENOTFOUND) {
                 rc = grc;
@@ -1471,4 +1473,22 @@ kith_store_peer_seen(kith_store_t *s, const uint8_t key[static KITH_PK_LEN], uin
     }
     release(s, st);
     return rc;
+}
+
+int
+kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
+                        const uint8_t sender[static KITH_PK_LEN], int self_peer,
+                        const uint8_t *const *ops, const size_t *lens, size_t n,
+                        kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx)
+{
+    return apply_ops(s, self, sender, self_peer, 1, ops, lens, n, stats, reject, ctx);
+}
+
+int
+kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
+                          const uint8_t sender[static KITH_PK_LEN], const uint8_t *const *ops,
+                          const size_t *lens, size_t n, kith_apply_stats_t *stats,
+                          kith_reject_cb reject, void *ctx)
+{
+    return apply_ops(s, self, sender, 0, 0, ops, lens, n, stats, reject, ctx);
 }

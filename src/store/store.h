@@ -110,6 +110,14 @@ int kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_L
                             const uint8_t *const *ops, const size_t *lens, size_t n,
                             kith_apply_stats_t *stats, kith_reject_cb reject, void *ctx);
 
+/* As kith_store_apply_remote() for ops handed over in a sealed envelope: the same checks,
+ * except that this node need not be in the record's audience (a colleague may hand over
+ * a record they may hold but not share). */
+int kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
+                              const uint8_t sender[static KITH_PK_LEN], const uint8_t *const *ops,
+                              const size_t *lens, size_t n, kith_apply_stats_t *stats,
+                              kith_reject_cb reject, void *ctx);
+
 /* The folded record with this id (KITH_ENOTFOUND). */
 int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
                           kith_record_t *out);
