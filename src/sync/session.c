@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "crypto/noise.h"
+#include "model/op.h"
 #include "kith/error.h"
 #include "util/mpcheck.h"
 #include "util/nodeid.h"
@@ -68,6 +69,7 @@ struct kith_session {
     size_t queue_n, queue_pos, queue_cap;
     int done_sent, done_received;
     uint64_t pushed_seq; /* after sync: ops up to here were offered already */
+    kith_idset_t received; /* ops this peer sent us since the last push: not echoed back */
 
     uint64_t started_ms, last_rx_ms, last_tx_ms, now_ms;
     kith_session_stats_t stats;
@@ -124,6 +126,7 @@ kith_session_new(kith_session_t **out, const kith_session_env_t *env, const kith
         memcpy(s->peer, peer_ed, KITH_PK_LEN);
     }
     kith_idset_init(&s->send);
+    kith_idset_init(&s->received);
     s->started_ms = s->last_rx_ms = s->last_tx_ms = s->now_ms = now_ms;
     *out = s;
     return KITH_OK;
@@ -145,6 +148,7 @@ kith_session_free(kith_session_t *s)
         kith_reconcile_close(&s->rec);
     }
     kith_idset_close(&s->send);
+    kith_idset_close(&s->received);
     free(s->items);
     free(s->recs);
     free(s->by_id);
@@ -458,10 +462,19 @@ typedef struct {
 } push_ctx_t;
 
 static int
+cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, KITH_HASH_LEN);
+}
+
+static int
 push_one(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KITH_HASH_LEN])
 {
-    (void) hash;
     push_ctx_t *p = ctx;
+    kith_idset_t *r = &p->s->received;
+    if (r->len > 0 && bsearch(hash, r->ids, r->len, KITH_HASH_LEN, cmp_id) != NULL) {
+        return KITH_OK; /* it came from this peer: do not send it back */
+    }
     return batch_add(p->s, p->b, signed_op, len, p->out);
 }
 
@@ -478,6 +491,9 @@ kith_session_push(kith_session_t *s, kith_buf_t *out)
     kith_buf_init(&b->data);
     push_ctx_t ctx = {s, b, out};
     int rc = KITH_OK;
+    if (s->received.len > 0) {
+        qsort(s->received.ids, s->received.len, KITH_HASH_LEN, cmp_id);
+    }
     for (;;) {
         uint64_t last = s->pushed_seq;
         rc = s->env.ops_since(s->env.ctx, s->peer, s->self_peer, s->pushed_seq, 512, push_one, &ctx,
@@ -490,6 +506,7 @@ kith_session_push(kith_session_t *s, kith_buf_t *out)
     if (rc == KITH_OK) {
         rc = batch_flush(s, b, out);
     }
+    s->received.len = 0;
     kith_buf_close(&b->data);
     free(b);
     return rc;
@@ -587,6 +604,14 @@ on_ops(kith_session_t *s, const msgpack_object *list)
         }
         ops[i] = (const uint8_t *) o->via.bin.ptr;
         lens[i] = o->via.bin.size;
+        if (lens[i] > KITH_SIG_LEN) {
+            uint8_t hash[KITH_HASH_LEN];
+            kith_op_hash(ops[i] + KITH_SIG_LEN, lens[i] - KITH_SIG_LEN, hash);
+            rc = kith_idset_add(&s->received, hash);
+            if (rc != KITH_OK) {
+                goto out;
+            }
+        }
     }
     kith_apply_stats_t st = {0, 0, 0};
     rc = s->env.apply_ops(s->env.ctx, s->peer, s->self_peer, ops, lens, n, &st);
