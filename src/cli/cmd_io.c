@@ -24,6 +24,7 @@
 
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)
 #define IMPORT_MAX     ((size_t) 64 << 20)
+#define IMPORT_BATCH   512 /* new records signed together, on several threads */
 
 static int
 bad_option(const char *cmd, char **argv)
@@ -285,6 +286,24 @@ changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_o
     return rc;
 }
 
+/* Signs and stores a batch of new records, then shares them as asked. */
+static int
+flush_new(kith_node_t *n, kith_op_t **ops, size_t count, char **targets, size_t n_targets,
+          int read_only, uint64_t now)
+{
+    int rc = kith_node_apply_local_batch(n, ops, count, now);
+    for (size_t i = 0; rc == KITH_OK && i < count; i++) {
+        for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {
+            rc = kith_store_share_set(n->store, ops[i]->rec, targets[t],
+                                      read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
+        }
+        if (rc == KITH_OK && n_targets > 0) {
+            rc = kith_node_update_audience(n, ops[i]->rec, now, NULL);
+        }
+    }
+    return rc;
+}
+
 int
 cmd_import(cli_globals_t *g, int argc, char **argv)
 {
@@ -301,6 +320,8 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     kith_cardset_t cards;
     kith_cardset_init(&cards);
     kith_op_t *ops = NULL;
+    kith_op_t *pending[IMPORT_BATCH];
+    size_t n_pending = 0;
     url_index_t ix = {0};
     kith_node_t *n = NULL;
     size_t n_new = 0, n_updated = 0, n_same = 0;
@@ -387,6 +408,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         if (url != NULL) {
             existing = url_index_find(&ix, url);
         }
+        if (existing != NULL && n_pending > 0) {
+            /* It may be a row of this very file, still waiting to be stored. */
+            rc = flush_new(n, pending, n_pending, targets, n_targets, read_only, now);
+            n_pending = 0;
+            if (rc != KITH_OK) {
+                break;
+            }
+        }
         if (existing != NULL) {
             kith_record_t cur;
             kith_op_t upd;
@@ -394,7 +423,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             rc = kith_store_record_get(n->store, existing, &cur);
             if (rc == KITH_ENOTFOUND) {
                 rc = KITH_OK;
-                existing = NULL; /* indexed earlier in this import, then... cannot happen */
+                existing = NULL;
             } else if (rc == KITH_OK) {
                 rc = changes_for_existing(op, &cur, &upd);
                 if (rc == KITH_OK && upd.n_set > 0 &&
@@ -415,18 +444,18 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         }
         kith_node_new_record_id(n, op->rec);
         memcpy(op->owner, n->id->pk, KITH_PK_LEN);
-        rc = kith_node_apply_local(n, op, now, NULL);
-        for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {
-            rc = kith_store_share_set(n->store, op->rec, targets[t],
-                                      read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
-        }
-        if (rc == KITH_OK && n_targets > 0) {
-            rc = kith_node_update_audience(n, op->rec, now, NULL);
-        }
-        if (rc == KITH_OK && url != NULL) {
+        if (url != NULL) {
             rc = url_index_add(&ix, url, op->rec); /* a repeated row in one file */
         }
+        pending[n_pending++] = op;
+        if (n_pending == IMPORT_BATCH) {
+            rc = rc ? rc : flush_new(n, pending, n_pending, targets, n_targets, read_only, now);
+            n_pending = 0;
+        }
         n_new++;
+    }
+    if (rc == KITH_OK) {
+        rc = flush_new(n, pending, n_pending, targets, n_targets, read_only, now);
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);

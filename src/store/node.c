@@ -4,6 +4,7 @@
 #include "store/node.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -397,6 +398,80 @@ kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_t *h
         memcpy(hash_out, hash, KITH_HASH_LEN);
     }
     kith_buf_close(&signed_op);
+    return rc;
+}
+
+#define SIGN_THREADS_MAX 4
+
+typedef struct {
+    kith_node_t *node;
+    kith_op_t *const *ops;
+    kith_buf_t *signed_ops;
+    uint8_t (*hashes)[KITH_HASH_LEN];
+    size_t first, end; /* this thread's slice */
+    int rc;
+} sign_slice_t;
+
+static void *
+sign_slice(void *arg)
+{
+    sign_slice_t *sl = arg;
+    for (size_t i = sl->first; i < sl->end && sl->rc == KITH_OK; i++) {
+        sl->rc = kith_op_sign(sl->ops[i], sl->node->id, &sl->signed_ops[i], sl->hashes[i]);
+    }
+    return NULL;
+}
+
+int
+kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
+                            uint64_t now_ms)
+{
+    if (count == 0) {
+        return KITH_OK;
+    }
+    kith_buf_t *bufs = calloc(count, sizeof(*bufs));
+    uint8_t(*hashes)[KITH_HASH_LEN] = calloc(count, KITH_HASH_LEN);
+    int rc = bufs && hashes ? KITH_OK : KITH_ENOMEM;
+    for (size_t i = 0; rc == KITH_OK && i < count; i++) {
+        memcpy(ops[i]->author, n->id->pk, KITH_PK_LEN);
+        rc = kith_store_hlc_next(n->store, now_ms, &ops[i]->hlc);
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = cpus < 1 ? 1 : (size_t) cpus;
+    if (threads > SIGN_THREADS_MAX) {
+        threads = SIGN_THREADS_MAX;
+    }
+    if (count < 64) {
+        threads = 1; /* not worth a thread */
+    }
+    sign_slice_t slices[SIGN_THREADS_MAX];
+    pthread_t tids[SIGN_THREADS_MAX];
+    size_t started = 0;
+    for (size_t t = 0; rc == KITH_OK && t < threads; t++) {
+        slices[t] = (sign_slice_t){n, ops, bufs, hashes, count * t / threads,
+                                   count * (t + 1) / threads, KITH_OK};
+        /* The last slice runs on this thread. */
+        if (t + 1 < threads && pthread_create(&tids[t], NULL, sign_slice, &slices[t]) == 0) {
+            started++;
+        } else {
+            sign_slice(&slices[t]);
+        }
+    }
+    for (size_t t = 0; t < started; t++) {
+        pthread_join(tids[t], NULL);
+    }
+    for (size_t t = 0; rc == KITH_OK && t < threads; t++) {
+        rc = slices[t].rc;
+    }
+    for (size_t i = 0; rc == KITH_OK && i < count; i++) {
+        int added = 0;
+        rc = kith_store_put_op(n->store, bufs[i].data, bufs[i].len, ops[i], hashes[i], &added);
+    }
+    for (size_t i = 0; bufs != NULL && i < count; i++) {
+        kith_buf_close(&bufs[i]);
+    }
+    free(bufs);
+    free(hashes);
     return rc;
 }
 

@@ -58,6 +58,11 @@ void kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN])
 /* Stamps op (author = this node, hlc = next clock value at now_ms), signs and stores it.
  * The caller must hold a store transaction. *hash_out may be NULL. */
 int kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_t *hash_out);
+/* kith_node_apply_local() for many ops at once: stamps them in order, signs them on
+ * several threads (signing is most of the cost of a bulk import), then stores them in
+ * order. The caller holds a store transaction. */
+int kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
+                                uint64_t now_ms);
 /* Recomputes the audience of a record this node owns from its share specs (peer names and
  * @groups resolved against the current peer list) and, if it changed, applies an owner op
  * that sets it. *changed (may be NULL) tells whether an op was made. */

@@ -28,6 +28,9 @@ struct kith_store {
         sqlite3_stmt *st;
     } cache[STMT_CACHE];
     int n_cache;
+    /* The clock, read once per transaction and written back at commit. */
+    uint64_t hlc_last;
+    int hlc_loaded, hlc_dirty;
 };
 
 /* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
@@ -243,18 +246,31 @@ kith_store_checkpoint(kith_store_t *s)
 int
 kith_store_begin(kith_store_t *s)
 {
+    /* Another process (the CLI beside the daemon) may have moved the clock. */
+    s->hlc_loaded = 0;
+    s->hlc_dirty = 0;
     return exec(s, "BEGIN IMMEDIATE");
 }
+
+static int hlc_save(kith_store_t *s);
 
 int
 kith_store_commit(kith_store_t *s)
 {
-    return exec(s, "COMMIT");
+    int rc = s->hlc_dirty ? hlc_save(s) : KITH_OK;
+    if (rc == KITH_OK) {
+        rc = exec(s, "COMMIT");
+    }
+    s->hlc_loaded = 0;
+    s->hlc_dirty = 0;
+    return rc;
 }
 
 void
 kith_store_rollback(kith_store_t *s)
 {
+    s->hlc_loaded = 0;
+    s->hlc_dirty = 0;
     if (!sqlite3_get_autocommit(s->db)) {
         exec(s, "ROLLBACK");
     }
@@ -294,31 +310,70 @@ kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t le
     return rc;
 }
 
+static int
+hlc_load(kith_store_t *s)
+{
+    if (s->hlc_loaded) {
+        return KITH_OK;
+    }
+    kith_buf_t b;
+    kith_buf_init(&b);
+    int rc = kith_store_meta_get(s, "hlc", &b);
+    s->hlc_last = 0;
+    if (rc == KITH_OK && b.len == 8) {
+        for (int i = 0; i < 8; i++) {
+            s->hlc_last = (s->hlc_last << 8) | b.data[i];
+        }
+    } else if (rc == KITH_ENOTFOUND) {
+        rc = KITH_OK;
+    } else if (rc == KITH_OK) {
+        rc = KITH_ECORRUPT;
+    }
+    kith_buf_close(&b);
+    s->hlc_loaded = rc == KITH_OK;
+    return rc;
+}
+
+static int
+hlc_save(kith_store_t *s)
+{
+    uint8_t enc[8];
+    for (int i = 0; i < 8; i++) {
+        enc[i] = (uint8_t) (s->hlc_last >> (56 - 8 * i));
+    }
+    return kith_store_meta_set(s, "hlc", enc, 8);
+}
+
 int
 kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out)
 {
-    kith_buf_t b;
-    kith_buf_init(&b);
-    uint64_t last = 0;
-    int rc = kith_store_meta_get(s, "hlc", &b);
-    if (rc == KITH_OK && b.len == 8) {
-        for (int i = 0; i < 8; i++) {
-            last = (last << 8) | b.data[i];
+    int rc = hlc_load(s);
+    if (rc == KITH_OK) {
+        rc = kith_hlc_next(s->hlc_last, now_ms, out);
+    }
+    if (rc == KITH_OK) {
+        s->hlc_last = *out;
+        s->hlc_dirty = 1;
+        /* Outside a transaction there is no commit to write it back: do it now. */
+        if (sqlite3_get_autocommit(s->db)) {
+            rc = hlc_save(s);
+            s->hlc_dirty = 0;
+            s->hlc_loaded = 0;
         }
-    } else if (rc != KITH_ENOTFOUND && rc != KITH_OK) {
-        goto out;
     }
-    rc = kith_hlc_next(last, now_ms, out);
-    if (rc != KITH_OK) {
-        goto out;
+    return rc;
+}
+
+/* Hybrid logical clock receive rule: a timestamp seen from another node moves our clock
+ * forward, so that a later local edit sorts after what we have seen. */
+static int
+hlc_observe(kith_store_t *s, uint64_t hlc)
+{
+    int rc = hlc_load(s);
+    if (rc == KITH_OK && hlc > s->hlc_last && kith_hlc_ms(hlc) <= KITH_HLC_MS_MAX) {
+        s->hlc_last = hlc;
+        s->hlc_dirty = 1;
     }
-    uint8_t enc[8];
-    for (int i = 0; i < 8; i++) {
-        enc[i] = (uint8_t) (*out >> (56 - 8 * i));
-    }
-    rc = kith_store_meta_set(s, "hlc", enc, 8);
-out:
-    kith_buf_close(&b);
     return rc;
 }
 
@@ -468,9 +523,9 @@ name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN
     return rc;
 }
 
-/* Writes the folded record and its audience rows. */
+/* Writes the folded record and its audience rows (is_new: no rows to replace). */
 static int
-write_record(kith_store_t *s, const kith_record_t *r)
+write_record(kith_store_t *s, const kith_record_t *r, int is_new)
 {
     sqlite3_stmt *st = NULL;
     kith_buf_t enc, data, text, search;
@@ -514,7 +569,7 @@ write_record(kith_store_t *s, const kith_record_t *r)
     rc = step_done(st);
     release(s, st);
     st = NULL;
-    if (rc != KITH_OK) {
+    if (rc != KITH_OK || (is_new && r->n_aud == 0)) {
         goto out;
     }
     rc = prepare(s, "DELETE FROM audience WHERE rec=?", &st);
@@ -645,7 +700,7 @@ put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *o
         rc = KITH_EAUTH;
     }
     if (rc == KITH_OK) {
-        rc = write_record(s, &rec);
+        rc = write_record(s, &rec, !found);
     }
 out:
     release(s, st);
@@ -910,6 +965,7 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
                 rc = prc;
             } else {
                 added ? added_here++ : dup_here++;
+                rc = hlc_observe(s, decoded[i].hlc);
             }
             if (rc == KITH_OK) {
                 rc = exec(s, "RELEASE one");
