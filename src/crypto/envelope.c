@@ -710,7 +710,7 @@ kith_envelope_open(const kith_identity_t *recipient, const char *text, size_t le
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(sender, NULL, NULL, h + KITH_ENVELOPE_HEADER_LEN,
                                                    SENDER_CT, h, KITH_ENVELOPE_HEADER_LEN,
                                                    h + OFF_NONCE, k1) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: not addressed to this node, or damaged");
+        seterr(errbuf, errcap, "cannot decrypt: not sealed for this node, or damaged");
         goto out;
     }
     /* Anyone who knows our public key can get this far; the sender key is just a claim
