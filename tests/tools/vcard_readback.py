@@ -22,8 +22,8 @@ A name or address component that vobject splits into a list (an unescaped ',') i
 joined back with ','. Exits 2 if vobject is missing, 1 if the file cannot be read.
 
 Install vobject on Debian with: apt-get install -y python3-vobject
-(it lives in /usr/lib/python3/dist-packages, so run this with /usr/bin/python3 if
-another python3 comes first in PATH).
+(if another python3 comes first in PATH, the script falls back to Debian's
+/usr/lib/python3/dist-packages).
 """
 import json
 import sys
@@ -31,9 +31,15 @@ import sys
 try:
     import vobject
 except ImportError:
-    sys.stderr.write("vcard_readback: python3-vobject is not installed "
-                     "(apt-get install -y python3-vobject)\n")
-    sys.exit(2)
+    # Debian's package lives in the system interpreter's path; a python3 from pyenv
+    # or a venv does not see it. vobject and its dependencies are pure Python.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        import vobject
+    except ImportError:
+        sys.stderr.write("vcard_readback: python3-vobject is not installed "
+                         "(apt-get install -y python3-vobject)\n")
+        sys.exit(2)
 
 
 def flat(value):
