@@ -23,6 +23,7 @@
  */
 #include "sync/reconcile.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -762,14 +763,17 @@ emit(kith_reconcile_t *r, kith_buf_t *out, bool *answerable)
     }
     /* The smallest max_msg leaves room for the largest range, so a message always
      * carries at least one range of a non-empty queue. */
+    assert(k > 0 || r->queue_len == 0);
     bool complete = k == r->queue_len;
     if (complete && !pos.inf) {
         out->data[out->len++] = BOUND_INF_TAG;
         out->data[out->len++] = MODE_SKIP;
     }
     out->data[out->len] = '\0';
-    memmove(r->queue, r->queue + k, (r->queue_len - k) * sizeof(range_t));
-    r->queue_len -= k;
+    if (k > 0) {
+        memmove(r->queue, r->queue + k, (r->queue_len - k) * sizeof(range_t));
+        r->queue_len -= k;
+    }
     *answerable = handover || !complete;
     return KITH_OK;
 }

@@ -557,7 +557,8 @@ on_recon(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
     rc = kith_reconcile_step(&s->rec, msg, len, &reply, &s->send);
     if (rc == KITH_OK && reply.len > 0) {
         rc = send_recon(s, &reply, out);
-    } else if (rc == KITH_OK) {
+    }
+    if (rc == KITH_OK && (reply.len == 0 || kith_reconcile_done(&s->rec))) {
         s->rec_done = 1; /* nothing more to say: send what they lack, then DONE */
     }
     kith_buf_close(&reply);
@@ -680,6 +681,9 @@ on_message(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
         rc = argc == 1 ? KITH_OK : KITH_EPROTO;
         break;
     case MSG_BYE:
+        if (argc != 2 || a[1].type != MSGPACK_OBJECT_STR) {
+            goto out;
+        }
         logf_(s, 1, "%s closed the session", peer_label(s));
         s->state = ST_CLOSED;
         rc = KITH_OK;
