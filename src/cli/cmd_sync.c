@@ -72,13 +72,14 @@ cmd_serve(cli_globals_t *g, int argc, char **argv)
     kith_daemon_opts_t o;
     memset(&o, 0, sizeof(o));
     o.log_level = KITH_LOG_INFO;
+    o.discovery = 1;
     int c;
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l') {
             o.listen = optarg;
         } else if (c == 'n') {
-            /* Discovery is not built yet: nothing to turn off. */
+            o.discovery = 0;
         } else if (c == 'v') {
             o.log_level = parse_level(optarg);
             if (o.log_level < 0) {

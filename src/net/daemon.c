@@ -10,6 +10,7 @@
 #include "net/daemon.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "kith/error.h"
+#include "net/discovery.h"
 #include "net/syncenv.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -106,6 +108,10 @@ struct kith_daemon {
     peer_t *reloaded;
     size_t n_reloaded;
     int reload_again;
+    /* Beacon keys, one pair per peer in the same order (sodium_malloc'd secrets). */
+    uint8_t (*beacon_send)[KITH_BEACON_KEY_LEN], (*beacon_recv)[KITH_BEACON_KEY_LEN];
+    uint8_t (*reloaded_send)[KITH_BEACON_KEY_LEN], (*reloaded_recv)[KITH_BEACON_KEY_LEN];
+    kith_discovery_t *discovery;
     /* One-shot. */
     conn_t *oneshot_conn;
     int oneshot_ok;
@@ -248,20 +254,36 @@ find_peer_by_key(kith_daemon_t *d, const uint8_t key[KITH_PK_LEN])
     return NULL;
 }
 
-/* Reads the peer list from the store into a fresh array (runs as a job, or before the
- * loop starts). */
+static void
+free_keys(uint8_t (*keys)[KITH_BEACON_KEY_LEN])
+{
+    if (keys != NULL) {
+        sodium_free(keys);
+    }
+}
+
+/* Reads the peer list from the store into a fresh array, with each peer's beacon keys
+ * (runs as a job, or before the loop starts). */
 static int
-read_peers(kith_daemon_t *d, peer_t **out, size_t *n)
+read_peers(kith_daemon_t *d, peer_t **out, size_t *n, uint8_t (**send)[KITH_BEACON_KEY_LEN],
+           uint8_t (**recv)[KITH_BEACON_KEY_LEN])
 {
     kith_peer_t *list = NULL;
     size_t count = 0;
+    *send = *recv = NULL;
     int rc = kith_store_peer_list(d->node->store, &list, &count);
     if (rc != KITH_OK) {
         return rc;
     }
     peer_t *p = calloc(count ? count : 1, sizeof(*p));
-    if (p == NULL) {
+    *send = sodium_malloc((count ? count : 1) * KITH_BEACON_KEY_LEN);
+    *recv = sodium_malloc((count ? count : 1) * KITH_BEACON_KEY_LEN);
+    if (p == NULL || *send == NULL || *recv == NULL) {
         kith_peers_free(list, count);
+        free(p);
+        free_keys(*send);
+        free_keys(*recv);
+        *send = *recv = NULL;
         return KITH_ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
@@ -269,6 +291,11 @@ read_peers(kith_daemon_t *d, peer_t **out, size_t *n)
         memcpy(p[i].key, list[i].key, KITH_PK_LEN);
         snprintf(p[i].addr, sizeof(p[i].addr), "%s", list[i].addr);
         p[i].self = list[i].self;
+        if (kith_beacon_pair_keys(d->node->id, p[i].key, (*send)[i], (*recv)[i]) != KITH_OK) {
+            /* An invalid key cannot be a peer's: random keys that match nothing. */
+            randombytes_buf((*send)[i], KITH_BEACON_KEY_LEN);
+            randombytes_buf((*recv)[i], KITH_BEACON_KEY_LEN);
+        }
     }
     kith_peers_free(list, count);
     *out = p;
@@ -280,7 +307,8 @@ static void
 reload_work(job_t *j)
 {
     kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, reload_job));
-    if (read_peers(d, &d->reloaded, &d->n_reloaded) != KITH_OK) {
+    if (read_peers(d, &d->reloaded, &d->n_reloaded, &d->reloaded_send, &d->reloaded_recv) !=
+        KITH_OK) {
         d->reloaded = NULL;
         d->n_reloaded = 0;
     }
@@ -307,9 +335,19 @@ reload_done(job_t *j)
             }
         }
         free(d->peers);
+        free_keys(d->beacon_send);
+        free_keys(d->beacon_recv);
         d->peers = d->reloaded;
         d->n_peers = d->n_reloaded;
+        d->beacon_send = d->reloaded_send;
+        d->beacon_recv = d->reloaded_recv;
         d->reloaded = NULL;
+        d->reloaded_send = d->reloaded_recv = NULL;
+        if (d->discovery != NULL) {
+            kith_discovery_set_keys(
+                d->discovery, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_send,
+                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_recv, d->n_peers);
+        }
         /* A peer that was removed loses its session at once. */
         for (conn_t *c = d->conns; c; c = c->next) {
             if (c->opened && find_peer_by_key(d, c->peer_key) == NULL) {
@@ -514,7 +552,7 @@ conn_done(job_t *j)
                 memcmp(o->peer_key, c->peer_key, KITH_PK_LEN) == 0) {
                 /* Same direction twice: the older one is stale (the peer reconnected). */
                 int we_are_smaller = memcmp(d->node->id->pk, c->peer_key, KITH_PK_LEN) < 0;
-                conn_t *drop = c->initiator == o->initiator   ? o
+                conn_t *drop = c->initiator == o->initiator     ? o
                                : c->initiator == we_are_smaller ? o
                                                                 : c;
                 logf_(d, KITH_LOG_DEBUG, "dropping a duplicate session");
@@ -857,6 +895,32 @@ dial_peers(kith_daemon_t *d)
     }
 }
 
+/* A trusted peer announced itself on the LAN: dial it unless a session exists. */
+static void
+on_beacon(void *ctx, size_t index, const char *host, uint16_t port)
+{
+    kith_daemon_t *d = ctx;
+    if (index >= d->n_peers || d->stopping) {
+        return;
+    }
+    peer_t *p = &d->peers[index];
+    uint64_t t = now_ms();
+    if (p->dialing || connected_to(d, p->key) || t < p->next_dial_ms) {
+        return;
+    }
+    char addr[192];
+    snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned) port);
+    logf_(d, KITH_LOG_INFO, "found %s on the LAN at %s", p->name, addr);
+    p->next_dial_ms = t + BACKOFF_MIN_MS;
+    dial(d, p->key, addr);
+}
+
+static void
+discovery_log(void *ctx, int level, const char *line)
+{
+    logf_(ctx, level, "%s", line);
+}
+
 /* ---- timers and signals ------------------------------------------------------------- */
 
 static void
@@ -1189,7 +1253,7 @@ kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
     kith_syncenv_bind(&d->syncenv, &d->env);
     d->reload_job.work = reload_work;
     d->reload_job.done = reload_done;
-    int rc = read_peers(d, &d->peers, &d->n_peers);
+    int rc = read_peers(d, &d->peers, &d->n_peers, &d->beacon_send, &d->beacon_recv);
     if (rc != KITH_OK) {
         snprintf(errbuf, errcap, "cannot read the peers: %s", kith_strerror(rc));
         free(d);
@@ -1286,10 +1350,19 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
                  uv_strerror(e));
         return KITH_EIO;
     }
+    if (d->opts.discovery) {
+        int rc = kith_discovery_start(&d->discovery, d->loop, KITH_DISCOVERY_PORT,
+                                      (uint16_t) d->port, on_beacon, discovery_log, d);
+        if (rc == KITH_OK) {
+            kith_discovery_set_keys(
+                d->discovery, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_send,
+                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_recv, d->n_peers);
+        }
+    }
     char nid[KITH_NODEID_BUFSIZE];
     kith_nodeid_encode(d->node->id->pk, nid);
-    logf_(d, KITH_LOG_INFO, "kith %s serving %s on %s (%zu peers)", KITH_VERSION, nid,
-          d->listen_text, d->n_peers);
+    logf_(d, KITH_LOG_INFO, "kith %s serving %s on %s (%zu peers, discovery %s)", KITH_VERSION, nid,
+          d->listen_text, d->n_peers, d->opts.discovery ? "on" : "off");
     dial_peers(d);
     return KITH_OK;
 }
@@ -1313,6 +1386,8 @@ kith_daemon_stop(kith_daemon_t *d)
         uv_close((uv_handle_t *) &d->control, on_plain_closed);
         unlink(d->control_path);
     }
+    kith_discovery_stop(d->discovery);
+    d->discovery = NULL;
     for (conn_t *c = d->conns, *next; c; c = next) {
         next = c->next;
         if (!c->job.queued && c->connected && !c->closing) {
@@ -1334,6 +1409,10 @@ kith_daemon_free(kith_daemon_t *d)
     }
     free(d->peers);
     free(d->reloaded);
+    free_keys(d->beacon_send);
+    free_keys(d->beacon_recv);
+    free_keys(d->reloaded_send);
+    free_keys(d->reloaded_recv);
     free(d);
 }
 

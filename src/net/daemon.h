@@ -34,6 +34,7 @@ typedef struct kith_daemon kith_daemon_t;
 typedef struct {
     const char *listen; /* "ADDR:PORT"; NULL for the default 0.0.0.0:5484 */
     int log_level;      /* KITH_LOG_* */
+    int discovery;      /* 1: announce on the LAN and dial peers found there */
     FILE *log;          /* where log lines go (stderr if NULL) */
     /* One-shot mode: dial this peer at this address, sync once, stop. */
     int oneshot;

@@ -20,7 +20,7 @@ mk() {
 # serve NAME: starts a daemon on a free loopback port; sets port_NAME.
 serve() {
     # Not through node(): $! must be kith itself, not a subshell, so that kill reaches it.
-    "$KITH" --home "$TMP/$1" serve --listen 127.0.0.1:0 --log-level debug >"$TMP/$1.log" 2>&1 &
+    "$KITH" --home "$TMP/$1" serve --listen 127.0.0.1:0 --no-discovery --log-level debug >"$TMP/$1.log" 2>&1 &
     pids+=($!)
     eval "pid_$1=$!"
     local port=""

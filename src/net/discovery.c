@@ -1,0 +1,394 @@
+/*
+ * LAN discovery over UDP; see discovery.h and proto/BEACON.md.
+ */
+#include "net/discovery.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kith/error.h"
+
+#define MCAST4        "239.255.84.84"
+#define MCAST6        "ff02::5484"
+#define ADDR_CHECK_MS 5000
+#define RX_BUF        1500
+
+struct kith_discovery {
+    uv_loop_t *loop;
+    uv_udp_t udp4, udp6;
+    int has4, has6;
+    uv_timer_t announce_timer, addr_timer;
+    uint16_t udp_port, tcp_port;
+    kith_discovery_cb cb;
+    kith_discovery_log log;
+    void *ctx;
+    uint8_t (*send_keys)[KITH_BEACON_KEY_LEN]; /* sodium_malloc'd */
+    uint8_t (*recv_keys)[KITH_BEACON_KEY_LEN]; /* sodium_malloc'd */
+    size_t n_keys;
+    uint64_t addr_hash; /* of the interface list, to notice changes */
+    double tokens;      /* rate limit: datagrams we may still accept */
+    uint64_t tokens_ms;
+    uint64_t sent, received;
+    int closing, pending_closes;
+};
+
+static void logf_(kith_discovery_t *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+logf_(kith_discovery_t *d, int level, const char *fmt, ...)
+{
+    if (d->log == NULL) {
+        return;
+    }
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    d->log(d->ctx, level, line);
+}
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    uv_udp_send_t req;
+    uv_buf_t buf;
+    char data[KITH_BEACON_MAX_LEN];
+} send_t;
+
+static void
+on_sent(uv_udp_send_t *req, int status)
+{
+    (void) status; /* a datagram lost is a beacon missed: the next one comes in 30 s */
+    free(req);
+}
+
+static void
+send_to(kith_discovery_t *d, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *data,
+        size_t len)
+{
+    send_t *s = malloc(sizeof(*s));
+    if (s == NULL) {
+        return;
+    }
+    memcpy(s->data, data, len);
+    s->buf = uv_buf_init(s->data, (unsigned) len);
+    if (uv_udp_send(&s->req, udp, &s->buf, 1, to, on_sent) != 0) {
+        free(s);
+        return;
+    }
+    d->sent++;
+}
+
+/* Sends the beacons to every interface: IPv4 directed broadcast and multicast, IPv6
+ * multicast. Loopback interfaces are skipped: beacons are for the LAN. */
+static void
+announce(kith_discovery_t *d)
+{
+    if (d->closing) {
+        return;
+    }
+    size_t cap = kith_beacon_count(d->n_keys), n = 0;
+    kith_beacon_dgram_t *dg = calloc(cap, sizeof(*dg));
+    if (dg == NULL ||
+        kith_beacon_build((const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->send_keys, d->n_keys,
+                          d->tcp_port, (uint64_t) time(NULL), dg, cap, &n) != KITH_OK) {
+        free(dg);
+        return;
+    }
+    uv_interface_address_t *ifs = NULL;
+    int n_ifs = 0;
+    if (uv_interface_addresses(&ifs, &n_ifs) != 0) {
+        free(dg);
+        return;
+    }
+    for (int i = 0; i < n_ifs; i++) {
+        if (ifs[i].is_internal) {
+            continue;
+        }
+        if (ifs[i].address.address4.sin_family == AF_INET && d->has4) {
+            struct sockaddr_in bcast, mcast;
+            uint32_t a = ifs[i].address.address4.sin_addr.s_addr;
+            uint32_t m = ifs[i].netmask.netmask4.sin_addr.s_addr;
+            uv_ip4_addr("0.0.0.0", d->udp_port, &bcast);
+            bcast.sin_addr.s_addr = a | ~m;
+            uv_ip4_addr(MCAST4, d->udp_port, &mcast);
+            char ifaddr[INET_ADDRSTRLEN];
+            uv_ip4_name(&ifs[i].address.address4, ifaddr, sizeof(ifaddr));
+            for (size_t k = 0; k < n; k++) {
+                send_to(d, &d->udp4, (struct sockaddr *) &bcast, dg[k].data, dg[k].len);
+            }
+            if (uv_udp_set_multicast_interface(&d->udp4, ifaddr) == 0) {
+                for (size_t k = 0; k < n; k++) {
+                    send_to(d, &d->udp4, (struct sockaddr *) &mcast, dg[k].data, dg[k].len);
+                }
+            }
+        } else if (ifs[i].address.address6.sin6_family == AF_INET6 && d->has6 &&
+                   IN6_IS_ADDR_LINKLOCAL(&ifs[i].address.address6.sin6_addr)) {
+            struct sockaddr_in6 mcast;
+            uv_ip6_addr(MCAST6, d->udp_port, &mcast);
+            mcast.sin6_scope_id = ifs[i].address.address6.sin6_scope_id;
+            for (size_t k = 0; k < n; k++) {
+                send_to(d, &d->udp6, (struct sockaddr *) &mcast, dg[k].data, dg[k].len);
+            }
+        }
+    }
+    uv_free_interface_addresses(ifs, n_ifs);
+    free(dg);
+}
+
+/* Joins the multicast groups on every interface (again after a change; errors for groups
+ * already joined are expected and ignored). Returns a hash of the interface list. */
+static uint64_t
+join_groups(kith_discovery_t *d)
+{
+    uv_interface_address_t *ifs = NULL;
+    int n_ifs = 0;
+    uint64_t h = 1469598103934665603ULL;
+    if (uv_interface_addresses(&ifs, &n_ifs) != 0) {
+        return 0;
+    }
+    for (int i = 0; i < n_ifs; i++) {
+        if (ifs[i].is_internal) {
+            continue;
+        }
+        char name[128];
+        if (ifs[i].address.address4.sin_family == AF_INET) {
+            uv_ip4_name(&ifs[i].address.address4, name, sizeof(name));
+            if (d->has4) {
+                uv_udp_set_membership(&d->udp4, MCAST4, name, UV_JOIN_GROUP);
+            }
+        } else {
+            char a[INET6_ADDRSTRLEN];
+            uv_ip6_name(&ifs[i].address.address6, a, sizeof(a));
+            snprintf(name, sizeof(name), "%s%%%.32s", a, ifs[i].name);
+            if (d->has6 && IN6_IS_ADDR_LINKLOCAL(&ifs[i].address.address6.sin6_addr)) {
+                uv_udp_set_membership(&d->udp6, MCAST6, name, UV_JOIN_GROUP);
+            }
+        }
+        for (const char *p = name; *p; p++) {
+            h = (h ^ (uint8_t) *p) * 1099511628211ULL;
+        }
+    }
+    uv_free_interface_addresses(ifs, n_ifs);
+    return h;
+}
+
+static void
+on_announce_timer(uv_timer_t *t)
+{
+    announce(t->data);
+}
+
+static void
+on_addr_timer(uv_timer_t *t)
+{
+    kith_discovery_t *d = t->data;
+    uint64_t h = join_groups(d);
+    if (h != d->addr_hash) {
+        d->addr_hash = h;
+        logf_(d, 2, "network addresses changed: announcing");
+        announce(d);
+    }
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void) h;
+    (void) suggested;
+    buf->base = malloc(RX_BUF);
+    buf->len = buf->base ? RX_BUF : 0;
+}
+
+static void
+on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+        unsigned flags)
+{
+    kith_discovery_t *d = udp->data;
+    if (nread <= 0 || from == NULL || d->closing || (flags & UV_UDP_PARTIAL) ||
+        (size_t) nread > KITH_BEACON_MAX_LEN) {
+        free(buf->base);
+        return;
+    }
+    /* Token bucket: a flood of datagrams costs us at most RATE matches a second. */
+    uint64_t now = mono_ms();
+    d->tokens += (double) (now - d->tokens_ms) * KITH_DISCOVERY_RATE / 1000.0;
+    d->tokens_ms = now;
+    if (d->tokens > KITH_DISCOVERY_RATE) {
+        d->tokens = KITH_DISCOVERY_RATE;
+    }
+    if (d->tokens < 1.0) {
+        free(buf->base);
+        return;
+    }
+    d->tokens -= 1.0;
+    d->received++;
+    size_t index;
+    uint16_t port;
+    int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread,
+                               (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->recv_keys, d->n_keys,
+                               (uint64_t) time(NULL), &index, &port);
+    free(buf->base);
+    if (rc != KITH_OK) {
+        return;
+    }
+    char host[128];
+    if (from->sa_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *) from, host, sizeof(host));
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) from;
+        char a[INET6_ADDRSTRLEN], ifname[64];
+        size_t ilen = sizeof(ifname);
+        uv_ip6_name(in6, a, sizeof(a));
+        if (in6->sin6_scope_id && uv_if_indextoname(in6->sin6_scope_id, ifname, &ilen) == 0) {
+            snprintf(host, sizeof(host), "%s%%%.32s", a, ifname);
+        } else {
+            snprintf(host, sizeof(host), "%s", a);
+        }
+    }
+    d->cb(d->ctx, index, host, port);
+}
+
+static void
+free_keys(kith_discovery_t *d)
+{
+    if (d->send_keys != NULL) {
+        sodium_free(d->send_keys);
+    }
+    if (d->recv_keys != NULL) {
+        sodium_free(d->recv_keys);
+    }
+    d->send_keys = d->recv_keys = NULL;
+    d->n_keys = 0;
+}
+
+int
+kith_discovery_set_keys(kith_discovery_t *d, const uint8_t (*send_keys)[KITH_BEACON_KEY_LEN],
+                        const uint8_t (*recv_keys)[KITH_BEACON_KEY_LEN], size_t n)
+{
+    free_keys(d);
+    if (n > 0) {
+        d->send_keys = sodium_malloc(n * KITH_BEACON_KEY_LEN);
+        d->recv_keys = sodium_malloc(n * KITH_BEACON_KEY_LEN);
+        if (d->send_keys == NULL || d->recv_keys == NULL) {
+            free_keys(d);
+            return KITH_ENOMEM;
+        }
+        memcpy(d->send_keys, send_keys, n * KITH_BEACON_KEY_LEN);
+        memcpy(d->recv_keys, recv_keys, n * KITH_BEACON_KEY_LEN);
+        d->n_keys = n;
+    }
+    announce(d);
+    return KITH_OK;
+}
+
+static int
+open_udp(kith_discovery_t *d, uv_udp_t *udp, int family)
+{
+    struct sockaddr_storage ss;
+    if (family == AF_INET) {
+        uv_ip4_addr("0.0.0.0", d->udp_port, (struct sockaddr_in *) &ss);
+    } else {
+        uv_ip6_addr("::", d->udp_port, (struct sockaddr_in6 *) &ss);
+    }
+    if (uv_udp_init(d->loop, udp) != 0) {
+        return -1;
+    }
+    udp->data = d;
+    d->pending_closes++;
+    /* Several kith daemons on one machine (tests, several users) share the port. */
+    unsigned flags = UV_UDP_REUSEADDR | (family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+    if (uv_udp_bind(udp, (struct sockaddr *) &ss, flags) != 0 ||
+        uv_udp_recv_start(udp, on_alloc, on_recv) != 0) {
+        return -1;
+    }
+    if (family == AF_INET) {
+        uv_udp_set_broadcast(udp, 1);
+        uv_udp_set_multicast_ttl(udp, 1); /* never beyond the local link */
+    } else {
+        uv_udp_set_multicast_ttl(udp, 1);
+    }
+    return 0;
+}
+
+int
+kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port, uint16_t tcp_port,
+                     kith_discovery_cb cb, kith_discovery_log log, void *ctx)
+{
+    kith_discovery_t *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return KITH_ENOMEM;
+    }
+    d->loop = loop;
+    d->udp_port = udp_port;
+    d->tcp_port = tcp_port;
+    d->cb = cb;
+    d->log = log;
+    d->ctx = ctx;
+    d->tokens = KITH_DISCOVERY_RATE;
+    d->tokens_ms = mono_ms();
+    d->has4 = open_udp(d, &d->udp4, AF_INET) == 0;
+    d->has6 = open_udp(d, &d->udp6, AF_INET6) == 0;
+    if (!d->has4 && !d->has6) {
+        logf_(d, 0, "discovery: cannot open UDP port %u", (unsigned) udp_port);
+    }
+    uv_timer_init(loop, &d->announce_timer);
+    uv_timer_init(loop, &d->addr_timer);
+    d->announce_timer.data = d->addr_timer.data = d;
+    d->pending_closes += 2;
+    d->addr_hash = join_groups(d);
+    uv_timer_start(&d->announce_timer, on_announce_timer, KITH_DISCOVERY_INTERVAL_MS,
+                   KITH_DISCOVERY_INTERVAL_MS);
+    uv_timer_start(&d->addr_timer, on_addr_timer, ADDR_CHECK_MS, ADDR_CHECK_MS);
+    *out = d;
+    return KITH_OK;
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+    kith_discovery_t *d = h->data;
+    if (--d->pending_closes == 0) {
+        free_keys(d);
+        free(d);
+    }
+}
+
+void
+kith_discovery_stop(kith_discovery_t *d)
+{
+    if (d == NULL || d->closing) {
+        return;
+    }
+    d->closing = 1;
+    uv_close((uv_handle_t *) &d->udp4, on_closed);
+    uv_close((uv_handle_t *) &d->udp6, on_closed);
+    uv_close((uv_handle_t *) &d->announce_timer, on_closed);
+    uv_close((uv_handle_t *) &d->addr_timer, on_closed);
+}
+
+uint64_t
+kith_discovery_sent(const kith_discovery_t *d)
+{
+    return d->sent;
+}
+
+uint64_t
+kith_discovery_received(const kith_discovery_t *d)
+{
+    return d->received;
+}

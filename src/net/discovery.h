@@ -1,0 +1,43 @@
+/*
+ * LAN discovery: the daemon's beacons (src/net/beacon.h) on UDP port 5484, sent to IPv4
+ * broadcast, IPv4 multicast 239.255.84.84 and IPv6 multicast ff02::5484 on every
+ * interface, at start, every 30 seconds and whenever the machine's addresses change.
+ * Received datagrams are bounded in size and rate and handed to kith_beacon_match(); a
+ * beacon from a trusted peer is reported through the callback with the address it came
+ * from. Strangers' beacons and everything else are dropped without a trace.
+ */
+#ifndef KITH_DISCOVERY_H
+#define KITH_DISCOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/beacon.h"
+
+#define KITH_DISCOVERY_PORT        5484
+#define KITH_DISCOVERY_INTERVAL_MS 30000
+#define KITH_DISCOVERY_RATE        100 /* datagrams per second accepted, all sources */
+
+typedef struct kith_discovery kith_discovery_t;
+
+/* A trusted peer announced itself: peer_index into the keys last given, its TCP port,
+ * and the address the datagram came from as text ("198.18.0.2", "fe80::1%eth0"). */
+typedef void (*kith_discovery_cb)(void *ctx, size_t peer_index, const char *host, uint16_t port);
+typedef void (*kith_discovery_log)(void *ctx, int level, const char *line);
+
+int kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port,
+                         uint16_t tcp_port, kith_discovery_cb cb, kith_discovery_log log,
+                         void *ctx);
+/* Replaces the peers' keys (copied into locked memory; the caller wipes its copies) and
+ * announces at once. */
+int kith_discovery_set_keys(kith_discovery_t *d, const uint8_t (*send_keys)[KITH_BEACON_KEY_LEN],
+                            const uint8_t (*recv_keys)[KITH_BEACON_KEY_LEN], size_t n);
+/* Closes the sockets and timers; the memory is freed once libuv has closed them. After
+ * this call the callbacks are not called again. */
+void kith_discovery_stop(kith_discovery_t *d);
+/* Counters for status and tests. */
+uint64_t kith_discovery_sent(const kith_discovery_t *d);
+uint64_t kith_discovery_received(const kith_discovery_t *d);
+
+#endif
