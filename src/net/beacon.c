@@ -1,0 +1,330 @@
+/*
+ * LAN discovery beacons (proto/BEACON.md): building this node's datagrams and
+ * recognising a peer's.
+ *
+ * Usage. At start, for every trusted peer, kith_beacon_pair_keys() gives a send key
+ * and a recv key (the caller keeps them in sodium_malloc'd memory). Every 30 s the
+ * daemon calls kith_beacon_build() with the send keys and sends each datagram; for
+ * every datagram it receives it calls kith_beacon_match() with the recv keys and, on
+ * KITH_OK, tries a Noise connection to the sender's address and the advertised port.
+ *
+ * A beacon only hints where a peer might be. It authenticates nothing about the
+ * sender's address (anyone on the LAN can replay a beacon within the time window from
+ * another address), so the Noise handshake that follows is what proves who answers.
+ *
+ * Limits: at most KITH_BEACON_MAX_TAGS tags per datagram; more peers mean more
+ * datagrams. Receiving costs one keyed BLAKE2b per recv key whatever the datagram
+ * holds, so the daemon should rate-limit datagrams per source address.
+ *
+ * Randomness: each build draws a 32-byte seed from randombytes_buf() and expands it
+ * with ChaCha20 into the nonces and padding tags, one stream per datagram. The seeded
+ * variant exists so that proto/BEACON.md can show an example that tests reproduce.
+ */
+#include "net/beacon.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kith/error.h"
+
+#define LABEL     "kith beacon v1"
+#define LABEL_LEN (sizeof(LABEL) - 1)
+
+/* Offsets in a datagram. The tags are keyed hashes of bytes [0, TAGGED_LEN). */
+#define OFF_VERSION 0
+#define OFF_NONCE   1
+#define OFF_TIME    17
+#define OFF_PORT    25
+#define OFF_COUNT   27
+#define OFF_TAGS    28
+#define TAGGED_LEN  OFF_COUNT
+
+/* Random bytes drawn per datagram: a nonce, then up to one full datagram of padding. */
+#define RAND_LEN (KITH_BEACON_NONCE_LEN + KITH_BEACON_MAX_TAGS * KITH_BEACON_TAG_LEN)
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+int
+kith_beacon_pair_keys(const kith_identity_t *self, const uint8_t peer_ed_pk[static 32],
+                      uint8_t send_key[static KITH_BEACON_KEY_LEN],
+                      uint8_t recv_key[static KITH_BEACON_KEY_LEN])
+{
+    uint8_t peer_xpk[KITH_PK_LEN];
+    uint8_t dh[crypto_scalarmult_BYTES];
+    uint8_t msg[LABEL_LEN + 2 * KITH_PK_LEN];
+    int rc = KITH_EINVAL;
+
+    sodium_memzero(send_key, KITH_BEACON_KEY_LEN);
+    sodium_memzero(recv_key, KITH_BEACON_KEY_LEN);
+    sodium_memzero(dh, sizeof(dh));
+    if (self == NULL || self->xsk == NULL) {
+        goto out;
+    }
+    /* With itself as the peer, send and recv keys would be equal and the node would
+     * recognise its own beacons. */
+    if (sodium_memcmp(peer_ed_pk, self->pk, KITH_PK_LEN) == 0) {
+        goto out;
+    }
+    rc = KITH_ECRYPTO;
+    /* The conversion refuses invalid and small-order Ed25519 keys; crypto_scalarmult
+     * refuses an all-zero result. Both checks are kept: neither relies on the other. */
+    if (kith_identity_x25519_pk(peer_ed_pk, peer_xpk) != KITH_OK ||
+        crypto_scalarmult(dh, self->xsk, peer_xpk) != 0) {
+        goto out;
+    }
+    /* The message names sender then receiver, so the two directions get unrelated keys
+     * and each key is bound to the two identities (not just to the X25519 keys, which
+     * two Ed25519 keys, P and -P, share). */
+    memcpy(msg, LABEL, LABEL_LEN);
+    memcpy(msg + LABEL_LEN, self->pk, KITH_PK_LEN);
+    memcpy(msg + LABEL_LEN + KITH_PK_LEN, peer_ed_pk, KITH_PK_LEN);
+    if (crypto_generichash(send_key, KITH_BEACON_KEY_LEN, msg, sizeof(msg), dh, sizeof(dh)) != 0) {
+        goto out;
+    }
+    memcpy(msg + LABEL_LEN, peer_ed_pk, KITH_PK_LEN);
+    memcpy(msg + LABEL_LEN + KITH_PK_LEN, self->pk, KITH_PK_LEN);
+    if (crypto_generichash(recv_key, KITH_BEACON_KEY_LEN, msg, sizeof(msg), dh, sizeof(dh)) != 0) {
+        goto out;
+    }
+    rc = KITH_OK;
+out:
+    sodium_memzero(dh, sizeof(dh));
+    if (rc != KITH_OK) {
+        sodium_memzero(send_key, KITH_BEACON_KEY_LEN);
+        sodium_memzero(recv_key, KITH_BEACON_KEY_LEN);
+    }
+    return rc;
+}
+
+size_t
+kith_beacon_count(size_t n_keys)
+{
+    if (n_keys == 0) {
+        return 1;
+    }
+    return n_keys / KITH_BEACON_MAX_TAGS + (n_keys % KITH_BEACON_MAX_TAGS != 0);
+}
+
+/* Orders tags bytewise. The tags are about to be published, so memcmp's timing reveals
+ * nothing that the datagram does not. */
+static int
+cmp_tag(const void *a, const void *b)
+{
+    return memcmp(a, b, KITH_BEACON_TAG_LEN);
+}
+
+/* Fills one datagram for the k send keys at keys, with randomness from rnd (RAND_LEN). */
+static int
+build_one(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t k, uint16_t port, uint64_t now_s,
+          const uint8_t *rnd, kith_beacon_dgram_t *d)
+{
+    uint8_t h[crypto_generichash_BYTES];
+    size_t count =
+        k + (KITH_BEACON_TAG_QUANTUM - k % KITH_BEACON_TAG_QUANTUM) % KITH_BEACON_TAG_QUANTUM;
+    int rc = KITH_ECRYPTO;
+
+    if (count == 0) {
+        count = KITH_BEACON_TAG_QUANTUM;
+    }
+    uint8_t *p = d->data;
+    p[OFF_VERSION] = KITH_BEACON_VERSION;
+    memcpy(p + OFF_NONCE, rnd, KITH_BEACON_NONCE_LEN);
+    put_be64(p + OFF_TIME, now_s);
+    p[OFF_PORT] = (uint8_t) (port >> 8);
+    p[OFF_PORT + 1] = (uint8_t) port;
+    p[OFF_COUNT] = (uint8_t) count;
+
+    uint8_t *tags = p + OFF_TAGS;
+    for (size_t i = 0; i < k; i++) {
+        if (crypto_generichash(h, sizeof(h), p, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) != 0) {
+            goto out;
+        }
+        memcpy(tags + i * KITH_BEACON_TAG_LEN, h, KITH_BEACON_TAG_LEN);
+    }
+    /* Padding tags are uniformly random, like real tags are to anyone without the key. */
+    memcpy(tags + k * KITH_BEACON_TAG_LEN, rnd + KITH_BEACON_NONCE_LEN,
+           (count - k) * KITH_BEACON_TAG_LEN);
+    /* Sorting hides which position belongs to which peer (and which tags are padding),
+     * and lets a receiver binary-search. */
+    qsort(tags, count, KITH_BEACON_TAG_LEN, cmp_tag);
+    d->len = OFF_TAGS + count * KITH_BEACON_TAG_LEN;
+    rc = KITH_OK;
+out:
+    /* The unpublished 24 bytes of each hash are secret-derived. */
+    sodium_memzero(h, sizeof(h));
+    return rc;
+}
+
+int
+kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
+                          uint64_t now_s, const uint8_t seed[static 32], kith_beacon_dgram_t *out,
+                          size_t cap, size_t *n_out)
+{
+    uint8_t rnd[RAND_LEN];
+    uint8_t stream_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
+    size_t n_dgrams = kith_beacon_count(n_keys);
+    int rc = KITH_EINVAL;
+
+    sodium_memzero(rnd, sizeof(rnd));
+    if (n_out != NULL) {
+        *n_out = n_dgrams;
+    }
+    if (port == 0 || (keys == NULL && n_keys > 0) || n_out == NULL || cap < n_dgrams ||
+        out == NULL) {
+        goto out;
+    }
+    /* Spread the peers evenly: the first `extra` datagrams carry one more. */
+    size_t base = n_keys / n_dgrams, extra = n_keys % n_dgrams, next = 0;
+    for (size_t d = 0; d < n_dgrams; d++) {
+        size_t k = base + (d < extra);
+        /* Stream d of ChaCha20 under the seed: the IETF nonce is d, little-endian. */
+        memset(stream_nonce, 0, sizeof(stream_nonce));
+        for (size_t i = 0, v = d; i < sizeof(size_t) && i < sizeof(stream_nonce); i++, v >>= 8) {
+            stream_nonce[i] = (uint8_t) v;
+        }
+        rc = KITH_ECRYPTO;
+        if (crypto_stream_chacha20_ietf(rnd, sizeof(rnd), stream_nonce, seed) != 0) {
+            goto out;
+        }
+        rc = build_one(keys + next, k, port, now_s, rnd, &out[d]);
+        if (rc != KITH_OK) {
+            goto out;
+        }
+        next += k;
+    }
+    rc = KITH_OK;
+out:
+    sodium_memzero(rnd, sizeof(rnd));
+    return rc;
+}
+
+int
+kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
+                  uint64_t now_s, kith_beacon_dgram_t *out, size_t cap, size_t *n_out)
+{
+    uint8_t seed[32];
+    randombytes_buf(seed, sizeof(seed));
+    int rc = kith__beacon_build_seeded(keys, n_keys, port, now_s, seed, out, cap, n_out);
+    sodium_memzero(seed, sizeof(seed));
+    return rc;
+}
+
+/* 1 if x > y, else 0, without a branch (BearSSL's GT, widened to 64 bits). */
+static uint64_t
+ct_gt(uint64_t x, uint64_t y)
+{
+    uint64_t z = y - x;
+    return (z ^ ((x ^ y) & (x ^ z))) >> 63;
+}
+
+/*
+ * The index of the last tag <= e among n >= 1 sorted tags (0 if there is none). The
+ * loop runs a number of times that depends only on n, and the comparisons are
+ * branch-free, so timing does not follow the secret expected tag; which tags are read
+ * still depends on it (see proto/BEACON.md, "Side channels").
+ */
+static size_t
+search(const uint64_t *v, size_t n, uint64_t e)
+{
+    size_t base = 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        size_t le = (size_t) (1 ^ ct_gt(v[base + half], e));
+        base += half & (0 - le);
+        n -= half;
+    }
+    return base;
+}
+
+int
+kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_BEACON_KEY_LEN],
+                  size_t n_keys, uint64_t now_s, size_t *peer_index, uint16_t *port)
+{
+    uint64_t v[KITH_BEACON_MAX_TAGS];
+    uint8_t h[crypto_generichash_BYTES];
+    int rc = KITH_EINVAL;
+
+    sodium_memzero(h, sizeof(h));
+    if ((dgram == NULL && len > 0) || (keys == NULL && n_keys > 0)) {
+        goto out;
+    }
+    rc = KITH_EPARSE;
+    if (len < 1) {
+        goto out;
+    }
+    /* The version comes first: another version may differ in everything else. */
+    if (dgram[OFF_VERSION] != KITH_BEACON_VERSION) {
+        rc = KITH_EVERSION;
+        goto out;
+    }
+    if (len < KITH_BEACON_HEADER_LEN) {
+        goto out;
+    }
+    size_t count = dgram[OFF_COUNT];
+    if (count == 0 || count > KITH_BEACON_MAX_TAGS || count % KITH_BEACON_TAG_QUANTUM != 0) {
+        goto out;
+    }
+    if (len - KITH_BEACON_HEADER_LEN != count * KITH_BEACON_TAG_LEN) {
+        goto out;
+    }
+    uint16_t adv_port = (uint16_t) ((dgram[OFF_PORT] << 8) | dgram[OFF_PORT + 1]);
+    if (adv_port == 0) {
+        goto out;
+    }
+    const uint8_t *tags = dgram + OFF_TAGS;
+    for (size_t i = 0; i < count; i++) {
+        v[i] = get_be64(tags + i * KITH_BEACON_TAG_LEN);
+        if (i > 0 && v[i - 1] > v[i]) {
+            goto out;
+        }
+    }
+
+    /* Well-formed from here on. A stale or future beacon is treated like a stranger's:
+     * it may be a genuine beacon replayed, or a peer with a badly wrong clock. */
+    rc = KITH_ENOTFOUND;
+    uint64_t t = get_be64(dgram + OFF_TIME);
+    uint64_t skew = t > now_s ? t - now_s : now_s - t;
+    if (skew > KITH_BEACON_WINDOW_S) {
+        goto out;
+    }
+    for (size_t i = 0; i < n_keys; i++) {
+        if (crypto_generichash(h, sizeof(h), dgram, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) !=
+            0) {
+            rc = KITH_ECRYPTO;
+            goto out;
+        }
+        size_t at = search(v, count, get_be64(h));
+        if (sodium_memcmp(h, tags + at * KITH_BEACON_TAG_LEN, KITH_BEACON_TAG_LEN) == 0) {
+            if (peer_index != NULL) {
+                *peer_index = i;
+            }
+            if (port != NULL) {
+                *port = adv_port;
+            }
+            rc = KITH_OK;
+            goto out;
+        }
+    }
+out:
+    /* An expected tag that is not in the datagram would let its holder forge one. */
+    sodium_memzero(h, sizeof(h));
+    return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * LAN discovery beacons: UDP datagrams that only trusted peers can recognise.
+ *
+ * A beacon says "a node you trust listens on TCP port P of the host this came from"
+ * to each of the sender's peers, and nothing a stranger can use to tell two beacons of
+ * one node apart. The format and the reasoning are in proto/BEACON.md; this module is
+ * pure: no sockets, no clock (the time is passed in), no global state. The daemon
+ * sends what kith_beacon_build() makes and hands what it receives to
+ * kith_beacon_match().
+ *
+ * Keys are directional. For every trusted peer a node keeps two 32-byte keys from
+ * kith_beacon_pair_keys(): the send key tags its own beacons for that peer, the recv
+ * key recognises the peer's beacons. (One symmetric key per pair, as first designed,
+ * would make every node recognise its own looped-back multicast as coming from its
+ * peers, and let anyone reflect a node's beacon back at it; see proto/BEACON.md.)
+ * Both keys are secrets: keep them in sodium_malloc'd memory and wipe them.
+ *
+ * Every function needs kith_init() (sodium_init) to have run.
+ */
+#ifndef KITH_BEACON_H
+#define KITH_BEACON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+
+#define KITH_BEACON_VERSION     1
+#define KITH_BEACON_KEY_LEN     32
+#define KITH_BEACON_NONCE_LEN   16
+#define KITH_BEACON_TAG_LEN     8
+#define KITH_BEACON_HEADER_LEN  28  /* version 1 + nonce 16 + time 8 + port 2 + count 1 */
+#define KITH_BEACON_MAX_TAGS    128 /* tags per datagram */
+#define KITH_BEACON_TAG_QUANTUM 8   /* the tag count is a multiple of this, at least this */
+#define KITH_BEACON_MAX_LEN     (KITH_BEACON_HEADER_LEN + KITH_BEACON_MAX_TAGS * KITH_BEACON_TAG_LEN)
+#define KITH_BEACON_WINDOW_S    600 /* a beacon's time may differ from ours by this much */
+
+/* One datagram, ready for sendto(). Caller-owned; nothing inside needs freeing. */
+typedef struct {
+    uint8_t data[KITH_BEACON_MAX_LEN]; /* the datagram */
+    size_t len;                        /* bytes used: 28 + 8 * count, 92..1052 */
+} kith_beacon_dgram_t;
+
+/*
+ * Derives the two beacon keys this node shares with the peer whose Ed25519 public key
+ * is peer_ed_pk:
+ *
+ *     dh       = X25519(self x25519 secret, peer x25519 public)
+ *     send_key = BLAKE2b-256(key = dh, "kith beacon v1" || self_ed_pk || peer_ed_pk)
+ *     recv_key = BLAKE2b-256(key = dh, "kith beacon v1" || peer_ed_pk || self_ed_pk)
+ *
+ * so this node's send_key is the peer's recv_key for it and vice versa. Compute once
+ * per peer and keep the keys (sodium_malloc'd by the caller) for as long as the peer
+ * is trusted.
+ *
+ * Returns KITH_OK; KITH_EINVAL if peer_ed_pk is self's own key (a node's beacons must
+ * not match its own keys); KITH_ECRYPTO if peer_ed_pk is not a valid Ed25519 key or the
+ * X25519 result is all zeros (a low-order point). On failure both keys are zeroed.
+ */
+int kith_beacon_pair_keys(const kith_identity_t *self, const uint8_t peer_ed_pk[static 32],
+                          uint8_t send_key[static KITH_BEACON_KEY_LEN],
+                          uint8_t recv_key[static KITH_BEACON_KEY_LEN]);
+
+/*
+ * The number of datagrams kith_beacon_build() makes for n_keys peers: one per
+ * KITH_BEACON_MAX_TAGS peers, rounded up, and 1 for no peers at all.
+ */
+size_t kith_beacon_count(size_t n_keys);
+
+/*
+ * Builds this node's beacons for the peers whose send keys are keys[0..n_keys-1],
+ * advertising TCP port `port` at Unix time now_s. Each datagram gets a fresh random
+ * nonce; the peers are spread evenly over kith_beacon_count(n_keys) datagrams; each
+ * datagram's tags are padded with random ones to a multiple of 8 (at least 8) and
+ * sorted. With n_keys == 0 one datagram of 8 random tags is made, which no one
+ * matches: whether to send it is the caller's choice.
+ *
+ * out is a caller-owned array of cap elements; cap must be at least
+ * kith_beacon_count(n_keys). Nothing is allocated that the caller must free.
+ *
+ * Returns KITH_OK and sets *n_out; KITH_EINVAL if port is 0, keys is NULL with
+ * n_keys > 0, or cap is too small (then *n_out is the count needed and out is
+ * untouched); KITH_ECRYPTO if libsodium fails.
+ */
+int kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
+                      uint64_t now_s, kith_beacon_dgram_t *out, size_t cap, size_t *n_out);
+
+/*
+ * Checks whether a received datagram is a beacon from one of our peers, whose recv keys
+ * are keys[0..n_keys-1]. Cost: one BLAKE2b per key plus one pass and a binary search
+ * per key over the tags, O(n_keys * log(tags) + tags); nothing is allocated.
+ *
+ * Returns
+ *   KITH_OK        a tag made with keys[i] is present: *peer_index = i (the lowest such
+ *                  i) and *port = the advertised TCP port;
+ *   KITH_ENOTFOUND well-formed, but no key's tag is present (a stranger, ourselves, or
+ *                  a tampered beacon), or its time is more than KITH_BEACON_WINDOW_S
+ *                  seconds from now_s (a replay);
+ *   KITH_EVERSION  the first byte is not 1;
+ *   KITH_EPARSE    malformed: shorter than the header, a tag count that is 0, over 128
+ *                  or not a multiple of 8, a length other than 28 + 8 * count (trailing
+ *                  bytes included), port 0, or tags not in ascending order;
+ *   KITH_EINVAL    dgram is NULL with len > 0, or keys is NULL with n_keys > 0;
+ *   KITH_ECRYPTO   libsodium failed (never expected).
+ * *peer_index and *port are written only on KITH_OK. Either may be NULL.
+ */
+int kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_BEACON_KEY_LEN],
+                      size_t n_keys, uint64_t now_s, size_t *peer_index, uint16_t *port);
+
+/*
+ * kith_beacon_build() with every random byte (nonces, padding tags) drawn from a
+ * ChaCha20 stream keyed by seed. For the known-answer example of proto/BEACON.md and
+ * for tests only: a beacon must never reuse a nonce, so production code calls
+ * kith_beacon_build(), which uses a fresh random seed each time.
+ */
+int kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys,
+                              uint16_t port, uint64_t now_s, const uint8_t seed[static 32],
+                              kith_beacon_dgram_t *out, size_t cap, size_t *n_out);
+
+#endif
