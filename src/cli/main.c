@@ -100,6 +100,16 @@ const cli_command_t cli_commands[] = {
      "  --timeout SECONDS    give up after this long (default 120)\n"},
     {"status", cmd_status, "[--json]", "show the daemon, peers online, last sync",
      "  --json   the daemon's status as JSON ({\"running\": false} when none runs)\n"},
+    {"pair", cmd_pair, "[CODE] [--yes] [--timeout SECONDS] [--name NAME]",
+     "become peers with a colleague in the same room",
+     "Without CODE: prints a short code (like 7-orbit-sugar-lantern) on the first line and\n"
+     "waits for a colleague on the local network. With CODE: finds that colleague and\n"
+     "pairs. A password-authenticated key exchange (CPace) turns the code into a strong\n"
+     "key: a listener learns nothing and a wrong guess fails on both sides. Each side\n"
+     "then shows the other's name and fingerprint and, once confirmed, adds the peer.\n\n"
+     "  --yes               add the peer without asking (for scripts)\n"
+     "  --timeout SECONDS   how long to wait (host: 300, the code's life; joiner: 60)\n"
+     "  --name NAME         the local name for the new peer (default: the name they give)\n"},
     {"send", cmd_send, "REF --to PEER [-o FILE]", "seal one record for one colleague",
      "Writes an armored envelope (-----BEGIN KITH ENVELOPE-----) holding the record's\n"
      "non-private history, encrypted and authenticated for PEER only. Paste it into an\n"
