@@ -139,8 +139,10 @@ kith_keyfile_decode(const uint8_t *data, size_t len, const char *passphrase, kit
     } else {
         const uint8_t *p = data + HDR_LEN;
         uint64_t ops = get_le64(p), mem = get_le64(p + 8);
+        /* Argon2 counts memory in KiB: a limit that is not a whole number of KiB was not
+         * written by kith. */
         if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > MAX_OPSLIMIT ||
-            mem < crypto_pwhash_MEMLIMIT_MIN || mem > MAX_MEMLIMIT) {
+            mem < crypto_pwhash_MEMLIMIT_MIN || mem > MAX_MEMLIMIT || mem % 1024 != 0) {
             rc = KITH_ECORRUPT;
             goto out;
         }

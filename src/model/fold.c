@@ -98,7 +98,7 @@ walk(const kith_fold_input_t *ops, size_t n, kith_record_t *r, int *effective)
     memcpy(r->id, ops[0].op->rec, KITH_REC_ID_LEN);
     memcpy(r->owner, owner, KITH_PK_LEN);
     r->kind = KITH_KIND_PERSON;
-    int kind_set = 0;
+    int kind_set = 0, any_effective = 0;
     for (size_t i = 0; i < n; i++) {
         const kith_op_t *op = ops[i].op;
         if (memcmp(op->owner, owner, KITH_PK_LEN) != 0) {
@@ -115,8 +115,9 @@ walk(const kith_fold_input_t *ops, size_t n, kith_record_t *r, int *effective)
         if (!eff) {
             continue;
         }
-        if (r->created == 0) {
+        if (!any_effective) {
             r->created = op->hlc;
+            any_effective = 1;
         }
         r->updated = op->hlc;
         if (by_owner) {

@@ -14,6 +14,37 @@
 
 static const char sig_context[] = "kith-op-v1";
 
+static void
+rec_id_mac(const uint8_t owner[KITH_PK_LEN], const uint8_t nonce[8], uint8_t out[8])
+{
+    static const char ctx[] = "kith-rec-v1";
+    uint8_t h[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const uint8_t *) ctx, sizeof(ctx) - 1);
+    crypto_generichash_update(&st, owner, KITH_PK_LEN);
+    crypto_generichash_update(&st, nonce, 8);
+    crypto_generichash_final(&st, h, sizeof(h));
+    memcpy(out, h, 8);
+}
+
+void
+kith_op_rec_id_make(const uint8_t owner[static KITH_PK_LEN], const uint8_t nonce[static 8],
+                    uint8_t rec[static KITH_REC_ID_LEN])
+{
+    memcpy(rec, nonce, 8);
+    rec_id_mac(owner, nonce, rec + 8);
+}
+
+int
+kith_op_rec_id_check(const uint8_t rec[static KITH_REC_ID_LEN],
+                     const uint8_t owner[static KITH_PK_LEN])
+{
+    uint8_t mac[8];
+    rec_id_mac(owner, rec, mac);
+    return sodium_memcmp(mac, rec + 8, 8) == 0;
+}
+
 void
 kith_op_init(kith_op_t *op)
 {
@@ -276,6 +307,15 @@ decode_obj(const msgpack_object *root, kith_op_t *op)
     if (root->type != MSGPACK_OBJECT_MAP) {
         return KITH_EPARSE;
     }
+    /* The version first: an op from a newer kith may carry keys this one does not know,
+     * and should be reported as newer, not as malformed. */
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *v = &root->via.map.ptr[i].val;
+        if (key_is(&root->via.map.ptr[i].key, "v") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            v->via.u64 != KITH_OP_VERSION) {
+            return KITH_EVERSION;
+        }
+    }
     int seen_v = 0, seen_author = 0, seen_owner = 0, seen_rec = 0, seen_hlc = 0, seen_set = 0;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *k = &root->via.map.ptr[i].key;
@@ -374,7 +414,8 @@ int
 kith_op_decode(const uint8_t *data, size_t len, kith_op_t *op)
 {
     kith_op_init(op);
-    if (len > KITH_OP_MAX_LEN || kith_mpcheck(data, len, 4) != KITH_OK) {
+    /* The encoding alone may use what the signature leaves of KITH_OP_MAX_LEN. */
+    if (len > KITH_OP_MAX_LEN - KITH_SIG_LEN || kith_mpcheck(data, len, 4) != KITH_OK) {
         return KITH_EPARSE;
     }
     msgpack_unpacked msg;

@@ -56,6 +56,16 @@ typedef struct {
     int private; /* 1: never leaves this node (but for self peers) */
 } kith_op_t;
 
+/* Record ids bind their owner: 8 random bytes, then the first 8 bytes of
+ * BLAKE2b-256("kith-rec-v1" || owner || those 8 bytes). Nobody else can mint an op that
+ * claims a record id for another owner without 2^64 work, so a peer who learns a record
+ * id cannot squat it on nodes that have not seen the record yet. */
+void kith_op_rec_id_make(const uint8_t owner[static KITH_PK_LEN], const uint8_t nonce[static 8],
+                         uint8_t rec[static KITH_REC_ID_LEN]);
+/* 1 if rec is bound to owner as above. */
+int kith_op_rec_id_check(const uint8_t rec[static KITH_REC_ID_LEN],
+                         const uint8_t owner[static KITH_PK_LEN]);
+
 void kith_op_init(kith_op_t *op);
 void kith_op_close(kith_op_t *op);
 /* Adds a field change (copies name and value). Keeps set sorted; KITH_EEXISTS if the

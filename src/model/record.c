@@ -176,6 +176,9 @@ decode_field(const msgpack_object *o, kith_rfield_t *f)
     const msgpack_object *v = &a[1];
     switch (v->type) {
     case MSGPACK_OBJECT_STR:
+        if (v->via.str.size > KITH_VALUE_MAX_LEN) {
+            return KITH_ECORRUPT;
+        }
         return kith_value_set_str(&f->value, v->via.str.ptr, v->via.str.size);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         kith_value_set_int(&f->value, (int64_t) v->via.u64);
@@ -184,9 +187,12 @@ decode_field(const msgpack_object *o, kith_rfield_t *f)
         kith_value_set_int(&f->value, v->via.i64);
         return KITH_OK;
     case MSGPACK_OBJECT_ARRAY:
+        if (v->via.array.size > KITH_VALUE_MAX_ITEMS) {
+            return KITH_ECORRUPT;
+        }
         for (uint32_t k = 0; k < v->via.array.size; k++) {
             const msgpack_object *it = &v->via.array.ptr[k];
-            if (it->type != MSGPACK_OBJECT_STR) {
+            if (it->type != MSGPACK_OBJECT_STR || it->via.str.size > KITH_VALUE_MAX_LEN) {
                 return KITH_ECORRUPT;
             }
             int rc = kith_value_list_append(&f->value, it->via.str.ptr, it->via.str.size);

@@ -8,6 +8,7 @@
  */
 #include "model/schema.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,30 +22,27 @@ static const char *const buying_roles[] = {
     "user",           "gatekeeper",     "blocker",         "coach",    NULL,
 };
 
-#define TEXT(n, h)                                                                                 \
-    {                                                                                              \
-        n, KITH_FT_TEXT, 0, 0, NULL, 0, h                                                          \
-    }
-#define INTEL(n, h)                                                                                \
-    {                                                                                              \
-        n, KITH_FT_TEXT, 0, 0, NULL, 1, h                                                          \
-    }
+/* clang-format off */
+#define TEXT(n, h)  {n, KITH_FT_TEXT, 0, 0, NULL, 0, 0, h}
+#define NOTE(n, h)  {n, KITH_FT_TEXT, 0, 0, NULL, 0, 1, h}
+#define INTEL(n, h) {n, KITH_FT_TEXT, 0, 0, NULL, 1, 1, h}
+/* clang-format on */
 
 static const kith_field_def_t fields[] = {
     TEXT("name", "display name"),
     TEXT("given", "given name"),
     TEXT("family", "family name"),
-    {"emails", KITH_FT_EMAILS, 0, 0, NULL, 0, "e-mail addresses"},
-    {"phones", KITH_FT_PHONES, 0, 0, NULL, 0, "phone numbers"},
+    {"emails", KITH_FT_EMAILS, 0, 0, NULL, 0, 0, "e-mail addresses"},
+    {"phones", KITH_FT_PHONES, 0, 0, NULL, 0, 0, "phone numbers"},
     TEXT("org", "organisation (name, as text)"),
     TEXT("title", "job title"),
     TEXT("department", "department"),
-    {"addresses", KITH_FT_LIST, 0, 0, NULL, 0, "postal addresses"},
-    {"urls", KITH_FT_URLS, 0, 0, NULL, 0, "web addresses and profiles"},
-    {"tags", KITH_FT_LIST, 0, 0, NULL, 0, "free tags"},
-    TEXT("note", "free notes"),
-    {"reports_to", KITH_FT_REF, 0, 0, NULL, 1, "the record this person reports to"},
-    {"relations", KITH_FT_RELATIONS, 0, 0, NULL, 1, "links to other records, TYPE:REF"},
+    {"addresses", KITH_FT_LIST, 0, 0, NULL, 0, 1, "postal addresses"},
+    {"urls", KITH_FT_URLS, 0, 0, NULL, 0, 0, "web addresses and profiles"},
+    {"tags", KITH_FT_LIST, 0, 0, NULL, 0, 0, "free tags"},
+    NOTE("note", "free notes"),
+    {"reports_to", KITH_FT_REF, 0, 0, NULL, 1, 0, "the record this person reports to"},
+    {"relations", KITH_FT_RELATIONS, 0, 0, NULL, 1, 0, "links to other records, TYPE:REF"},
     INTEL("priorities", "what they must achieve"),
     INTEL("pain_points", "what they struggle with"),
     INTEL("motivations", "what drives them"),
@@ -53,14 +51,15 @@ static const kith_field_def_t fields[] = {
     INTEL("decision_criteria", "what a decision is based on"),
     INTEL("projects", "projects on the drawing board"),
     INTEL("capacity_gaps", "what they lack to deliver"),
-    {"buying_role", KITH_FT_CHOICE, 0, 0, buying_roles, 1, "role in a purchase"},
-    {"influence", KITH_FT_INT, 0, 5, NULL, 1, "influence on decisions, 0-5"},
-    {"attitude", KITH_FT_INT, -2, 2, NULL, 1, "attitude towards us, -2..+2"},
-    INTEL("our_owner", "who on our side owns the relationship"),
-    {"last_interaction", KITH_FT_DATE, 0, 0, NULL, 1, "date of the last interaction"},
+    {"buying_role", KITH_FT_CHOICE, 0, 0, buying_roles, 1, 0, "role in a purchase"},
+    {"influence", KITH_FT_INT, 0, 5, NULL, 1, 0, "influence on decisions, 0-5"},
+    {"attitude", KITH_FT_INT, -2, 2, NULL, 1, 0, "attitude towards us, -2..+2"},
+    {"our_owner", KITH_FT_TEXT, 0, 0, NULL, 1, 0, "who on our side owns the relationship"},
+    {"last_interaction", KITH_FT_DATE, 0, 0, NULL, 1, 0, "date of the last interaction"},
 };
 
 #undef TEXT
+#undef NOTE
 #undef INTEL
 
 static void
@@ -129,7 +128,9 @@ kith_schema_is_list(const char *name)
     return def != NULL && is_list_type(def->type);
 }
 
-/* Valid UTF-8 without control characters (tab and newline allowed where multiline). */
+/* Valid UTF-8 without control characters (tab and newline allowed where multiline): no
+ * C0 or C1 controls, and no bidirectional overrides or isolates, which can make a value
+ * display as something other than what it holds. */
 static int
 check_text(const char *s, int multiline)
 {
@@ -175,7 +176,8 @@ check_text(const char *s, int multiline)
             cp = (cp << 6) | (p[i + k] & 0x3f);
         }
         if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff)) {
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
             return 0;
         }
         i += n + 1;
@@ -226,9 +228,10 @@ static const char *
 check_item(const kith_field_def_t *def, const char *s)
 {
     kith_ftype_t t = def ? def->type : KITH_FT_TEXT;
-    int multiline = def == NULL || t == KITH_FT_TEXT || t == KITH_FT_LIST;
+    int multiline = def == NULL || def->multiline;
     if (!check_text(s, multiline)) {
-        return "not valid single-line UTF-8 text";
+        return multiline ? "not valid UTF-8 text (or holds control characters)"
+                         : "not valid single-line UTF-8 text (or holds control characters)";
     }
     if (s[0] == '\0') {
         return "empty value (use --unset to remove a field)";
@@ -297,8 +300,8 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
         errno = 0;
         char *end = NULL;
         long n = strtol(text, &end, 10);
-        /* strtol skips leading blanks; a value typed with them is still a typo. */
-        if (text[0] == '\0' || text[0] == ' ' || text[0] == '\t' || *end != '\0' || errno != 0) {
+        /* strtol skips leading white space; a value typed with it is still a typo. */
+        if (text[0] == '\0' || isspace((unsigned char) text[0]) || *end != '\0' || errno != 0) {
             set_err(errbuf, errcap, "%s: '%s' is not a whole number", field, text);
             return KITH_EINVAL;
         }

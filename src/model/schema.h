@@ -2,8 +2,8 @@
  * The record schema: which fields a person or organisation has, what each holds,
  * and how text typed by a user (or read from an import) becomes a checked value.
  *
- * Custom fields are named "x-" followed by [a-z0-9-], hold text, and are never
- * interpreted. proto/SCHEMA.md documents every field; keep the two in step.
+ * Custom fields are named "x-" followed by [a-z0-9_-], hold text (several lines allowed),
+ * and are never interpreted. proto/SCHEMA.md documents every field; keep the two in step.
  */
 #ifndef KITH_SCHEMA_H
 #define KITH_SCHEMA_H
@@ -36,6 +36,7 @@ typedef struct {
     int min, max;               /* KITH_FT_INT */
     const char *const *choices; /* KITH_FT_CHOICE, NULL-terminated */
     int intel;                  /* 1: intelligence, left out of plain vCard export */
+    int multiline;              /* 1: text may span lines */
     const char *help;
 } kith_field_def_t;
 

@@ -53,9 +53,9 @@ typedef struct {
  * per peer and keep the keys (sodium_malloc'd by the caller) for as long as the peer
  * is trusted.
  *
- * Returns KITH_OK; KITH_EINVAL if peer_ed_pk is self's own key (a node's beacons must
- * not match its own keys); KITH_ECRYPTO if peer_ed_pk is not a valid Ed25519 key or the
- * X25519 result is all zeros (a low-order point). On failure both keys are zeroed.
+ * Returns KITH_OK; KITH_EINVAL if self is NULL or peer_ed_pk is self's own key (a node's beacons
+ * must not match its own keys); KITH_ECRYPTO if peer_ed_pk is not a valid Ed25519 key or the X25519
+ * result is all zeros (a low-order point). On failure both keys are zeroed.
  */
 int kith_beacon_pair_keys(const kith_identity_t *self, const uint8_t peer_ed_pk[static 32],
                           uint8_t send_key[static KITH_BEACON_KEY_LEN],

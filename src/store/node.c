@@ -376,7 +376,9 @@ out:
 void
 kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN])
 {
-    kith_vault_random(n->vault, id, KITH_REC_ID_LEN);
+    uint8_t nonce[8];
+    kith_vault_random(n->vault, nonce, sizeof(nonce));
+    kith_op_rec_id_make(n->id->pk, nonce, id);
 }
 
 int
@@ -423,8 +425,7 @@ sign_slice(void *arg)
 }
 
 int
-kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
-                            uint64_t now_ms)
+kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count, uint64_t now_ms)
 {
     if (count == 0) {
         return KITH_OK;
@@ -448,8 +449,8 @@ kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
     pthread_t tids[SIGN_THREADS_MAX];
     size_t started = 0;
     for (size_t t = 0; rc == KITH_OK && t < threads; t++) {
-        slices[t] = (sign_slice_t){n, ops, bufs, hashes, count * t / threads,
-                                   count * (t + 1) / threads, KITH_OK};
+        slices[t] = (sign_slice_t){
+            n, ops, bufs, hashes, count * t / threads, count * (t + 1) / threads, KITH_OK};
         /* The last slice runs on this thread. */
         if (t + 1 < threads && pthread_create(&tids[t], NULL, sign_slice, &slices[t]) == 0) {
             started++;

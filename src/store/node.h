@@ -53,7 +53,7 @@ int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, c
                    size_t errcap);
 void kith_node_close(kith_node_t *n);
 
-/* Fills a fresh random record id. */
+/* Fills a fresh record id, owned by this node (see kith_op_rec_id_make()). */
 void kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN]);
 /* Stamps op (author = this node, hlc = next clock value at now_ms), signs and stores it.
  * The caller must hold a store transaction. *hash_out may be NULL. */

@@ -118,7 +118,7 @@ release(kith_store_t *s, sqlite3_stmt *st)
             return;
         }
     }
-    release(s, st);
+    sqlite3_finalize(st);
 }
 
 static int
@@ -672,6 +672,10 @@ put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *o
         goto out; /* already held: nothing to refold */
     }
     *added = 1;
+    rc = hlc_observe(s, op->hlc);
+    if (rc != KITH_OK) {
+        goto out;
+    }
     int effective = 1;
     if (!found) {
         /* A new record: its only op is this one, so fold it without reading back. */
@@ -910,6 +914,13 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             }
             continue;
         }
+        if (!kith_op_rec_id_check(decoded[i].rec, decoded[i].owner)) {
+            stats->rejected++;
+            if (reject) {
+                reject(ctx, &decoded[i], "record id not bound to the owner it names");
+            }
+            continue;
+        }
         if (decoded[i].private && !self_peer) {
             stats->rejected++;
             if (reject) {
@@ -965,7 +976,6 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
                 rc = prc;
             } else {
                 added ? added_here++ : dup_here++;
-                rc = hlc_observe(s, decoded[i].hlc);
             }
             if (rc == KITH_OK) {
                 rc = exec(s, "RELEASE one");

@@ -54,8 +54,11 @@ cmp_folded(const char *word, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         int a = (unsigned char) word[i], b = lower((unsigned char) s[i]);
+        if (a == 0) {
+            return -1; /* the word is a proper prefix (s may even go on with a NUL) */
+        }
         if (a != b) {
-            return a - b; /* also right when word ends first: a == 0 < b */
+            return a - b;
         }
     }
     return word[len] == '\0' ? 0 : 1;

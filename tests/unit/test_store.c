@@ -1,0 +1,1165 @@
+/*
+ * Tests for the store (src/store/store.c), each in a fresh temporary directory: opening
+ * and migrations, settings and the clock, ops and folded records, search and reference
+ * resolution, peers and shares, transactions, and that no field text reaches the disk
+ * in the clear.
+ */
+#include "check.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "crypto/vault.h"
+#include "kith/kith.h"
+#include "model/schema.h"
+#include "store/store.h"
+#include "util/hlc.h"
+
+#define HLC(ms, c) (((uint64_t) (ms) << 16) | (uint64_t) (c))
+
+static kith_identity_t *owner_id, *other_id, *editor_id;
+
+typedef struct {
+    char dir[64];
+    char db[128];
+    kith_vault_t *vault;
+    kith_store_t *s;
+} fixture_t;
+
+static kith_identity_t *
+make_identity(uint8_t n)
+{
+    uint8_t seed[KITH_SEED_LEN];
+    memset(seed, n, sizeof(seed));
+    kith_identity_t *id = NULL;
+    if (kith_identity_from_seed(seed, &id) != KITH_OK) {
+        return NULL;
+    }
+    return id;
+}
+
+static int
+group_setup(void **state)
+{
+    (void) state;
+    if (kith_init() != KITH_OK) {
+        return -1;
+    }
+    owner_id = make_identity(0x61);
+    other_id = make_identity(0x62);
+    editor_id = make_identity(0x63);
+    return owner_id && other_id && editor_id ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void) state;
+    kith_identity_free(owner_id);
+    kith_identity_free(other_id);
+    kith_identity_free(editor_id);
+    return 0;
+}
+
+static void
+open_store(fixture_t *f)
+{
+    char err[256] = "";
+    int rc = kith_store_open(f->db, 1, &f->s, err, sizeof(err));
+    if (rc != KITH_OK) {
+        print_error("open %s: %s\n", f->db, err);
+    }
+    ASSERT_OK(rc);
+    kith_store_set_vault(f->s, f->vault);
+}
+
+/* A fresh directory and store, with a vault made for owner_id. */
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "/tmp/kith-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->db, sizeof(f->db), "%s/kith.db", f->dir);
+    uint8_t wrapped[KITH_VAULT_WRAPPED_LEN];
+    if (kith_vault_create(owner_id, wrapped, &f->vault) != KITH_OK) {
+        return -1;
+    }
+    open_store(f);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    kith_store_close(f->s);
+    kith_vault_free(f->vault);
+    DIR *d = opendir(f->dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] != '.') {
+                char p[512];
+                snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+                unlink(p);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+reopen(fixture_t *f)
+{
+    kith_store_close(f->s);
+    f->s = NULL;
+    open_store(f);
+}
+
+/* ---- ops ---------------------------------------------------------------------------- */
+
+static void
+rec_id(uint8_t id[KITH_REC_ID_LEN], uint8_t a, uint8_t b, uint8_t c)
+{
+    memset(id, 0x42, KITH_REC_ID_LEN);
+    id[0] = a;
+    id[1] = b;
+    id[2] = c;
+}
+
+static void
+new_op(kith_op_t *op, const uint8_t rec[KITH_REC_ID_LEN], const kith_identity_t *author,
+       const kith_identity_t *owner, uint64_t hlc)
+{
+    kith_op_init(op);
+    memcpy(op->rec, rec, KITH_REC_ID_LEN);
+    memcpy(op->owner, owner->pk, KITH_PK_LEN);
+    memcpy(op->author, author->pk, KITH_PK_LEN);
+    op->hlc = hlc;
+}
+
+static void
+op_str(kith_op_t *op, const char *name, const char *text)
+{
+    kith_value_t v = {0};
+    ASSERT_OK(kith_schema_parse_item(name, text, &v, NULL, 0));
+    if (kith_schema_is_list(name)) {
+        kith_value_t l = {0};
+        ASSERT_OK(kith_value_list_append(&l, v.str, strlen(v.str)));
+        ASSERT_OK(kith_op_set_field(op, name, &l));
+        kith_value_clear(&l);
+    } else {
+        ASSERT_OK(kith_op_set_field(op, name, &v));
+    }
+    kith_value_clear(&v);
+}
+
+/* Signs op with id and stores it; returns put_op's code. */
+static int
+put_signed(kith_store_t *s, const kith_identity_t *id, const kith_op_t *op, int *added)
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    uint8_t hash[KITH_HASH_LEN];
+    int rc = kith_op_sign(op, id, &b, hash);
+    if (rc == KITH_OK) {
+        rc = kith_store_put_op(s, b.data, b.len, op, hash, added);
+    }
+    kith_buf_close(&b);
+    return rc;
+}
+
+/* Creates a record owned by owner_id with a name (and optional extra field). */
+static void
+create_record(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], const char *name, uint64_t hlc)
+{
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, hlc);
+    op.kind = KITH_KIND_PERSON;
+    op_str(&op, "name", name);
+    int added = 0;
+    ASSERT_OK(kith_store_begin(s));
+    ASSERT_OK(put_signed(s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(s));
+    ASSERT_EQ(added, 1);
+    kith_op_close(&op);
+}
+
+static void
+delete_record(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint64_t hlc)
+{
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, hlc);
+    op.del = 1;
+    int added = 0;
+    ASSERT_OK(kith_store_begin(s));
+    ASSERT_OK(put_signed(s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(s));
+    kith_op_close(&op);
+}
+
+/* ---- tests: opening ----------------------------------------------------------------- */
+
+static void
+open_and_reopen(void **state)
+{
+    fixture_t *f = *state;
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 1, 2, 3);
+    create_record(f->s, id, "Ada Lovelace", HLC(1000, 0));
+    reopen(f);
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    ASSERT_STREQ(kith_record_name(&r), "Ada Lovelace");
+    kith_record_close(&r);
+    /* Opening without create does not make a database. */
+    char path[160], err[256] = "";
+    snprintf(path, sizeof(path), "%s/absent.db", f->dir);
+    kith_store_t *s2 = (kith_store_t *) (uintptr_t) 1;
+    assert_true(kith_store_open(path, 0, &s2, err, sizeof(err)) != KITH_OK);
+    assert_null(s2);
+    assert_true(strlen(err) > 0);
+    assert_true(access(path, F_OK) != 0);
+    kith_store_close(NULL);
+}
+
+static void
+open_rejects_garbage_and_newer(void **state)
+{
+    fixture_t *f = *state;
+    char path[160], err[256] = "";
+    /* Not a database. */
+    snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < 4096; i++) {
+        fputc("not a database "[i % 15], fp);
+    }
+    fclose(fp);
+    kith_store_t *s2 = NULL;
+    assert_true(kith_store_open(path, 0, &s2, err, sizeof(err)) != KITH_OK);
+    assert_null(s2);
+    assert_true(strlen(err) > 0);
+    /* A database from a newer kith. */
+    snprintf(path, sizeof(path), "%s/newer.db", f->dir);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    err[0] = '\0';
+    ASSERT_ERR(kith_store_open(path, 0, &s2, err, sizeof(err)), KITH_EVERSION);
+    assert_null(s2);
+    assert_non_null(strstr(err, "newer"));
+}
+
+/* ---- tests: meta and clock ---------------------------------------------------------- */
+
+static void
+meta(void **state)
+{
+    fixture_t *f = *state;
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_ERR(kith_store_meta_get(f->s, "absent", &b), KITH_ENOTFOUND);
+    ASSERT_EQ(b.len, 0);
+    static const uint8_t bin[] = {0, 1, 2, 0, 0xff};
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_meta_set(f->s, "bin", bin, sizeof(bin)));
+    ASSERT_OK(kith_store_meta_set(f->s, "empty", NULL, 0));
+    ASSERT_OK(kith_store_meta_set(f->s, "k", "v1", 2));
+    ASSERT_OK(kith_store_meta_set(f->s, "k", "value2", 6));
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_meta_get(f->s, "bin", &b));
+    ASSERT_EQ(b.len, sizeof(bin));
+    assert_memory_equal(b.data, bin, sizeof(bin));
+    /* get appends. */
+    ASSERT_OK(kith_store_meta_get(f->s, "k", &b));
+    ASSERT_EQ(b.len, sizeof(bin) + 6);
+    assert_memory_equal(b.data + sizeof(bin), "value2", 6);
+    b.len = 0;
+    ASSERT_OK(kith_store_meta_get(f->s, "empty", &b));
+    ASSERT_EQ(b.len, 0);
+    /* Keys are exact. */
+    ASSERT_ERR(kith_store_meta_get(f->s, "K", &b), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_meta_get(f->s, "k ", &b), KITH_ENOTFOUND);
+    /* Hostile keys are just keys (bound parameters). */
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_meta_set(f->s, "x'); DROP TABLE meta; --", "y", 1));
+    ASSERT_OK(kith_store_commit(f->s));
+    reopen(f);
+    b.len = 0;
+    ASSERT_OK(kith_store_meta_get(f->s, "k", &b));
+    assert_memory_equal(b.data, "value2", 6);
+    b.len = 0;
+    ASSERT_OK(kith_store_meta_get(f->s, "x'); DROP TABLE meta; --", &b));
+    kith_buf_close(&b);
+}
+
+static void
+hlc_next(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t t1, t2, t3, t4;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_hlc_next(f->s, 5000, &t1));
+    assert_true(t1 == HLC(5000, 0));
+    ASSERT_OK(kith_store_hlc_next(f->s, 5000, &t2));
+    assert_true(t2 == t1 + 1);
+    /* The wall clock steps back: still increasing. */
+    ASSERT_OK(kith_store_hlc_next(f->s, 10, &t3));
+    assert_true(t3 == t2 + 1);
+    ASSERT_OK(kith_store_commit(f->s));
+    /* The last value survives a reopen. */
+    reopen(f);
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_hlc_next(f->s, 10, &t4));
+    assert_true(t4 == t3 + 1);
+    ASSERT_OK(kith_store_hlc_next(f->s, 9000, &t4));
+    assert_true(t4 == HLC(9000, 0));
+    /* Out of range: an error, and the stored clock is unchanged. */
+    ASSERT_ERR(kith_store_hlc_next(f->s, KITH_HLC_MS_MAX + 1, &t1), KITH_ERANGE);
+    ASSERT_OK(kith_store_hlc_next(f->s, 9000, &t1));
+    assert_true(t1 == t4 + 1);
+    ASSERT_OK(kith_store_commit(f->s));
+    /* A rolled-back timestamp is not remembered. */
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_hlc_next(f->s, 20000, &t2));
+    kith_store_rollback(f->s);
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_hlc_next(f->s, 9000, &t3));
+    assert_true(t3 == t1 + 1);
+    ASSERT_OK(kith_store_commit(f->s));
+}
+
+/* hlc.h: a new timestamp is greater than every timestamp this node has issued or seen. */
+static void
+hlc_next_after_seen_ops(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 7, 7, 7);
+    create_record(f->s, id, "Ahead", HLC(1000000, 0)); /* written "in the future" */
+    uint64_t t;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_hlc_next(f->s, 5000, &t));
+    ASSERT_OK(kith_store_commit(f->s));
+    assert_true(t > HLC(1000000, 0));
+}
+
+/* ---- tests: ops and records --------------------------------------------------------- */
+
+static int
+count_cb(void *ctx, const kith_record_t *r)
+{
+    (void) r;
+    (*(int *) ctx)++;
+    return 0;
+}
+
+static void
+put_op_and_get(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0xab, 0xcd, 0xef);
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, HLC(1000, 0));
+    op.kind = KITH_KIND_ORG;
+    op_str(&op, "name", "Acme");
+    op_str(&op, "emails", "info@acme.example");
+    kith_buf_t b;
+    kith_buf_init(&b);
+    uint8_t hash[KITH_HASH_LEN];
+    ASSERT_OK(kith_op_sign(&op, owner_id, &b, hash));
+    int added = -1;
+    kith_record_t r;
+    ASSERT_ERR(kith_store_record_get(f->s, id, &r), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_put_op(f->s, b.data, b.len, &op, hash, &added));
+    ASSERT_EQ(added, 1);
+    /* The same op again is recognised. */
+    ASSERT_OK(kith_store_put_op(f->s, b.data, b.len, &op, hash, &added));
+    ASSERT_EQ(added, 0);
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    assert_memory_equal(r.id, id, KITH_REC_ID_LEN);
+    assert_memory_equal(r.owner, owner_id->pk, KITH_PK_LEN);
+    ASSERT_EQ(r.kind, KITH_KIND_ORG);
+    ASSERT_STREQ(kith_record_name(&r), "Acme");
+    const kith_rfield_t *e = kith_record_field(&r, "emails");
+    assert_non_null(e);
+    ASSERT_EQ(e->value.type, KITH_V_LIST);
+    ASSERT_STREQ(e->value.items[0], "info@acme.example");
+    kith_record_close(&r);
+    uint64_t n = 99;
+    ASSERT_OK(kith_store_count_records(f->s, &n));
+    ASSERT_EQ(n, 1);
+
+    /* A second op refolds the record. */
+    kith_op_t op2;
+    new_op(&op2, id, owner_id, owner_id, HLC(2000, 0));
+    op_str(&op2, "name", "Acme Corp");
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op2, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_EQ(added, 1);
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    ASSERT_STREQ(kith_record_name(&r), "Acme Corp");
+    ASSERT_EQ(r.kind, KITH_KIND_ORG);
+    ASSERT_EQ(r.created, HLC(1000, 0));
+    ASSERT_EQ(r.updated, HLC(2000, 0));
+    kith_record_close(&r);
+    kith_op_close(&op2);
+
+    kith_buf_close(&b);
+    kith_op_close(&op);
+}
+
+typedef struct {
+    int n;
+    uint8_t hashes[4][KITH_HASH_LEN];
+} ops_seen_t;
+
+static int
+op_seen_cb(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+           const uint8_t hash[KITH_HASH_LEN])
+{
+    ops_seen_t *seen = ctx;
+    kith_op_t check;
+    /* What the store hands back still verifies, and matches its hash. */
+    uint8_t h[KITH_HASH_LEN];
+    if (kith_op_verify(signed_op, len, &check, h) != KITH_OK) {
+        return KITH_ECRYPTO;
+    }
+    int same = memcmp(h, hash, KITH_HASH_LEN) == 0 && check.hlc == op->hlc;
+    kith_op_close(&check);
+    if (!same || seen->n >= 4) {
+        return KITH_ECORRUPT;
+    }
+    memcpy(seen->hashes[seen->n++], hash, KITH_HASH_LEN);
+    return KITH_OK;
+}
+
+static int
+stop_cb(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+        const uint8_t hash[KITH_HASH_LEN])
+{
+    (void) ctx;
+    (void) signed_op;
+    (void) len;
+    (void) op;
+    (void) hash;
+    return 12345;
+}
+
+static void
+foreach_op(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN], other[KITH_REC_ID_LEN];
+    rec_id(id, 1, 1, 1);
+    rec_id(other, 2, 2, 2);
+    create_record(f->s, id, "One", HLC(10, 0));
+    create_record(f->s, id, "One again", HLC(20, 0));
+    create_record(f->s, other, "Two", HLC(30, 0));
+    ops_seen_t seen = {0};
+    ASSERT_OK(kith_store_foreach_op(f->s, id, op_seen_cb, &seen));
+    ASSERT_EQ(seen.n, 2);
+    assert_memory_not_equal(seen.hashes[0], seen.hashes[1], KITH_HASH_LEN);
+    ASSERT_EQ(kith_store_foreach_op(f->s, id, stop_cb, NULL), 12345);
+    uint8_t none[KITH_REC_ID_LEN];
+    rec_id(none, 9, 9, 9);
+    seen.n = 0;
+    ASSERT_OK(kith_store_foreach_op(f->s, none, op_seen_cb, &seen));
+    ASSERT_EQ(seen.n, 0);
+}
+
+static void
+other_owner_refused(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 3, 3, 3);
+    create_record(f->s, id, "Mine", HLC(100, 0));
+    /* Another node claims the same record id as its own, properly signed. */
+    kith_op_t op;
+    new_op(&op, id, other_id, other_id, HLC(200, 0));
+    op_str(&op, "name", "Stolen");
+    op.del = 1;
+    int added = -1;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_ERR(put_signed(f->s, other_id, &op, &added), KITH_EAUTH);
+    ASSERT_EQ(added, 0);
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_op_close(&op);
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    ASSERT_STREQ(kith_record_name(&r), "Mine");
+    assert_memory_equal(r.owner, owner_id->pk, KITH_PK_LEN);
+    ASSERT_EQ(r.deleted, 0);
+    kith_record_close(&r);
+    ops_seen_t seen = {0};
+    ASSERT_OK(kith_store_foreach_op(f->s, id, op_seen_cb, &seen));
+    ASSERT_EQ(seen.n, 1);
+}
+
+static void
+no_vault(void **state)
+{
+    fixture_t *f = *state;
+    kith_store_set_vault(f->s, NULL);
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 4, 4, 4);
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, HLC(1, 0));
+    int added = -1;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_ERR(put_signed(f->s, owner_id, &op, &added), KITH_EINVAL);
+    kith_store_rollback(f->s);
+    kith_op_close(&op);
+    /* Meta works without a vault. */
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_meta_set(f->s, "a", "b", 1));
+    ASSERT_OK(kith_store_commit(f->s));
+}
+
+static void
+foreach_record_skips_deleted(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN], c[KITH_REC_ID_LEN];
+    rec_id(a, 0x10, 0, 0);
+    rec_id(b, 0x20, 0, 0);
+    rec_id(c, 0x30, 0, 0);
+    create_record(f->s, a, "Alive", HLC(10, 0));
+    create_record(f->s, b, "Doomed", HLC(11, 0));
+    create_record(f->s, c, "Also alive", HLC(12, 0));
+    delete_record(f->s, b, HLC(20, 0));
+    int n = 0;
+    ASSERT_OK(kith_store_foreach_record(f->s, count_cb, &n));
+    ASSERT_EQ(n, 2);
+    uint64_t count = 0;
+    ASSERT_OK(kith_store_count_records(f->s, &count));
+    ASSERT_EQ(count, 2);
+    /* The tombstone is still readable directly. */
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, b, &r));
+    ASSERT_EQ(r.deleted, 1);
+    kith_record_close(&r);
+    /* Restore brings it back. */
+    kith_op_t op;
+    new_op(&op, b, owner_id, owner_id, HLC(30, 0));
+    op.del = 0;
+    int added;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_op_close(&op);
+    n = 0;
+    ASSERT_OK(kith_store_foreach_record(f->s, count_cb, &n));
+    ASSERT_EQ(n, 3);
+}
+
+static int
+stop_after_one(void *ctx, const kith_record_t *r)
+{
+    (void) r;
+    (*(int *) ctx)++;
+    return 777;
+}
+
+static void
+foreach_record_stops(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
+    rec_id(a, 0x10, 0, 0);
+    rec_id(b, 0x20, 0, 0);
+    create_record(f->s, a, "A", HLC(10, 0));
+    create_record(f->s, b, "B", HLC(11, 0));
+    int n = 0;
+    ASSERT_EQ(kith_store_foreach_record(f->s, stop_after_one, &n), 777);
+    ASSERT_EQ(n, 1);
+    n = 0;
+    ASSERT_EQ(kith_store_search(f->s, "", stop_after_one, &n), 777);
+    ASSERT_EQ(n, 1);
+    /* The store is still usable after an interrupted walk. */
+    n = 0;
+    ASSERT_OK(kith_store_foreach_record(f->s, count_cb, &n));
+    ASSERT_EQ(n, 2);
+}
+
+typedef struct {
+    kith_store_t *s;
+    int outer, inner;
+} nested_t;
+
+static int
+inner_cb(void *ctx, const kith_record_t *r)
+{
+    (void) r;
+    ((nested_t *) ctx)->inner++;
+    return 0;
+}
+
+static int
+outer_cb(void *ctx, const kith_record_t *r)
+{
+    (void) r;
+    nested_t *n = ctx;
+    n->outer++;
+    return kith_store_foreach_record(n->s, inner_cb, n);
+}
+
+/* A walk from inside a walk over the same statement (the caller reads other records while
+ * listing) needs a second statement, which must be finalized afterwards. */
+static void
+nested_walks(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
+    rec_id(a, 0x10, 0, 0);
+    rec_id(b, 0x20, 0, 0);
+    create_record(f->s, a, "A", HLC(10, 0));
+    create_record(f->s, b, "B", HLC(11, 0));
+    nested_t n = {f->s, 0, 0};
+    ASSERT_OK(kith_store_foreach_record(f->s, outer_cb, &n));
+    ASSERT_EQ(n.outer, 2);
+    ASSERT_EQ(n.inner, 4);
+}
+
+/* ---- tests: search and resolve ------------------------------------------------------ */
+
+typedef struct {
+    int n;
+    char names[8][64];
+} found_t;
+
+static int
+found_cb(void *ctx, const kith_record_t *r)
+{
+    found_t *f = ctx;
+    if (f->n < 8) {
+        snprintf(f->names[f->n], sizeof(f->names[0]), "%s", kith_record_name(r));
+    }
+    f->n++;
+    return 0;
+}
+
+static int
+found_has(const found_t *f, const char *name)
+{
+    for (int i = 0; i < f->n && i < 8; i++) {
+        if (strcmp(f->names[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+search(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN], c[KITH_REC_ID_LEN], d[KITH_REC_ID_LEN];
+    rec_id(a, 0xa0, 0, 0);
+    rec_id(b, 0xb0, 0, 0);
+    rec_id(c, 0xc0, 0, 0);
+    rec_id(d, 0xd0, 0, 0);
+    create_record(f->s, a,
+                  "\xc3\x98ystein \xc3\x98"
+                  "deg\xc3\xa5rd",
+                  HLC(10, 0));
+    create_record(f->s, b, "Ada Lovelace", HLC(11, 0));
+    create_record(f->s, d,
+                  "Deleted \xc3\x98"
+                  "deg\xc3\xa5rd",
+                  HLC(12, 0));
+    delete_record(f->s, d, HLC(13, 0));
+    /* A record with a list field and a private note. */
+    kith_op_t op;
+    new_op(&op, c, owner_id, owner_id, HLC(14, 0));
+    op_str(&op, "name", "Grace Hopper");
+    kith_value_t l = {0};
+    ASSERT_OK(kith_value_list_append(&l, "navy", 4));
+    ASSERT_OK(kith_value_list_append(&l, "COBOL pioneer", 13));
+    ASSERT_OK(kith_op_set_field(&op, "tags", &l));
+    kith_value_clear(&l);
+    int added;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_op_close(&op);
+
+    found_t r = {0};
+    ASSERT_OK(kith_store_search(f->s, "odegard", found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+    assert_true(found_has(&r, "\xc3\x98ystein \xc3\x98"
+                              "deg\xc3\xa5rd"));
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s,
+                                "\xc3\x98"
+                                "DEG\xc3\x85RD",
+                                found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "LOVELACE", found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+    assert_true(found_has(&r, "Ada Lovelace"));
+    /* Text in a list item, the second one included. */
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "cobol", found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+    assert_true(found_has(&r, "Grace Hopper"));
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "pioneer", found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+    /* No match; an empty needle matches every live record. */
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "zzz-no-such-text", found_cb, &r));
+    ASSERT_EQ(r.n, 0);
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "", found_cb, &r));
+    ASSERT_EQ(r.n, 3);
+    /* Hostile needles are plain text. */
+    memset(&r, 0, sizeof(r));
+    ASSERT_OK(kith_store_search(f->s, "%", found_cb, &r));
+    ASSERT_EQ(r.n, 0);
+    ASSERT_OK(kith_store_search(f->s, "' OR 1=1 --", found_cb, &r));
+    ASSERT_EQ(r.n, 0);
+    ASSERT_OK(kith_store_search(f->s, "\xff\xfe", found_cb, &r));
+    ASSERT_EQ(r.n, 0);
+}
+
+static void
+resolve(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN], c[KITH_REC_ID_LEN], d[KITH_REC_ID_LEN];
+    rec_id(a, 0xaa, 0xbb, 0xc1);
+    rec_id(b, 0xaa, 0xbb, 0xd2);
+    rec_id(c, 0x12, 0x34, 0x56);
+    rec_id(d, 0xde, 0xad, 0x00);
+    create_record(f->s, a, "Ada Lovelace", HLC(10, 0));
+    create_record(f->s, b, "ada lovelace", HLC(11, 0));
+    create_record(f->s, c,
+                  "\xc3\x98ystein \xc3\x98"
+                  "deg\xc3\xa5rd",
+                  HLC(12, 0));
+    create_record(f->s, d, "Gone", HLC(13, 0));
+    delete_record(f->s, d, HLC(14, 0));
+    uint8_t id[KITH_REC_ID_LEN];
+    kith_buf_t cands;
+    kith_buf_init(&cands);
+
+    /* Id prefixes of 4 or more hex digits, either case, odd lengths too. */
+    ASSERT_OK(kith_store_resolve(f->s, "1234", id, &cands));
+    assert_memory_equal(id, c, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_resolve(f->s, "12345", id, NULL));
+    assert_memory_equal(id, c, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_resolve(f->s, "AABBC", id, NULL));
+    assert_memory_equal(id, a, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_resolve(f->s, "aabbd2", id, NULL));
+    assert_memory_equal(id, b, KITH_REC_ID_LEN);
+    /* The whole id, and all but its last digit. */
+    char hex[2 * KITH_REC_ID_LEN + 2];
+    sodium_bin2hex(hex, sizeof(hex), a, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_resolve(f->s, hex, id, NULL));
+    assert_memory_equal(id, a, KITH_REC_ID_LEN);
+    hex[31] = '\0';
+    ASSERT_OK(kith_store_resolve(f->s, hex, id, NULL));
+    assert_memory_equal(id, a, KITH_REC_ID_LEN);
+    ASSERT_EQ(cands.len, 0);
+    /* A prefix that matches nothing, and one too short to be taken as a prefix. */
+    ASSERT_ERR(kith_store_resolve(f->s, "ffff", id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "123", id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "12", id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "", id, &cands), KITH_ENOTFOUND);
+    /* 33 hex digits is longer than any id. */
+    sodium_bin2hex(hex, sizeof(hex), a, KITH_REC_ID_LEN);
+    hex[32] = '0';
+    hex[33] = '\0';
+    ASSERT_ERR(kith_store_resolve(f->s, hex, id, &cands), KITH_ENOTFOUND);
+    ASSERT_EQ(cands.len, 0);
+
+    /* Exact names, case- and accent-insensitively. */
+    ASSERT_OK(kith_store_resolve(f->s, "OYSTEIN ODEGARD", id, NULL));
+    assert_memory_equal(id, c, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_resolve(f->s,
+                                 "\xc3\xb8ystein \xc3\xb8"
+                                 "deg\xc3\xa5rd",
+                                 id, NULL));
+    assert_memory_equal(id, c, KITH_REC_ID_LEN);
+    /* Only exact names: no prefix or substring of a name. */
+    ASSERT_ERR(kith_store_resolve(f->s, "Oystein", id, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "oystein odegard ", id, NULL), KITH_ENOTFOUND);
+
+    /* Ambiguity: both candidates listed, with id prefix and name. */
+    ASSERT_ERR(kith_store_resolve(f->s, "ADA LOVELACE", id, &cands), KITH_EAMBIGUOUS);
+    assert_non_null(cands.data);
+    assert_non_null(strstr((char *) cands.data, "aabbc142"));
+    assert_non_null(strstr((char *) cands.data, "aabbd242"));
+    assert_non_null(strstr((char *) cands.data, "Ada Lovelace"));
+    assert_non_null(strstr((char *) cands.data, "ada lovelace"));
+    cands.len = 0;
+    ASSERT_ERR(kith_store_resolve(f->s, "aabb", id, &cands), KITH_EAMBIGUOUS);
+    assert_non_null(strstr((char *) cands.data, "aabbc142"));
+    assert_non_null(strstr((char *) cands.data, "aabbd242"));
+    ASSERT_ERR(kith_store_resolve(f->s, "aabb", id, NULL), KITH_EAMBIGUOUS);
+
+    /* Deleted records resolve neither by id nor by name. */
+    ASSERT_ERR(kith_store_resolve(f->s, "dead", id, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "Gone", id, NULL), KITH_ENOTFOUND);
+    kith_buf_close(&cands);
+}
+
+/* ---- tests: peers and shares -------------------------------------------------------- */
+
+static kith_peer_t
+peer(const char *name, uint8_t keybyte, const char *groups)
+{
+    kith_peer_t p;
+    memset(&p, 0, sizeof(p));
+    p.name = (char *) name;
+    memset(p.key, keybyte, KITH_PK_LEN);
+    p.groups = (char *) groups;
+    p.addr = (char *) "192.0.2.1:5484";
+    p.added_ms = 1234567;
+    return p;
+}
+
+static void
+peers(void **state)
+{
+    fixture_t *f = *state;
+    kith_peer_t bob = peer("bob", 0xb0, "sales,emea"), alice = peer("alice", 0xa1, "");
+    alice.self = 1;
+    alice.addr = NULL;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    ASSERT_OK(kith_store_peer_add(f->s, &alice));
+    /* A duplicate name or key is refused. */
+    kith_peer_t dup_name = peer("bob", 0xcc, "");
+    ASSERT_ERR(kith_store_peer_add(f->s, &dup_name), KITH_EEXISTS);
+    kith_peer_t dup_key = peer("robert", 0xb0, "");
+    ASSERT_ERR(kith_store_peer_add(f->s, &dup_key), KITH_EEXISTS);
+    ASSERT_OK(kith_store_commit(f->s));
+
+    kith_peer_t got;
+    ASSERT_OK(kith_store_peer_get(f->s, "bob", &got));
+    ASSERT_STREQ(got.name, "bob");
+    ASSERT_STREQ(got.groups, "sales,emea");
+    ASSERT_STREQ(got.addr, "192.0.2.1:5484");
+    ASSERT_STREQ(got.last_addr, "");
+    ASSERT_EQ(got.self, 0);
+    ASSERT_EQ(got.added_ms, 1234567);
+    ASSERT_EQ(got.last_seen_ms, 0);
+    assert_memory_equal(got.key, bob.key, KITH_PK_LEN);
+    kith_peer_close(&got);
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, alice.key, &got));
+    ASSERT_STREQ(got.name, "alice");
+    ASSERT_STREQ(got.addr, "");
+    ASSERT_STREQ(got.groups, "");
+    ASSERT_EQ(got.self, 1);
+    kith_peer_close(&got);
+    ASSERT_ERR(kith_store_peer_get(f->s, "Bob", &got), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_peer_get(f->s, "carol", &got), KITH_ENOTFOUND);
+    uint8_t nokey[KITH_PK_LEN];
+    memset(nokey, 0x99, sizeof(nokey));
+    ASSERT_ERR(kith_store_peer_get_by_key(f->s, nokey, &got), KITH_ENOTFOUND);
+
+    /* The list is sorted by name. */
+    kith_peer_t *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].name, "alice");
+    ASSERT_STREQ(list[1].name, "bob");
+    kith_peers_free(list, n);
+
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_peer_remove(f->s, "bob"));
+    ASSERT_ERR(kith_store_peer_remove(f->s, "bob"), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_peer_remove(f->s, "nobody"), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    ASSERT_EQ(n, 1);
+    kith_peers_free(list, n);
+    /* Its key is free again. */
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_peer_add(f->s, &dup_key));
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_peers_free(NULL, 0);
+}
+
+static void
+peer_groups(void **state)
+{
+    (void) state;
+    kith_peer_t p = peer("p", 1, "sales,emea,a-team");
+    assert_true(kith_peer_in_group(&p, "sales"));
+    assert_true(kith_peer_in_group(&p, "emea"));
+    assert_true(kith_peer_in_group(&p, "a-team"));
+    assert_false(kith_peer_in_group(&p, "sale"));
+    assert_false(kith_peer_in_group(&p, "ales"));
+    assert_false(kith_peer_in_group(&p, "Sales"));
+    assert_false(kith_peer_in_group(&p, "sales,emea"));
+    assert_false(kith_peer_in_group(&p, "team"));
+    assert_false(kith_peer_in_group(&p, ""));
+    p.groups = (char *) "";
+    assert_false(kith_peer_in_group(&p, "sales"));
+    assert_false(kith_peer_in_group(&p, ""));
+    p.groups = NULL;
+    assert_false(kith_peer_in_group(&p, "sales"));
+    p.groups = (char *) "solo";
+    assert_true(kith_peer_in_group(&p, "solo"));
+    assert_false(kith_peer_in_group(&p, "sol"));
+}
+
+typedef struct {
+    int n;
+    char targets[8][32];
+    int roles[8];
+    uint8_t recs[8][KITH_REC_ID_LEN];
+} shares_t;
+
+static int
+share_cb(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+{
+    shares_t *s = ctx;
+    if (s->n < 8) {
+        snprintf(s->targets[s->n], sizeof(s->targets[0]), "%s", target);
+        s->roles[s->n] = role;
+        memcpy(s->recs[s->n], id, KITH_REC_ID_LEN);
+    }
+    s->n++;
+    return 0;
+}
+
+static void
+shares(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
+    rec_id(a, 0x0a, 0, 0);
+    rec_id(b, 0x0b, 0, 0);
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_READER));
+    ASSERT_OK(kith_store_share_set(f->s, a, "@sales", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, b, "bob", KITH_ROLE_EDITOR));
+    /* Setting again replaces the role. */
+    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_commit(f->s));
+
+    shares_t s = {0};
+    ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
+    ASSERT_EQ(s.n, 2);
+    ASSERT_STREQ(s.targets[0], "@sales");
+    ASSERT_EQ(s.roles[0], KITH_ROLE_EDITOR);
+    ASSERT_STREQ(s.targets[1], "bob");
+    ASSERT_EQ(s.roles[1], KITH_ROLE_EDITOR);
+    memset(&s, 0, sizeof(s));
+    ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &s));
+    ASSERT_EQ(s.n, 3);
+    assert_memory_equal(s.recs[2], b, KITH_REC_ID_LEN);
+
+    int removed = -1;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_EQ(removed, 1);
+    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_EQ(removed, 0);
+    ASSERT_OK(kith_store_share_remove(f->s, a, "@nobody", &removed));
+    ASSERT_EQ(removed, 0);
+    ASSERT_OK(kith_store_commit(f->s));
+    memset(&s, 0, sizeof(s));
+    ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
+    ASSERT_EQ(s.n, 1);
+    ASSERT_STREQ(s.targets[0], "@sales");
+    memset(&s, 0, sizeof(s));
+    ASSERT_OK(kith_store_share_foreach(f->s, b, share_cb, &s));
+    ASSERT_EQ(s.n, 1);
+}
+
+/* ---- tests: transactions and data at rest ------------------------------------------- */
+
+static void
+rollback_undoes_put(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0x77, 0, 0);
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, HLC(10, 0));
+    op_str(&op, "name", "Ephemeral");
+    int added = 0;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_EQ(added, 1);
+    kith_store_rollback(f->s);
+    kith_record_t r;
+    ASSERT_ERR(kith_store_record_get(f->s, id, &r), KITH_ENOTFOUND);
+    uint64_t n = 9;
+    ASSERT_OK(kith_store_count_records(f->s, &n));
+    ASSERT_EQ(n, 0);
+    ops_seen_t seen = {0};
+    ASSERT_OK(kith_store_foreach_op(f->s, id, op_seen_cb, &seen));
+    ASSERT_EQ(seen.n, 0);
+    /* The op is not remembered either: storing it again adds it. */
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_EQ(added, 1);
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    kith_record_close(&r);
+    /* Rollback outside a transaction is harmless. */
+    kith_store_rollback(f->s);
+    kith_op_close(&op);
+}
+
+/* Returns 1 if the file at path contains needle anywhere. */
+static int
+file_contains(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return 0;
+    }
+    size_t cap = 1 << 16, len = 0, n;
+    uint8_t *data = malloc(cap);
+    while (data != NULL && (n = fread(data + len, 1, cap - len, fp)) > 0) {
+        len += n;
+        if (len == cap) {
+            cap *= 2;
+            uint8_t *p = realloc(data, cap);
+            if (p == NULL) {
+                break;
+            }
+            data = p;
+        }
+    }
+    fclose(fp);
+    assert_non_null(data);
+    size_t nl = strlen(needle);
+    int found = 0;
+    for (size_t i = 0; i + nl <= len && !found; i++) {
+        found = memcmp(data + i, needle, nl) == 0;
+    }
+    free(data);
+    return found;
+}
+
+static void
+check_no_marker(const fixture_t *f, int *files_seen)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const markers[] = {"ZEBRA-MARKER-1234", "zebra-marker-1234", "x-zebra-field",
+                                          "QUAGGA-5678", "quagga-5678"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char path[200];
+        snprintf(path, sizeof(path), "%s%s", f->db, suffixes[i]);
+        if (access(path, F_OK) != 0) {
+            continue;
+        }
+        (*files_seen)++;
+        for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
+            if (file_contains(path, markers[m])) {
+                print_error("%s holds \"%s\" in the clear\n", path, markers[m]);
+                fail();
+            }
+        }
+    }
+}
+
+static void
+nothing_in_the_clear(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0x5e, 0xc2, 0xe7);
+    kith_op_t op;
+    new_op(&op, id, owner_id, owner_id, HLC(10, 0));
+    op.kind = KITH_KIND_PERSON;
+    op_str(&op, "name", "ZEBRA-MARKER-1234 Person");
+    op_str(&op, "note", "note ZEBRA-MARKER-1234");
+    op_str(&op, "emails", "ZEBRA-MARKER-1234@example.com");
+    op_str(&op, "x-zebra-field", "custom QUAGGA-5678");
+    int added;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_op_close(&op);
+    /* A private op and a second version, so old row images exist too. */
+    new_op(&op, id, owner_id, owner_id, HLC(20, 0));
+    op.private = 1;
+    op_str(&op, "politics", "ZEBRA-MARKER-1234 politics");
+    op_str(&op, "name", "QUAGGA-5678 renamed");
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(put_signed(f->s, owner_id, &op, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    kith_op_close(&op);
+    /* The data is really there. */
+    found_t r = {0};
+    ASSERT_OK(kith_store_search(f->s, "zebra-marker", found_cb, &r));
+    ASSERT_EQ(r.n, 1);
+
+    /* While the store is open (the WAL holds the recent pages)... */
+    int files = 0;
+    check_no_marker(f, &files);
+    assert_true(files >= 1);
+    /* ...and after it is closed. */
+    kith_store_close(f->s);
+    f->s = NULL;
+    files = 0;
+    check_no_marker(f, &files);
+    ASSERT_EQ(files >= 1, 1);
+    open_store(f);
+}
+
+int
+main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(open_and_reopen),
+        T(open_rejects_garbage_and_newer),
+        T(meta),
+        T(hlc_next),
+        T(hlc_next_after_seen_ops),
+        T(put_op_and_get),
+        T(foreach_op),
+        T(other_owner_refused),
+        T(no_vault),
+        T(foreach_record_skips_deleted),
+        T(foreach_record_stops),
+        T(nested_walks),
+        T(search),
+        T(resolve),
+        T(peers),
+        T(peer_groups),
+        T(shares),
+        T(rollback_undoes_put),
+        T(nothing_in_the_clear),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
