@@ -36,7 +36,23 @@ struct kith_discovery {
     uint64_t tokens_ms;
     uint64_t sent, received;
     int closing, pending_closes;
+    /* Nonces of recently matched beacons: a replayed beacon is recognised once only. */
+    uint8_t seen[256][KITH_BEACON_NONCE_LEN];
+    size_t seen_next;
 };
+
+static int
+seen_before(kith_discovery_t *d, const uint8_t *nonce)
+{
+    for (size_t i = 0; i < 256; i++) {
+        if (memcmp(d->seen[i], nonce, KITH_BEACON_NONCE_LEN) == 0) {
+            return 1;
+        }
+    }
+    memcpy(d->seen[d->seen_next], nonce, KITH_BEACON_NONCE_LEN);
+    d->seen_next = (d->seen_next + 1) % 256;
+    return 0;
+}
 
 static void logf_(kith_discovery_t *d, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -242,8 +258,9 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread,
                                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->recv_keys, d->n_keys,
                                (uint64_t) time(NULL), &index, &port);
+    int replayed = rc == KITH_OK && seen_before(d, (const uint8_t *) buf->base + 1);
     free(buf->base);
-    if (rc != KITH_OK) {
+    if (rc != KITH_OK || replayed) {
         return;
     }
     char host[128];

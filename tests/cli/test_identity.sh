@@ -81,7 +81,7 @@ refuses "unknown command" k frobnicate
 refuses "unknown option" k list --frob
 
 # --help works for every command and documents its options.
-for c in init id peer add edit show list search log rm share unshare import export serve sync status send receive help; do
+for c in init id peer add edit show list search log rm share unshare import export serve sync status pair send receive help; do
     ok "$c --help" k "$c" --help
     contains "$c --help has usage" "$TMP/out" "usage: kith $c"
 done
