@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -177,6 +178,24 @@ fail:
     return NULL;
 }
 
+/* Warns when the home or its files have been opened up to other users. */
+static void
+warn_loose_modes(const char *home)
+{
+    static const char *const files[] = {"", "/" KITH_KEY_FILE, "/" KITH_DB_FILE};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s%s", home, files[i]);
+        if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+            fprintf(stderr,
+                    "kith: warning: %s has mode %03o: other users may read it (run 'chmod %s "
+                    "%s'; 'kith doctor' checks everything)\n",
+                    path, (unsigned) (st.st_mode & 0777), i == 0 ? "700" : "600", path);
+        }
+    }
+}
+
 kith_node_t *
 cli_open_node(cli_globals_t *g)
 {
@@ -184,6 +203,7 @@ cli_open_node(cli_globals_t *g)
     if (home == NULL) {
         return NULL;
     }
+    warn_loose_modes(home);
     char err[512] = "";
     char *pass = NULL;
     int sealed = kith_node_needs_passphrase(home);

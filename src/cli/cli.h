@@ -100,5 +100,6 @@ int cmd_status(cli_globals_t *g, int argc, char **argv);
 int cmd_send(cli_globals_t *g, int argc, char **argv);
 int cmd_receive(cli_globals_t *g, int argc, char **argv);
 int cmd_pair(cli_globals_t *g, int argc, char **argv);
+int cmd_doctor(cli_globals_t *g, int argc, char **argv);
 
 #endif

@@ -412,6 +412,18 @@ print_collection(kith_node_t *n, collection_t *c, int json, const char *empty)
     return ret;
 }
 
+/* After a walk: say if damaged records were passed over. */
+static void
+warn_skipped(kith_node_t *n)
+{
+    uint64_t k = kith_store_skipped(n->store);
+    if (k > 0) {
+        fprintf(stderr, "kith: warning: %llu damaged record%s could not be read; run 'kith "
+                        "doctor'\n",
+                (unsigned long long) k, k == 1 ? "" : "s");
+    }
+}
+
 static void
 collection_close(collection_t *c)
 {
@@ -458,6 +470,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot read the records: %s", kith_strerror(rc));
     } else {
         ret = print_collection(n, &col, json, "No records yet. Add one with 'kith add'.");
+        warn_skipped(n);
     }
     collection_close(&col);
     kith_node_close(n);
@@ -485,6 +498,7 @@ cmd_search(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot search: %s", kith_strerror(rc));
     } else {
         ret = print_collection(n, &col, json, "No record matches.");
+        warn_skipped(n);
     }
     collection_close(&col);
     kith_node_close(n);

@@ -123,6 +123,11 @@ const cli_command_t cli_commands[] = {
      "op and imports the record. Receiving the same envelope twice changes nothing; an\n"
      "older envelope never rolls back newer values.\n\n"
      "  --accept-unknown   import from a node that is not your peer\n"},
+    {"doctor", cmd_doctor, "[--repair]", "check the home for damage and loose permissions",
+     "Checks the permissions of the home and its files, that the identity and the store\n"
+     "open, SQLite's integrity check, and that every op decrypts and carries a valid\n"
+     "signature and every record decrypts. Changes nothing unless --repair is given, which\n"
+     "rebuilds every record from its ops. Exits 1 if anything was wrong.\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };

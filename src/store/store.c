@@ -31,6 +31,7 @@ struct kith_store {
     /* The clock, read once per transaction and written back at commit. */
     uint64_t hlc_last;
     int hlc_loaded, hlc_dirty;
+    uint64_t skipped; /* records passed over by walks because they failed to decrypt */
 };
 
 /* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
@@ -1072,6 +1073,12 @@ kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         kith_record_t rec;
         rc = decode_record_row(s, st, 0, 1, &rec);
+        if (rc == KITH_ECORRUPT) {
+            /* One damaged record must not hide all the others. */
+            s->skipped++;
+            rc = KITH_OK;
+            continue;
+        }
         if (rc == KITH_OK) {
             rc = cb(ctx, &rec);
             kith_record_close(&rec);
@@ -1123,6 +1130,11 @@ kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *
         }
         text.len = 0;
         rc = unseal_column(s, st, 1, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN, &text);
+        if (rc == KITH_ECORRUPT) {
+            s->skipped++;
+            rc = KITH_OK;
+            continue;
+        }
         if (rc != KITH_OK) {
             break;
         }
@@ -1132,6 +1144,11 @@ kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *
         }
         kith_record_t rec;
         rc = decode_record_row(s, st, 0, 2, &rec);
+        if (rc == KITH_ECORRUPT) {
+            s->skipped++;
+            rc = KITH_OK;
+            continue;
+        }
         if (rc == KITH_OK) {
             rc = cb(ctx, &rec);
             kith_record_close(&rec);
@@ -1557,4 +1574,150 @@ kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN
                           kith_reject_cb reject, void *ctx)
 {
     return apply_ops(s, self, sender, 0, 0, ops, lens, n, stats, reject, ctx);
+}
+
+/* ---- checks (kith doctor) ----------------------------------------------------------- */
+
+typedef struct {
+    kith_store_t *s;
+    kith_store_check_cb cb;
+    void *ctx;
+    size_t problems;
+} check_ctx_t;
+
+static void
+problem(check_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+problem(check_ctx_t *c, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->problems++;
+    c->cb(c->ctx, line);
+}
+
+int
+kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_check_t *out)
+{
+    check_ctx_t c = {s, cb, ctx, 0};
+    sqlite3_stmt *st = NULL;
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    memset(out, 0, sizeof(*out));
+    int rc = prepare(s, "PRAGMA integrity_check", &st);
+    if (rc != KITH_OK) {
+        problem(&c, "the database cannot be checked: %s", sqlite3_errmsg(s->db));
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *msg = (const char *) sqlite3_column_text(st, 0);
+        if (msg != NULL && strcmp(msg, "ok") != 0) {
+            problem(&c, "SQLite integrity: %s", msg);
+        }
+    }
+    release(s, st);
+    st = NULL;
+    /* Every op must decrypt, decode and carry a valid signature. */
+    rc = prepare(s, "SELECT hash, data FROM ops", &st);
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        out->ops++;
+        if (sqlite3_column_bytes(st, 0) != KITH_HASH_LEN) {
+            problem(&c, "an op row has a malformed hash");
+            continue;
+        }
+        pt.len = 0;
+        kith_op_t op;
+        uint8_t h[KITH_HASH_LEN];
+        if (unseal_column(s, st, 1, sqlite3_column_blob(st, 0), KITH_HASH_LEN, &pt) != KITH_OK) {
+            problem(&c, "an op does not decrypt (damaged, or sealed with another key)");
+        } else if (kith_op_verify(pt.data, pt.len, &op, h) != KITH_OK) {
+            problem(&c, "an op fails its signature or format check");
+        } else {
+            if (memcmp(h, sqlite3_column_blob(st, 0), KITH_HASH_LEN) != 0) {
+                problem(&c, "an op is stored under the wrong hash");
+            }
+            kith_op_close(&op);
+        }
+    }
+    release(s, st);
+    st = NULL;
+    /* Every record must decrypt and decode, and must have ops. */
+    rc = prepare(s,
+                 "SELECT r.id, r.data, (SELECT count(*) FROM ops o WHERE o.rec = r.id) "
+                 "FROM records r",
+                 &st);
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        out->records++;
+        kith_record_t r;
+        if (decode_record_row(s, st, 0, 1, &r) != KITH_OK) {
+            problem(&c, "a record does not decrypt or decode");
+            continue;
+        }
+        if (sqlite3_column_int64(st, 2) == 0) {
+            problem(&c, "record %02x%02x%02x%02x has no ops", r.id[0], r.id[1], r.id[2], r.id[3]);
+        }
+        kith_record_close(&r);
+    }
+    release(s, st);
+    st = NULL;
+out:
+    kith_buf_close(&pt);
+    out->problems = c.problems;
+    return KITH_OK;
+}
+
+uint64_t
+kith_store_skipped(const kith_store_t *s)
+{
+    return s->skipped;
+}
+
+int
+kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t (*ids)[KITH_REC_ID_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    *refolded = 0;
+    int rc = prepare(s, "SELECT DISTINCT rec FROM ops", &st);
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            void *p = realloc(ids, cap * KITH_REC_ID_LEN);
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            ids = p;
+        }
+        memcpy(ids[n++], sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
+    }
+    release(s, st);
+    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+        op_list_t list = {0};
+        kith_record_t rec;
+        kith_record_init(&rec);
+        rc = kith_store_foreach_op(s, ids[i], op_list_load, &list);
+        for (size_t k = 0; rc == KITH_OK && k < list.n; k++) {
+            list.in[k].op = &list.ops[k];
+        }
+        if (rc == KITH_OK && list.n > 0) {
+            rc = kith_fold(list.in, list.n, &rec, NULL);
+            if (rc == KITH_OK) {
+                rc = write_record(s, &rec, 0);
+                (*refolded)++;
+            }
+        }
+        op_list_close(&list);
+        kith_record_close(&rec);
+    }
+    free(ids);
+    return rc;
 }

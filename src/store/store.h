@@ -68,6 +68,21 @@ int kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out);
  * The op's owner must match the record's owner when the record exists (KITH_EAUTH). */
 int kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
                       const uint8_t hash[static KITH_HASH_LEN], int *added);
+/* ---- checks ---- */
+
+typedef struct {
+    uint64_t ops, records, problems;
+} kith_store_check_t;
+typedef void (*kith_store_check_cb)(void *ctx, const char *problem);
+/* Checks the whole store: SQLite's integrity check, every op decrypts and verifies, every
+ * record decrypts and has ops. Each problem is reported through cb (a sentence without
+ * any record content). Returns KITH_OK even when problems are found; see out. */
+int kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_check_t *out);
+
+/* Rebuilds every record from its ops (kith doctor --repair), inside the caller's
+ * transaction. Fails if an op cannot be read: ops are the source of truth. */
+int kith_store_refold_all(kith_store_t *s, uint64_t *refolded);
+
 /* ---- sync ---- */
 
 /* The set offered to peer: (hlc, hash) of the non-private ops of records the peer owns
@@ -129,10 +144,13 @@ int kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_
 
 typedef int (*kith_record_cb)(void *ctx, const kith_record_t *r);
 /* Calls cb for every record not deleted; a non-zero return from cb stops the walk and is
- * returned. */
+ * returned. Records that fail to decrypt are skipped and counted (kith_store_skipped). */
 int kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx);
 /* Calls cb for every non-deleted record whose folded text contains the folded needle. */
 int kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *ctx);
+/* Records that walks (foreach_record, search) passed over because they failed to
+ * decrypt or decode: damage that `kith doctor` reports. */
+uint64_t kith_store_skipped(const kith_store_t *s);
 /* Number of records (not deleted). */
 int kith_store_count_records(kith_store_t *s, uint64_t *n);
 

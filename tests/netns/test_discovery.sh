@@ -56,7 +56,9 @@ ok "bob's copy" node bob show "Shared With Both"
 lacks "private field stays home" "$TMP/out" "MARKER-PRIVATE"
 ok "mallory's records" node mallory list
 same "mallory received nothing" "$(grep -c . "$TMP/out" || true)" "0"
-contains "alice found bob on the LAN" "$TMP/alice.log" "found bob on the LAN"
+# Whichever side heard the other first dialled: alice found bob, or bob found alice.
+cat "$TMP/alice.log" "$TMP/bob.log" >"$TMP/ab.log"
+contains "alice and bob found each other on the LAN" "$TMP/ab.log" "on the LAN at 198.18.0."
 lacks "mallory cannot recognise alice's beacons" "$TMP/mallory.log" "found alice"
 # Even told where alice is, mallory is refused at the handshake.
 node mallory peer rm alice >/dev/null

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Damage: corrupted records, truncated key files and databases, loose permissions. Each
+# gives a clear error or warning, never a crash; kith doctor says what is wrong and
+# --repair rebuilds records from their ops.
+. "$(dirname "$0")/lib.sh"
+k init --name alice >/dev/null
+k add person --name "Ada Lovelace" --set note=first >/dev/null
+k add person --name "Grace Hopper" --set note=second >/dev/null
+ok "doctor on a healthy home" k doctor
+contains "healthy" "$TMP/out" "No problems found"
+
+# A damaged record: the others stay readable; doctor finds it; --repair rebuilds it.
+python3 - "$KITH_HOME/kith.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rowid, data = db.execute("SELECT rowid, data FROM records LIMIT 1").fetchone()
+b = bytearray(data); b[45] ^= 0x40
+db.execute("UPDATE records SET data = ? WHERE rowid = ?", (bytes(b), rowid))
+db.commit()
+PY
+ok "list with a damaged record" k list
+same "the other record is listed" "$(wc -l <"$TMP/out")" "1"
+contains "warned" "$TMP/err" "damaged record"
+refuses "doctor finds it" k doctor
+contains "problem named" "$TMP/out" "does not decrypt"
+ok "repair" k doctor --repair
+ok "doctor after repair" k doctor
+ok "list after repair" k list
+same "both back" "$(wc -l <"$TMP/out")" "2"
+
+# A damaged op cannot be repaired, but is reported.
+cp -a "$KITH_HOME" "$TMP/backup"
+python3 - "$KITH_HOME/kith.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+h, data = db.execute("SELECT hash, data FROM ops LIMIT 1").fetchone()
+b = bytearray(data); b[60] ^= 1
+db.execute("UPDATE ops SET data = ? WHERE hash = ?", (bytes(b), h))
+db.commit()
+PY
+refuses "damaged op reported" k doctor
+contains "op problem" "$TMP/out" "an op does not decrypt"
+rm -rf "$KITH_HOME" && cp -a "$TMP/backup" "$KITH_HOME"
+
+# Loose permissions: a warning on every command, a problem for doctor.
+chmod 755 "$KITH_HOME"
+ok "list still works" k list
+contains "mode warning" "$TMP/err" "has mode 755"
+refuses "doctor flags the mode" k doctor
+contains "chmod advice" "$TMP/out" "chmod 700"
+chmod 700 "$KITH_HOME"
+
+# Truncated or garbage database and key file: clear errors, no crash (exit 1, not a signal).
+cp "$KITH_HOME/kith.db" "$TMP/db.bak"
+head -c 2000 "$TMP/db.bak" >"$KITH_HOME/kith.db"
+refuses "truncated database" k list
+checks=$((checks + 1))
+k list >/dev/null 2>&1; [ $? -eq 1 ] || fail "truncated database: exit status was not 1"
+head -c 5000 /dev/urandom >"$KITH_HOME/kith.db"
+refuses "garbage database" k list
+contains "says damaged" "$TMP/err" "not a kith database or is damaged"
+refuses "doctor on garbage database" k doctor
+cp "$TMP/db.bak" "$KITH_HOME/kith.db"
+cp "$KITH_HOME/identity.key" "$TMP/key.bak"
+head -c 40 "$TMP/key.bak" >"$KITH_HOME/identity.key"
+refuses "truncated key" k list
+contains "key damaged" "$TMP/err" "identity.key is damaged"
+refuses "doctor on truncated key" k doctor
+rm "$KITH_HOME/identity.key"
+refuses "missing key" k list
+cp "$TMP/key.bak" "$KITH_HOME/identity.key"
+ok "restored" k doctor
+finish
