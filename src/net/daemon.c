@@ -78,6 +78,9 @@ struct conn {
     int has_pending;      /* session has ops waiting for pull (as of the last job) */
     size_t write_pending; /* bytes in uv_write not yet completed */
     int reading, closing, connected;
+    int draining;               /* closing once the queued writes are flushed */
+    int awaiting_eof;           /* one-shot: said goodbye, waits for the peer's goodbye */
+    int eof_seen;               /* the peer hung up; close once its last bytes are handled */
     uint64_t received_before;   /* ops_received before the running job */
     kith_session_stats_t stats; /* copy after the last job, for status */
 };
@@ -118,6 +121,8 @@ struct kith_daemon {
     uint64_t started_ms, finished_ms;
     kith_session_stats_t oneshot_stats;
     int handles_open;
+    uv_timer_t drain_timer; /* bounds how long stopping waits for queued writes */
+    int drain_open;
 };
 
 static uint64_t
@@ -389,7 +394,20 @@ remove_conn(kith_daemon_t *d, conn_t *c)
     }
 }
 
-/* Closes a connection; if its job is running, the job's completion finishes the close. */
+static void finish_drain(kith_daemon_t *d);
+
+static void
+really_close(conn_t *c)
+{
+    remove_conn(c->d, c);
+    uv_read_stop((uv_stream_t *) &c->tcp);
+    uv_close((uv_handle_t *) &c->tcp, on_conn_closed);
+    finish_drain(c->d);
+}
+
+/* Closes a connection; if its job is running, the job's completion finishes the close.
+ * Writes already queued are flushed first (a goodbye, the last ops), unless the peer is
+ * being dropped. */
 static void
 close_conn(conn_t *c)
 {
@@ -415,9 +433,12 @@ close_conn(conn_t *c)
     if (d->running == &c->job) {
         return; /* job_done() sees `closing` and comes back here */
     }
-    remove_conn(d, c);
-    uv_read_stop((uv_stream_t *) &c->tcp);
-    uv_close((uv_handle_t *) &c->tcp, on_conn_closed);
+    if (c->write_pending > 0) {
+        c->draining = 1; /* on_written() closes once the last write completes */
+        uv_read_stop((uv_stream_t *) &c->tcp);
+        return;
+    }
+    really_close(c);
 }
 
 typedef struct {
@@ -434,6 +455,13 @@ on_written(uv_write_t *req, int status)
     conn_t *c = w->c;
     c->write_pending -= w->len;
     free(w);
+    if (c->draining) {
+        if (c->write_pending == 0 || status < 0) {
+            c->draining = 0;
+            really_close(c);
+        }
+        return;
+    }
     if (status < 0) {
         close_conn(c);
         return;
@@ -528,6 +556,18 @@ conn_done(job_t *j)
         return;
     }
     conn_write(c, c->tx_job.data, c->tx_job.len);
+    if (c->awaiting_eof) {
+        /* Our goodbye is out; the peer's answering goodbye means it handled it all. */
+        if (kith_session_got_bye(c->session) && d->oneshot_conn == c) {
+            d->oneshot_ok = 1;
+            close_conn(c);
+        } else if (c->rc != KITH_OK || (c->eof_seen && c->rx.len == 0)) {
+            close_conn(c);
+        } else if (c->rx.len > 0) {
+            schedule(c);
+        }
+        return;
+    }
     if (c->rc != KITH_OK || (!kith_session_is_open(c->session) && c->opened)) {
         if (c->rc != KITH_OK) {
             logf_(d, KITH_LOG_INFO, "session with %s ended: %s",
@@ -570,17 +610,14 @@ conn_done(job_t *j)
             p->last_sync_ms = kith_hlc_now_ms();
         }
         if (d->oneshot_conn == c) {
-            d->oneshot_ok = 1;
-            d->oneshot_stats = c->stats;
-            d->finished_ms = now_ms();
-            /* Flush our last frames, then say goodbye. */
+            /* Say goodbye and wait for the peer to hang up: it does so only after handling
+             * everything we sent before the goodbye, so then the sync is really done. */
             kith_buf_t bye;
             kith_buf_init(&bye);
             kith_session_close_msg(c->session, "done", &bye);
             conn_write(c, bye.data, bye.len);
             kith_buf_close(&bye);
-            d->oneshot_conn = NULL;
-            kith_daemon_stop(d);
+            c->awaiting_eof = 1;
             return;
         }
         c->want_push = 1; /* anything stored while we reconciled */
@@ -598,7 +635,11 @@ conn_done(job_t *j)
             }
         }
     }
-    if (!c->reading && c->rx.len < KITH_CONN_RX_MAX) {
+    if (c->eof_seen && c->rx.len == 0) {
+        close_conn(c);
+        return;
+    }
+    if (!c->reading && !c->eof_seen && c->rx.len < KITH_CONN_RX_MAX) {
         c->reading = uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) == 0;
     }
     if (c->rx.len > 0 || c->want_push || (c->has_pending && c->write_pending < KITH_CONN_TX_MAX)) {
@@ -642,8 +683,16 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     } else if (nread < 0) {
         if (nread != UV_EOF) {
             logf_(c->d, KITH_LOG_DEBUG, "read from %s: %s", c->addr, uv_strerror((int) nread));
+            close_conn(c);
+        } else if (c->job.queued || c->rx.len > 0) {
+            /* Handle what the peer said before hanging up (its goodbye, its last ops). */
+            c->eof_seen = 1;
+            uv_read_stop(s);
+            c->reading = 0;
+            schedule(c);
+        } else {
+            close_conn(c);
         }
-        close_conn(c);
     }
     free(buf->base);
 }
@@ -1367,6 +1416,36 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
     return KITH_OK;
 }
 
+/* Once stopping and no connection is still flushing, the drain timer goes too. */
+static void
+finish_drain(kith_daemon_t *d)
+{
+    if (!d->drain_open) {
+        return;
+    }
+    for (conn_t *c = d->conns; c; c = c->next) {
+        if (c->draining || d->running == &c->job) {
+            return;
+        }
+    }
+    d->drain_open = 0;
+    uv_close((uv_handle_t *) &d->drain_timer, on_plain_closed);
+}
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+    kith_daemon_t *d = t->data;
+    for (conn_t *c = d->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->draining) {
+            c->draining = 0;
+            really_close(c); /* a peer that stopped reading: give up on the rest */
+        }
+    }
+    finish_drain(d);
+}
+
 void
 kith_daemon_stop(kith_daemon_t *d)
 {
@@ -1374,6 +1453,11 @@ kith_daemon_stop(kith_daemon_t *d)
         return;
     }
     d->stopping = 1;
+    uv_timer_init(d->loop, &d->drain_timer);
+    d->drain_timer.data = d;
+    d->handles_open++;
+    d->drain_open = 1;
+    uv_timer_start(&d->drain_timer, on_drain_timeout, 3000, 0);
     if (d->started) {
         uv_close((uv_handle_t *) &d->timer, on_plain_closed);
         uv_close((uv_handle_t *) &d->sigint, on_plain_closed);
@@ -1399,6 +1483,7 @@ kith_daemon_stop(kith_daemon_t *d)
         }
         close_conn(c);
     }
+    finish_drain(d);
 }
 
 void

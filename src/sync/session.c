@@ -68,7 +68,8 @@ struct kith_session {
     size_t *queue;     /* item indices to send, grouped by record */
     size_t queue_n, queue_pos, queue_cap;
     int done_sent, done_received;
-    uint64_t pushed_seq; /* after sync: ops up to here were offered already */
+    int bye_sent, bye_received;
+    uint64_t pushed_seq;   /* after sync: ops up to here were offered already */
     kith_idset_t received; /* ops this peer sent us since the last push: not echoed back */
 
     uint64_t started_ms, last_rx_ms, last_tx_ms, now_ms;
@@ -558,8 +559,11 @@ on_recon(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
     if (rc == KITH_OK && reply.len > 0) {
         rc = send_recon(s, &reply, out);
     }
-    if (rc == KITH_OK && (reply.len == 0 || kith_reconcile_done(&s->rec))) {
-        s->rec_done = 1; /* nothing more to say: send what they lack, then DONE */
+    if (rc == KITH_OK && reply.len == 0) {
+        /* Nothing more to say: send what they lack, then DONE. (A side whose last message
+         * needs no answer learns the end from the peer's DONE, which keeps the protocol
+         * to one rule.) */
+        s->rec_done = 1;
     }
     kith_buf_close(&reply);
     return rc;
@@ -685,13 +689,25 @@ on_message(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
             goto out;
         }
         logf_(s, 1, "%s closed the session", peer_label(s));
+        /* Answer a goodbye with a goodbye: the other side then knows that everything it
+         * sent before was handled (a one-shot sync waits for it). */
+        rc = s->bye_sent ? KITH_OK : send_simple(s, MSG_BYE, "bye", out);
+        s->bye_sent = 1;
+        s->bye_received = 1;
         s->state = ST_CLOSED;
-        rc = KITH_OK;
         break;
     default:
         rc = KITH_EPROTO; /* unknown types are errors: a new type needs a new version */
     }
 out:
+    if (rc != KITH_OK) {
+        logf_(s, 2, "message of type %d from %s refused: %s",
+              msg.data.type == MSGPACK_OBJECT_ARRAY && msg.data.via.array.size > 0 &&
+                      msg.data.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                  ? (int) msg.data.via.array.ptr[0].via.u64
+                  : -1,
+              peer_label(s), kith_strerror(rc));
+    }
     msgpack_unpacked_destroy(&msg);
     return rc;
 }
@@ -986,8 +1002,15 @@ kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out)
         return KITH_OK;
     }
     int rc = send_simple(s, MSG_BYE, reason ? reason : "", out);
-    s->state = ST_CLOSED;
+    s->bye_sent = 1;
+    /* Stay open to read the peer's answering goodbye. */
     return rc;
+}
+
+int
+kith_session_got_bye(const kith_session_t *s)
+{
+    return s->bye_received;
 }
 
 int

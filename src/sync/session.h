@@ -83,10 +83,13 @@ int kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes);
 int kith_session_push(kith_session_t *s, kith_buf_t *out);
 /* Timers: keepalive pings; KITH_EPROTO when the handshake or the peer timed out. */
 int kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out);
-/* Writes a goodbye (when the channel is open) so that the peer closes cleanly. */
+/* Writes a goodbye (when the channel is open). The peer answers with its own goodbye once
+ * it has handled everything sent before; kith_session_got_bye() then turns 1. */
 int kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out);
 
 int kith_session_is_open(const kith_session_t *s);
+/* 1 once the peer said goodbye (in answer to ours, or first). */
+int kith_session_got_bye(const kith_session_t *s);
 /* 1 when the first reconciliation is complete on both sides and nothing is pending. */
 int kith_session_is_synced(const kith_session_t *s);
 /* 1 when there are op batches waiting for kith_session_pull(). */

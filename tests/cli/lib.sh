@@ -4,6 +4,7 @@ set -u
 : "${KITH:?set KITH to the kith binary}"
 TMP=$(mktemp -d /tmp/kith-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT && echo "keeping $TMP" >&2
 export KITH_HOME="$TMP/home"
 unset KITH_PASSPHRASE XDG_DATA_HOME
 failures=0
