@@ -879,8 +879,21 @@ kith_pairing_free(kith_pairing_t *p)
 int
 kith__pairing_set_secrets(kith_pairing_t *p, const uint8_t scalar[static 32], const uint8_t *sid)
 {
+    uint8_t wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES] = {0};
+    uint8_t reduced[crypto_core_ristretto255_SCALARBYTES];
+    int canonical;
+
     if (p == NULL || scalar == NULL ||
         !(p->state == ST_JOIN_NEW || (p->state == ST_HOST_WAIT1 && sid == NULL))) {
+        return KITH_EINVAL;
+    }
+    /* Refused here, so that start and receive never fail on a bad injected scalar. */
+    memcpy(wide, scalar, KITH_CPACE_SCALAR_LEN);
+    crypto_core_ristretto255_scalar_reduce(reduced, wide);
+    canonical = sodium_memcmp(reduced, scalar, sizeof(reduced)) == 0;
+    sodium_memzero(wide, sizeof(wide));
+    sodium_memzero(reduced, sizeof(reduced));
+    if (!canonical || sodium_is_zero(scalar, KITH_CPACE_SCALAR_LEN)) {
         return KITH_EINVAL;
     }
     memcpy(p->test_scalar, scalar, sizeof(p->test_scalar));

@@ -140,7 +140,8 @@ int kith_pairing_peer(const kith_pairing_t *p, char name[static KITH_PAIRING_NAM
  * Test only: fixes this side's CPace scalar (32 bytes, non-zero, below the group order)
  * and, for the joiner, the session id (sid: KITH_PAIRING_SID_LEN bytes; NULL keeps it
  * random; must be NULL for the host). Must be called before the joiner's start or the
- * host's first receive. Returns KITH_OK or KITH_EINVAL.
+ * host's first receive. Returns KITH_OK or KITH_EINVAL (NULL, wrong time, sid for the
+ * host, or a zero or non-canonical scalar; the state is unchanged).
  */
 int kith__pairing_set_secrets(kith_pairing_t *p, const uint8_t scalar[static 32],
                               const uint8_t *sid);
