@@ -254,19 +254,38 @@ cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33])
 void
 cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80])
 {
+    /* Listing thousands of records names the same few keys again and again: remember
+     * the last ones instead of asking the store each time. */
+    static struct {
+        uint8_t key[KITH_PK_LEN];
+        char label[80];
+    } cache[32];
+    static size_t n_cache, next;
     if (memcmp(key, n->id->pk, KITH_PK_LEN) == 0) {
         snprintf(out, 80, "you");
         return;
+    }
+    for (size_t i = 0; i < n_cache; i++) {
+        if (memcmp(cache[i].key, key, KITH_PK_LEN) == 0) {
+            memcpy(out, cache[i].label, 80);
+            return;
+        }
     }
     kith_peer_t p;
     if (kith_store_peer_get_by_key(n->store, key, &p) == KITH_OK) {
         snprintf(out, 80, "%s", p.name);
         kith_peer_close(&p);
-        return;
+    } else {
+        char fp[KITH_FINGERPRINT_LEN + 1];
+        kith_fingerprint(key, fp);
+        snprintf(out, 80, "unknown node %s", fp);
     }
-    char fp[KITH_FINGERPRINT_LEN + 1];
-    kith_fingerprint(key, fp);
-    snprintf(out, 80, "unknown node %s", fp);
+    memcpy(cache[next].key, key, KITH_PK_LEN);
+    memcpy(cache[next].label, out, 80);
+    next = (next + 1) % 32;
+    if (n_cache < 32) {
+        n_cache++;
+    }
 }
 
 void

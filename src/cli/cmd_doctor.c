@@ -38,8 +38,8 @@ check_mode(doctor_t *d, const char *path, const char *what, int dir)
         return;
     }
     if (st.st_mode & 077) {
-        snprintf(line, sizeof(line), "%s %s has mode %03o; others can read it (chmod %s %s)",
-                 what, path, (unsigned) (st.st_mode & 0777), dir ? "700" : "600", path);
+        snprintf(line, sizeof(line), "%s %s has mode %03o; others can read it (chmod %s %s)", what,
+                 path, (unsigned) (st.st_mode & 0777), dir ? "700" : "600", path);
         report(d, line);
     }
 }

@@ -301,6 +301,13 @@ flush_new(kith_node_t *n, kith_op_t **ops, size_t count, char **targets, size_t 
             rc = kith_node_update_audience(n, ops[i]->rec, now, NULL);
         }
     }
+    /* Stored: the fields are not needed any more (the record id is kept). */
+    for (size_t i = 0; i < count; i++) {
+        uint8_t rec[KITH_REC_ID_LEN];
+        memcpy(rec, ops[i]->rec, KITH_REC_ID_LEN);
+        kith_op_close(ops[i]);
+        memcpy(ops[i]->rec, rec, KITH_REC_ID_LEN);
+    }
     return rc;
 }
 
@@ -320,6 +327,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     kith_cardset_t cards;
     kith_cardset_init(&cards);
     kith_op_t *ops = NULL;
+    char **urls = NULL;
     kith_op_t *pending[IMPORT_BATCH];
     size_t n_pending = 0;
     url_index_t ix = {0};
@@ -363,7 +371,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
         goto out;
     }
+    /* The parsed cards are all we need from here on. */
+    kith_buf_close(&data);
     ops = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*ops));
+    urls = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*urls));
+    if (ops != NULL && urls == NULL) {
+        free(ops);
+        ops = NULL;
+    }
     if (ops == NULL) {
         cli_error("out of memory");
         goto out;
@@ -379,6 +394,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             goto out;
         }
         ops[i].kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
+        if (linkedin && kith_card_get(&cards.cards[i], "urls") != NULL &&
+            (urls[i] = strdup(kith_card_get(&cards.cards[i], "urls"))) == NULL) {
+            cli_error("out of memory");
+            goto out;
+        }
+        /* Each card is done with once it is an op: keep the peak memory of a large import
+         * near one copy of the data, not two. */
+        kith_card_close(&cards.cards[i]);
     }
     n = cli_open_node(g);
     if (n == NULL) {
@@ -404,7 +427,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
         kith_op_t *op = &ops[i];
         const uint8_t *existing = NULL;
-        const char *url = linkedin ? kith_card_get(&cards.cards[i], "urls") : NULL;
+        const char *url = urls[i];
         if (url != NULL) {
             existing = url_index_find(&ix, url);
         }
@@ -475,8 +498,10 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
 out:
     for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {
         kith_op_close(&ops[i]);
+        free(urls[i]);
     }
     free(ops);
+    free(urls);
     free(targets);
     url_index_close(&ix);
     kith_cardset_close(&cards);

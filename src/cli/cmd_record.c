@@ -1,6 +1,7 @@
 /*
  * kith add, edit, show, list, search, log, rm, share, unshare.
  */
+#define _GNU_SOURCE /* qsort_r, open_memstream */
 #include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -317,12 +318,16 @@ cmd_show(cli_globals_t *g, int argc, char **argv)
     return ret;
 }
 
-/* Collected records for list and search, sorted by folded name before printing. */
+/* Records collected for list and search: only what is printed (a line, or a JSON
+ * object) and the sort key, so that listing 100,000 records does not hold them all
+ * decoded in memory. Sorted by folded name, then id. */
 typedef struct {
-    kith_record_t *recs;
-    char **keys;
+    char **keys;  /* folded name, then the id in hex: unique */
+    char **texts; /* the line or the JSON object */
     size_t n, cap;
     int kind; /* -1: any */
+    int json;
+    kith_node_t *node;
 } collection_t;
 
 static int
@@ -334,45 +339,69 @@ collect(void *ctx, const kith_record_t *r)
     }
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
-        kith_record_t *p = realloc(c->recs, cap * sizeof(*p));
-        if (p == NULL) {
-            return KITH_ENOMEM;
-        }
-        c->recs = p;
         char **k = realloc(c->keys, cap * sizeof(*k));
         if (k == NULL) {
             return KITH_ENOMEM;
         }
         c->keys = k;
+        char **t = realloc(c->texts, cap * sizeof(*t));
+        if (t == NULL) {
+            return KITH_ENOMEM;
+        }
+        c->texts = t;
         c->cap = cap;
     }
-    kith_buf_t key;
+    kith_buf_t key, text;
     kith_buf_init(&key);
+    kith_buf_init(&text);
+    char hex[33];
+    cli_id_hex(r->id, hex);
     const char *name = kith_record_name(r);
-    if (kith_textfold(name, strlen(name), &key) != KITH_OK ||
-        (c->keys[c->n] = kith_buf_steal(&key)) == NULL) {
+    int rc = kith_textfold(name, strlen(name), &key);
+    if (rc == KITH_OK) {
+        rc = kith_buf_printf(&key, "%c%s", 1, hex);
+    }
+    if (rc == KITH_OK && c->json) {
+        kith_json_t j;
+        kith_json_init(&j, &text, 1);
+        cli_record_json(c->node, r, &j);
+        rc = kith_json_finish(&j);
+    } else if (rc == KITH_OK) {
+        FILE *mem = NULL;
+        char *line = NULL;
+        size_t line_len = 0;
+        mem = open_memstream(&line, &line_len);
+        if (mem == NULL) {
+            rc = KITH_ENOMEM;
+        } else {
+            cli_record_line(r, mem);
+            fclose(mem);
+            rc = kith_buf_append(&text, line, line_len);
+            free(line);
+        }
+    }
+    if (rc != KITH_OK || (c->keys[c->n] = kith_buf_steal(&key)) == NULL) {
         kith_buf_close(&key);
+        kith_buf_close(&text);
+        return rc ? rc : KITH_ENOMEM;
+    }
+    if ((c->texts[c->n] = kith_buf_steal(&text)) == NULL) {
+        free(c->keys[c->n]);
         return KITH_ENOMEM;
     }
-    /* Take the record over: the callback's copy is the store's temporary. */
-    c->recs[c->n] = *r;
-    kith_record_init((kith_record_t *) r);
     c->n++;
     return KITH_OK;
 }
 
-static collection_t *sort_target;
-
 static int
-cmp_index(const void *a, const void *b)
+cmp_key(const void *a, const void *b, void *ctx)
 {
-    size_t i = *(const size_t *) a, k = *(const size_t *) b;
-    int c = strcmp(sort_target->keys[i], sort_target->keys[k]);
-    return c ? c : memcmp(sort_target->recs[i].id, sort_target->recs[k].id, KITH_REC_ID_LEN);
+    const collection_t *c = ctx;
+    return strcmp(c->keys[*(const size_t *) a], c->keys[*(const size_t *) b]);
 }
 
 static int
-print_collection(kith_node_t *n, collection_t *c, int json, const char *empty)
+print_collection(collection_t *c, const char *empty)
 {
     size_t *order = malloc((c->n ? c->n : 1) * sizeof(*order));
     int ret = 0;
@@ -383,30 +412,30 @@ print_collection(kith_node_t *n, collection_t *c, int json, const char *empty)
     for (size_t i = 0; i < c->n; i++) {
         order[i] = i;
     }
-    sort_target = c;
-    qsort(order, c->n, sizeof(*order), cmp_index);
-    if (json) {
-        kith_buf_t out;
-        kith_buf_init(&out);
-        kith_json_t j;
-        kith_json_init(&j, &out, 1);
-        kith_json_array_begin(&j);
+    qsort_r(order, c->n, sizeof(*order), cmp_key, c);
+    if (c->json) {
+        /* One JSON array of the objects (each rendered on its own, hence unindented). */
+        fputs(c->n ? "[\n" : "[]\n", stdout);
         for (size_t i = 0; i < c->n; i++) {
-            cli_record_json(n, &c->recs[order[i]], &j);
+            const char *t = c->texts[order[i]];
+            size_t len = strlen(t);
+            while (len > 0 && t[len - 1] == '\n') {
+                len--;
+            }
+            fwrite(t, 1, len, stdout);
+            fputs(i + 1 < c->n ? ",\n" : "\n]\n", stdout);
         }
-        kith_json_array_end(&j);
-        ret = kith_json_finish(&j) == KITH_OK && cli_write_stdout(&out) == 0 ? 0 : 1;
-        kith_buf_close(&out);
     } else {
         for (size_t i = 0; i < c->n; i++) {
-            cli_record_line(&c->recs[order[i]], stdout);
+            fputs(c->texts[order[i]], stdout);
         }
         if (c->n == 0 && empty != NULL) {
             fprintf(stderr, "%s\n", empty);
         }
-        if (fflush(stdout) != 0) {
-            ret = 1;
-        }
+    }
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write the output");
+        ret = 1;
     }
     free(order);
     return ret;
@@ -418,8 +447,9 @@ warn_skipped(kith_node_t *n)
 {
     uint64_t k = kith_store_skipped(n->store);
     if (k > 0) {
-        fprintf(stderr, "kith: warning: %llu damaged record%s could not be read; run 'kith "
-                        "doctor'\n",
+        fprintf(stderr,
+                "kith: warning: %llu damaged record%s could not be read; run 'kith "
+                "doctor'\n",
                 (unsigned long long) k, k == 1 ? "" : "s");
     }
 }
@@ -428,11 +458,11 @@ static void
 collection_close(collection_t *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        kith_record_close(&c->recs[i]);
         free(c->keys[i]);
+        free(c->texts[i]);
     }
-    free(c->recs);
     free(c->keys);
+    free(c->texts);
 }
 
 int
@@ -444,7 +474,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int json = 0, c;
-    collection_t col = {NULL, NULL, 0, 0, -1};
+    collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL};
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
@@ -465,11 +495,13 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
+    col.json = json;
+    col.node = n;
     int rc = kith_store_foreach_record(n->store, collect, &col), ret = 1;
     if (rc != KITH_OK) {
         cli_error("cannot read the records: %s", kith_strerror(rc));
     } else {
-        ret = print_collection(n, &col, json, "No records yet. Add one with 'kith add'.");
+        ret = print_collection(&col, "No records yet. Add one with 'kith add'.");
         warn_skipped(n);
     }
     collection_close(&col);
@@ -492,12 +524,12 @@ cmd_search(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
-    collection_t col = {NULL, NULL, 0, 0, -1};
+    collection_t col = {NULL, NULL, 0, 0, -1, json, n};
     int rc = kith_store_search(n->store, argv[first], collect, &col), ret = 1;
     if (rc != KITH_OK) {
         cli_error("cannot search: %s", kith_strerror(rc));
     } else {
-        ret = print_collection(n, &col, json, "No record matches.");
+        ret = print_collection(&col, "No record matches.");
         warn_skipped(n);
     }
     collection_close(&col);

@@ -32,7 +32,9 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define PULL_CHUNK     (256 * 1024)
-#define CONTROL_MAX    256 /* bytes of one control command line */
+#define MAX_REFUSED    100   /* refused ops in one session before we hang up */
+#define BAN_BASE_MS    60000 /* a misbehaving peer waits this long, doubled per strike */
+#define CONTROL_MAX    256   /* bytes of one control command line */
 
 typedef struct job job_t;
 struct job {
@@ -56,6 +58,8 @@ typedef struct {
     uint64_t last_sync_ms;
     uint64_t ops_sent, ops_received; /* over the daemon's life */
     int dialing;
+    int strikes;              /* sessions ended for misbehaviour */
+    uint64_t banned_until_ms; /* refuse and do not dial before this */
 } peer_t;
 
 struct conn {
@@ -337,6 +341,8 @@ reload_done(job_t *j)
                 d->reloaded[i].ops_sent = old->ops_sent;
                 d->reloaded[i].ops_received = old->ops_received;
                 d->reloaded[i].dialing = old->dialing;
+                d->reloaded[i].strikes = old->strikes;
+                d->reloaded[i].banned_until_ms = old->banned_until_ms;
             }
         }
         free(d->peers);
@@ -568,6 +574,21 @@ conn_done(job_t *j)
         }
         return;
     }
+    if (c->opened && (c->rc == KITH_EPROTO || c->stats.ops_rejected >= MAX_REFUSED)) {
+        /* A trusted peer that sends garbage or keeps sending ops we must refuse is cut
+         * off, and kept off for a while (longer each time). */
+        peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL) {
+            uint64_t ban = BAN_BASE_MS << (p->strikes < 6 ? p->strikes : 6);
+            p->strikes++;
+            p->banned_until_ms = now_ms() + ban;
+            logf_(d, KITH_LOG_INFO, "disconnecting %s for %llu s: %s", p->name,
+                  (unsigned long long) (ban / 1000),
+                  c->rc == KITH_EPROTO ? "malformed messages" : "too many refused ops");
+        }
+        close_conn(c);
+        return;
+    }
     if (c->rc != KITH_OK || (!kith_session_is_open(c->session) && c->opened)) {
         if (c->rc != KITH_OK) {
             logf_(d, KITH_LOG_INFO, "session with %s ended: %s",
@@ -582,6 +603,11 @@ conn_done(job_t *j)
         c->opened = 1;
         memcpy(c->peer_key, kith_session_peer(c->session), KITH_PK_LEN);
         peer_t *p = find_peer_by_key(d, c->peer_key);
+        if (p != NULL && p->banned_until_ms > now_ms()) {
+            logf_(d, KITH_LOG_DEBUG, "refusing %s: backed off after misbehaving", p->name);
+            close_conn(c);
+            return;
+        }
         if (p != NULL) {
             p->backoff_ms = 0;
         }
@@ -954,7 +980,7 @@ on_beacon(void *ctx, size_t index, const char *host, uint16_t port)
     }
     peer_t *p = &d->peers[index];
     uint64_t t = now_ms();
-    if (p->dialing || connected_to(d, p->key) || t < p->next_dial_ms) {
+    if (p->dialing || connected_to(d, p->key) || t < p->next_dial_ms || t < p->banned_until_ms) {
         return;
     }
     char addr[192];

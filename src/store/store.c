@@ -45,7 +45,9 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX ops_seq ON ops(seq);"
     "CREATE TABLE records(id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
     "  deleted INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
-    "  name_tag BLOB NOT NULL, data BLOB NOT NULL, search BLOB NOT NULL);"
+    "  name_tag BLOB NOT NULL, data BLOB NOT NULL);"
+    /* The sealed search text lives apart so that a search scans short rows only. */
+    "CREATE TABLE search(id BLOB PRIMARY KEY, text BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX records_name ON records(name_tag);"
     "CREATE TABLE audience(rec BLOB NOT NULL, member BLOB NOT NULL, role INTEGER NOT NULL,"
     "  PRIMARY KEY(rec, member)) WITHOUT ROWID;"
@@ -553,7 +555,7 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
     }
     rc = prepare(s,
                  "INSERT OR REPLACE INTO records(id, owner, kind, deleted, created, updated, "
-                 "name_tag, data, search) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "name_tag, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                  &st);
     if (rc != KITH_OK) {
         goto out;
@@ -566,7 +568,23 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
     sqlite3_bind_int64(st, 6, (sqlite3_int64) r->updated);
     sqlite3_bind_blob(st, 7, tag, KITH_NAME_TAG_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 8, data.data, (int) data.len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 9, search.data, (int) search.len, SQLITE_STATIC);
+    rc = step_done(st);
+    release(s, st);
+    st = NULL;
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    /* A deleted record leaves the search table: searches never see it. */
+    rc = prepare(s,
+                 r->deleted ? "DELETE FROM search WHERE id=?1 AND ?2 IS NOT NULL"
+                            : "INSERT OR REPLACE INTO search(id, text) VALUES(?1, ?2)",
+                 &st);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, search.data ? (const void *) search.data : "", (int) search.len,
+                      SQLITE_STATIC);
     rc = step_done(st);
     release(s, st);
     st = NULL;
@@ -1117,7 +1135,7 @@ kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *
     kith_buf_init(&text);
     int rc = kith_textfold(needle, strlen(needle), &folded);
     if (rc == KITH_OK) {
-        rc = prepare(s, "SELECT id, search, data FROM records WHERE deleted=0", &st);
+        rc = prepare(s, "SELECT id, text FROM search", &st);
     }
     if (rc != KITH_OK) {
         goto out;
@@ -1142,10 +1160,12 @@ kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *
                                     folded.len)) {
             continue;
         }
+        uint8_t id[KITH_REC_ID_LEN];
+        memcpy(id, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
         kith_record_t rec;
-        rc = decode_record_row(s, st, 0, 2, &rec);
-        if (rc == KITH_ECORRUPT) {
-            s->skipped++;
+        rc = kith_store_record_get(s, id, &rec);
+        if (rc == KITH_ECORRUPT || rc == KITH_ENOTFOUND) {
+            s->skipped += rc == KITH_ECORRUPT;
             rc = KITH_OK;
             continue;
         }
@@ -1585,8 +1605,7 @@ typedef struct {
     size_t problems;
 } check_ctx_t;
 
-static void
-problem(check_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(check_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 problem(check_ctx_t *c, const char *fmt, ...)
@@ -1680,7 +1699,7 @@ int
 kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
 {
     sqlite3_stmt *st = NULL;
-    uint8_t (*ids)[KITH_REC_ID_LEN] = NULL;
+    uint8_t(*ids)[KITH_REC_ID_LEN] = NULL;
     size_t n = 0, cap = 0;
     *refolded = 0;
     int rc = prepare(s, "SELECT DISTINCT rec FROM ops", &st);
