@@ -241,6 +241,14 @@ kith_store_set_vault(kith_store_t *s, kith_vault_t *vault)
 }
 
 int
+kith_store_set_cache_kib(kith_store_t *s, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+    return exec(s, sql);
+}
+
+int
 kith_store_checkpoint(kith_store_t *s)
 {
     return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");

@@ -51,6 +51,8 @@ void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
 
+/* Sets SQLite's page cache for this connection (bulk imports use a larger one). */
+int kith_store_set_cache_kib(kith_store_t *s, int kib);
 /* Folds the write-ahead log back into the database file (on a clean shutdown). */
 int kith_store_checkpoint(kith_store_t *s);
 
