@@ -86,6 +86,7 @@ struct conn {
     int awaiting_eof;           /* one-shot: said goodbye, waits for the peer's goodbye */
     int eof_seen;               /* the peer hung up; close once its last bytes are handled */
     uint64_t received_before;   /* ops_received before the running job */
+    uint64_t last_write_ms;     /* when a write to the peer last completed */
     kith_session_stats_t stats; /* copy after the last job, for status */
 };
 
@@ -461,6 +462,9 @@ on_written(uv_write_t *req, int status)
     conn_t *c = w->c;
     c->write_pending -= w->len;
     free(w);
+    if (status == 0) {
+        c->last_write_ms = now_ms();
+    }
     if (c->draining) {
         if (c->write_pending == 0 || status < 0) {
             c->draining = 0;
@@ -525,7 +529,17 @@ conn_work(job_t *j)
         rc = kith_session_start(c->session, &c->tx_job);
     }
     if (rc == KITH_OK && c->rx_job.len > 0) {
+        /* Everything this job received is applied in one transaction: committing once per
+         * job instead of once per message writes each touched page once, not dozens of
+         * times, which is most of the cost of a large sync. */
+        int txn = kith_store_begin(d->node->store) == KITH_OK;
+        d->syncenv.in_batch = txn;
         rc = kith_session_receive(c->session, c->rx_job.data, c->rx_job.len, &c->tx_job, t);
+        d->syncenv.in_batch = 0;
+        if (txn && kith_store_commit(d->node->store) != KITH_OK) {
+            kith_store_rollback(d->node->store);
+            rc = rc ? rc : KITH_EDB;
+        }
         c->rx_job.len = 0;
     }
     if (rc == KITH_OK && kith_session_is_open(c->session) && !c->announced) {
@@ -1010,7 +1024,11 @@ on_tick(uv_timer_t *t)
         }
         kith_buf_t out;
         kith_buf_init(&out);
-        /* No job is queued or running for c, so its session is ours to touch. */
+        /* No job is queued or running for c, so its session is ours to touch. A peer that
+         * keeps taking our data is alive even if it is too busy to answer. */
+        if (c->last_write_ms != 0) {
+            kith_session_note_alive(c->session, c->last_write_ms);
+        }
         int rc = kith_session_tick(c->session, now, &out);
         if (rc != KITH_OK && !kith_session_is_open(c->session)) {
             logf_(d, KITH_LOG_INFO, "dropped %s: handshake timed out", c->addr);

@@ -80,6 +80,10 @@ apply_ops(void *ctx, const uint8_t peer[32], int self_peer, const uint8_t *const
     char label[KITH_FINGERPRINT_LEN + 1];
     kith_fingerprint(peer, label);
     reject_ctx_t r = {se, label};
+    if (se->in_batch) {
+        return kith_store_apply_remote(se->node->store, se->node->id->pk, peer, self_peer, ops,
+                                       lens, n, stats, on_reject, &r);
+    }
     int rc = kith_store_begin(se->node->store);
     if (rc == KITH_OK) {
         rc = kith_store_apply_remote(se->node->store, se->node->id->pk, peer, self_peer, ops, lens,

@@ -16,6 +16,7 @@ typedef struct {
     kith_node_t *node;
     kith_log_fn log; /* may be NULL */
     void *log_ctx;
+    int in_batch; /* 1: the caller holds a transaction; apply_ops joins it */
 } kith_syncenv_t;
 
 /* Fills env with callbacks bound to se (which must outlive the sessions using env). */

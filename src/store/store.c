@@ -4,7 +4,9 @@
  */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,7 +383,10 @@ static int
 hlc_observe(kith_store_t *s, uint64_t hlc)
 {
     int rc = hlc_load(s);
-    if (rc == KITH_OK && hlc > s->hlc_last && kith_hlc_ms(hlc) <= KITH_HLC_MS_MAX) {
+    /* Never beyond what the wall clock could plausibly reach: apply_ops refuses ops from
+     * the far future, and a local op stamped ahead was stamped by this clock anyway. */
+    if (rc == KITH_OK && hlc > s->hlc_last &&
+        kith_hlc_ms(hlc) <= kith_hlc_now_ms() + KITH_MAX_CLOCK_SKEW_MS) {
         s->hlc_last = hlc;
         s->hlc_dirty = 1;
     }
@@ -650,6 +655,102 @@ record_owner(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint8_t owner[K
     return rc;
 }
 
+/* Stores one verified op, unless held (*added = 0); no refold. KITH_EAUTH when the op
+ * names another owner than the record's. */
+static int
+insert_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
+          const uint8_t hash[KITH_HASH_LEN], int *added)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t sealed;
+    kith_buf_init(&sealed);
+    uint8_t owner[KITH_PK_LEN];
+    int found = 0;
+    *added = 0;
+    int rc = record_owner(s, op->rec, owner, &found);
+    if (rc == KITH_OK && found && memcmp(owner, op->owner, KITH_PK_LEN) != 0) {
+        rc = KITH_EAUTH;
+    }
+    if (rc == KITH_OK) {
+        rc = kith_vault_seal(s->vault, hash, KITH_HASH_LEN, signed_op, len, &sealed);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     "INSERT OR IGNORE INTO ops(hash, rec, hlc, author, private, seq, data) "
+                     "VALUES(?, ?, ?, ?, ?, (SELECT ifnull(max(seq), 0) + 1 FROM ops), ?)",
+                     &st);
+    }
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, op->rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) op->hlc);
+        sqlite3_bind_blob(st, 4, op->author, KITH_PK_LEN, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, op->private);
+        sqlite3_bind_blob(st, 6, sealed.data, (int) sealed.len, SQLITE_STATIC);
+        rc = step_done(st);
+        *added = rc == KITH_OK && sqlite3_changes(s->db) > 0;
+    }
+    if (rc == KITH_OK && *added) {
+        rc = hlc_observe(s, op->hlc);
+    }
+    release(s, st);
+    kith_buf_close(&sealed);
+    return rc;
+}
+
+/* Folds a record from all its stored ops and writes it. For each hash in check (may be
+ * NULL), eff[i] tells whether that op took effect. */
+static int
+refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
+              const uint8_t (*check)[KITH_HASH_LEN], size_t n_check, int *eff)
+{
+    op_list_t list = {0};
+    kith_record_t rec;
+    kith_record_init(&rec);
+    int *all = NULL;
+    int rc = kith_store_foreach_op(s, rec_id, op_list_load, &list);
+    for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
+        list.in[i].op = &list.ops[i];
+    }
+    if (rc == KITH_OK && list.n == 0) {
+        rc = KITH_ENOTFOUND;
+    }
+    if (rc == KITH_OK && (all = calloc(list.n, sizeof(*all))) == NULL) {
+        rc = KITH_ENOMEM;
+    }
+    if (rc == KITH_OK) {
+        rc = kith_fold(list.in, list.n, &rec, all);
+    }
+    for (size_t c = 0; rc == KITH_OK && c < n_check; c++) {
+        eff[c] = 0;
+        for (size_t i = 0; i < list.n; i++) {
+            if (memcmp(list.in[i].hash, check[c], KITH_HASH_LEN) == 0) {
+                eff[c] = all[i];
+            }
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = write_record(s, &rec, 0);
+    }
+    free(all);
+    op_list_close(&list);
+    kith_record_close(&rec);
+    return rc;
+}
+
+static int
+delete_op(kith_store_t *s, const uint8_t hash[KITH_HASH_LEN])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "DELETE FROM ops WHERE hash = ?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    release(s, st);
+    return rc;
+}
+
 /* Inserts one verified op (unless held) and refolds its record. With require_effective
  * the op must take effect in the fold (its author is the owner or an editor at that
  * time); otherwise KITH_EAUTH, and the caller must roll back to its savepoint. */
@@ -909,6 +1010,60 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
     return rc;
 }
 
+#define VERIFY_THREADS_MAX 4
+
+typedef struct {
+    const uint8_t *const *ops;
+    const size_t *lens;
+    kith_op_t *decoded;
+    uint8_t (*hashes)[KITH_HASH_LEN];
+    int *rcs;
+    size_t first, end;
+} verify_slice_t;
+
+static void *
+verify_slice(void *arg)
+{
+    verify_slice_t *v = arg;
+    for (size_t i = v->first; i < v->end; i++) {
+        v->rcs[i] = kith_op_verify(v->ops[i], v->lens[i], &v->decoded[i], v->hashes[i]);
+    }
+    return NULL;
+}
+
+/* Verifies n signed ops on up to four threads: Ed25519 verification is most of the CPU
+ * cost of receiving a large sync. */
+static void
+verify_all(const uint8_t *const *ops, const size_t *lens, size_t n, kith_op_t *decoded,
+           uint8_t (*hashes)[KITH_HASH_LEN], int *rcs)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = cpus < 1 ? 1 : (size_t) cpus;
+    if (threads > VERIFY_THREADS_MAX) {
+        threads = VERIFY_THREADS_MAX;
+    }
+    if (n < 32) {
+        threads = 1;
+    }
+    verify_slice_t sl[VERIFY_THREADS_MAX];
+    pthread_t tids[VERIFY_THREADS_MAX];
+    int started[VERIFY_THREADS_MAX] = {0};
+    for (size_t t = 0; t < threads; t++) {
+        sl[t] = (verify_slice_t){
+            ops, lens, decoded, hashes, rcs, n * t / threads, n * (t + 1) / threads};
+        if (t + 1 < threads && pthread_create(&tids[t], NULL, verify_slice, &sl[t]) == 0) {
+            started[t] = 1;
+        } else {
+            verify_slice(&sl[t]);
+        }
+    }
+    for (size_t t = 0; t < threads; t++) {
+        if (started[t]) {
+            pthread_join(tids[t], NULL);
+        }
+    }
+}
+
 /* One record's ops within a received batch. */
 typedef struct {
     size_t first, count;
@@ -925,15 +1080,28 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
     uint8_t(*hashes)[KITH_HASH_LEN] = calloc(n ? n : 1, KITH_HASH_LEN);
     int *ok = calloc(n ? n : 1, sizeof(int));
     size_t *order = calloc(n ? n : 1, sizeof(size_t));
+    int *vrcs = NULL;
+    uint8_t(*group_hashes)[KITH_HASH_LEN] = calloc(n ? n : 1, KITH_HASH_LEN);
+    size_t *group_index = calloc(n ? n : 1, sizeof(size_t));
+    int *group_eff = calloc(n ? n : 1, sizeof(int));
     int rc = KITH_OK;
-    if (decoded == NULL || hashes == NULL || ok == NULL || order == NULL) {
+    if (decoded == NULL || hashes == NULL || ok == NULL || order == NULL || group_hashes == NULL ||
+        group_index == NULL || group_eff == NULL) {
         rc = KITH_ENOMEM;
         goto out;
     }
     /* Verify every signature first: CPU work, no database. */
+    vrcs = calloc(n ? n : 1, sizeof(int));
+    if (vrcs == NULL) {
+        rc = KITH_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         kith_op_init(&decoded[i]);
-        int vrc = kith_op_verify(ops[i], lens[i], &decoded[i], hashes[i]);
+    }
+    verify_all(ops, lens, n, decoded, hashes, vrcs);
+    for (size_t i = 0; i < n; i++) {
+        int vrc = vrcs[i];
         if (vrc != KITH_OK) {
             stats->rejected++;
             if (reject) {
@@ -945,6 +1113,21 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             stats->rejected++;
             if (reject) {
                 reject(ctx, &decoded[i], "record id not bound to the owner it names");
+            }
+            continue;
+        }
+        if (memcmp(decoded[i].author, decoded[i].owner, KITH_PK_LEN) != 0 &&
+            (decoded[i].del >= 0 || decoded[i].has_aud || decoded[i].kind >= 0)) {
+            stats->rejected++;
+            if (reject) {
+                reject(ctx, &decoded[i], "only the owner may delete, share or create a record");
+            }
+            continue;
+        }
+        if (kith_hlc_ms(decoded[i].hlc) > kith_hlc_now_ms() + KITH_MAX_CLOCK_SKEW_MS) {
+            stats->rejected++;
+            if (reject) {
+                reject(ctx, &decoded[i], "timestamp too far in the future (a clock is wrong)");
             }
             continue;
         }
@@ -984,29 +1167,48 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             end++;
         }
         rc = exec(s, "SAVEPOINT rec");
-        size_t added_here = 0, dup_here = 0, rejected_here = 0;
+        size_t added_here = 0, dup_here = 0, rejected_here = 0, n_added = 0;
+        /* Store the record's new ops, then fold once: refolding after every op would read
+         * the record's whole history again for each of them. */
         for (size_t k = g; k < end && rc == KITH_OK; k++) {
             size_t i = order[k];
             int added = 0;
-            rc = exec(s, "SAVEPOINT one");
-            if (rc != KITH_OK) {
-                break;
-            }
-            int prc = put_op(s, ops[i], lens[i], &decoded[i], hashes[i], 1, &added);
+            int prc = insert_op(s, ops[i], lens[i], &decoded[i], hashes[i], &added);
             if (prc == KITH_EAUTH) {
-                rc = exec(s, "ROLLBACK TO one");
                 rejected_here++;
                 if (reject) {
-                    reject(ctx, &decoded[i], "author has no authority over this record");
+                    reject(ctx, &decoded[i], "op names another owner than the record's");
                 }
             } else if (prc != KITH_OK) {
                 rc = prc;
+            } else if (added) {
+                memcpy(group_hashes[n_added], hashes[i], KITH_HASH_LEN);
+                group_index[n_added++] = i;
             } else {
-                added ? added_here++ : dup_here++;
+                dup_here++;
             }
-            if (rc == KITH_OK) {
-                rc = exec(s, "RELEASE one");
+        }
+        if (rc == KITH_OK && n_added > 0) {
+            rc = refold_record(s, decoded[order[g]].rec,
+                               (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added, group_eff);
+            size_t removed = 0;
+            for (size_t j = 0; rc == KITH_OK && j < n_added; j++) {
+                if (group_eff[j]) {
+                    continue;
+                }
+                /* Its author was neither the owner nor an editor at that time. */
+                rc = delete_op(s, group_hashes[j]);
+                removed++;
+                if (reject) {
+                    reject(ctx, &decoded[group_index[j]],
+                           "author has no authority over this record");
+                }
             }
+            if (rc == KITH_OK && removed > 0) {
+                rc = refold_record(s, decoded[order[g]].rec, NULL, 0, NULL);
+            }
+            rejected_here += removed;
+            added_here = n_added - removed;
         }
         /* The sender must be entitled to hold the record, and so must we. */
         int entitled = self_peer;
@@ -1044,6 +1246,10 @@ out:
     for (size_t i = 0; decoded != NULL && i < n; i++) {
         kith_op_close(&decoded[i]);
     }
+    free(vrcs);
+    free(group_hashes);
+    free(group_index);
+    free(group_eff);
     free(decoded);
     free(hashes);
     free(ok);

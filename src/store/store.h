@@ -28,6 +28,7 @@
 
 #define KITH_STORE_SCHEMA_VERSION 1
 #define KITH_PEER_NAME_MAX        64
+#define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
 
 typedef struct kith_store kith_store_t;
 

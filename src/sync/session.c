@@ -422,8 +422,11 @@ kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes)
                                           KITH_REC_ID_LEN) == 0) {
             end++;
         }
+        /* Pass 0 sends the audience ops newest first: whatever prefix of them the receiver
+         * has applied, the newest one already decides who may hold the record. */
         for (int pass = 0; pass < 2 && rc == KITH_OK; pass++) {
-            for (size_t k = s->queue_pos; k < end && rc == KITH_OK; k++) {
+            for (size_t i = 0; i < end - s->queue_pos && rc == KITH_OK; i++) {
+                size_t k = pass == 0 ? end - 1 - i : s->queue_pos + i;
                 op.len = 0;
                 rc = s->env.load_op(s->env.ctx, s->items[s->queue[k]].id, &op);
                 if (rc == KITH_ENOTFOUND) {
@@ -609,7 +612,9 @@ on_ops(kith_session_t *s, const msgpack_object *list)
         }
         ops[i] = (const uint8_t *) o->via.bin.ptr;
         lens[i] = o->via.bin.size;
-        if (lens[i] > KITH_SIG_LEN) {
+        /* Remembered to avoid echoing them back; bounded, since a peer may send ops for
+         * ever before the first push empties the set (then echoes merely cost bytes). */
+        if (lens[i] > KITH_SIG_LEN && s->received.len < KITH_SESSION_MAX_RECEIVED) {
             uint8_t hash[KITH_HASH_LEN];
             kith_op_hash(ops[i] + KITH_SIG_LEN, lens[i] - KITH_SIG_LEN, hash);
             rc = kith_idset_add(&s->received, hash);
@@ -973,6 +978,14 @@ kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_bu
         }
     }
     return KITH_OK;
+}
+
+void
+kith_session_note_alive(kith_session_t *s, uint64_t when_ms)
+{
+    if (when_ms > s->last_rx_ms) {
+        s->last_rx_ms = when_ms;
+    }
 }
 
 int

@@ -23,14 +23,15 @@
 #include "sync/reconcile.h"
 #include "util/buf.h"
 
-#define KITH_PROTO_VERSION  1
-#define KITH_FRAME_MAX      65535                 /* bytes of one Noise message on the wire */
-#define KITH_MSG_MAX        (KITH_FRAME_MAX - 16) /* plaintext of one message */
-#define KITH_HANDSHAKE_MS   10000                 /* handshake must finish within this */
-#define KITH_KEEPALIVE_MS   30000                 /* send a ping after this long without sending */
-#define KITH_DEAD_MS        90000 /* close after this long without hearing anything */
-#define KITH_REKEY_EVERY    65536 /* messages per direction between rekeys */
-#define KITH_SESSION_MAX_IN (2 * (KITH_FRAME_MAX + 2)) /* bytes buffered from the peer */
+#define KITH_PROTO_VERSION        1
+#define KITH_FRAME_MAX            65535                 /* bytes of one Noise message on the wire */
+#define KITH_MSG_MAX              (KITH_FRAME_MAX - 16) /* plaintext of one message */
+#define KITH_HANDSHAKE_MS         10000                 /* handshake must finish within this */
+#define KITH_KEEPALIVE_MS         30000 /* send a ping after this long without sending */
+#define KITH_DEAD_MS              90000 /* close after this long without hearing anything */
+#define KITH_REKEY_EVERY          65536 /* messages per direction between rekeys */
+#define KITH_SESSION_MAX_IN       (2 * (KITH_FRAME_MAX + 2)) /* bytes buffered from the peer */
+#define KITH_SESSION_MAX_RECEIVED 16384 /* op ids remembered to avoid echoing them back */
 
 typedef struct kith_session kith_session_t;
 
@@ -81,6 +82,9 @@ int kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes);
 /* After the first reconciliation: sends ops stored since the last push that the peer is
  * entitled to. */
 int kith_session_push(kith_session_t *s, kith_buf_t *out);
+/* Evidence that the peer is alive although it sent nothing (the transport saw it take
+ * our data at when_ms): a peer busy digesting a large sync is not dead. */
+void kith_session_note_alive(kith_session_t *s, uint64_t when_ms);
 /* Timers: keepalive pings; KITH_EPROTO when the handshake or the peer timed out. */
 int kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out);
 /* Writes a goodbye (when the channel is open). The peer answers with its own goodbye once
