@@ -927,18 +927,25 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     return KITH_OK;
 }
 
-int
-kith_store_max_seq(kith_store_t *s, uint64_t *max_seq)
+/* Runs a query that yields one integer. */
+static int
+query_u64(kith_store_t *s, const char *sql, uint64_t *out)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT ifnull(max(seq), 0) FROM ops", &st);
+    int rc = prepare(s, sql, &st);
     if (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
-        *max_seq = (uint64_t) sqlite3_column_int64(st, 0);
+        *out = (uint64_t) sqlite3_column_int64(st, 0);
     } else {
         rc = KITH_EDB;
     }
     release(s, st);
     return rc;
+}
+
+int
+kith_store_max_seq(kith_store_t *s, uint64_t *max_seq)
+{
+    return query_u64(s, "SELECT ifnull(max(seq), 0) FROM ops", max_seq);
 }
 
 int
@@ -1329,15 +1336,7 @@ kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
 int
 kith_store_count_records(kith_store_t *s, uint64_t *n)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT count(*) FROM records WHERE deleted=0", &st);
-    if (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
-        *n = (uint64_t) sqlite3_column_int64(st, 0);
-    } else {
-        rc = KITH_EDB;
-    }
-    release(s, st);
-    return rc;
+    return query_u64(s, "SELECT count(*) FROM records WHERE deleted=0", n);
 }
 
 int
