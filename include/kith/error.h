@@ -26,7 +26,8 @@
     X(VERSION, "unsupported version")                                                              \
     X(AUTH, "not authorized")                                                                      \
     X(PASSPHRASE, "wrong passphrase")                                                              \
-    X(CORRUPT, "stored data is corrupt")
+    X(CORRUPT, "stored data is corrupt")                                                           \
+    X(NOSPACE, "the disk is full")
 
 enum {
     KITH_OK = 0,

@@ -4,6 +4,7 @@
  */
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -75,10 +76,19 @@ set_err(char *errbuf, size_t errcap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The kith error for SQLite's last failure on db: a full disk is worth telling apart. */
+static int
+db_error(sqlite3 *db)
+{
+    int code = sqlite3_errcode(db) & 0xff;
+    int full = code == SQLITE_FULL || (code == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+    return full ? KITH_ENOSPACE : KITH_EDB;
+}
+
 static int
 exec(kith_store_t *s, const char *sql)
 {
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KITH_OK : KITH_EDB;
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KITH_OK : db_error(s->db);
 }
 
 /* Hands out a ready statement for sql; give it back with release(). A cached statement
@@ -130,7 +140,7 @@ static int
 step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
-    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? KITH_OK : KITH_EDB;
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? KITH_OK : db_error(sqlite3_db_handle(st));
 }
 
 int
