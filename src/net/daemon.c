@@ -810,9 +810,22 @@ on_incoming(uv_stream_t *server, int status)
         addr_text((struct sockaddr *) &ss, c->addr, sizeof(c->addr));
     }
     if (d->n_conns > KITH_MAX_CONNECTIONS) {
-        logf_(d, KITH_LOG_INFO, "refused %s: too many connections", c->addr);
-        close_conn(c);
-        return;
+        /* Full: make room by dropping the oldest connection that has not authenticated
+         * yet (a stranger, or someone stalling), so that floods of half-open connections
+         * cannot lock trusted peers out; a peer's handshake takes milliseconds. */
+        conn_t *victim = NULL;
+        for (conn_t *o = d->conns; o; o = o->next) {
+            if (o != c && !o->opened && !o->initiator && !o->closing) {
+                victim = o; /* the list is newest first: the last match is the oldest */
+            }
+        }
+        if (victim == NULL) {
+            logf_(d, KITH_LOG_INFO, "refused %s: too many connections", c->addr);
+            close_conn(c);
+            return;
+        }
+        logf_(d, KITH_LOG_DEBUG, "dropped %s to make room", victim->addr);
+        close_conn(victim);
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->connected = 1;
