@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/utf8.h"
 
 static const char *const buying_roles[] = {
     "decision-maker", "economic-buyer", "technical-buyer", "champion", "influencer",
@@ -134,53 +135,22 @@ kith_schema_is_list(const char *name)
 static int
 check_text(const char *s, int multiline)
 {
-    const unsigned char *p = (const unsigned char *) s;
+    const uint8_t *p = (const uint8_t *) s;
     size_t len = strlen(s);
     if (len > KITH_VALUE_MAX_LEN) {
         return 0;
     }
     for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        if (c < 0x20 || c == 0x7f) {
-            if (!(multiline && (c == '\n' || c == '\t' || c == '\r'))) {
-                return 0;
-            }
-            i++;
-            continue;
-        }
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+        uint32_t cp;
+        i += kith_utf8_next(p + i, len - i, &cp);
+        if (cp == KITH_UTF8_INVALID) {
             return 0;
         }
-        if (n > len - i - 1) {
+        if ((cp < 0x20 && !(multiline && (cp == '\n' || cp == '\t' || cp == '\r'))) ||
+            (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069)) {
             return 0;
         }
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) ||
-            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
-            return 0;
-        }
-        i += n + 1;
     }
     return 1;
 }

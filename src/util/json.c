@@ -10,6 +10,7 @@
  * the output is valid UTF-8 whatever bytes the caller hands in.
  */
 #include "util/json.h"
+#include "util/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,8 +20,6 @@
 
 #define JSON_FRAME_OBJECT   0x1u /* the container is an object, not an array */
 #define JSON_FRAME_NONEMPTY 0x2u /* a member or element has been written */
-
-#define UTF8_INVALID UINT32_MAX
 
 void
 kith_json_init(kith_json_t *j, kith_buf_t *out, int pretty)
@@ -113,57 +112,6 @@ end_value(kith_json_t *j)
     }
 }
 
-/*
- * Decodes one UTF-8 sequence from s[0..n-1] (n >= 1). Returns the number of bytes
- * used and sets *cp, or sets *cp to UTF8_INVALID and returns the length of the
- * maximal invalid subpart (at least 1), which is replaced by a single U+FFFD.
- */
-static size_t
-utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-    size_t need;
-    uint32_t v;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-        v = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        v = c & 0x0fu;
-        if (c == 0xe0) {
-            lo = 0xa0; /* overlong */
-        } else if (c == 0xed) {
-            hi = 0x9f; /* surrogates */
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        v = c & 0x07u;
-        if (c == 0xf0) {
-            lo = 0x90; /* overlong */
-        } else if (c == 0xf4) {
-            hi = 0x8f; /* above U+10FFFF */
-        }
-    } else {
-        *cp = UTF8_INVALID;
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = UTF8_INVALID;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3fu);
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    *cp = v;
-    return need + 1;
-}
-
 /* Writes s[0..n-1] as a quoted, escaped string. Runs of plain bytes are copied at once. */
 static void
 put_string(kith_json_t *j, const char *s, size_t n)
@@ -175,7 +123,7 @@ put_string(kith_json_t *j, const char *s, size_t n)
     put(j, "\"", 1);
     while (i < n && j->err == KITH_OK) {
         uint32_t cp;
-        size_t len = utf8_next(p + i, n - i, &cp);
+        size_t len = kith_utf8_next(p + i, n - i, &cp);
         const char *rep = NULL;
         size_t rep_len = 2;
 
@@ -201,7 +149,7 @@ put_string(kith_json_t *j, const char *s, size_t n)
         case '\f':
             rep = "\\f";
             break;
-        case UTF8_INVALID:
+        case KITH_UTF8_INVALID:
             rep = "\xef\xbf\xbd";
             rep_len = 3;
             break;

@@ -10,13 +10,12 @@
  * haystack it was cut from.
  */
 #include "util/textfold.h"
+#include "util/utf8.h"
 
 #include <assert.h>
 #include <string.h>
 
 #include "kith/error.h"
-
-#define UTF8_INVALID UINT32_MAX
 
 /*
  * Folded forms of U+00C0-U+017F, lower-case ASCII. An empty entry means "not a
@@ -39,53 +38,6 @@ static const char latin_fold[0x180 - 0xc0][3] = {
     /* U+0170 */ "u", "u", "u", "u", "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s",
 };
 /* clang-format on */
-
-/* Same decoder as json.c: maximal invalid subparts are reported as UTF8_INVALID. */
-static size_t
-utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-    size_t need;
-    uint32_t v;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-        v = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        v = c & 0x0fu;
-        if (c == 0xe0) {
-            lo = 0xa0;
-        } else if (c == 0xed) {
-            hi = 0x9f;
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        v = c & 0x07u;
-        if (c == 0xf0) {
-            lo = 0x90;
-        } else if (c == 0xf4) {
-            hi = 0x8f;
-        }
-    } else {
-        *cp = UTF8_INVALID;
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = UTF8_INVALID;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3fu);
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    *cp = v;
-    return need + 1;
-}
 
 /* Greek with tonos or dialytika (U+0386-U+03CE) to the plain lower-case vowel; 0 if none. */
 static uint32_t
@@ -196,7 +148,7 @@ kith_textfold(const char *in, size_t len, kith_buf_t *out)
 
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = kith_utf8_next(s + i, len - i, &cp);
 
         if (cp < 0x80) {
             *o++ = (uint8_t) (cp >= 'A' && cp <= 'Z' ? cp + ('a' - 'A') : cp);
@@ -205,7 +157,7 @@ kith_textfold(const char *in, size_t len, kith_buf_t *out)
             size_t fl = strlen(f);
             memcpy(o, f, fl);
             o += fl;
-        } else if (cp != UTF8_INVALID && cp < 0x800) {
+        } else if (cp != KITH_UTF8_INVALID && cp < 0x800) {
             uint32_t r = fold_2byte(cp);
             if (r != 0) {
                 *o++ = (uint8_t) (0xc0 | (r >> 6));
