@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/mpack.h"
 #include "model/schema.h"
 #include "util/mpcheck.h"
 
@@ -123,37 +124,6 @@ kith_op_add_aud(kith_op_t *op, const uint8_t key[static KITH_PK_LEN], uint8_t ro
     return KITH_OK;
 }
 
-/* msgpack-c's packer writes through this callback; the first failure sticks. */
-typedef struct {
-    kith_buf_t *buf;
-    int rc;
-} sink_t;
-
-static int
-sink_write(void *data, const char *p, size_t n)
-{
-    sink_t *s = data;
-    if (s->rc == KITH_OK) {
-        s->rc = kith_buf_append(s->buf, p, n);
-    }
-    return s->rc == KITH_OK ? 0 : -1;
-}
-
-static void
-pack_key(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void
-pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, p, n);
-}
-
 static void
 pack_value(msgpack_packer *pk, const kith_value_t *v)
 {
@@ -162,7 +132,7 @@ pack_value(msgpack_packer *pk, const kith_value_t *v)
         msgpack_pack_nil(pk);
         break;
     case KITH_V_STR:
-        pack_key(pk, v->str);
+        kith_mp_pack_str(pk, v->str);
         break;
     case KITH_V_INT:
         msgpack_pack_int64(pk, v->num);
@@ -170,7 +140,7 @@ pack_value(msgpack_packer *pk, const kith_value_t *v)
     case KITH_V_LIST:
         msgpack_pack_array(pk, v->n_items);
         for (size_t i = 0; i < v->n_items; i++) {
-            pack_key(pk, v->items[i]);
+            kith_mp_pack_str(pk, v->items[i]);
         }
         break;
     }
@@ -180,48 +150,48 @@ int
 kith_op_encode(const kith_op_t *op, kith_buf_t *out)
 {
     size_t start = out->len;
-    sink_t sink = {out, KITH_OK};
+    kith_mpsink_t sink;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, sink_write);
+    kith_mpsink_init(&sink, &pk, out);
     /* Keys in bytewise order: aud author del hlc kind owner private rec set v. */
     size_t n = 6 + (op->has_aud != 0) + (op->del >= 0) + (op->kind >= 0) + (op->private != 0);
     msgpack_pack_map(&pk, n);
     if (op->has_aud) {
-        pack_key(&pk, "aud");
+        kith_mp_pack_str(&pk, "aud");
         msgpack_pack_array(&pk, op->n_aud);
         for (size_t i = 0; i < op->n_aud; i++) {
             msgpack_pack_array(&pk, 2);
-            pack_bin(&pk, op->aud[i].key, KITH_PK_LEN);
+            kith_mp_pack_bin(&pk, op->aud[i].key, KITH_PK_LEN);
             msgpack_pack_uint8(&pk, op->aud[i].role);
         }
     }
-    pack_key(&pk, "author");
-    pack_bin(&pk, op->author, KITH_PK_LEN);
+    kith_mp_pack_str(&pk, "author");
+    kith_mp_pack_bin(&pk, op->author, KITH_PK_LEN);
     if (op->del >= 0) {
-        pack_key(&pk, "del");
+        kith_mp_pack_str(&pk, "del");
         op->del ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     }
-    pack_key(&pk, "hlc");
+    kith_mp_pack_str(&pk, "hlc");
     msgpack_pack_uint64(&pk, op->hlc);
     if (op->kind >= 0) {
-        pack_key(&pk, "kind");
+        kith_mp_pack_str(&pk, "kind");
         msgpack_pack_int(&pk, op->kind);
     }
-    pack_key(&pk, "owner");
-    pack_bin(&pk, op->owner, KITH_PK_LEN);
+    kith_mp_pack_str(&pk, "owner");
+    kith_mp_pack_bin(&pk, op->owner, KITH_PK_LEN);
     if (op->private) {
-        pack_key(&pk, "private");
+        kith_mp_pack_str(&pk, "private");
         msgpack_pack_true(&pk);
     }
-    pack_key(&pk, "rec");
-    pack_bin(&pk, op->rec, KITH_REC_ID_LEN);
-    pack_key(&pk, "set");
+    kith_mp_pack_str(&pk, "rec");
+    kith_mp_pack_bin(&pk, op->rec, KITH_REC_ID_LEN);
+    kith_mp_pack_str(&pk, "set");
     msgpack_pack_map(&pk, op->n_set);
     for (size_t i = 0; i < op->n_set; i++) {
-        pack_key(&pk, op->set[i].name);
+        kith_mp_pack_str(&pk, op->set[i].name);
         pack_value(&pk, &op->set[i].value);
     }
-    pack_key(&pk, "v");
+    kith_mp_pack_str(&pk, "v");
     msgpack_pack_uint8(&pk, KITH_OP_VERSION);
     if (sink.rc != KITH_OK) {
         out->len = start;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/mpack.h"
 #include "util/mpcheck.h"
 
 void
@@ -64,46 +65,16 @@ kith_record_role(const kith_record_t *r, const uint8_t key[static KITH_PK_LEN])
     return 0;
 }
 
-typedef struct {
-    kith_buf_t *buf;
-    int rc;
-} sink_t;
-
-static int
-sink_write(void *data, const char *p, size_t n)
-{
-    sink_t *s = data;
-    if (s->rc == KITH_OK) {
-        s->rc = kith_buf_append(s->buf, p, n);
-    }
-    return s->rc == KITH_OK ? 0 : -1;
-}
-
-static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void
-pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, p, n);
-}
-
 int
 kith_record_encode(const kith_record_t *r, kith_buf_t *out)
 {
-    sink_t sink = {out, KITH_OK};
+    kith_mpsink_t sink;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, sink_write);
+    kith_mpsink_init(&sink, &pk, out);
     msgpack_pack_array(&pk, 9);
     msgpack_pack_uint8(&pk, 1);
-    pack_bin(&pk, r->id, KITH_REC_ID_LEN);
-    pack_bin(&pk, r->owner, KITH_PK_LEN);
+    kith_mp_pack_bin(&pk, r->id, KITH_REC_ID_LEN);
+    kith_mp_pack_bin(&pk, r->owner, KITH_PK_LEN);
     msgpack_pack_int(&pk, r->kind);
     msgpack_pack_int(&pk, r->deleted);
     msgpack_pack_uint64(&pk, r->created);
@@ -112,16 +83,16 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
     for (size_t i = 0; i < r->n_fields; i++) {
         const kith_rfield_t *f = &r->fields[i];
         msgpack_pack_array(&pk, 3);
-        pack_str(&pk, f->name);
+        kith_mp_pack_str(&pk, f->name);
         const kith_value_t *v = &f->value;
         if (v->type == KITH_V_STR) {
-            pack_str(&pk, v->str);
+            kith_mp_pack_str(&pk, v->str);
         } else if (v->type == KITH_V_INT) {
             msgpack_pack_int64(&pk, v->num);
         } else if (v->type == KITH_V_LIST) {
             msgpack_pack_array(&pk, v->n_items);
             for (size_t k = 0; k < v->n_items; k++) {
-                pack_str(&pk, v->items[k]);
+                kith_mp_pack_str(&pk, v->items[k]);
             }
         } else {
             msgpack_pack_nil(&pk);
@@ -131,7 +102,7 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
     msgpack_pack_array(&pk, r->n_aud);
     for (size_t i = 0; i < r->n_aud; i++) {
         msgpack_pack_array(&pk, 2);
-        pack_bin(&pk, r->aud[i].key, KITH_PK_LEN);
+        kith_mp_pack_bin(&pk, r->aud[i].key, KITH_PK_LEN);
         msgpack_pack_uint8(&pk, r->aud[i].role);
     }
     return sink.rc;

@@ -19,6 +19,7 @@
 #include "crypto/noise.h"
 #include "model/op.h"
 #include "kith/error.h"
+#include "util/mpack.h"
 #include "util/mpcheck.h"
 #include "util/nodeid.h"
 
@@ -197,30 +198,14 @@ send_msg(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
     return rc;
 }
 
-/* msgpack-c's packer writing into a kith_buf_t; the first failure sticks. */
-typedef struct {
-    kith_buf_t *buf;
-    int rc;
-} sink_t;
-
-static int
-sink_write(void *data, const char *p, size_t n)
-{
-    sink_t *k = data;
-    if (k->rc == KITH_OK) {
-        k->rc = kith_buf_append(k->buf, p, n);
-    }
-    return k->rc == KITH_OK ? 0 : -1;
-}
-
 static int
 send_simple(kith_session_t *s, int type, const char *text, kith_buf_t *out)
 {
     kith_buf_t pt;
     kith_buf_init(&pt);
-    sink_t k = {&pt, KITH_OK};
+    kith_mpsink_t k;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &k, sink_write);
+    kith_mpsink_init(&k, &pk, &pt);
     msgpack_pack_array(&pk, text ? 2 : 1);
     msgpack_pack_int(&pk, type);
     if (text != NULL) {
@@ -238,9 +223,9 @@ send_recon(kith_session_t *s, const kith_buf_t *msg, kith_buf_t *out)
 {
     kith_buf_t pt;
     kith_buf_init(&pt);
-    sink_t k = {&pt, KITH_OK};
+    kith_mpsink_t k;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &k, sink_write);
+    kith_mpsink_init(&k, &pk, &pt);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, MSG_RECON);
     msgpack_pack_bin(&pk, msg->len);
@@ -272,9 +257,9 @@ batch_flush(kith_session_t *s, batch_t *b, kith_buf_t *out)
     }
     kith_buf_t pt;
     kith_buf_init(&pt);
-    sink_t k = {&pt, KITH_OK};
+    kith_mpsink_t k;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &k, sink_write);
+    kith_mpsink_init(&k, &pk, &pt);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, MSG_OPS);
     msgpack_pack_array(&pk, b->n);
@@ -723,9 +708,9 @@ out:
 static int
 hello_payload(kith_session_t *s, kith_buf_t *out)
 {
-    sink_t k = {out, KITH_OK};
+    kith_mpsink_t k;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &k, sink_write);
+    kith_mpsink_init(&k, &pk, out);
     size_t n = strlen(s->self_name);
     msgpack_pack_map(&pk, 2);
     msgpack_pack_str(&pk, 4);
