@@ -9,7 +9,18 @@ KILLS=${KITH_CRASH_KILLS:-20}
 node() { "$KITH" --home "$TMP/$1" "${@:2}"; }
 node alice init --name alice >/dev/null
 node bob init --name bob >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# bob restarts on the same port 20 times, so the port must not be one the kernel hands out
+# to other tests' daemons (they listen on port 0, in the ephemeral range).
+port=$(python3 -c '
+import random, socket
+for p in random.sample(range(20000, 30000), 200):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break')
 node alice peer add bob "$(node bob id | head -1)" --addr "127.0.0.1:$port" >/dev/null
 node bob peer add alice "$(node alice id | head -1)" >/dev/null
 python3 - "$N" "$TMP/cards.vcf" <<'PY'
@@ -31,7 +42,7 @@ PY
 }
 start_bob() {
     "$KITH" --home "$TMP/bob" serve --listen "127.0.0.1:$port" --no-discovery \
-        --log-level error >>"$TMP/bob.log" 2>&1 &
+        --log-level info >>"$TMP/bob.log" 2>&1 &
     bob_pid=$!
     # Under a sanitizer on a busy machine, start-up (and WAL recovery) can take seconds.
     for _ in $(seq 600); do
@@ -58,7 +69,8 @@ echo "$KILLS kills; ops held by bob after the last kill: $(count_ops)"
 same "no committed op lost across kills" "$lost" "0"
 # The first attempt may race the restarted daemon's recovery; a second must succeed.
 node alice sync bob --timeout 60 >/dev/null 2>&1 || true
-ok "final sync completes" node alice sync bob --json --timeout 120
+ok "final sync completes" node alice sync bob --json --timeout 120 --log-level info
+[ "$failures" -eq 0 ] || { echo "--- the end of bob's log:" >&2; grep -v "refused an op" "$TMP/bob.log" | tail -15 >&2; }
 cp "$TMP/out" "$TMP/final.json"; cat "$TMP/final.json" >&2
 echo "bob after the final sync: $(count_ops) ops" >&2
 kill "$bob_pid"
