@@ -2034,8 +2034,8 @@ throttle_tick(uv_timer_t *t)
     if (phase == 0 || phase == 2) {
         kill(th->child, phase == 0 ? SIGCONT : SIGSTOP);
     }
-    if (th->ticks > 50 * 200) {
-        kith_daemon_stop(th->sender); /* give up after 200 s */
+    if (th->ticks > 50 * 600) {
+        kith_daemon_stop(th->sender); /* give up after 600 s */
     }
 }
 
