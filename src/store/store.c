@@ -666,10 +666,11 @@ record_owner(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint8_t owner[K
 }
 
 /* Stores one verified op, unless held (*added = 0); no refold. KITH_EAUTH when the op
- * names another owner than the record's. */
+ * names another owner than the record's. *existed (may be NULL) tells whether the record
+ * was already there. */
 static int
 insert_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
-          const uint8_t hash[KITH_HASH_LEN], int *added)
+          const uint8_t hash[KITH_HASH_LEN], int *added, int *existed)
 {
     sqlite3_stmt *st = NULL;
     kith_buf_t sealed;
@@ -678,6 +679,9 @@ insert_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t
     int found = 0;
     *added = 0;
     int rc = record_owner(s, op->rec, owner, &found);
+    if (existed != NULL) {
+        *existed = found;
+    }
     if (rc == KITH_OK && found && memcmp(owner, op->owner, KITH_PK_LEN) != 0) {
         rc = KITH_EAUTH;
     }
@@ -761,103 +765,31 @@ delete_op(kith_store_t *s, const uint8_t hash[KITH_HASH_LEN])
     return rc;
 }
 
-/* Inserts one verified op (unless held) and refolds its record. With require_effective
- * the op must take effect in the fold (its author is the owner or an editor at that
- * time); otherwise KITH_EAUTH, and the caller must roll back to its savepoint. */
-static int
-put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
-       const uint8_t hash[KITH_HASH_LEN], int require_effective, int *added)
-{
-    sqlite3_stmt *st = NULL;
-    kith_buf_t sealed;
-    kith_buf_init(&sealed);
-    op_list_t list = {0};
-    kith_record_t rec;
-    kith_record_init(&rec);
-    uint8_t owner[KITH_PK_LEN];
-    int found = 0, *eff = NULL, single_eff = 0;
-    *added = 0;
-    if (s->vault == NULL) {
-        return KITH_EINVAL;
-    }
-    int rc = record_owner(s, op->rec, owner, &found);
-    if (rc != KITH_OK) {
-        goto out;
-    }
-    if (found && memcmp(owner, op->owner, KITH_PK_LEN) != 0) {
-        rc = KITH_EAUTH;
-        goto out;
-    }
-    rc = kith_vault_seal(s->vault, hash, KITH_HASH_LEN, signed_op, len, &sealed);
-    if (rc != KITH_OK) {
-        goto out;
-    }
-    rc = prepare(s,
-                 "INSERT OR IGNORE INTO ops(hash, rec, hlc, author, private, seq, data) "
-                 "VALUES(?, ?, ?, ?, ?, (SELECT ifnull(max(seq), 0) + 1 FROM ops), ?)",
-                 &st);
-    if (rc != KITH_OK) {
-        goto out;
-    }
-    sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, op->rec, KITH_REC_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64) op->hlc);
-    sqlite3_bind_blob(st, 4, op->author, KITH_PK_LEN, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, op->private);
-    sqlite3_bind_blob(st, 6, sealed.data, (int) sealed.len, SQLITE_STATIC);
-    rc = step_done(st);
-    if (rc != KITH_OK || sqlite3_changes(s->db) == 0) {
-        goto out; /* already held: nothing to refold */
-    }
-    *added = 1;
-    rc = hlc_observe(s, op->hlc);
-    if (rc != KITH_OK) {
-        goto out;
-    }
-    int effective = 1;
-    if (!found) {
-        /* A new record: its only op is this one, so fold it without reading back. */
-        kith_fold_input_t in = {op, {0}};
-        memcpy(in.hash, hash, KITH_HASH_LEN);
-        rc = kith_fold(&in, 1, &rec, &single_eff);
-        effective = single_eff;
-    } else {
-        rc = kith_store_foreach_op(s, op->rec, op_list_load, &list);
-        for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
-            list.in[i].op = &list.ops[i];
-        }
-        if (rc == KITH_OK && (eff = calloc(list.n, sizeof(*eff))) == NULL) {
-            rc = KITH_ENOMEM;
-        }
-        if (rc == KITH_OK) {
-            rc = kith_fold(list.in, list.n, &rec, eff);
-        }
-        for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
-            if (memcmp(list.in[i].hash, hash, KITH_HASH_LEN) == 0) {
-                effective = eff[i];
-            }
-        }
-    }
-    if (rc == KITH_OK && require_effective && !effective) {
-        rc = KITH_EAUTH;
-    }
-    if (rc == KITH_OK) {
-        rc = write_record(s, &rec, !found);
-    }
-out:
-    release(s, st);
-    kith_buf_close(&sealed);
-    op_list_close(&list);
-    kith_record_close(&rec);
-    free(eff);
-    return rc;
-}
-
 int
 kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
                   const uint8_t hash[static KITH_HASH_LEN], int *added)
 {
-    return put_op(s, signed_op, len, op, hash, 0, added);
+    int existed = 0;
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    int rc = insert_op(s, signed_op, len, op, hash, added, &existed);
+    if (rc != KITH_OK || !*added) {
+        return rc; /* already held: nothing to refold */
+    }
+    if (existed) {
+        return refold_record(s, op->rec, NULL, 0, NULL);
+    }
+    /* A new record: its only op is this one, so fold it without reading back. */
+    kith_record_t rec;
+    kith_fold_input_t in = {op, {0}};
+    memcpy(in.hash, hash, KITH_HASH_LEN);
+    rc = kith_fold(&in, 1, &rec, NULL);
+    if (rc == KITH_OK) {
+        rc = write_record(s, &rec, 1);
+    }
+    kith_record_close(&rec);
+    return rc;
 }
 
 /* ---- sync support ------------------------------------------------------------------- */
@@ -1190,7 +1122,7 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
         for (size_t k = g; k < end && rc == KITH_OK; k++) {
             size_t i = order[k];
             int added = 0;
-            int prc = insert_op(s, ops[i], lens[i], &decoded[i], hashes[i], &added);
+            int prc = insert_op(s, ops[i], lens[i], &decoded[i], hashes[i], &added, NULL);
             if (prc == KITH_EAUTH) {
                 rejected_here++;
                 if (reject) {
