@@ -283,6 +283,18 @@ simple_args(const char *cmd, int argc, char **argv, int want, int *json, int *fi
     return 0;
 }
 
+/* Opens the node and resolves REF; NULL after saying why. */
+static kith_node_t *
+open_ref(cli_globals_t *g, const char *ref, uint8_t id[KITH_REC_ID_LEN])
+{
+    kith_node_t *n = cli_open_node(g);
+    if (n != NULL && cli_resolve(n, ref, id) != 0) {
+        kith_node_close(n);
+        n = NULL;
+    }
+    return n;
+}
+
 int
 cmd_show(cli_globals_t *g, int argc, char **argv)
 {
@@ -291,10 +303,9 @@ cmd_show(cli_globals_t *g, int argc, char **argv)
     if (u != 0) {
         return u;
     }
-    kith_node_t *n = cli_open_node(g);
     uint8_t id[KITH_REC_ID_LEN];
-    if (n == NULL || cli_resolve(n, argv[first], id) != 0) {
-        kith_node_close(n);
+    kith_node_t *n = open_ref(g, argv[first], id);
+    if (n == NULL) {
         return 1;
     }
     kith_record_t rec;
@@ -579,10 +590,9 @@ cmd_log(cli_globals_t *g, int argc, char **argv)
     if (u != 0) {
         return u;
     }
-    kith_node_t *n = cli_open_node(g);
     uint8_t id[KITH_REC_ID_LEN];
-    if (n == NULL || cli_resolve(n, argv[first], id) != 0) {
-        kith_node_close(n);
+    kith_node_t *n = open_ref(g, argv[first], id);
+    if (n == NULL) {
         return 1;
     }
     history_t h = {0};
