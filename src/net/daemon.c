@@ -542,7 +542,7 @@ conn_work(job_t *j)
         }
         c->rx_job.len = 0;
     }
-    if (rc == KITH_OK && kith_session_is_open(c->session) && !c->announced) {
+    if (rc == KITH_OK && kith_session_is_confirmed(c->session) && !c->announced) {
         c->announced = 1;
         kith_store_peer_seen(d->node->store, kith_session_peer(c->session), kith_hlc_now_ms(),
                              c->addr);
@@ -598,7 +598,7 @@ conn_done(job_t *j)
             p->banned_until_ms = now_ms() + ban;
             logf_(d, KITH_LOG_INFO, "disconnecting %s for %llu s: %s", p->name,
                   (unsigned long long) (ban / 1000),
-                  c->rc == KITH_EPROTO ? "malformed messages" : "too many refused ops");
+                  c->rc == KITH_EPROTO ? "it broke the protocol" : "too many refused ops");
         }
         close_conn(c);
         return;
@@ -613,7 +613,9 @@ conn_done(job_t *j)
         close_conn(c);
         return;
     }
-    if (kith_session_is_open(c->session) && !c->opened) {
+    /* Only a confirmed session speaks for its peer: a replayed handshake must not displace
+     * the peer's live session, record its address or earn it a ban. */
+    if (kith_session_is_confirmed(c->session) && !c->opened) {
         c->opened = 1;
         memcpy(c->peer_key, kith_session_peer(c->session), KITH_PK_LEN);
         peer_t *p = find_peer_by_key(d, c->peer_key);
@@ -1043,7 +1045,7 @@ on_tick(uv_timer_t *t)
             kith_session_note_alive(c->session, c->last_write_ms);
         }
         int rc = kith_session_tick(c->session, now, &out);
-        if (rc != KITH_OK && !kith_session_is_open(c->session)) {
+        if (rc != KITH_OK && !c->opened && !c->initiator) {
             logf_(d, KITH_LOG_INFO, "dropped %s: handshake timed out", c->addr);
             close_conn(c);
         } else if (rc != KITH_OK) {

@@ -975,13 +975,43 @@ verify_slice(void *arg)
 {
     verify_slice_t *v = arg;
     for (size_t i = v->first; i < v->end; i++) {
-        v->rcs[i] = kith_op_verify(v->ops[i], v->lens[i], &v->decoded[i], v->hashes[i]);
+        if (v->rcs[i] != KITH_EEXISTS) {
+            v->rcs[i] = kith_op_verify(v->ops[i], v->lens[i], &v->decoded[i], v->hashes[i]);
+        }
     }
     return NULL;
 }
 
-/* Verifies n signed ops on up to four threads: Ed25519 verification is most of the CPU
- * cost of receiving a large sync. */
+/* Marks with KITH_EEXISTS in rcs the ops already stored, by the hash of their encoding:
+ * they need neither verifying nor storing again. Relayed and re-sent ops are common, and
+ * this keeps a peer that floods us with them cheap to absorb. (An op we hold with a
+ * forged signature on it changes nothing: the stored copy is the authentic one.) */
+static int
+mark_known(kith_store_t *s, const uint8_t *const *ops, const size_t *lens, size_t n, int *rcs)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT 1 FROM ops WHERE hash = ?", &st);
+    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+        if (lens[i] <= KITH_SIG_LEN) {
+            continue;
+        }
+        uint8_t hash[KITH_HASH_LEN];
+        kith_op_hash(ops[i] + KITH_SIG_LEN, lens[i] - KITH_SIG_LEN, hash);
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_TRANSIENT);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            rcs[i] = KITH_EEXISTS;
+        } else if (step != SQLITE_DONE) {
+            rc = db_error(s->db);
+        }
+    }
+    release(s, st);
+    return rc;
+}
+
+/* Verifies n signed ops on up to four threads, skipping those marked KITH_EEXISTS:
+ * Ed25519 verification is most of the CPU cost of receiving a large sync. */
 static void
 verify_all(const uint8_t *const *ops, const size_t *lens, size_t n, kith_op_t *decoded,
            uint8_t (*hashes)[KITH_HASH_LEN], int *rcs)
@@ -1048,9 +1078,17 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
     for (size_t i = 0; i < n; i++) {
         kith_op_init(&decoded[i]);
     }
+    rc = mark_known(s, ops, lens, n, vrcs);
+    if (rc != KITH_OK) {
+        goto out;
+    }
     verify_all(ops, lens, n, decoded, hashes, vrcs);
     for (size_t i = 0; i < n; i++) {
         int vrc = vrcs[i];
+        if (vrc == KITH_EEXISTS) {
+            stats->duplicate++;
+            continue;
+        }
         if (vrc != KITH_OK) {
             stats->rejected++;
             if (reject) {

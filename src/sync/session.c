@@ -47,6 +47,9 @@ struct kith_session {
     char self_name[65];
     int initiator;
     int state;
+    int confirmed;           /* see kith_session_is_confirmed() */
+    unsigned useless_tokens; /* budget for messages that carry nothing */
+    uint64_t useless_refill_ms;
     kith_noise_hs_t *hs;
     channel_t *ch;
     uint8_t peer[KITH_PK_LEN];
@@ -130,6 +133,8 @@ kith_session_new(kith_session_t **out, const kith_session_env_t *env, const kith
     kith_idset_init(&s->send);
     kith_idset_init(&s->received);
     s->started_ms = s->last_rx_ms = s->last_tx_ms = s->now_ms = now_ms;
+    s->useless_tokens = KITH_USELESS_BURST;
+    s->useless_refill_ms = now_ms;
     *out = s;
     return KITH_OK;
 }
@@ -575,6 +580,26 @@ start_reconciliation(kith_session_t *s, kith_buf_t *out)
 
 /* ---- messages ----------------------------------------------------------------------- */
 
+/* Charges one message that carried nothing against the peer's budget; KITH_EPROTO once a
+ * flood has used it up. */
+static int
+charge_useless(kith_session_t *s)
+{
+    uint64_t earned = (s->now_ms - s->useless_refill_ms) / KITH_USELESS_REFILL_MS;
+    if (earned > 0) {
+        s->useless_tokens = earned >= KITH_USELESS_BURST - s->useless_tokens
+                                ? KITH_USELESS_BURST
+                                : s->useless_tokens + (unsigned) earned;
+        s->useless_refill_ms += earned * KITH_USELESS_REFILL_MS;
+    }
+    if (s->useless_tokens == 0) {
+        logf_(s, 1, "%s is flooding the session with empty messages", peer_label(s));
+        return KITH_EPROTO;
+    }
+    s->useless_tokens--;
+    return KITH_OK;
+}
+
 static int
 on_ops(kith_session_t *s, const msgpack_object *list)
 {
@@ -582,6 +607,9 @@ on_ops(kith_session_t *s, const msgpack_object *list)
         return KITH_EPROTO;
     }
     size_t n = list->via.array.size;
+    if (n == 0) {
+        return charge_useless(s);
+    }
     const uint8_t **ops = calloc(n ? n : 1, sizeof(*ops));
     size_t *lens = calloc(n ? n : 1, sizeof(*lens));
     int rc = KITH_OK;
@@ -669,10 +697,13 @@ on_message(kith_session_t *s, const uint8_t *pt, size_t len, kith_buf_t *out)
         }
         break;
     case MSG_PING:
-        rc = argc == 1 ? send_simple(s, MSG_PONG, NULL, out) : KITH_EPROTO;
+        rc = argc == 1 ? charge_useless(s) : KITH_EPROTO;
+        if (rc == KITH_OK) {
+            rc = send_simple(s, MSG_PONG, NULL, out);
+        }
         break;
     case MSG_PONG:
-        rc = argc == 1 ? KITH_OK : KITH_EPROTO;
+        rc = argc == 1 ? charge_useless(s) : KITH_EPROTO;
         break;
     case MSG_BYE:
         if (argc != 2 || a[1].type != MSGPACK_OBJECT_STR) {
@@ -873,7 +904,7 @@ on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
             rc = open_channel(s);
         }
         if (rc == KITH_OK) {
-            logf_(s, 1, "session with %s open (they called)", peer_label(s));
+            logf_(s, 2, "answered a handshake from %s", peer_label(s));
         }
         return rc;
     }
@@ -899,6 +930,7 @@ on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
         rc = open_channel(s);
     }
     if (rc == KITH_OK) {
+        s->confirmed = 1; /* message 2 answers our fresh ephemeral key */
         logf_(s, 1, "session with %s open (we called)", peer_label(s));
         rc = start_reconciliation(s, out);
     }
@@ -948,6 +980,10 @@ kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_bu
             if (rc == KITH_OK && s->ch->rx.n % KITH_REKEY_EVERY == 0) {
                 rc = kith_noise_cs_rekey(&s->ch->rx);
             }
+            if (rc == KITH_OK && !s->confirmed) {
+                s->confirmed = 1; /* it holds the keys of this handshake: not a replay */
+                logf_(s, 1, "session with %s open (they called)", peer_label(s));
+            }
             if (rc == KITH_OK) {
                 rc = on_message(s, s->pt, pt_len, out);
             }
@@ -983,6 +1019,9 @@ kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out)
     if (s->state != ST_OPEN) {
         return KITH_EPROTO;
     }
+    if (!s->confirmed && now_ms - s->started_ms > KITH_HANDSHAKE_MS) {
+        return KITH_EPROTO; /* a replayed message 1, or a peer that never spoke */
+    }
     if (now_ms - s->last_rx_ms > KITH_DEAD_MS) {
         logf_(s, 1, "%s stopped answering", peer_label(s));
         return KITH_EPROTO;
@@ -1015,6 +1054,12 @@ int
 kith_session_is_open(const kith_session_t *s)
 {
     return s->state == ST_OPEN;
+}
+
+int
+kith_session_is_confirmed(const kith_session_t *s)
+{
+    return s->state == ST_OPEN && s->confirmed;
 }
 
 int

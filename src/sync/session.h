@@ -32,6 +32,11 @@
 #define KITH_REKEY_EVERY          65536 /* messages per direction between rekeys */
 #define KITH_SESSION_MAX_IN       (2 * (KITH_FRAME_MAX + 2)) /* bytes buffered from the peer */
 #define KITH_SESSION_MAX_RECEIVED 16384 /* op ids remembered to avoid echoing them back */
+/* Messages that carry nothing (PING, PONG, an empty op batch) are budgeted: an honest
+ * peer sends one a keepalive period at most, so a peer that sends more than a burst of
+ * them, beyond one a second, is flooding and the session ends (KITH_EPROTO). */
+#define KITH_USELESS_BURST     100
+#define KITH_USELESS_REFILL_MS 1000
 
 typedef struct kith_session kith_session_t;
 
@@ -92,6 +97,11 @@ int kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out);
 int kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out);
 
 int kith_session_is_open(const kith_session_t *s);
+/* 1 once the peer has proven the session fresh, not a replay: for the initiator when the
+ * handshake completes, for the responder when the first transport message authenticates
+ * (a recorded message 1 replayed by an eavesdropper opens a session that never gets
+ * there). Until then the peer's identity must not be acted on. */
+int kith_session_is_confirmed(const kith_session_t *s);
 /* 1 once the peer said goodbye (in answer to ours, or first). */
 int kith_session_got_bye(const kith_session_t *s);
 /* 1 when the first reconciliation is complete on both sides and nothing is pending. */

@@ -411,6 +411,7 @@ sync_pair(tnode_t *a, tnode_t *b, kith_session_stats_t *sa, kith_session_stats_t
 
 typedef struct {
     kith_noise_cs_t tx, rx;
+    uint64_t now; /* the clock raw_send() gives the session; 0 means T0 */
 } raw_chan_t;
 
 static const uint8_t raw_hello[] = {0x82, 0xa4, 'n', 'a', 'm', 'e', 0xa3, 'r', 'a',  'w', 0xa8,
@@ -456,7 +457,7 @@ raw_send(raw_chan_t *c, kith_session_t *r, const void *pt, size_t len, kith_buf_
     }
     frame[0] = (uint8_t) (ct >> 8);
     frame[1] = (uint8_t) ct;
-    int rc = kith_session_receive(r, frame, ct + 2, out, T0);
+    int rc = kith_session_receive(r, frame, ct + 2, out, c->now ? c->now : T0);
     free(frame);
     return rc;
 }
@@ -1232,6 +1233,10 @@ pack(msgpack_sbuffer *sb, const char *what)
         msgpack_pack_int(&pk, 1);
         msgpack_pack_bin(&pk, 4);
         msgpack_pack_bin_body(&pk, "\x01\xff\x02\x00", 4);
+    } else if (strcmp(what, "ops-empty") == 0) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_int(&pk, 2);
+        msgpack_pack_array(&pk, 0);
     } else if (strcmp(what, "ops-int") == 0) {
         msgpack_pack_array(&pk, 2);
         msgpack_pack_int(&pk, 2);
@@ -1358,8 +1363,10 @@ test_rekey(void **state)
     rawfix_t f;
     rawfix_open(&f);
     uint8_t pt[64];
+    f.c.now = T0;
     for (uint32_t i = 0; i < KITH_REKEY_EVERY + 3; i++) {
         f.out.len = 0;
+        f.c.now += KITH_KEEPALIVE_MS; /* as often as a peer that follows the spec pings */
         int rc = rawfix_send(&f, "ping");
         if (rc != KITH_OK) {
             print_error("ping %u: %s\n", i + 1, kith_strerror(rc));
@@ -1367,6 +1374,43 @@ test_rekey(void **state)
         ASSERT_OK(rc);
         ASSERT_EQ(raw_read(&f.c, &f.out, pt, sizeof(pt)), 2);
         ASSERT_EQ(pt[1], 5);
+    }
+    rawfix_close(&f);
+}
+
+/* Messages that carry nothing are budgeted: a burst of KITH_USELESS_BURST, then one a
+ * second. A peer that floods pings, pongs or empty op batches is cut off; one that keeps
+ * to the budget is not. */
+static void
+test_flood_of_empty_messages(void **state)
+{
+    (void) state;
+    static const char *const kinds[] = {"ping", "pong", "ops-empty"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        rawfix_t f;
+        rawfix_open(&f);
+        f.c.now = T0;
+        for (int i = 0; i < KITH_USELESS_BURST; i++) {
+            f.out.len = 0;
+            ASSERT_OK(rawfix_send(&f, kinds[k]));
+        }
+        /* A second later one more is allowed, but not two. */
+        f.c.now += KITH_USELESS_REFILL_MS;
+        ASSERT_OK(rawfix_send(&f, kinds[k]));
+        int rc = rawfix_send(&f, kinds[k]);
+        print_message("flood of %s: %d allowed within %d ms, the next one: %s\n", kinds[k],
+                      KITH_USELESS_BURST + 1, KITH_USELESS_REFILL_MS, kith_strerror(rc));
+        ASSERT_ERR(rc, KITH_EPROTO);
+        rawfix_close(&f);
+    }
+    /* Within the budget a session lives for ever: one ping a second for an hour. */
+    rawfix_t f;
+    rawfix_open(&f);
+    f.c.now = T0;
+    for (int i = 0; i < 3600; i++) {
+        f.out.len = 0;
+        f.c.now += KITH_USELESS_REFILL_MS;
+        ASSERT_OK(rawfix_send(&f, "ping"));
     }
     rawfix_close(&f);
 }
@@ -2201,6 +2245,7 @@ main(void)
         cmocka_unit_test(test_messages_well_formed),
         cmocka_unit_test(test_messages_malformed),
         cmocka_unit_test(test_rekey),
+        cmocka_unit_test(test_flood_of_empty_messages),
         cmocka_unit_test(test_bye_must_carry_reason),
         cmocka_unit_test(test_received_set_is_bounded),
         cmocka_unit_test(test_authorization),
