@@ -575,6 +575,17 @@ conn_done(job_t *j)
         close_conn(c);
         return;
     }
+    if (!c->opened && !c->initiator && kith_session_is_open(c->session)) {
+        /* Message 1 named a peer we backed off from: no answer, so it cannot send a
+         * thing until the ban ends. (A replayed message 1 of a banned peer is refused
+         * just the same, which costs nobody anything.) */
+        peer_t *p = find_peer_by_key(d, kith_session_peer(c->session));
+        if (p != NULL && p->banned_until_ms > now_ms()) {
+            logf_(d, KITH_LOG_INFO, "refused %s: backed off after misbehaving", p->name);
+            close_conn(c);
+            return;
+        }
+    }
     conn_write(c, c->tx_job.data, c->tx_job.len);
     if (c->awaiting_eof) {
         /* Our goodbye is out; the peer's answering goodbye means it handled it all. */
@@ -588,10 +599,12 @@ conn_done(job_t *j)
         }
         return;
     }
-    if (c->opened && (c->rc == KITH_EPROTO || c->stats.ops_rejected >= MAX_REFUSED)) {
+    /* (A session can be confirmed and broken by the same job: check both.) */
+    int confirmed = c->opened || kith_session_is_confirmed(c->session);
+    if (confirmed && (c->rc == KITH_EPROTO || c->stats.ops_rejected >= MAX_REFUSED)) {
         /* A trusted peer that sends garbage or keeps sending ops we must refuse is cut
          * off, and kept off for a while (longer each time). */
-        peer_t *p = find_peer_by_key(d, c->peer_key);
+        peer_t *p = find_peer_by_key(d, kith_session_peer(c->session));
         if (p != NULL) {
             uint64_t ban = BAN_BASE_MS << (p->strikes < 6 ? p->strikes : 6);
             p->strikes++;
@@ -604,11 +617,17 @@ conn_done(job_t *j)
         return;
     }
     if (c->rc != KITH_OK || (!kith_session_is_open(c->session) && c->opened)) {
-        if (c->rc != KITH_OK) {
-            logf_(d, KITH_LOG_INFO, "session with %s ended: %s",
-                  kith_session_peer_name(c->session)[0] ? kith_session_peer_name(c->session)
-                                                        : c->addr,
-                  kith_strerror(c->rc));
+        const char *who =
+            kith_session_peer_name(c->session)[0] ? kith_session_peer_name(c->session) : c->addr;
+        if (c->rc != KITH_OK && confirmed) {
+            logf_(d, KITH_LOG_INFO, "session with %s ended: %s", who, kith_strerror(c->rc));
+        } else if (c->rc != KITH_OK && kith_session_is_open(c->session)) {
+            logf_(d, KITH_LOG_INFO,
+                  "closed a connection from %s claiming to be %s before it proved it: %s "
+                  "(a replayed handshake?)",
+                  c->addr, who, kith_strerror(c->rc));
+        } else if (c->rc != KITH_OK) {
+            logf_(d, KITH_LOG_INFO, "handshake from %s failed: %s", c->addr, kith_strerror(c->rc));
         }
         close_conn(c);
         return;
@@ -619,11 +638,6 @@ conn_done(job_t *j)
         c->opened = 1;
         memcpy(c->peer_key, kith_session_peer(c->session), KITH_PK_LEN);
         peer_t *p = find_peer_by_key(d, c->peer_key);
-        if (p != NULL && p->banned_until_ms > now_ms()) {
-            logf_(d, KITH_LOG_DEBUG, "refusing %s: backed off after misbehaving", p->name);
-            close_conn(c);
-            return;
-        }
         if (p != NULL) {
             p->backoff_ms = 0;
         }
