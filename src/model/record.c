@@ -136,7 +136,9 @@ decode_field(const msgpack_object *o, kith_rfield_t *f)
         return KITH_ECORRUPT;
     }
     const msgpack_object *a = o->via.array.ptr;
-    if (a[0].type != MSGPACK_OBJECT_STR || get_u64(&a[2], &priv) != KITH_OK) {
+    if (a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size == 0 ||
+        memchr(a[0].via.str.ptr, '\0', a[0].via.str.size) != NULL ||
+        get_u64(&a[2], &priv) != KITH_OK) {
         return KITH_ECORRUPT;
     }
     f->private = priv != 0;
@@ -158,7 +160,8 @@ decode_field(const msgpack_object *o, kith_rfield_t *f)
         kith_value_set_int(&f->value, v->via.i64);
         return KITH_OK;
     case MSGPACK_OBJECT_ARRAY:
-        if (v->via.array.size > KITH_VALUE_MAX_ITEMS) {
+        /* An unset field is absent, never an empty list (which would encode as nil). */
+        if (v->via.array.size == 0 || v->via.array.size > KITH_VALUE_MAX_ITEMS) {
             return KITH_ECORRUPT;
         }
         for (uint32_t k = 0; k < v->via.array.size; k++) {

@@ -279,11 +279,20 @@ decode_garbage(void **state)
         const char *bytes;
         size_t len;
     } fields[] = {
-        {"field of 2", "\x92\xa1n\xa1v", 5},          {"field of 4", "\x94\xa1n\xa1v\x00\x00", 7},
-        {"int name", "\x93\x01\xa1v\x00", 5},         {"bin value", "\x93\xa1n\xc4\x01v\x00", 7},
-        {"bool value", "\x93\xa1n\xc3\x00", 5},       {"map value", "\x93\xa1n\x80\x00", 5},
-        {"list of ints", "\x93\xa1n\x91\x01\x00", 6}, {"private nil", "\x93\xa1n\xa1v\xc0", 6},
-        {"private -1", "\x93\xa1n\xa1v\xff", 6},      {"not an array", "\xa1n", 2},
+        {"field of 2", "\x92\xa1n\xa1v", 5},
+        {"field of 4", "\x94\xa1n\xa1v\x00\x00", 7},
+        {"int name", "\x93\x01\xa1v\x00", 5},
+        {"bin value", "\x93\xa1n\xc4\x01v\x00", 7},
+        {"bool value", "\x93\xa1n\xc3\x00", 5},
+        {"map value", "\x93\xa1n\x80\x00", 5},
+        {"list of ints", "\x93\xa1n\x91\x01\x00", 6},
+        {"private nil", "\x93\xa1n\xa1v\xc0", 6},
+        {"private -1", "\x93\xa1n\xa1v\xff", 6},
+        {"not an array", "\xa1n", 2},
+        /* found by fuzz_record: an empty list decoded, then encoded as nil */
+        {"empty list", "\x93\xa4tags\x90\x00", 8},
+        {"empty name", "\x93\xa0\xa1v\x00", 5},
+        {"NUL in name", "\x93\xa3n\x00m\xa1v\x00", 8},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         n = header(buf, 1, 0);
