@@ -4,8 +4,10 @@
  *   "KITHKEY1" | kdf (1 byte) | Ed25519 public key (32) | secret part
  *   kdf 0 (no passphrase): secret part = seed (32)
  *   kdf 1 (Argon2id v1.3): opslimit (8, LE) | memlimit (8, LE) | salt (16) | nonce (24) |
- *                          XChaCha20-Poly1305(seed) (48), associated data = the 97 bytes
- *                          before it
+ *                          XChaCha20-Poly1305(seed) (48), associated data = the
+ *                          41-byte header (magic, kdf, public key); the limits, salt and
+ *                          nonce need no AD: changing any of them changes the key or nonce,
+ *                          so decryption fails
  *
  * The public key is in the clear so that `kith id` works without the passphrase; on
  * decode it must match the key derived from the seed, which also catches corruption of
