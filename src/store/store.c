@@ -60,6 +60,14 @@ static const char *const migrations[] = {
     "CREATE TABLE peers(name TEXT PRIMARY KEY, key BLOB NOT NULL UNIQUE,"
     "  groups TEXT NOT NULL, addr TEXT NOT NULL, self INTEGER NOT NULL,"
     "  added INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_addr TEXT NOT NULL);",
+    /* Building the set offered to a peer visited every op row, sealed blob and all, then
+     * looked up its record: 3.3 s for 100,000 records. ops_items covers that query (the
+     * primary key, hash, is in every index of a WITHOUT ROWID table), records_owner finds
+     * a peer's own records: 0.26 s. ops_items also serves every lookup by record, so
+     * ops_rec goes. */
+    "CREATE INDEX ops_items ON ops(rec, private, seq, hlc);"
+    "CREATE INDEX records_owner ON records(owner);"
+    "DROP INDEX ops_rec;",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -813,12 +821,12 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     }
     rc =
         prepare(s,
-                self_peer ? "SELECT hlc, hash, rec FROM ops WHERE ?1 IS NOT NULL AND seq <= ?2 "
-                            "ORDER BY hlc, hash"
-                          : "SELECT o.hlc, o.hash, o.rec FROM ops o JOIN records r ON r.id = o.rec "
-                            "WHERE o.private = 0 AND o.seq <= ?2 AND (r.owner = ?1 OR EXISTS "
-                            "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1)) "
-                            "ORDER BY o.hlc, o.hash",
+                self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
+                            "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
+                          : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
+                            "(SELECT rec FROM audience WHERE member = ?1 "
+                            "UNION SELECT id FROM records WHERE owner = ?1) "
+                            "AND private = 0 AND seq <= ?2 ORDER BY hlc, hash",
                 &st);
     if (rc != KITH_OK) {
         return rc;

@@ -26,7 +26,7 @@
 #include "model/record.h"
 #include "util/buf.h"
 
-#define KITH_STORE_SCHEMA_VERSION 1
+#define KITH_STORE_SCHEMA_VERSION 2
 #define KITH_PEER_NAME_MAX        64
 #define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
 

@@ -242,6 +242,46 @@ open_and_reopen(void **state)
     kith_store_close(NULL);
 }
 
+/* A version 1 database (before the sync-item indexes) is upgraded on open, keeping its
+ * contents, and the sync item set reads the same before and after. */
+static void
+migrates_from_version_1(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 4, 5, 6);
+    create_record(f->s, id, "Grace Hopper", HLC(2000, 0));
+    kith_item_t *before = NULL, *after = NULL;
+    uint8_t(*recs)[KITH_REC_ID_LEN] = NULL;
+    size_t n_before = 0, n_after = 0;
+    uint64_t seq = 0;
+    ASSERT_OK(kith_store_sync_items(f->s, owner_id->pk, 1, &before, &recs, &n_before, &seq));
+    free(recs);
+    kith_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP INDEX ops_items; DROP INDEX records_owner;"
+                           "CREATE INDEX ops_rec ON ops(rec); PRAGMA user_version=1",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    ASSERT_EQ(kith_store_schema_version(f->s), 2);
+    ASSERT_OK(kith_store_sync_items(f->s, owner_id->pk, 1, &after, &recs, &n_after, &seq));
+    free(recs);
+    ASSERT_EQ(n_after, n_before);
+    assert_true(n_after > 0);
+    assert_memory_equal(before, after, n_after * sizeof(*after));
+    free(before);
+    free(after);
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, id, &r));
+    ASSERT_STREQ(kith_record_name(&r), "Grace Hopper");
+    kith_record_close(&r);
+}
+
 static void
 open_rejects_garbage_and_newer(void **state)
 {
@@ -1141,6 +1181,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(open_and_reopen),
+        T(migrates_from_version_1),
         T(open_rejects_garbage_and_newer),
         T(meta),
         T(hlc_next),
