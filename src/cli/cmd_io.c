@@ -286,19 +286,22 @@ changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_o
     return rc;
 }
 
-/* Signs and stores a batch of new records, then shares them as asked. */
+/* Signs and stores a batch of new records, shared as asked: each creation op carries its
+ * audience, so a shared record is one op, not two. */
 static int
 flush_new(kith_node_t *n, kith_op_t **ops, size_t count, char **targets, size_t n_targets,
           int read_only, uint64_t now)
 {
-    int rc = kith_node_apply_local_batch(n, ops, count, now);
+    int role = read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR, rc = KITH_OK;
+    for (size_t i = 0; rc == KITH_OK && i < count; i++) {
+        rc = kith_node_audience_from_targets(n, ops[i], targets, n_targets, role);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_node_apply_local_batch(n, ops, count, now);
+    }
     for (size_t i = 0; rc == KITH_OK && i < count; i++) {
         for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {
-            rc = kith_store_share_set(n->store, ops[i]->rec, targets[t],
-                                      read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
-        }
-        if (rc == KITH_OK && n_targets > 0) {
-            rc = kith_node_update_audience(n, ops[i]->rec, now, NULL);
+            rc = kith_store_share_set(n->store, ops[i]->rec, targets[t], role);
         }
     }
     /* Stored: the fields are not needed any more (the record id is kept). */

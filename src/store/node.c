@@ -505,6 +505,23 @@ add_share_target(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *targe
 }
 
 int
+kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targets,
+                                size_t n_targets, int role)
+{
+    if (n_targets == 0) {
+        return KITH_OK;
+    }
+    audience_ctx_t a = {n, op, NULL, 0, KITH_OK};
+    int rc = kith_store_peer_list(n->store, &a.peers, &a.n_peers);
+    for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
+        rc = add_share_target(&a, op->rec, targets[i], role);
+    }
+    op->has_aud = op->n_aud > 0;
+    kith_peers_free(a.peers, a.n_peers);
+    return rc;
+}
+
+int
 kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], uint64_t now_ms,
                           int *changed)
 {

@@ -68,6 +68,13 @@ int kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t co
  * that sets it. *changed (may be NULL) tells whether an op was made. */
 int kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN],
                               uint64_t now_ms, int *changed);
+/* Gives op, the creation op of a new record, the audience that the share specs targets
+ * (peer names or "@group", all in role) resolve to, exactly as kith_node_update_audience()
+ * would once they are stored. A bulk import then needs one op per shared record instead
+ * of two, which halves what it signs and stores and what a peer verifies and stores. The
+ * caller still stores the share specs. Leaves op without an audience if none resolve. */
+int kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targets,
+                                    size_t n_targets, int role);
 /* Runs kith_node_update_audience() for every owned record with a share spec naming
  * `target` (a peer name or "@group"), or for all of them when target is NULL. */
 int kith_node_refresh_audiences(kith_node_t *n, const char *target, uint64_t now_ms);
