@@ -819,15 +819,14 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     if (rc != KITH_OK) {
         return rc;
     }
-    rc =
-        prepare(s,
-                self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
-                            "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
-                          : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
-                            "(SELECT rec FROM audience WHERE member = ?1 "
-                            "UNION SELECT id FROM records WHERE owner = ?1) "
-                            "AND private = 0 AND seq <= ?2 ORDER BY hlc, hash",
-                &st);
+    rc = prepare(s,
+                 self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
+                             "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
+                           : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
+                             "(SELECT rec FROM audience WHERE member = ?1 "
+                             "UNION SELECT id FROM records WHERE owner = ?1) "
+                             "AND private = 0 AND seq <= ?2 ORDER BY hlc, hash",
+                 &st);
     if (rc != KITH_OK) {
         return rc;
     }
@@ -1051,10 +1050,41 @@ verify_all(const uint8_t *const *ops, const size_t *lens, size_t n, kith_op_t *d
     }
 }
 
-/* One record's ops within a received batch. */
-typedef struct {
-    size_t first, count;
-} group_t;
+/* A record new to this store, all of whose ops are in this batch: folds them from memory
+ * instead of reading back what was just sealed and stored (most of an initial sync).
+ * group_index[j] is the op's index in decoded, hashes[j] its hash; eff[j] tells whether
+ * it took effect. */
+static int
+fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
+                const uint8_t (*hashes)[KITH_HASH_LEN], size_t n, int *eff)
+{
+    kith_fold_input_t *in = calloc(n, sizeof(*in));
+    int *all = calloc(n, sizeof(*all));
+    kith_record_t rec;
+    kith_record_init(&rec);
+    int rc = in != NULL && all != NULL ? KITH_OK : KITH_ENOMEM;
+    for (size_t j = 0; rc == KITH_OK && j < n; j++) {
+        in[j].op = &decoded[group_index[j]];
+        memcpy(in[j].hash, hashes[j], KITH_HASH_LEN);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_fold(in, n, &rec, all); /* sorts in into fold order */
+    }
+    for (size_t j = 0; rc == KITH_OK && j < n; j++) {
+        for (size_t x = 0; x < n; x++) {
+            if (memcmp(in[x].hash, hashes[j], KITH_HASH_LEN) == 0) {
+                eff[j] = all[x];
+            }
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = write_record(s, &rec, 1);
+    }
+    kith_record_close(&rec);
+    free(in);
+    free(all);
+    return rc;
+}
 
 /* The body of kith_store_apply_remote() and kith_store_apply_envelope(): with
  * receiver_check, this node must be in the record's audience too. */
@@ -1163,12 +1193,14 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
         }
         rc = exec(s, "SAVEPOINT rec");
         size_t added_here = 0, dup_here = 0, rejected_here = 0, n_added = 0;
+        int existed = 1;
         /* Store the record's new ops, then fold once: refolding after every op would read
          * the record's whole history again for each of them. */
         for (size_t k = g; k < end && rc == KITH_OK; k++) {
             size_t i = order[k];
             int added = 0;
-            int prc = insert_op(s, ops[i], lens[i], &decoded[i], hashes[i], &added, NULL);
+            int prc = insert_op(s, ops[i], lens[i], &decoded[i], hashes[i], &added,
+                                k == g ? &existed : NULL);
             if (prc == KITH_EAUTH) {
                 rejected_here++;
                 if (reject) {
@@ -1184,8 +1216,12 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             }
         }
         if (rc == KITH_OK && n_added > 0) {
-            rc = refold_record(s, decoded[order[g]].rec,
-                               (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added, group_eff);
+            rc = existed ? refold_record(s, decoded[order[g]].rec,
+                                         (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added,
+                                         group_eff)
+                         : fold_new_record(s, decoded, group_index,
+                                           (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added,
+                                           group_eff);
             size_t removed = 0;
             for (size_t j = 0; rc == KITH_OK && j < n_added; j++) {
                 if (group_eff[j]) {

@@ -1619,6 +1619,89 @@ expect_rejected(tnode_t *to, const tnode_t *sender, int self_peer, const kith_bu
     kith_buf_close(&after);
 }
 
+/* A record new to the receiver, arriving whole in one batch (the receiver folds it from
+ * memory): the owner's creation op making bob an editor and carol a reader, an edit by
+ * bob, an edit by carol (a reader: refused), in one apply. */
+static void
+test_new_record_in_one_batch(void **state)
+{
+    (void) state;
+    authfix_t f;
+    authfix_open(&f);
+    const kith_identity_t *bob = f.b->n->id, *carol = f.c->n->id;
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8];
+    randombytes_buf(nonce, sizeof(nonce));
+    kith_op_rec_id_make(bob->pk, nonce, rec);
+    kith_op_t cop;
+    kith_op_init(&cop);
+    memcpy(cop.rec, rec, KITH_REC_ID_LEN);
+    memcpy(cop.owner, bob->pk, KITH_PK_LEN);
+    memcpy(cop.author, bob->pk, KITH_PK_LEN);
+    cop.hlc = next_now() << 16;
+    cop.kind = KITH_KIND_PERSON;
+    set_str(&cop, "name", "Batch Born");
+    ASSERT_OK(kith_op_add_aud(&cop, pk(f.a), KITH_ROLE_READER));
+    ASSERT_OK(kith_op_add_aud(&cop, carol->pk, KITH_ROLE_READER));
+    kith_buf_t ops[3];
+    uint8_t hash[KITH_HASH_LEN];
+    for (int i = 0; i < 3; i++) {
+        kith_buf_init(&ops[i]);
+    }
+    ASSERT_OK(kith_op_sign(&cop, bob, &ops[0], hash));
+    kith_op_close(&cop);
+    craft(&ops[1], bob, rec, bob->pk, "note", "BY THE OWNER", -1, NULL, 0);
+    craft(&ops[2], carol, rec, bob->pk, "title", "BY A READER", -1, NULL, 0);
+    const uint8_t *data[3] = {ops[0].data, ops[1].data, ops[2].data};
+    size_t lens[3] = {ops[0].len, ops[1].len, ops[2].len};
+    kith_apply_stats_t st = {0, 0, 0};
+    ASSERT_OK(kith_store_begin(f.a->n->store));
+    ASSERT_OK(kith_store_apply_remote(f.a->n->store, pk(f.a), bob->pk, 0, data, lens, 3, &st, NULL,
+                                      NULL));
+    ASSERT_OK(kith_store_commit(f.a->n->store));
+    ASSERT_EQ(st.accepted, 2);
+    ASSERT_EQ(st.rejected, 1);
+    char text[64];
+    field_text(f.a, rec, "name", text, sizeof(text));
+    ASSERT_STREQ(text, "Batch Born");
+    field_text(f.a, rec, "note", text, sizeof(text));
+    ASSERT_STREQ(text, "BY THE OWNER");
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f.a->n->store, rec, &r));
+    assert_null(kith_record_field(&r, "title"));
+    ASSERT_EQ(r.n_aud, 2);
+    kith_record_close(&r);
+    hashlist_t held = {0};
+    all_ops(f.a, &held);
+    size_t mine = 0;
+    for (size_t i = 0; i < held.n; i++) {
+        uint8_t h[KITH_HASH_LEN];
+        for (int k = 0; k < 2; k++) {
+            kith_op_hash(ops[k].data + KITH_SIG_LEN, ops[k].len - KITH_SIG_LEN, h);
+            mine += memcmp(held.hashes[i], h, KITH_HASH_LEN) == 0;
+        }
+    }
+    ASSERT_EQ(mine, 2); /* the refused op was not kept */
+    free(held.hashes);
+    /* Folded from memory or from the store, the record is the same. */
+    kith_buf_t a, b;
+    kith_buf_init(&a);
+    kith_buf_init(&b);
+    snapshot(f.a, rec, &a);
+    ASSERT_OK(kith_store_begin(f.a->n->store));
+    uint64_t refolded = 0;
+    ASSERT_OK(kith_store_refold_all(f.a->n->store, &refolded));
+    ASSERT_OK(kith_store_commit(f.a->n->store));
+    snapshot(f.a, rec, &b);
+    ASSERT_EQ(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    kith_buf_close(&a);
+    kith_buf_close(&b);
+    for (int i = 0; i < 3; i++) {
+        kith_buf_close(&ops[i]);
+    }
+    authfix_close(&f);
+}
+
 static void
 test_authorization(void **state)
 {
@@ -2249,6 +2332,7 @@ main(void)
         cmocka_unit_test(test_bye_must_carry_reason),
         cmocka_unit_test(test_received_set_is_bounded),
         cmocka_unit_test(test_authorization),
+        cmocka_unit_test(test_new_record_in_one_batch),
         cmocka_unit_test(test_editor_cannot_delete_or_share),
         cmocka_unit_test(test_editor_delete_or_audience_refused),
         cmocka_unit_test(test_future_hlc_does_not_exhaust_clock),
