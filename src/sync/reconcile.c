@@ -634,6 +634,9 @@ answer(kith_reconcile_t *r, const uint8_t *msg, const rlist_t *in, rlist_t *fres
         size_t i = lower_bound(r->items, cursor, r->n, &x->lo);
         size_t j = lower_bound(r->items, i, r->n, &x->hi);
         cursor = j;
+        if (x->mode != MODE_SKIP) {
+            r->work += j - i;
+        }
         int rc = KITH_OK;
         if (x->mode == MODE_FINGERPRINT) {
             uint8_t fp[KITH_RECONCILE_FP_LEN];
@@ -743,6 +746,7 @@ emit(kith_reconcile_t *r, kith_buf_t *out, bool *answerable)
         nids += ids;
         uint8_t *p = out->data + out->len;
         if (x->mode == MODE_FINGERPRINT) {
+            r->work += x->count;
             rc = fingerprint(r->items, x->first, x->first + x->count, p);
             if (rc != KITH_OK) {
                 return rc;
@@ -899,6 +903,10 @@ kith_reconcile_step(kith_reconcile_t *r, const uint8_t *msg, size_t len, kith_bu
     }
     if (rc == KITH_OK) {
         rc = send_queue(r, &merged, d.needs_turn, out);
+    }
+    if (rc == KITH_OK &&
+        r->work > KITH_RECONCILE_WORK_FACTOR * (uint64_t) r->n + KITH_RECONCILE_WORK_SLACK) {
+        rc = KITH_ETOOBIG; /* the peer keeps asking about what it was told */
     }
     rlist_free(&d.ranges);
     rlist_free(&fresh);

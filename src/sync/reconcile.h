@@ -43,6 +43,14 @@
  * peer, or sets of tens of millions of items, come near it. */
 #define KITH_RECONCILE_MAX_PENDING ((size_t) 1 << 20)
 
+/* Local limit on work: items visited (fingerprinted or compared) over a whole
+ * reconciliation, at most FACTOR times the set size plus SLACK. An honest exchange visits
+ * each item about once per round, and rounds number about log16(n) + 2; a peer that asks
+ * about the same ranges over and over (each message can make us visit every item) is cut
+ * off. */
+#define KITH_RECONCILE_WORK_FACTOR 64
+#define KITH_RECONCILE_WORK_SLACK  ((uint64_t) 1 << 20)
+
 /* One element of a reconciled set: an op, named by its hash and ordered by its clock.
  * Items are ordered by ts, then by the id bytes (memcmp). */
 typedef struct {
@@ -83,6 +91,7 @@ typedef struct {
     bool started;                       /* initiate or step has been called */
     bool done;                          /* this side knows the exchange is over */
     bool failed;                        /* a call failed; only close remains */
+    uint64_t work;                      /* items visited so far (see the limit above) */
 } kith_reconcile_t;
 
 /* Prepares r over items[0..n), which must be sorted strictly ascending (no duplicate)
@@ -116,7 +125,8 @@ int kith_reconcile_initiate(kith_reconcile_t *r, kith_buf_t *out);
  * truncation, unknown mode, bounds not increasing, counts over the limits, duplicate
  * ids in one range, trailing bytes, a range overlapping one this side still owes);
  * KITH_EVERSION for another protocol version; KITH_ETOOBIG if the work queued for the
- * peer would pass KITH_RECONCILE_MAX_PENDING; KITH_ENOMEM; KITH_EINVAL for NULL
+ * peer would pass KITH_RECONCILE_MAX_PENDING, or the items visited the work limit;
+ * KITH_ENOMEM; KITH_EINVAL for NULL
  * arguments or a failed r. On any error out is empty, send is as it was before the
  * call, and r is failed: the reconciliation must be abandoned (only close remains). */
 int kith_reconcile_step(kith_reconcile_t *r, const uint8_t *msg, size_t len, kith_buf_t *out,

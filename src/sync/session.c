@@ -549,6 +549,11 @@ on_recon(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
     kith_buf_t reply;
     kith_buf_init(&reply);
     rc = kith_reconcile_step(&s->rec, msg, len, &reply, &s->send);
+    if (rc == KITH_ETOOBIG) {
+        /* Only a peer that keeps asking what it was told gets here: misbehaviour. */
+        logf_(s, 1, "%s keeps the reconciliation going without end", peer_label(s));
+        rc = KITH_EPROTO;
+    }
     if (rc == KITH_OK && reply.len > 0) {
         rc = send_recon(s, &reply, out);
     }

@@ -134,6 +134,9 @@ run_pair(const kith_item_t *a, size_t na, const kith_item_t *b, size_t nb, size_
     assert_true(kith_reconcile_done(&ra));
     assert_true(kith_reconcile_done(&rb));
     cost->rounds = (cost->msgs + 1) / 2;
+    /* An honest exchange stays far below the work limit (KITH_RECONCILE_WORK_FACTOR). */
+    assert_true(ra.work <= 16 * (uint64_t) na + 65536);
+    assert_true(rb.work <= 16 * (uint64_t) nb + 65536);
     kith_reconcile_close(&ra);
     kith_reconcile_close(&rb);
     kith_buf_close(&m1);
@@ -640,6 +643,49 @@ hostile_truncated(void **state)
     free(b);
 }
 
+/* A peer that asks about the whole set again and again (each time with a fingerprint
+ * that does not match, each time in turn) makes this side visit every item per message:
+ * the work limit ends that after about KITH_RECONCILE_WORK_FACTOR messages. */
+static void
+hostile_repeats_are_bounded(void **state)
+{
+    (void) state;
+    uint64_t seed = 99;
+    size_t n = 100000;
+    kith_item_t *mine = random_items(n, n / 4, &seed), *theirs = random_items(1000, 250, &seed);
+    kith_items_sort(mine, n);
+    kith_items_sort(theirs, 1000);
+    kith_reconcile_t ri, rr;
+    kith_buf_t msg, out;
+    kith_buf_init(&msg);
+    kith_buf_init(&out);
+    kith_idset_t send;
+    kith_idset_init(&send);
+    ASSERT_OK(kith_reconcile_init(&ri, theirs, 1000, 0));
+    ASSERT_OK(kith_reconcile_initiate(&ri, &msg)); /* one fingerprint of everything */
+    ASSERT_OK(kith_reconcile_init(&rr, mine, n, 0));
+    int rc = KITH_OK;
+    size_t answered = 0;
+    while (rc == KITH_OK && answered < 1000) {
+        rc = kith_reconcile_step(&rr, msg.data, msg.len, &out, &send);
+        answered += rc == KITH_OK;
+    }
+    print_message("the same whole-set question, asked again and again: answered %zu times, "
+                  "then %s\n",
+                  answered, kith_strerror(rc));
+    ASSERT_ERR(rc, KITH_ETOOBIG);
+    uint64_t limit = KITH_RECONCILE_WORK_FACTOR * (uint64_t) n + KITH_RECONCILE_WORK_SLACK;
+    assert_true(answered <= limit / n + 1);
+    assert_true(answered >= KITH_RECONCILE_WORK_FACTOR / 4);
+    kith_reconcile_close(&ri);
+    kith_reconcile_close(&rr);
+    kith_buf_close(&msg);
+    kith_buf_close(&out);
+    kith_idset_close(&send);
+    free(mine);
+    free(theirs);
+}
+
 static void
 hostile_limits(void **state)
 {
@@ -769,6 +815,7 @@ main(void)
         cmocka_unit_test(hostile_crafted),
         cmocka_unit_test(hostile_truncated),
         cmocka_unit_test(hostile_limits),
+        cmocka_unit_test(hostile_repeats_are_bounded),
         cmocka_unit_test(hostile_out_of_turn),
         cmocka_unit_test(converges_for_all_shapes),
         cmocka_unit_test(converges_with_small_messages),
