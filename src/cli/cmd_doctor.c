@@ -94,6 +94,7 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
            (unsigned long long) st.records, (unsigned long long) st.ops);
     if (repair && d.problems > 0) {
         uint64_t refolded = 0;
+        kith_store_set_cache_kib(n->store, 32 * 1024); /* rewrites every record at once */
         int rc = kith_store_begin(n->store);
         if (rc == KITH_OK) {
             rc = kith_store_refold_all(n->store, &refolded);

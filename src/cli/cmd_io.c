@@ -426,11 +426,9 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     uint64_t now = kith_hlc_now_ms();
-    if (cards.n_cards > 10000) {
-        /* A big import touches pages all over the tables (ids are random): a larger page
-         * cache saves rereading and rewriting them. */
-        kith_store_set_cache_kib(n->store, 128 * 1024);
-    }
+    /* An import touches pages all over the tables (ids are random) in one transaction:
+     * a larger page cache saves rereading and rewriting them. */
+    kith_store_set_cache_kib(n->store, cards.n_cards > 10000 ? 128 * 1024 : 32 * 1024);
     rc = kith_store_begin(n->store);
     for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
         kith_op_t *op = &ops[i];

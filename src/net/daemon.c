@@ -1366,6 +1366,9 @@ kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
     d->loop = loop;
     d->node = node;
     d->opts = *opts;
+    /* A long-lived process with large write transactions: a cache that holds what a sync
+     * touches saves rereading pages from one job to the next. */
+    kith_store_set_cache_kib(node->store, 32 * 1024);
     if (d->opts.oneshot_timeout_ms == 0) {
         d->opts.oneshot_timeout_ms = 120000;
     }
