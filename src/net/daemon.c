@@ -33,7 +33,7 @@
 #define BACKOFF_MAX_MS 60000
 #define PULL_CHUNK     (256 * 1024)
 #define MAX_REFUSED    100   /* refused ops in one session before we hang up */
-#define BAN_BASE_MS    60000 /* a misbehaving peer waits this long, doubled per strike */
+#define BAN_BASE_MS    60000 /* default first back-off of a misbehaving peer */
 #define CONTROL_MAX    256   /* bytes of one control command line */
 
 typedef struct job job_t;
@@ -606,7 +606,7 @@ conn_done(job_t *j)
          * off, and kept off for a while (longer each time). */
         peer_t *p = find_peer_by_key(d, kith_session_peer(c->session));
         if (p != NULL) {
-            uint64_t ban = BAN_BASE_MS << (p->strikes < 6 ? p->strikes : 6);
+            uint64_t ban = d->opts.ban_ms << (p->strikes < 6 ? p->strikes : 6);
             p->strikes++;
             p->banned_until_ms = now_ms() + ban;
             logf_(d, KITH_LOG_INFO, "disconnecting %s for %llu s: %s", p->name,
@@ -1371,6 +1371,9 @@ kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
     kith_store_set_cache_kib(node->store, 32 * 1024);
     if (d->opts.oneshot_timeout_ms == 0) {
         d->opts.oneshot_timeout_ms = 120000;
+    }
+    if (d->opts.ban_ms == 0) {
+        d->opts.ban_ms = BAN_BASE_MS;
     }
     d->syncenv.node = node;
     d->syncenv.log = session_log;

@@ -36,6 +36,8 @@ typedef struct {
     int log_level;      /* KITH_LOG_* */
     int discovery;      /* 1: announce on the LAN and dial peers found there */
     FILE *log;          /* where log lines go (stderr if NULL) */
+    uint64_t ban_ms;    /* first back-off of a misbehaving peer, doubled per strike up to
+                         * 64 times; 0 for 60 s */
     /* One-shot mode: dial this peer at this address, sync once, stop. */
     int oneshot;
     uint8_t oneshot_peer[32];

@@ -39,9 +39,12 @@
 #include "sync/session.h"
 #include "util/hlc.h"
 
-enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, N_HOSTILE };
+enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, N_HOSTILE };
 static const char *const hostile_names[N_HOSTILE] = {"mallory", "garbler", "giant", "zero",
-                                                     "refuser", "pinger",  "duper"};
+                                                     "refuser", "pinger",  "duper", "repeat"};
+
+/* Bob's first back-off, shorter than the default 60 s so that the test can wait one out. */
+#define BAN_MS 3000
 
 static struct {
     char root[64];
@@ -165,6 +168,7 @@ setup(void **state)
     o.listen = "127.0.0.1:0";
     o.log_level = KITH_LOG_DEBUG;
     o.log = w.log;
+    o.ban_ms = BAN_MS;
     ASSERT_OK(kith_daemon_new(&w.d, &w.loop, w.bob, &o, err, sizeof(err)));
     ASSERT_OK(kith_daemon_start(w.d, err, sizeof(err)));
     w.port = kith_daemon_port(w.d);
@@ -653,7 +657,7 @@ test_malformed_messages_ban(void **state)
     send_pt(&c, junk, sizeof(junk));
     assert_true(closed_by_bob(&c, 5000));
     client_close(&c);
-    assert_true(log_has(mark, "disconnecting garbler for 60 s: it broke the protocol"));
+    assert_true(log_has(mark, "disconnecting garbler for 3 s: it broke the protocol"));
     ASSERT_ERR(client_open(&c, w.hostile[GARBLER], "garbler"), KITH_EAUTH);
     client_close(&c);
     assert_true(log_has(mark, "refused garbler: backed off after misbehaving"));
@@ -671,7 +675,7 @@ test_malformed_messages_ban(void **state)
     }
     assert_true(closed_by_bob(&c, 5000));
     client_close(&c);
-    assert_true(log_has(mark, "disconnecting giant for 60 s"));
+    assert_true(log_has(mark, "disconnecting giant for 3 s"));
 
     /* zero: an empty frame, which the protocol forbids */
     ASSERT_OK(client_open(&c, w.hostile[ZERO], "zero"));
@@ -679,7 +683,7 @@ test_malformed_messages_ban(void **state)
     write_all(&c, (const uint8_t *) "\0\0", 2);
     assert_true(closed_by_bob(&c, 5000));
     client_close(&c);
-    assert_true(log_has(mark, "disconnecting zero for 60 s"));
+    assert_true(log_has(mark, "disconnecting zero for 3 s"));
 
     /* mallory: a full-size frame of random bytes. It cannot be decrypted, so the session
      * ends, but without a ban: on a reliable stream only someone in the middle can cause
@@ -710,12 +714,39 @@ test_malformed_messages_ban(void **state)
     }
     assert_true(closed_by_bob(&c, 5000));
     client_close(&c);
-    assert_true(log_has(mark, "disconnecting refuser for 60 s: too many refused ops"));
+    assert_true(log_has(mark, "disconnecting refuser for 3 s: too many refused ops"));
     ASSERT_ERR(client_open(&c, w.hostile[REFUSER], "refuser"), KITH_EAUTH);
     client_close(&c);
 
     bob_digest(&after);
     assert_same_digest(&before, &after);
+}
+
+/* A peer that misbehaves again after its back-off ends is backed off twice as long. */
+static void
+test_backoff_doubles(void **state)
+{
+    (void) state;
+    static const uint8_t junk[] = {0xc1};
+    long mark = log_mark();
+    client_t c;
+    for (int strike = 1; strike <= 2; strike++) {
+        ASSERT_OK(client_open(&c, w.hostile[REPEAT], "repeat"));
+        send_pt(&c, junk, sizeof(junk));
+        assert_true(closed_by_bob(&c, 5000));
+        client_close(&c);
+        char expect[64];
+        snprintf(expect, sizeof(expect), "disconnecting repeat for %d s", strike * BAN_MS / 1000);
+        assert_true(log_has(mark, expect));
+        ASSERT_ERR(client_open(&c, w.hostile[REPEAT], "repeat"), KITH_EAUTH);
+        client_close(&c);
+        /* After the first back-off it may come back. */
+        usleep((useconds_t) (strike * BAN_MS + 500) * 1000);
+    }
+    /* The second, doubled back-off has ended too: it is served again. */
+    ASSERT_OK(client_open(&c, w.hostile[REPEAT], "repeat"));
+    assert_true(alive(&c));
+    client_close(&c);
 }
 
 /* One-shot sync from alice's node; returns 1 on success and its duration. */
@@ -787,7 +818,7 @@ test_floods(void **state)
     assert_true(closed_by_bob(&c, 10000));
     client_close(&c);
     assert_true(log_has(mark, "pinger is flooding the session with empty messages"));
-    assert_true(log_has(mark, "disconnecting pinger for 60 s"));
+    assert_true(log_has(mark, "disconnecting pinger for 3 s"));
 
     /* duper: its own record, shared with bob, then the same 200 ops again and again */
     flood_t f;
@@ -915,9 +946,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused_ops),
-        cmocka_unit_test(test_malformed_messages_ban),
-        cmocka_unit_test(test_floods),
+        cmocka_unit_test(test_refused_ops),       cmocka_unit_test(test_malformed_messages_ban),
+        cmocka_unit_test(test_backoff_doubles),   cmocka_unit_test(test_floods),
         cmocka_unit_test(test_replayed_sessions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
