@@ -1619,6 +1619,29 @@ expect_rejected(tnode_t *to, const tnode_t *sender, int self_peer, const kith_bu
     kith_buf_close(&after);
 }
 
+/* Signs into out (replacing it) the creation op of owner's record rec, a person called
+ * name whose audience is the NULL-terminated list of readers. */
+static void
+sign_creation(kith_buf_t *out, const kith_identity_t *owner, const uint8_t rec[KITH_REC_ID_LEN],
+              const char *name, const uint8_t *const *readers)
+{
+    kith_op_t op;
+    kith_op_init(&op);
+    memcpy(op.rec, rec, KITH_REC_ID_LEN);
+    memcpy(op.owner, owner->pk, KITH_PK_LEN);
+    memcpy(op.author, owner->pk, KITH_PK_LEN);
+    op.hlc = next_now() << 16;
+    op.kind = KITH_KIND_PERSON;
+    set_str(&op, "name", name);
+    for (size_t i = 0; readers[i] != NULL; i++) {
+        ASSERT_OK(kith_op_add_aud(&op, readers[i], KITH_ROLE_READER));
+    }
+    uint8_t hash[KITH_HASH_LEN];
+    out->len = 0;
+    ASSERT_OK(kith_op_sign(&op, owner, out, hash));
+    kith_op_close(&op);
+}
+
 /* A record new to the receiver, arriving whole in one batch (the receiver folds it from
  * memory): the owner's creation op making bob an editor and carol a reader, an edit by
  * bob, an edit by carol (a reader: refused), in one apply. */
@@ -1632,23 +1655,11 @@ test_new_record_in_one_batch(void **state)
     uint8_t rec[KITH_REC_ID_LEN], nonce[8];
     randombytes_buf(nonce, sizeof(nonce));
     kith_op_rec_id_make(bob->pk, nonce, rec);
-    kith_op_t cop;
-    kith_op_init(&cop);
-    memcpy(cop.rec, rec, KITH_REC_ID_LEN);
-    memcpy(cop.owner, bob->pk, KITH_PK_LEN);
-    memcpy(cop.author, bob->pk, KITH_PK_LEN);
-    cop.hlc = next_now() << 16;
-    cop.kind = KITH_KIND_PERSON;
-    set_str(&cop, "name", "Batch Born");
-    ASSERT_OK(kith_op_add_aud(&cop, pk(f.a), KITH_ROLE_READER));
-    ASSERT_OK(kith_op_add_aud(&cop, carol->pk, KITH_ROLE_READER));
     kith_buf_t ops[3];
-    uint8_t hash[KITH_HASH_LEN];
     for (int i = 0; i < 3; i++) {
         kith_buf_init(&ops[i]);
     }
-    ASSERT_OK(kith_op_sign(&cop, bob, &ops[0], hash));
-    kith_op_close(&cop);
+    sign_creation(&ops[0], bob, rec, "Batch Born", (const uint8_t *[]){pk(f.a), carol->pk, NULL});
     craft(&ops[1], bob, rec, bob->pk, "note", "BY THE OWNER", -1, NULL, 0);
     craft(&ops[2], carol, rec, bob->pk, "title", "BY A READER", -1, NULL, 0);
     const uint8_t *data[3] = {ops[0].data, ops[1].data, ops[2].data};
@@ -1755,32 +1766,10 @@ test_authorization(void **state)
     uint8_t rec_c[KITH_REC_ID_LEN], nonce[8];
     randombytes_buf(nonce, sizeof(nonce));
     kith_op_rec_id_make(carol->pk, nonce, rec_c);
-    kith_op_t cop;
-    kith_op_init(&cop);
-    memcpy(cop.rec, rec_c, KITH_REC_ID_LEN);
-    memcpy(cop.owner, carol->pk, KITH_PK_LEN);
-    memcpy(cop.author, carol->pk, KITH_PK_LEN);
-    cop.hlc = next_now() << 16;
-    cop.kind = KITH_KIND_PERSON;
-    set_str(&cop, "name", "Carol's contact");
-    ASSERT_OK(kith_op_add_aud(&cop, pk(f.a), KITH_ROLE_READER)); /* alice only */
-    uint8_t hash[KITH_HASH_LEN];
-    op.len = 0;
-    ASSERT_OK(kith_op_sign(&cop, carol, &op, hash));
+    sign_creation(&op, carol, rec_c, "Carol's contact", (const uint8_t *[]){pk(f.a), NULL});
     expect_rejected(f.a, f.b, 0, &op, rec_c, "sender not in the audience");
-    kith_op_close(&cop);
-    kith_op_init(&cop);
-    memcpy(cop.rec, rec_c, KITH_REC_ID_LEN);
-    memcpy(cop.owner, carol->pk, KITH_PK_LEN);
-    memcpy(cop.author, carol->pk, KITH_PK_LEN);
-    cop.hlc = next_now() << 16;
-    cop.kind = KITH_KIND_PERSON;
-    set_str(&cop, "name", "Carol's contact");
-    ASSERT_OK(kith_op_add_aud(&cop, pk(f.b), KITH_ROLE_READER)); /* bob only */
-    op.len = 0;
-    ASSERT_OK(kith_op_sign(&cop, carol, &op, hash));
+    sign_creation(&op, carol, rec_c, "Carol's contact", (const uint8_t *[]){pk(f.b), NULL});
     expect_rejected(f.a, f.b, 0, &op, rec_c, "receiver not in the audience");
-    kith_op_close(&cop);
     /* Bob claims carol's record id (bound to carol) for a record of his own. */
     craft(&op, bob, rec_c, bob->pk, "name", "Squatter", -1, NULL, 0);
     expect_rejected(f.a, f.b, 0, &op, rec_c, "record id bound to another owner");
