@@ -477,6 +477,16 @@ closed_by_bob(client_t *c, int timeout_ms)
     }
 }
 
+/* A frame of the largest size, full of random bytes: nothing can decrypt it. */
+static void
+send_garbage_frame(client_t *c)
+{
+    static uint8_t big[2 + 65535];
+    big[0] = big[1] = 0xff;
+    randombytes_buf(big + 2, sizeof(big) - 2);
+    write_all(c, big, sizeof(big));
+}
+
 static const uint8_t msg_ping[] = {0x91, 0x04};
 static const uint8_t msg_pong_type = 5;
 
@@ -690,10 +700,7 @@ test_malformed_messages_ban(void **state)
      * that, and that someone must not be able to get a peer banned. */
     ASSERT_OK(client_open(&c, w.hostile[MALLORY], "mallory"));
     assert_true(alive(&c));
-    static uint8_t big[2 + 65535];
-    big[0] = big[1] = 0xff;
-    randombytes_buf(big + 2, sizeof(big) - 2);
-    write_all(&c, big, sizeof(big));
+    send_garbage_frame(&c);
     assert_true(closed_by_bob(&c, 5000));
     client_close(&c);
     ASSERT_OK(client_open(&c, w.hostile[MALLORY], "mallory"));
@@ -919,10 +926,7 @@ test_replayed_sessions(void **state)
     /* 3. message 1, then a full-size frame of garbage */
     client_tcp(&r);
     write_all(&r, recorded.data, msg1_len);
-    static uint8_t big[2 + 65535];
-    big[0] = big[1] = 0xff;
-    randombytes_buf(big + 2, sizeof(big) - 2);
-    write_all(&r, big, sizeof(big));
+    send_garbage_frame(&r);
     assert_true(closed_by_bob(&r, 5000));
     client_close(&r);
 
