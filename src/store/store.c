@@ -780,6 +780,21 @@ delete_op(kith_store_t *s, const uint8_t hash[KITH_HASH_LEN])
     return rc;
 }
 
+/* Folds the ops of a record this store does not hold yet from memory (no reading back of
+ * what was just stored) and writes it. in is sorted into fold order; effective as for
+ * kith_fold(). */
+static int
+write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effective)
+{
+    kith_record_t rec;
+    int rc = kith_fold(in, n, &rec, effective);
+    if (rc == KITH_OK) {
+        rc = write_record(s, &rec, 1);
+    }
+    kith_record_close(&rec);
+    return rc;
+}
+
 int
 kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t *op,
                   const uint8_t hash[static KITH_HASH_LEN], int *added)
@@ -796,15 +811,9 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
         return refold_record(s, op->rec, NULL, 0, NULL);
     }
     /* A new record: its only op is this one, so fold it without reading back. */
-    kith_record_t rec;
     kith_fold_input_t in = {op, {0}};
     memcpy(in.hash, hash, KITH_HASH_LEN);
-    rc = kith_fold(&in, 1, &rec, NULL);
-    if (rc == KITH_OK) {
-        rc = write_record(s, &rec, 1);
-    }
-    kith_record_close(&rec);
-    return rc;
+    return write_new_record(s, &in, 1, NULL);
 }
 
 /* ---- sync support ------------------------------------------------------------------- */
@@ -1067,15 +1076,13 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
 {
     kith_fold_input_t *in = calloc(n, sizeof(*in));
     int *all = calloc(n, sizeof(*all));
-    kith_record_t rec;
-    kith_record_init(&rec);
     int rc = in != NULL && all != NULL ? KITH_OK : KITH_ENOMEM;
     for (size_t j = 0; rc == KITH_OK && j < n; j++) {
         in[j].op = &decoded[group_index[j]];
         memcpy(in[j].hash, hashes[j], KITH_HASH_LEN);
     }
     if (rc == KITH_OK) {
-        rc = kith_fold(in, n, &rec, all); /* sorts in into fold order */
+        rc = write_new_record(s, in, n, all); /* sorts in into fold order */
     }
     for (size_t j = 0; rc == KITH_OK && j < n; j++) {
         for (size_t x = 0; x < n; x++) {
@@ -1084,10 +1091,6 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
             }
         }
     }
-    if (rc == KITH_OK) {
-        rc = write_record(s, &rec, 1);
-    }
-    kith_record_close(&rec);
     free(in);
     free(all);
     return rc;
