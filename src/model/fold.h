@@ -1,15 +1,15 @@
 /*
- * The fold: from a record's set of ops to the record itself.
+ * The fold: from a record's set of ops to the record itself (proto/OPS.md "The fold").
  *
- * Rules (proto/OPS.md "Fold"):
  *  - Ops are taken in order of (hlc, author, hash); the order is total, so two nodes
  *    holding the same ops compute the same record.
  *  - The owner is the owner named by the earliest op that its owner signed; ops naming
  *    another owner are ignored.
- *  - An op is effective if its author is the owner, or an editor in the audience as the
- *    owner's earlier ops left it (the audience "at that hlc").
- *  - Fields: each takes the value of the last effective op that set or unset it.
- *  - Audience, deletion and kind come only from the owner's ops.
+ *  - A private op always counts, and changes only the private layer. A shared op counts
+ *    if its author is the owner, or an editor in the audience as the owner's earlier ops
+ *    left it, unless a later demotion of that editor leaves the op out of its cut.
+ *  - Single-valued fields take the last value set; lists merge by element instance.
+ *  - Audience, deletion and kind come only from the owner's shared ops.
  */
 #ifndef KITH_FOLD_H
 #define KITH_FOLD_H
@@ -29,5 +29,10 @@ typedef struct {
  * whether that op took effect (for `kith log`). KITH_EINVAL if n is 0 or the ops are not
  * all for the same record. */
 int kith_fold(kith_fold_input_t *ops, size_t n, kith_record_t *out, int *effective);
+/* The record as it stood after the first `upto` ops of n already in fold order (as
+ * kith_fold() leaves them), judged with all n in view, so an op that a later demotion
+ * voids is void here too. `kith log` uses it to show each op's before and after. */
+int kith_fold_sorted(const kith_fold_input_t *ops, size_t n, size_t upto, kith_record_t *out,
+                     int *effective);
 
 #endif

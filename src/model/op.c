@@ -50,20 +50,238 @@ void
 kith_op_init(kith_op_t *op)
 {
     memset(op, 0, sizeof(*op));
+    op->version = KITH_OP_VERSION;
     op->kind = -1;
     op->del = -1;
+}
+
+static void
+fields_free(kith_op_field_t *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].name);
+        kith_value_clear(&f[i].value);
+    }
+    free(f);
 }
 
 void
 kith_op_close(kith_op_t *op)
 {
-    for (size_t i = 0; i < op->n_set; i++) {
-        free(op->set[i].name);
-        kith_value_clear(&op->set[i].value);
+    fields_free(op->set, op->n_set);
+    fields_free(op->add, op->n_add);
+    for (size_t i = 0; i < op->n_rm; i++) {
+        free(op->rm[i].name);
+        free(op->rm[i].ids);
     }
-    free(op->set);
+    free(op->rm);
+    for (size_t i = 0; i < op->n_cut; i++) {
+        free(op->cut[i].hashes);
+    }
+    free(op->cut);
     free(op->aud);
     kith_op_init(op);
+}
+
+int
+kith_op_touches(const kith_op_t *op, const char *field)
+{
+    for (size_t i = 0; i < op->n_set; i++) {
+        if (strcmp(op->set[i].name, field) == 0) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < op->n_add; i++) {
+        if (strcmp(op->add[i].name, field) == 0) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < op->n_rm; i++) {
+        if (strcmp(op->rm[i].name, field) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Where name goes in a name-sorted array of n elements of size `size` whose first member
+ * is the name; *found tells whether it is there. */
+static size_t
+name_slot(const void *arr, size_t n, size_t size, const char *name, int *found)
+{
+    size_t at = 0;
+    while (at < n && strcmp(*(char *const *) ((const char *) arr + at * size), name) < 0) {
+        at++;
+    }
+    *found = at < n && strcmp(*(char *const *) ((const char *) arr + at * size), name) == 0;
+    return at;
+}
+
+/* Inserts a zeroed element named name (a copy) at `at`; *arr grows by one. */
+static int
+name_insert(void **arr, size_t *n, size_t size, size_t at, const char *name)
+{
+    char *copy = strdup(name);
+    char *p = copy != NULL ? realloc(*arr, (*n + 1) * size) : NULL;
+    if (p == NULL) {
+        free(copy);
+        return KITH_ENOMEM;
+    }
+    *arr = p;
+    memmove(p + (at + 1) * size, p + at * size, (*n - at) * size);
+    memset(p + at * size, 0, size);
+    memcpy(p + at * size, &copy, sizeof(copy));
+    (*n)++;
+    return KITH_OK;
+}
+
+/* Inserts len bytes `item` into a sorted array of fixed-size ids; 0 if already there. */
+static int
+id_insert(uint8_t **arr, size_t *n, size_t len, const uint8_t *item)
+{
+    size_t at = 0;
+    while (at < *n && memcmp(*arr + at * len, item, len) < 0) {
+        at++;
+    }
+    if (at < *n && memcmp(*arr + at * len, item, len) == 0) {
+        return 0;
+    }
+    uint8_t *p = realloc(*arr, (*n + 1) * len);
+    if (p == NULL) {
+        return KITH_ENOMEM;
+    }
+    *arr = p;
+    memmove(p + (at + 1) * len, p + at * len, (*n - at) * len);
+    memcpy(p + at * len, item, len);
+    (*n)++;
+    return 1;
+}
+
+int
+kith_op_add_item(kith_op_t *op, const char *name, const char *item)
+{
+    int found;
+    if (!kith_schema_is_list(name)) {
+        return KITH_EINVAL;
+    }
+    for (size_t i = 0; i < op->n_set; i++) {
+        if (strcmp(op->set[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
+    }
+    for (size_t i = 0; i < op->n_rm; i++) {
+        if (strcmp(op->rm[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
+    }
+    size_t at = name_slot(op->add, op->n_add, sizeof(*op->add), name, &found);
+    if (!found) {
+        if (op->n_add >= KITH_OP_MAX_SET) {
+            return KITH_ETOOBIG;
+        }
+        int rc = name_insert((void **) &op->add, &op->n_add, sizeof(*op->add), at, name);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    kith_value_t *v = &op->add[at].value;
+    for (size_t i = 0; i < v->n_items; i++) {
+        if (strcmp(v->items[i], item) == 0) {
+            return KITH_OK;
+        }
+    }
+    if (v->n_items >= KITH_VALUE_MAX_ITEMS) {
+        return KITH_ETOOBIG;
+    }
+    return kith_value_list_append(v, item, strlen(item));
+}
+
+int
+kith_op_rm_elem(kith_op_t *op, const char *name, const uint8_t id[static KITH_ELEM_ID_LEN])
+{
+    int found;
+    if (!kith_schema_is_list(name)) {
+        return KITH_EINVAL;
+    }
+    for (size_t i = 0; i < op->n_set; i++) {
+        if (strcmp(op->set[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
+    }
+    for (size_t i = 0; i < op->n_add; i++) {
+        if (strcmp(op->add[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
+    }
+    size_t at = name_slot(op->rm, op->n_rm, sizeof(*op->rm), name, &found);
+    if (!found) {
+        if (op->n_rm >= KITH_OP_MAX_SET) {
+            return KITH_ETOOBIG;
+        }
+        int rc = name_insert((void **) &op->rm, &op->n_rm, sizeof(*op->rm), at, name);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    kith_op_rm_t *r = &op->rm[at];
+    if (r->n_ids >= KITH_OP_MAX_RM) {
+        return KITH_ETOOBIG;
+    }
+    int rc = id_insert((uint8_t **) &r->ids, &r->n_ids, KITH_ELEM_ID_LEN, id);
+    return rc < 0 ? rc : KITH_OK;
+}
+
+int
+kith_op_cut_add(kith_op_t *op, const uint8_t key[static KITH_PK_LEN], const uint8_t *hash)
+{
+    size_t at = 0, total = 0;
+    while (at < op->n_cut && memcmp(op->cut[at].key, key, KITH_PK_LEN) < 0) {
+        at++;
+    }
+    for (size_t i = 0; i < op->n_cut; i++) {
+        total += op->cut[i].n_hashes;
+    }
+    if (at == op->n_cut || memcmp(op->cut[at].key, key, KITH_PK_LEN) != 0) {
+        if (op->n_cut >= KITH_OP_MAX_AUD) {
+            return KITH_ETOOBIG;
+        }
+        kith_cut_t *p = realloc(op->cut, (op->n_cut + 1) * sizeof(*p));
+        if (p == NULL) {
+            return KITH_ENOMEM;
+        }
+        op->cut = p;
+        memmove(&p[at + 1], &p[at], (op->n_cut - at) * sizeof(*p));
+        memset(&p[at], 0, sizeof(*p));
+        memcpy(p[at].key, key, KITH_PK_LEN);
+        op->n_cut++;
+    }
+    if (hash == NULL) {
+        return KITH_OK;
+    }
+    if (total >= KITH_OP_MAX_CUT) {
+        return KITH_ETOOBIG;
+    }
+    kith_cut_t *c = &op->cut[at];
+    int rc = id_insert((uint8_t **) &c->hashes, &c->n_hashes, KITH_CUT_HASH_LEN, hash);
+    return rc < 0 ? rc : KITH_OK;
+}
+
+void
+kith_op_elem_id(const uint8_t hash[static KITH_HASH_LEN], const char *field, const char *item,
+                uint8_t id[static KITH_ELEM_ID_LEN])
+{
+    static const char ctx[] = "kith-elem-v1";
+    static const uint8_t zero = 0;
+    uint8_t h[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const uint8_t *) ctx, sizeof(ctx) - 1);
+    crypto_generichash_update(&st, hash, KITH_HASH_LEN);
+    crypto_generichash_update(&st, (const uint8_t *) field, strlen(field));
+    crypto_generichash_update(&st, &zero, 1);
+    crypto_generichash_update(&st, (const uint8_t *) item, strlen(item));
+    crypto_generichash_final(&st, h, sizeof(h));
+    memcpy(id, h, KITH_ELEM_ID_LEN);
 }
 
 int
@@ -78,6 +296,16 @@ kith_op_set_field(kith_op_t *op, const char *name, const kith_value_t *value)
     }
     if (at < op->n_set && strcmp(op->set[at].name, name) == 0) {
         return KITH_EEXISTS;
+    }
+    for (size_t i = 0; i < op->n_add; i++) {
+        if (strcmp(op->add[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
+    }
+    for (size_t i = 0; i < op->n_rm; i++) {
+        if (strcmp(op->rm[i].name, name) == 0) {
+            return KITH_EEXISTS;
+        }
     }
     kith_op_field_t *p = realloc(op->set, (op->n_set + 1) * sizeof(*p));
     if (p == NULL) {
@@ -153,9 +381,19 @@ kith_op_encode(const kith_op_t *op, kith_buf_t *out)
     kith_mpsink_t sink;
     msgpack_packer pk;
     kith_mpsink_init(&sink, &pk, out);
-    /* Keys in bytewise order: aud author del hlc kind owner private rec set v. */
-    size_t n = 6 + (op->has_aud != 0) + (op->del >= 0) + (op->kind >= 0) + (op->private != 0);
+    /* Keys in bytewise order: add aud author cut del hlc kind owner private rec rm set v.
+     * Version 1 ops have no add, cut or rm (the decoder refuses them there). */
+    size_t n = 6 + (op->n_add > 0) + (op->has_aud != 0) + (op->n_cut > 0) + (op->del >= 0) +
+               (op->kind >= 0) + (op->private != 0) + (op->n_rm > 0);
     msgpack_pack_map(&pk, n);
+    if (op->n_add > 0) {
+        kith_mp_pack_str(&pk, "add");
+        msgpack_pack_map(&pk, op->n_add);
+        for (size_t i = 0; i < op->n_add; i++) {
+            kith_mp_pack_str(&pk, op->add[i].name);
+            pack_value(&pk, &op->add[i].value);
+        }
+    }
     if (op->has_aud) {
         kith_mp_pack_str(&pk, "aud");
         msgpack_pack_array(&pk, op->n_aud);
@@ -167,6 +405,18 @@ kith_op_encode(const kith_op_t *op, kith_buf_t *out)
     }
     kith_mp_pack_str(&pk, "author");
     kith_mp_pack_bin(&pk, op->author, KITH_PK_LEN);
+    if (op->n_cut > 0) {
+        kith_mp_pack_str(&pk, "cut");
+        msgpack_pack_array(&pk, op->n_cut);
+        for (size_t i = 0; i < op->n_cut; i++) {
+            msgpack_pack_array(&pk, 2);
+            kith_mp_pack_bin(&pk, op->cut[i].key, KITH_PK_LEN);
+            msgpack_pack_array(&pk, op->cut[i].n_hashes);
+            for (size_t k = 0; k < op->cut[i].n_hashes; k++) {
+                kith_mp_pack_bin(&pk, op->cut[i].hashes[k], KITH_CUT_HASH_LEN);
+            }
+        }
+    }
     if (op->del >= 0) {
         kith_mp_pack_str(&pk, "del");
         op->del ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
@@ -185,6 +435,17 @@ kith_op_encode(const kith_op_t *op, kith_buf_t *out)
     }
     kith_mp_pack_str(&pk, "rec");
     kith_mp_pack_bin(&pk, op->rec, KITH_REC_ID_LEN);
+    if (op->n_rm > 0) {
+        kith_mp_pack_str(&pk, "rm");
+        msgpack_pack_map(&pk, op->n_rm);
+        for (size_t i = 0; i < op->n_rm; i++) {
+            kith_mp_pack_str(&pk, op->rm[i].name);
+            msgpack_pack_array(&pk, op->rm[i].n_ids);
+            for (size_t k = 0; k < op->rm[i].n_ids; k++) {
+                kith_mp_pack_bin(&pk, op->rm[i].ids[k], KITH_ELEM_ID_LEN);
+            }
+        }
+    }
     kith_mp_pack_str(&pk, "set");
     msgpack_pack_map(&pk, op->n_set);
     for (size_t i = 0; i < op->n_set; i++) {
@@ -192,7 +453,7 @@ kith_op_encode(const kith_op_t *op, kith_buf_t *out)
         pack_value(&pk, &op->set[i].value);
     }
     kith_mp_pack_str(&pk, "v");
-    msgpack_pack_uint8(&pk, KITH_OP_VERSION);
+    msgpack_pack_uint8(&pk, (uint8_t) op->version);
     if (sink.rc != KITH_OK) {
         out->len = start;
         return sink.rc;
@@ -271,6 +532,103 @@ get_value(const msgpack_object *o, kith_value_t *v)
     }
 }
 
+/* add: {field: [item, ...]} for list fields; items unique, schema-checked. */
+static int
+decode_add(const msgpack_object *v, kith_op_t *op)
+{
+    if (v->type != MSGPACK_OBJECT_MAP || v->via.map.size > KITH_OP_MAX_SET) {
+        return KITH_EPARSE;
+    }
+    int rc = KITH_OK;
+    for (uint32_t j = 0; j < v->via.map.size && rc == KITH_OK; j++) {
+        const msgpack_object *items = &v->via.map.ptr[j].val;
+        char *name = NULL;
+        rc = get_str(&v->via.map.ptr[j].key, &name);
+        if (rc == KITH_OK &&
+            (items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size > KITH_VALUE_MAX_ITEMS)) {
+            rc = KITH_EPARSE;
+        }
+        for (uint32_t k = 0; rc == KITH_OK && k < items->via.array.size; k++) {
+            char *item = NULL;
+            rc = get_str(&items->via.array.ptr[k], &item);
+            if (rc == KITH_OK) {
+                rc = kith_op_add_item(op, name, item);
+            }
+            free(item);
+        }
+        if (rc == KITH_OK) {
+            const kith_op_field_t *f = NULL;
+            for (size_t i = 0; i < op->n_add; i++) {
+                if (strcmp(op->add[i].name, name) == 0) {
+                    f = &op->add[i];
+                }
+            }
+            if (f == NULL || kith_schema_check_value(name, &f->value) != KITH_OK) {
+                rc = KITH_EPARSE;
+            }
+        }
+        free(name);
+    }
+    return rc;
+}
+
+/* rm: {field: [element id, ...]} for list fields. */
+static int
+decode_rm(const msgpack_object *v, kith_op_t *op)
+{
+    if (v->type != MSGPACK_OBJECT_MAP || v->via.map.size > KITH_OP_MAX_SET) {
+        return KITH_EPARSE;
+    }
+    int rc = KITH_OK;
+    for (uint32_t j = 0; j < v->via.map.size && rc == KITH_OK; j++) {
+        const msgpack_object *ids = &v->via.map.ptr[j].val;
+        char *name = NULL;
+        rc = get_str(&v->via.map.ptr[j].key, &name);
+        if (rc == KITH_OK &&
+            (ids->type != MSGPACK_OBJECT_ARRAY || ids->via.array.size > KITH_OP_MAX_RM)) {
+            rc = KITH_EPARSE;
+        }
+        for (uint32_t k = 0; rc == KITH_OK && k < ids->via.array.size; k++) {
+            uint8_t id[KITH_ELEM_ID_LEN];
+            rc = get_bin(&ids->via.array.ptr[k], id, sizeof(id));
+            if (rc == KITH_OK) {
+                rc = kith_op_rm_elem(op, name, id);
+            }
+        }
+        free(name);
+    }
+    return rc;
+}
+
+/* cut: [[key, [hash prefix, ...]], ...]. */
+static int
+decode_cut(const msgpack_object *v, kith_op_t *op)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > KITH_OP_MAX_AUD) {
+        return KITH_EPARSE;
+    }
+    int rc = KITH_OK;
+    for (uint32_t j = 0; j < v->via.array.size && rc == KITH_OK; j++) {
+        const msgpack_object *e = &v->via.array.ptr[j];
+        uint8_t key[KITH_PK_LEN];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+            get_bin(&e->via.array.ptr[0], key, KITH_PK_LEN) != KITH_OK ||
+            e->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY) {
+            return KITH_EPARSE;
+        }
+        const msgpack_object *hs = &e->via.array.ptr[1];
+        rc = kith_op_cut_add(op, key, NULL);
+        for (uint32_t k = 0; rc == KITH_OK && k < hs->via.array.size; k++) {
+            uint8_t h[KITH_CUT_HASH_LEN];
+            rc = get_bin(&hs->via.array.ptr[k], h, sizeof(h));
+            if (rc == KITH_OK) {
+                rc = kith_op_cut_add(op, key, h);
+            }
+        }
+    }
+    return rc;
+}
+
 static int
 decode_obj(const msgpack_object *root, kith_op_t *op)
 {
@@ -281,9 +639,11 @@ decode_obj(const msgpack_object *root, kith_op_t *op)
      * and should be reported as newer, not as malformed. */
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *v = &root->via.map.ptr[i].val;
-        if (key_is(&root->via.map.ptr[i].key, "v") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-            v->via.u64 != KITH_OP_VERSION) {
-            return KITH_EVERSION;
+        if (key_is(&root->via.map.ptr[i].key, "v") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            if (v->via.u64 < 1 || v->via.u64 > KITH_OP_VERSION) {
+                return KITH_EVERSION;
+            }
+            op->version = (int) v->via.u64;
         }
     }
     int seen_v = 0, seen_author = 0, seen_owner = 0, seen_rec = 0, seen_hlc = 0, seen_set = 0;
@@ -295,10 +655,7 @@ decode_obj(const msgpack_object *root, kith_op_t *op)
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 return KITH_EPARSE;
             }
-            if (v->via.u64 != KITH_OP_VERSION) {
-                return KITH_EVERSION;
-            }
-            seen_v = 1;
+            seen_v = 1; /* its value was checked above */
         } else if (key_is(k, "author")) {
             rc = get_bin(v, op->author, KITH_PK_LEN);
             seen_author = 1;
@@ -367,6 +724,12 @@ decode_obj(const msgpack_object *root, kith_op_t *op)
                 free(name);
                 kith_value_clear(&val);
             }
+        } else if (key_is(k, "add") && op->version >= 2) {
+            rc = decode_add(v, op);
+        } else if (key_is(k, "rm") && op->version >= 2) {
+            rc = decode_rm(v, op);
+        } else if (key_is(k, "cut") && op->version >= 2) {
+            rc = decode_cut(v, op);
         } else {
             return KITH_EPARSE; /* unknown key: a newer version must bump "v" */
         }
@@ -375,6 +738,13 @@ decode_obj(const msgpack_object *root, kith_op_t *op)
         }
     }
     if (!seen_v || !seen_author || !seen_owner || !seen_rec || !seen_hlc || !seen_set) {
+        return KITH_EPARSE;
+    }
+    /* A cut says what an audience change leaves a demoted editor; a private op changes
+     * only its author's private layer, never the shared record's audience, kind or
+     * tombstone. (Version 1 allowed those keys on a private op; the fold ignores them.) */
+    if ((op->n_cut > 0 && !op->has_aud) ||
+        (op->version >= 2 && op->private && (op->has_aud || op->del >= 0 || op->kind >= 0))) {
         return KITH_EPARSE;
     }
     return KITH_OK;

@@ -1,8 +1,10 @@
 /*
  * Folded records and their storage encoding; see record.h.
  *
- * Stored form (msgpack array): [1, id, owner, kind, deleted, created, updated,
- * [[name, value, private], ...], [[key, role], ...]]
+ * Stored form (msgpack array): [2, id, owner, kind, deleted, created, updated,
+ * [[name, value, private, elems], ...], [[key, role], ...]], where elems is nil, or for a
+ * list one array of element ids per item. Version 1 (fields without elems) still decodes:
+ * a store is refolded when it is upgraded, but a record read before that must not fail.
  * Who set each field and when is not kept here: `kith log` reads it from the ops.
  */
 #include "model/record.h"
@@ -22,11 +24,22 @@ kith_record_init(kith_record_t *r)
 }
 
 void
+kith_rfield_clear(kith_rfield_t *f)
+{
+    for (size_t i = 0; f->elems != NULL && i < f->value.n_items; i++) {
+        free(f->elems[i].ids);
+    }
+    free(f->elems);
+    free(f->name);
+    kith_value_clear(&f->value);
+    memset(f, 0, sizeof(*f));
+}
+
+void
 kith_record_close(kith_record_t *r)
 {
     for (size_t i = 0; i < r->n_fields; i++) {
-        free(r->fields[i].name);
-        kith_value_clear(&r->fields[i].value);
+        kith_rfield_clear(&r->fields[i]);
     }
     free(r->fields);
     free(r->aud);
@@ -34,14 +47,21 @@ kith_record_close(kith_record_t *r)
 }
 
 const kith_rfield_t *
-kith_record_field(const kith_record_t *r, const char *name)
+kith_record_field_in(const kith_record_t *r, const char *name, int private)
 {
     for (size_t i = 0; i < r->n_fields; i++) {
-        if (strcmp(r->fields[i].name, name) == 0) {
+        if (r->fields[i].private == private && strcmp(r->fields[i].name, name) == 0) {
             return &r->fields[i];
         }
     }
     return NULL;
+}
+
+const kith_rfield_t *
+kith_record_field(const kith_record_t *r, const char *name)
+{
+    const kith_rfield_t *f = kith_record_field_in(r, name, 0);
+    return f != NULL ? f : kith_record_field_in(r, name, 1);
 }
 
 const char *
@@ -72,7 +92,7 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
     msgpack_packer pk;
     kith_mpsink_init(&sink, &pk, out);
     msgpack_pack_array(&pk, 9);
-    msgpack_pack_uint8(&pk, 1);
+    msgpack_pack_uint8(&pk, 2);
     kith_mp_pack_bin(&pk, r->id, KITH_REC_ID_LEN);
     kith_mp_pack_bin(&pk, r->owner, KITH_PK_LEN);
     msgpack_pack_int(&pk, r->kind);
@@ -82,7 +102,7 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
     msgpack_pack_array(&pk, r->n_fields);
     for (size_t i = 0; i < r->n_fields; i++) {
         const kith_rfield_t *f = &r->fields[i];
-        msgpack_pack_array(&pk, 3);
+        msgpack_pack_array(&pk, 4);
         kith_mp_pack_str(&pk, f->name);
         const kith_value_t *v = &f->value;
         if (v->type == KITH_V_STR) {
@@ -98,6 +118,17 @@ kith_record_encode(const kith_record_t *r, kith_buf_t *out)
             msgpack_pack_nil(&pk);
         }
         msgpack_pack_int(&pk, f->private);
+        if (f->elems != NULL && v->type == KITH_V_LIST) {
+            msgpack_pack_array(&pk, v->n_items);
+            for (size_t k = 0; k < v->n_items; k++) {
+                msgpack_pack_array(&pk, f->elems[k].n_ids);
+                for (size_t e = 0; e < f->elems[k].n_ids; e++) {
+                    kith_mp_pack_bin(&pk, f->elems[k].ids[e], KITH_ELEM_ID_LEN);
+                }
+            }
+        } else {
+            msgpack_pack_nil(&pk);
+        }
     }
     msgpack_pack_array(&pk, r->n_aud);
     for (size_t i = 0; i < r->n_aud; i++) {
@@ -128,11 +159,47 @@ get_bin(const msgpack_object *o, uint8_t *out, size_t len)
     return KITH_OK;
 }
 
+/* The element ids of a list field's items: nil, or one array of ids per item. */
 static int
-decode_field(const msgpack_object *o, kith_rfield_t *f)
+decode_elems(const msgpack_object *o, kith_rfield_t *f)
+{
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        return KITH_OK;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || f->value.type != KITH_V_LIST ||
+        o->via.array.size != f->value.n_items) {
+        return KITH_ECORRUPT;
+    }
+    f->elems = calloc(f->value.n_items, sizeof(*f->elems));
+    if (f->elems == NULL) {
+        return KITH_ENOMEM;
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *ids = &o->via.array.ptr[i];
+        if (ids->type != MSGPACK_OBJECT_ARRAY || ids->via.array.size == 0) {
+            return KITH_ECORRUPT;
+        }
+        f->elems[i].ids = malloc(ids->via.array.size * (size_t) KITH_ELEM_ID_LEN);
+        if (f->elems[i].ids == NULL) {
+            return KITH_ENOMEM;
+        }
+        for (uint32_t k = 0; k < ids->via.array.size; k++) {
+            if (get_bin(&ids->via.array.ptr[k], f->elems[i].ids[k], KITH_ELEM_ID_LEN) != KITH_OK) {
+                return KITH_ECORRUPT;
+            }
+            f->elems[i].n_ids = k + 1;
+        }
+    }
+    return KITH_OK;
+}
+
+static int decode_value(const msgpack_object *v, kith_rfield_t *f);
+
+static int
+decode_field(const msgpack_object *o, int version, kith_rfield_t *f)
 {
     uint64_t priv;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != (version == 1 ? 3u : 4u)) {
         return KITH_ECORRUPT;
     }
     const msgpack_object *a = o->via.array.ptr;
@@ -146,7 +213,16 @@ decode_field(const msgpack_object *o, kith_rfield_t *f)
     if (f->name == NULL) {
         return KITH_ENOMEM;
     }
-    const msgpack_object *v = &a[1];
+    int rc = decode_value(&a[1], f);
+    if (rc == KITH_OK && version >= 2) {
+        rc = decode_elems(&a[3], f);
+    }
+    return rc;
+}
+
+static int
+decode_value(const msgpack_object *v, kith_rfield_t *f)
+{
     switch (v->type) {
     case MSGPACK_OBJECT_STR:
         if (v->via.str.size > KITH_VALUE_MAX_LEN) {
@@ -188,7 +264,7 @@ decode_obj(const msgpack_object *o, kith_record_t *r)
         return KITH_ECORRUPT;
     }
     const msgpack_object *a = o->via.array.ptr;
-    if (get_u64(&a[0], &ver) != KITH_OK || ver != 1 ||
+    if (get_u64(&a[0], &ver) != KITH_OK || ver < 1 || ver > 2 ||
         get_bin(&a[1], r->id, KITH_REC_ID_LEN) != KITH_OK ||
         get_bin(&a[2], r->owner, KITH_PK_LEN) != KITH_OK || get_u64(&a[3], &kind) != KITH_OK ||
         get_u64(&a[4], &deleted) != KITH_OK || get_u64(&a[5], &r->created) != KITH_OK ||
@@ -207,7 +283,7 @@ decode_obj(const msgpack_object *o, kith_record_t *r)
     }
     for (uint32_t i = 0; i < nf; i++) {
         r->n_fields = i + 1;
-        int rc = decode_field(&a[7].via.array.ptr[i], &r->fields[i]);
+        int rc = decode_field(&a[7].via.array.ptr[i], (int) ver, &r->fields[i]);
         if (rc != KITH_OK) {
             return rc;
         }
@@ -236,7 +312,7 @@ int
 kith_record_decode(const uint8_t *data, size_t len, kith_record_t *r)
 {
     kith_record_init(r);
-    if (kith_mpcheck(data, len, 4) != KITH_OK) {
+    if (kith_mpcheck(data, len, 5) != KITH_OK) {
         return KITH_ECORRUPT;
     }
     msgpack_unpacked msg;

@@ -1,5 +1,7 @@
 /*
- * A record as the user sees it: the fold of its ops (see fold.h).
+ * A record as the user sees it: the fold of its ops (see fold.h). Its fields come in two
+ * layers: the shared record, which every node holding the same ops folds alike, and this
+ * user's private layer, folded from private ops that never leave the user's devices.
  *
  * The store keeps each folded record sealed in the vault, encoded with
  * kith_record_encode() (msgpack, proto/OPS.md "Stored records"), so that reading a record
@@ -16,9 +18,15 @@
 #include "util/buf.h"
 
 typedef struct {
+    uint8_t (*ids)[KITH_ELEM_ID_LEN]; /* the element instances showing one list item */
+    size_t n_ids;
+} kith_elems_t;
+
+typedef struct {
     char *name;
     kith_value_t value;
-    int private; /* 1 if the op that set it was private */
+    int private;         /* 1: this user's private layer; 0: the shared record */
+    kith_elems_t *elems; /* list values: one per item (value.n_items); else NULL */
 } kith_rfield_t;
 
 typedef struct {
@@ -28,7 +36,8 @@ typedef struct {
     int deleted;           /* tombstone: the owner deleted it */
     uint64_t created;      /* hlc of the first effective op */
     uint64_t updated;      /* hlc of the last effective op */
-    kith_rfield_t *fields; /* sorted by name */
+    kith_rfield_t *fields; /* sorted by name, then shared before private; a name appears
+                              at most once per layer */
     size_t n_fields;
     kith_aud_t *aud; /* current audience, sorted by key (the owner is implicit) */
     size_t n_aud;
@@ -36,8 +45,13 @@ typedef struct {
 
 void kith_record_init(kith_record_t *r);
 void kith_record_close(kith_record_t *r);
-/* The field called name, or NULL. */
+/* The field called name: the shared one if there is one, else the private one, else
+ * NULL. */
 const kith_rfield_t *kith_record_field(const kith_record_t *r, const char *name);
+/* The field called name in one layer (private 0: shared, 1: private), or NULL. */
+const kith_rfield_t *kith_record_field_in(const kith_record_t *r, const char *name, int private);
+/* Frees a field's contents (not the struct). */
+void kith_rfield_clear(kith_rfield_t *f);
 /* The record's display name: its "name" field, or "(unnamed)". */
 const char *kith_record_name(const kith_record_t *r);
 /* The role of key on this record: KITH_ROLE_EDITOR for the owner, the audience role,

@@ -95,6 +95,9 @@ static void
 base_op(kith_op_t *op)
 {
     kith_op_init(op);
+    /* These tests pin version 1, which every kith must still decode byte for byte; the
+     * version 2 parts have tests of their own (v2_*). */
+    op->version = 1;
     for (int i = 0; i < KITH_REC_ID_LEN; i++) {
         op->rec[i] = (uint8_t) i;
     }
@@ -236,7 +239,7 @@ typedef struct {
     size_t len;
 } ent_t;
 
-#define MAX_ENT 14
+#define MAX_ENT 16
 
 typedef struct {
     ent_t e[MAX_ENT];
@@ -908,7 +911,7 @@ decode_rejects_wrong_version(void **state)
 {
     (void) state;
     spec_t *s = new_spec();
-    static const uint64_t versions[] = {0, 2, 3, 127, 255, 65536};
+    static const uint64_t versions[] = {0, 3, 127, 255, 65536};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         find_ent(s, "v")->len = w_uint(find_ent(s, "v")->val, versions[i]);
         expect_decode_err(s, KITH_EVERSION, "wrong version");
@@ -1405,6 +1408,351 @@ decode_random_mutations(void **state)
     kith_op_close(&op);
 }
 
+/* ---- version 2: list elements, cuts, the private layer ------------------------------- */
+
+/* Inserts an empty entry named key before the entry named before (NULL: at the end). */
+static ent_t *
+ins_ent(spec_t *s, const char *before, const char *key)
+{
+    size_t at = s->n;
+    for (size_t i = 0; before != NULL && i < s->n; i++) {
+        if (strcmp(s->e[i].key, before) == 0) {
+            at = i;
+            break;
+        }
+    }
+    assert_true(s->n < MAX_ENT);
+    memmove(&s->e[at + 1], &s->e[at], (s->n - at) * sizeof(ent_t));
+    s->n++;
+    s->e[at].key = key;
+    s->e[at].len = 0;
+    return &s->e[at];
+}
+
+static const uint8_t id_lo[KITH_ELEM_ID_LEN] = {1, 2, 3};
+static const uint8_t id_hi[KITH_ELEM_ID_LEN] = {0xf0, 0xf1};
+
+/* A version 2 owner op with every part: add, aud with cut, del, kind, rm, set. */
+static void
+full_op_v2(kith_op_t *op)
+{
+    base_op(op);
+    op->version = 2;
+    op->kind = KITH_KIND_PERSON;
+    op->del = 0;
+    ASSERT_OK(kith_op_add_item(op, "tags", "vip"));
+    ASSERT_OK(kith_op_add_item(op, "emails", "b@example.com"));
+    ASSERT_OK(kith_op_add_item(op, "emails", "a@example.com"));
+    ASSERT_OK(kith_op_add_item(op, "emails", "b@example.com")); /* a repeat: ignored */
+    ASSERT_OK(kith_op_rm_elem(op, "phones", id_hi));
+    ASSERT_OK(kith_op_rm_elem(op, "phones", id_lo));
+    set_str(op, "name", "Ada Lovelace");
+    ASSERT_OK(kith_op_add_aud(op, reader_id->pk, KITH_ROLE_READER));
+    uint8_t h1[KITH_HASH_LEN], h2[KITH_HASH_LEN];
+    memset(h1, 0x22, sizeof(h1));
+    memset(h2, 0x11, sizeof(h2));
+    ASSERT_OK(kith_op_cut_add(op, editor_id->pk, h1));
+    ASSERT_OK(kith_op_cut_add(op, editor_id->pk, h2));
+    ASSERT_OK(kith_op_cut_add(op, editor_id->pk, h1)); /* a repeat: ignored */
+}
+
+/* The spec of full_op_v2(), written by hand in canonical key order. */
+static void
+full_spec_v2(spec_t *s)
+{
+    full_spec(s);
+    del_ent(s, "private");
+    find_ent(s, "v")->len = w_uint(find_ent(s, "v")->val, 2);
+    find_ent(s, "kind")->len = w_uint(find_ent(s, "kind")->val, 0);
+    ent_t *e = find_ent(s, "del");
+    e->val[0] = 0xc2;
+    e = find_ent(s, "aud");
+    e->len = w_arr(e->val, 1);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, reader_id->pk, 32);
+    e->len += w_uint(e->val + e->len, 1);
+    e = ins_ent(s, "aud", "add");
+    e->len = w_map(e->val, 2);
+    e->len += w_str(e->val + e->len, "emails");
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_str(e->val + e->len, "b@example.com");
+    e->len += w_str(e->val + e->len, "a@example.com");
+    e->len += w_str(e->val + e->len, "tags");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_str(e->val + e->len, "vip");
+    e = ins_ent(s, "del", "cut");
+    uint8_t h1[16], h2[16];
+    memset(h1, 0x22, sizeof(h1));
+    memset(h2, 0x11, sizeof(h2));
+    e->len = w_arr(e->val, 1);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, editor_id->pk, 32);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, h2, 16);
+    e->len += w_bin(e->val + e->len, h1, 16);
+    e = ins_ent(s, "set", "rm");
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "phones");
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, id_lo, 16);
+    e->len += w_bin(e->val + e->len, id_hi, 16);
+    e = find_ent(s, "set");
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "name");
+    e->len += w_str(e->val + e->len, "Ada Lovelace");
+}
+
+static void
+v2_encoding_matches_spec(void **state)
+{
+    (void) state;
+    kith_op_t op, back;
+    full_op_v2(&op);
+    kith_buf_t enc, want, again;
+    kith_buf_init(&enc);
+    kith_buf_init(&want);
+    kith_buf_init(&again);
+    ASSERT_OK(kith_op_encode(&op, &enc));
+    spec_t *s = malloc(sizeof(*s));
+    assert_non_null(s);
+    full_spec_v2(s);
+    emit(s, &want);
+    ASSERT_EQ(enc.len, want.len);
+    assert_memory_equal(enc.data, want.data, want.len);
+    /* It decodes to the same op and re-encodes to the same bytes. */
+    ASSERT_OK(kith_op_decode(enc.data, enc.len, &back));
+    ASSERT_EQ(back.version, 2);
+    assert_ops_equal(&op, &back);
+    ASSERT_EQ(back.n_add, 2);
+    ASSERT_STREQ(back.add[0].name, "emails");
+    ASSERT_EQ(back.add[0].value.n_items, 2);
+    ASSERT_STREQ(back.add[0].value.items[0], "b@example.com");
+    ASSERT_EQ(back.n_rm, 1);
+    ASSERT_EQ(back.rm[0].n_ids, 2);
+    assert_memory_equal(back.rm[0].ids[0], id_lo, KITH_ELEM_ID_LEN);
+    ASSERT_EQ(back.n_cut, 1);
+    ASSERT_EQ(back.cut[0].n_hashes, 2);
+    ASSERT_OK(kith_op_encode(&back, &again));
+    ASSERT_EQ(again.len, enc.len);
+    assert_memory_equal(again.data, enc.data, enc.len);
+    /* Known answer: pins the version 2 encoding, as hash_stability pins version 1. */
+    uint8_t h[KITH_HASH_LEN];
+    char hex[2 * KITH_HASH_LEN + 1];
+    kith_op_hash(enc.data, enc.len, h);
+    sodium_bin2hex(hex, sizeof(hex), h, KITH_HASH_LEN);
+    ASSERT_STREQ(hex, "63bbb5aaffe65c9167177ac263aa6b83f131500f4a4e32fceea6dab2bec3686a");
+    free(s);
+    kith_op_close(&op);
+    kith_op_close(&back);
+    kith_buf_close(&enc);
+    kith_buf_close(&want);
+    kith_buf_close(&again);
+}
+
+static void
+v2_builders_refuse_mixing(void **state)
+{
+    (void) state;
+    kith_op_t op;
+    base_op(&op);
+    op.version = 2;
+    kith_value_t v = {0};
+    ASSERT_OK(kith_value_set_str(&v, "x", 1));
+    ASSERT_EQ(kith_op_add_item(&op, "name", "x"), KITH_EINVAL); /* not a list */
+    ASSERT_EQ(kith_op_rm_elem(&op, "note", id_lo), KITH_EINVAL);
+    ASSERT_OK(kith_op_add_item(&op, "tags", "a"));
+    ASSERT_EQ(kith_op_rm_elem(&op, "tags", id_lo), KITH_EEXISTS);
+    ASSERT_EQ(kith_op_set_field(&op, "tags", &v), KITH_EEXISTS);
+    ASSERT_OK(kith_op_rm_elem(&op, "emails", id_lo));
+    ASSERT_EQ(kith_op_add_item(&op, "emails", "a@b"), KITH_EEXISTS);
+    ASSERT_OK(kith_op_set_field(&op, "phones", &v));
+    ASSERT_EQ(kith_op_add_item(&op, "phones", "1"), KITH_EEXISTS);
+    assert_true(kith_op_touches(&op, "tags"));
+    assert_true(kith_op_touches(&op, "emails"));
+    assert_true(kith_op_touches(&op, "phones"));
+    assert_false(kith_op_touches(&op, "urls"));
+    /* Element ids depend on the op, the field and the item. */
+    uint8_t h[KITH_HASH_LEN] = {0}, a[16], b[16], c[16], d[16];
+    kith_op_elem_id(h, "tags", "x", a);
+    kith_op_elem_id(h, "tags", "y", b);
+    kith_op_elem_id(h, "urls", "x", c);
+    h[0] = 1;
+    kith_op_elem_id(h, "tags", "x", d);
+    assert_memory_not_equal(a, b, 16);
+    assert_memory_not_equal(a, c, 16);
+    assert_memory_not_equal(a, d, 16);
+    /* "tagsx" + "" and "tags" + "x" must not collide (the 0 byte between them). */
+    kith_op_elem_id(h, "tagsx", "", a);
+    kith_op_elem_id(h, "tags", "x", b);
+    assert_memory_not_equal(a, b, 16);
+    kith_value_clear(&v);
+    kith_op_close(&op);
+}
+
+static void
+v2_decode_rejects(void **state)
+{
+    (void) state;
+    spec_t *s = malloc(sizeof(*s));
+    assert_non_null(s);
+    ent_t *e;
+    uint8_t h[32] = {0};
+
+    full_spec_v2(s);
+    kith_buf_t b;
+    kith_buf_init(&b);
+    emit(s, &b);
+    kith_op_t op;
+    ASSERT_OK(kith_op_decode(b.data, b.len, &op)); /* the baseline decodes */
+    kith_op_close(&op);
+    kith_buf_close(&b);
+
+    find_ent(s, "v")->len = w_uint(find_ent(s, "v")->val, 1);
+    expect_decode_err(s, KITH_EPARSE, "version 1 with add, cut and rm");
+    find_ent(s, "v")->len = w_uint(find_ent(s, "v")->val, 3);
+    expect_decode_err(s, KITH_EVERSION, "version 3");
+
+    full_spec_v2(s);
+    e = ins_ent(s, "rec", "private");
+    e->val[0] = 0xc3;
+    e->len = 1;
+    expect_decode_err(s, KITH_EPARSE, "private op with aud, del and kind");
+
+    full_spec_v2(s);
+    del_ent(s, "aud");
+    expect_decode_err(s, KITH_EPARSE, "cut without aud");
+
+    full_spec_v2(s);
+    e = find_ent(s, "add");
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "note");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_str(e->val + e->len, "x");
+    expect_decode_err(s, KITH_EPARSE, "add to a field that is not a list");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "tags");
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_str(e->val + e->len, "x");
+    e->len += w_str(e->val + e->len, "x");
+    expect_decode_err(s, KITH_EPARSE, "the same item twice");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "tags");
+    e->len += w_arr(e->val + e->len, 0);
+    expect_decode_err(s, KITH_EPARSE, "an empty add");
+
+    e->len = w_map(e->val, 0);
+    expect_decode_err(s, KITH_EPARSE, "an empty add map");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "emails");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_str(e->val + e->len, "not an address");
+    expect_decode_err(s, KITH_EPARSE, "an item the schema refuses");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "name");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_str(e->val + e->len, "x");
+    expect_decode_err(s, KITH_EPARSE, "a field both set and added");
+
+    full_spec_v2(s);
+    e = find_ent(s, "rm");
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "phones");
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, id_hi, 16);
+    e->len += w_bin(e->val + e->len, id_lo, 16);
+    expect_decode_err(s, KITH_EPARSE, "element ids out of order");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "phones");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_bin(e->val + e->len, id_lo, 15);
+    expect_decode_err(s, KITH_EPARSE, "a short element id");
+
+    e->len = w_map(e->val, 1);
+    e->len += w_str(e->val + e->len, "tags");
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_bin(e->val + e->len, id_lo, 16);
+    expect_decode_err(s, KITH_EPARSE, "a field both added and removed");
+
+    full_spec_v2(s);
+    e = find_ent(s, "cut");
+    e->len = w_arr(e->val, 1);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, editor_id->pk, 32);
+    e->len += w_arr(e->val + e->len, 1);
+    e->len += w_bin(e->val + e->len, h, 32);
+    expect_decode_err(s, KITH_EPARSE, "a cut hash of 32 bytes");
+
+    e->len = w_arr(e->val, 1);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, editor_id->pk, 32);
+    e->len += w_arr(e->val + e->len, 2);
+    e->len += w_bin(e->val + e->len, h, 16);
+    e->len += w_bin(e->val + e->len, h, 16);
+    expect_decode_err(s, KITH_EPARSE, "a cut hash twice");
+
+    /* A private version 2 op with only field changes decodes. */
+    full_spec_v2(s);
+    del_ent(s, "aud");
+    del_ent(s, "cut");
+    del_ent(s, "del");
+    del_ent(s, "kind");
+    e = ins_ent(s, "rec", "private");
+    e->val[0] = 0xc3;
+    e->len = 1;
+    kith_buf_init(&b);
+    emit(s, &b);
+    ASSERT_OK(kith_op_decode(b.data, b.len, &op));
+    ASSERT_EQ(op.private, 1);
+    kith_op_close(&op);
+    kith_buf_close(&b);
+    free(s);
+}
+
+static void
+v2_limits(void **state)
+{
+    (void) state;
+    kith_op_t op;
+    base_op(&op);
+    op.version = 2;
+    uint8_t key[KITH_PK_LEN] = {0}, hash[KITH_HASH_LEN] = {0};
+    for (size_t i = 0; i < KITH_OP_MAX_CUT; i++) {
+        hash[0] = (uint8_t) i;
+        hash[1] = (uint8_t) (i >> 8);
+        ASSERT_OK(kith_op_cut_add(&op, key, hash));
+    }
+    hash[2] = 1;
+    ASSERT_EQ(kith_op_cut_add(&op, key, hash), KITH_ETOOBIG);
+    /* 2,048 hashes of 16 bytes fit in one op. */
+    ASSERT_OK(kith_op_add_aud(&op, key, KITH_ROLE_READER));
+    kith_buf_t enc;
+    kith_buf_init(&enc);
+    ASSERT_OK(kith_op_encode(&op, &enc));
+    kith_op_t back;
+    ASSERT_OK(kith_op_decode(enc.data, enc.len, &back));
+    ASSERT_EQ(back.cut[0].n_hashes, KITH_OP_MAX_CUT);
+    kith_op_close(&back);
+    kith_buf_close(&enc);
+    kith_op_close(&op);
+
+    base_op(&op);
+    op.version = 2;
+    uint8_t id[KITH_ELEM_ID_LEN] = {0};
+    for (size_t i = 0; i < KITH_OP_MAX_RM; i++) {
+        id[0] = (uint8_t) i;
+        id[1] = (uint8_t) (i >> 8);
+        ASSERT_OK(kith_op_rm_elem(&op, "tags", id));
+    }
+    id[2] = 1;
+    ASSERT_EQ(kith_op_rm_elem(&op, "tags", id), KITH_ETOOBIG);
+    kith_op_close(&op);
+}
+
 int
 main(void)
 {
@@ -1429,6 +1777,10 @@ main(void)
         cmocka_unit_test(decode_rejects_truncation_and_trailing),
         cmocka_unit_test(decode_rejects_oversized),
         cmocka_unit_test(decode_random_mutations),
+        cmocka_unit_test(v2_encoding_matches_spec),
+        cmocka_unit_test(v2_builders_refuse_mixing),
+        cmocka_unit_test(v2_decode_rejects),
+        cmocka_unit_test(v2_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -66,6 +66,17 @@ sample(kith_record_t *r)
     f = add_field(r, "emails", 0);
     ASSERT_OK(kith_value_list_append(&f->value, "a@b", 3));
     ASSERT_OK(kith_value_list_append(&f->value, "c@d", 3));
+    /* Element ids: one instance behind the first item, two behind the second. */
+    f->elems = calloc(2, sizeof(*f->elems));
+    assert_non_null(f->elems);
+    for (size_t i = 0; i < 2; i++) {
+        f->elems[i].n_ids = i + 1;
+        f->elems[i].ids = malloc((i + 1) * KITH_ELEM_ID_LEN);
+        assert_non_null(f->elems[i].ids);
+        memset(f->elems[i].ids, (int) (0xa0 + i), (i + 1) * KITH_ELEM_ID_LEN);
+    }
+    f = add_field(r, "emails", 1); /* the same name in the private layer */
+    ASSERT_OK(kith_value_list_append(&f->value, "private@b", 9));
     f = add_field(r, "influence", 1);
     kith_value_set_int(&f->value, 5);
     f = add_field(r, "name", 0);
@@ -97,6 +108,12 @@ assert_records_equal(const kith_record_t *a, const kith_record_t *b)
         ASSERT_STREQ(a->fields[i].name, b->fields[i].name);
         assert_true(kith_value_equal(&a->fields[i].value, &b->fields[i].value));
         ASSERT_EQ(a->fields[i].private, b->fields[i].private);
+        ASSERT_EQ(a->fields[i].elems == NULL, b->fields[i].elems == NULL);
+        for (size_t k = 0; a->fields[i].elems != NULL && k < a->fields[i].value.n_items; k++) {
+            ASSERT_EQ(a->fields[i].elems[k].n_ids, b->fields[i].elems[k].n_ids);
+            assert_memory_equal(a->fields[i].elems[k].ids, b->fields[i].elems[k].ids,
+                                a->fields[i].elems[k].n_ids * KITH_ELEM_ID_LEN);
+        }
     }
     ASSERT_EQ(a->n_aud, b->n_aud);
     for (size_t i = 0; i < a->n_aud; i++) {
@@ -240,10 +257,14 @@ decode_garbage(void **state)
     CORRUPT("not msgpack at all, just text", "text");
 
     /* Wrong version, kind and header types. */
-    n = header(buf, 2, 1);
+    n = header(buf, 3, 1);
     buf[n++] = 0x90;
     buf[n++] = 0x90;
-    expect_corrupt(buf, n, "version 2");
+    expect_corrupt(buf, n, "version 3");
+    n = header(buf, 0, 1);
+    buf[n++] = 0x90;
+    buf[n++] = 0x90;
+    expect_corrupt(buf, n, "version 0");
     n = header(buf, 1, 2);
     buf[n++] = 0x90;
     buf[n++] = 0x90;
@@ -302,6 +323,41 @@ decode_garbage(void **state)
         buf[n++] = 0x90;
         expect_corrupt(buf, n, fields[i].what);
     }
+    /* Version 2 fields carry element ids: nil, or one non-empty array of 16-byte ids per
+     * list item. */
+    static const struct {
+        const char *what;
+        const char *bytes;
+        size_t len;
+    } v2fields[] = {
+        {"v2 field of 3", "\x93\xa1n\xa1v\x00", 6},
+        {"elems on text", "\x94\xa1n\xa1v\x00\x91\x90", 8},
+        {"elems count", "\x94\xa4tags\x91\xa1t\x00\x92\x90\x90", 13},
+        {"empty elems", "\x94\xa4tags\x91\xa1t\x00\x91\x90", 12},
+        {"elems not array", "\x94\xa4tags\x91\xa1t\x00\x01", 11},
+        {"short elem id", "\x94\xa4tags\x91\xa1t\x00\x91\x91\xc4\x01x", 15},
+    };
+    for (size_t i = 0; i < sizeof(v2fields) / sizeof(v2fields[0]); i++) {
+        n = header(buf, 2, 0);
+        buf[n++] = 0x91;
+        memcpy(buf + n, v2fields[i].bytes, v2fields[i].len);
+        n += v2fields[i].len;
+        buf[n++] = 0x90;
+        expect_corrupt(buf, n, v2fields[i].what);
+    }
+    /* A version 1 record (fields of 3, no element ids) still decodes. */
+    n = header(buf, 1, 0);
+    buf[n++] = 0x91;
+    memcpy(buf + n, "\x93\xa4tags\x91\xa1t\x01", 10);
+    n += 10;
+    buf[n++] = 0x90;
+    kith_record_t r1;
+    ASSERT_OK(kith_record_decode(buf, n, &r1));
+    ASSERT_EQ(r1.n_fields, 1);
+    ASSERT_EQ(r1.fields[0].private, 1);
+    assert_null(r1.fields[0].elems);
+    kith_record_close(&r1);
+
     /* Malformed audience entries. */
     static const struct {
         const char *what;
