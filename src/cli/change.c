@@ -29,8 +29,16 @@ cli_change_close(cli_change_t *ch)
 static const char *
 mode_flag(int mode)
 {
-    static const char *const flags[] = {"--set", "--add", "--unset", "--private"};
+    static const char *const flags[] = {"--set",     "--add",    "--unset",
+                                        "--private", "--remove", "--publish"};
     return flags[mode];
+}
+
+/* Modes that take a field name alone. */
+static int
+name_only(int mode)
+{
+    return mode == CLI_CHANGE_UNSET || mode == CLI_CHANGE_PUBLISH;
 }
 
 static int
@@ -50,8 +58,9 @@ cli_change_arg_kv(cli_change_t *ch, int mode, const char *field, const char *val
         return -1;
     }
     int is_list = kith_schema_is_list(field);
-    if (mode == CLI_CHANGE_ADD && !is_list) {
-        cli_error("--add works on list fields; '%s' holds one value (use --set)", field);
+    if ((mode == CLI_CHANGE_ADD || mode == CLI_CHANGE_REMOVE) && !is_list) {
+        cli_error("%s works on list fields; '%s' holds one value (use %s)", mode_flag(mode), field,
+                  mode == CLI_CHANGE_ADD ? "--set" : "--unset");
         return -1;
     }
     if (value != NULL && !needs_resolving(field)) {
@@ -71,7 +80,7 @@ cli_change_arg_kv(cli_change_t *ch, int mode, const char *field, const char *val
         }
     }
     if (it != NULL) {
-        int compatible = it->mode == mode && is_list && mode != CLI_CHANGE_UNSET;
+        int compatible = it->mode == mode && is_list && !name_only(mode);
         if (!compatible) {
             cli_error("'%s' is given twice (%s and %s)", field, mode_flag(it->mode),
                       mode_flag(mode));
@@ -106,9 +115,9 @@ cli_change_arg(cli_change_t *ch, int mode, const char *arg)
 {
     char field[KITH_FIELD_NAME_MAX + 2];
     const char *eq = strchr(arg, '=');
-    if (mode == CLI_CHANGE_UNSET) {
+    if (name_only(mode)) {
         if (eq != NULL) {
-            cli_error("--unset takes a field name only, not '%s'", arg);
+            cli_error("%s takes a field name only, not '%s'", mode_flag(mode), arg);
             return -1;
         }
         return cli_change_arg_kv(ch, mode, arg, NULL);
@@ -161,54 +170,159 @@ item_value(kith_node_t *n, const char *field, const char *text, kith_value_t *v)
     return KITH_OK;
 }
 
+/* The layer a change goes to: --private and --publish name theirs; any other change goes
+ * private when the field already has a private value here (privacy is sticky). */
+static int
+goes_private(const cli_change_item_t *it, const kith_record_t *cur)
+{
+    if (it->mode == CLI_CHANGE_PRIVATE) {
+        return 1;
+    }
+    if (it->mode == CLI_CHANGE_PUBLISH) {
+        return 0;
+    }
+    return cur != NULL && kith_record_field_in(cur, it->name, 1) != NULL;
+}
+
+int
+cli_change_is_shared(const cli_change_t *ch, const kith_record_t *cur)
+{
+    for (size_t i = 0; i < ch->n; i++) {
+        if (!goes_private(&ch->items[i], cur)) {
+            return 1;
+        }
+    }
+    return cur == NULL;
+}
+
+/* Removes every instance of item that this node sees in field of one layer. */
+static int
+remove_item(kith_op_t *op, const kith_record_t *cur, const char *field, int private,
+            const char *item)
+{
+    const kith_rfield_t *f = cur ? kith_record_field_in(cur, field, private) : NULL;
+    for (size_t i = 0; f != NULL && f->elems != NULL && i < f->value.n_items; i++) {
+        if (strcmp(f->value.items[i], item) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < f->elems[i].n_ids; k++) {
+            int rc = kith_op_rm_elem(op, field, f->elems[i].ids[k]);
+            if (rc != KITH_OK) {
+                return rc;
+            }
+        }
+        return KITH_OK;
+    }
+    cli_error("%s: '%s' is not in the %s list", field, item, private ? "private" : "shared");
+    return CLI_CHANGE_REPORTED;
+}
+
+/* --publish FIELD: the private value goes, the same value is set in the shared record
+ * (a list's items are added to the shared list). */
+static int
+publish(kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur, const char *field)
+{
+    const kith_rfield_t *f = cur ? kith_record_field_in(cur, field, 1) : NULL;
+    if (f == NULL) {
+        cli_error("--publish %s: '%s' has no private value on this node", field, field);
+        return CLI_CHANGE_REPORTED;
+    }
+    kith_value_t nil = {0};
+    int rc = kith_op_set_field(priv, field, &nil);
+    if (rc == KITH_OK && f->value.type == KITH_V_LIST) {
+        for (size_t i = 0; i < f->value.n_items && rc == KITH_OK; i++) {
+            rc = kith_op_add_item(pub, field, f->value.items[i]);
+        }
+    } else if (rc == KITH_OK) {
+        rc = kith_op_set_field(pub, field, &f->value);
+    }
+    return rc;
+}
+
+/* Adds one change item to the op of its layer. */
+static int
+add_change(kith_node_t *n, const cli_change_item_t *it, kith_op_t *op, const kith_record_t *cur,
+           int private)
+{
+    int is_list = kith_schema_is_list(it->name);
+    kith_value_t v = {0}, item = {0};
+    int rc = KITH_OK;
+    for (size_t k = 0; k < it->n_texts && rc == KITH_OK; k++) {
+        rc = item_value(n, it->name, it->texts[k], &item);
+        if (rc != KITH_OK) {
+            break;
+        }
+        if (it->mode == CLI_CHANGE_ADD) {
+            rc = kith_op_add_item(op, it->name, item.str);
+        } else if (it->mode == CLI_CHANGE_REMOVE) {
+            rc = remove_item(op, cur, it->name, private, item.str);
+        } else if (is_list) {
+            rc = kith_value_list_append(&v, item.str, strlen(item.str));
+        } else {
+            kith_value_clear(&v);
+            v = item;
+            memset(&item, 0, sizeof(item));
+        }
+        kith_value_clear(&item);
+    }
+    /* --set and --private replace the value (a whole list); --unset removes it. */
+    if (rc == KITH_OK && (it->mode == CLI_CHANGE_SET || it->mode == CLI_CHANGE_PRIVATE ||
+                          it->mode == CLI_CHANGE_UNSET)) {
+        rc = kith_op_set_field(op, it->name, &v);
+    }
+    kith_value_clear(&v);
+    kith_value_clear(&item);
+    return rc;
+}
+
 int
 cli_change_commit(cli_change_t *ch, kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN],
                   const uint8_t owner[KITH_PK_LEN], int kind, const kith_record_t *cur,
-                  uint64_t now_ms)
+                  uint64_t now_ms, cli_change_result_t *result)
 {
     kith_op_t pub, priv;
     kith_op_init(&pub);
     kith_op_init(&priv);
-    kith_value_t v = {0}, item = {0};
+    cli_change_result_t res;
+    memset(&res, 0, sizeof(res));
     int rc = KITH_OK;
     for (size_t i = 0; i < ch->n && rc == KITH_OK; i++) {
         const cli_change_item_t *it = &ch->items[i];
-        int is_list = kith_schema_is_list(it->name);
-        kith_value_clear(&v);
-        if (it->mode == CLI_CHANGE_ADD && cur != NULL) {
-            const kith_rfield_t *f = kith_record_field(cur, it->name);
-            if (f != NULL && f->value.type == KITH_V_LIST) {
-                rc = kith_value_copy(&v, &f->value);
-            }
+        int private = goes_private(it, cur);
+        if (private && it->mode != CLI_CHANGE_PRIVATE && res.kept_private++ == 0) {
+            snprintf(res.first_kept, sizeof(res.first_kept), "%s", it->name);
         }
-        for (size_t k = 0; k < it->n_texts && rc == KITH_OK; k++) {
-            rc = item_value(n, it->name, it->texts[k], &item);
-            if (rc != KITH_OK) {
-                break;
-            }
-            if (is_list) {
-                rc = kith_value_list_append(&v, item.str, strlen(item.str));
-            } else {
-                kith_value_clear(&v);
-                v = item;
-                memset(&item, 0, sizeof(item));
-            }
-            kith_value_clear(&item);
-        }
-        if (rc == KITH_OK) {
-            rc = kith_op_set_field(it->mode == CLI_CHANGE_PRIVATE ? &priv : &pub, it->name, &v);
+        if (it->mode == CLI_CHANGE_PUBLISH) {
+            rc = publish(&pub, &priv, cur, it->name);
+        } else {
+            rc = add_change(n, it, private ? &priv : &pub, cur, private);
         }
     }
-    kith_value_clear(&v);
-    kith_value_clear(&item);
     if (rc == KITH_ETOOBIG) {
         cli_error("too many items (a list holds at most %d)", KITH_VALUE_MAX_ITEMS);
+        rc = CLI_CHANGE_REPORTED;
+    } else if (rc == KITH_EEXISTS) {
+        cli_error("a field is changed twice in one command; give each field once");
+        rc = CLI_CHANGE_REPORTED;
+    }
+    res.shared = pub.n_set + pub.n_add + pub.n_rm;
+    res.private = priv.n_set + priv.n_add + priv.n_rm;
+    if (rc == KITH_OK && res.shared > 0 && cur != NULL &&
+        kith_record_role(cur, n->id->pk) != KITH_ROLE_EDITOR) {
+        char label[80];
+        cli_key_label(n, cur->owner, label);
+        cli_error("'%s' is %s by %s: you cannot change its shared fields, but you can keep "
+                  "private notes on it (--private FIELD=VALUE)",
+                  kith_record_name(cur),
+                  kith_record_role(cur, n->id->pk) ? "shared with you read-only"
+                                                   : "no longer shared with you",
+                  label);
         rc = CLI_CHANGE_REPORTED;
     }
     kith_op_t *ops[2] = {&pub, &priv};
     for (int k = 0; k < 2 && rc == KITH_OK; k++) {
         kith_op_t *op = ops[k];
-        if (op->n_set == 0 && !(k == 0 && kind >= 0)) {
+        if (op->n_set + op->n_add + op->n_rm == 0 && !(k == 0 && kind >= 0)) {
             continue;
         }
         memcpy(op->rec, id, KITH_REC_ID_LEN);
@@ -225,5 +339,8 @@ cli_change_commit(cli_change_t *ch, kith_node_t *n, const uint8_t id[KITH_REC_ID
     }
     kith_op_close(&pub);
     kith_op_close(&priv);
+    if (result != NULL) {
+        *result = res;
+    }
     return rc;
 }

@@ -227,13 +227,18 @@ cli_open_node(cli_globals_t *g)
     return n;
 }
 
-int
-cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
+static int
+resolve(kith_node_t *n, const char *ref, int with_deleted, uint8_t id[static KITH_REC_ID_LEN])
 {
     kith_buf_t cands;
     kith_buf_init(&cands);
-    int rc = kith_store_resolve(n->store, ref, id, &cands);
-    if (rc == KITH_ENOTFOUND) {
+    int rc = kith_store_resolve(n->store, ref, with_deleted, id, &cands);
+    if (rc == KITH_ENOTFOUND && !with_deleted &&
+        kith_store_resolve(n->store, ref, 1, id, NULL) != KITH_ENOTFOUND) {
+        cli_error("'%s' is deleted ('kith restore %s' brings it back; 'kith list --deleted' "
+                  "shows what is in the trash)",
+                  ref, ref);
+    } else if (rc == KITH_ENOTFOUND) {
         cli_error("no record matches '%s' (give an id prefix of 4+ digits or the exact name)", ref);
     } else if (rc == KITH_EAMBIGUOUS) {
         cli_error("'%s' matches several records; use a longer id prefix:\n%s", ref,
@@ -243,6 +248,18 @@ cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
     }
     kith_buf_close(&cands);
     return rc == KITH_OK ? 0 : -1;
+}
+
+int
+cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
+{
+    return resolve(n, ref, 0, id);
+}
+
+int
+cli_resolve_any(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
+{
+    return resolve(n, ref, 1, id);
 }
 
 void
@@ -288,6 +305,31 @@ cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[st
     }
 }
 
+int
+cli_confirm(int yes, int need_tty, const char *fmt, ...)
+{
+    if (yes) {
+        return 1;
+    }
+    if (!isatty(0)) {
+        if (need_tty) {
+            cli_error("confirmation needed and no terminal to ask on: run again with --yes");
+        }
+        return !need_tty;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf(" [y/N] ");
+    fflush(stdout);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) == NULL) {
+        return 0;
+    }
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
 void
 cli_poke(const char *home)
 {
@@ -319,9 +361,10 @@ role_name(int role)
     return role == KITH_ROLE_EDITOR ? "editor" : "reader";
 }
 
-static void
-json_value(kith_json_t *j, const char *field, const kith_value_t *v)
+void
+cli_json_value(void *json, const char *field, const kith_value_t *v)
 {
+    kith_json_t *j = json;
     const kith_field_def_t *def = kith_schema_field(field);
     switch (v->type) {
     case KITH_V_STR:
@@ -352,9 +395,10 @@ json_value(kith_json_t *j, const char *field, const kith_value_t *v)
     }
 }
 
-static void
-json_time(kith_json_t *j, uint64_t hlc)
+void
+cli_json_time(void *json, uint64_t hlc)
 {
+    kith_json_t *j = json;
     char t[20];
     kith_hlc_format(hlc, t);
     t[10] = 'T';
@@ -374,9 +418,16 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
     kith_json_string(j, hex);
     kith_json_key(j, "kind");
     kith_json_string(j, kith_schema_kind_name(r->kind));
+    /* Each field once at the top: the shared value, or the private one where there is no
+     * shared value. "private" holds the private layer whole, so a field with both shows
+     * both; "private_fields" names what is in it. */
     for (size_t i = 0; i < r->n_fields; i++) {
-        kith_json_key(j, r->fields[i].name);
-        json_value(j, r->fields[i].name, &r->fields[i].value);
+        const kith_rfield_t *f = &r->fields[i];
+        if (f->private && kith_record_field_in(r, f->name, 0) != NULL) {
+            continue;
+        }
+        kith_json_key(j, f->name);
+        cli_json_value(j, f->name, &f->value);
     }
     kith_json_key(j, "private_fields");
     kith_json_array_begin(j);
@@ -386,6 +437,17 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
         }
     }
     kith_json_array_end(j);
+    kith_json_key(j, "private");
+    kith_json_object_begin(j);
+    for (size_t i = 0; i < r->n_fields; i++) {
+        if (r->fields[i].private) {
+            kith_json_key(j, r->fields[i].name);
+            cli_json_value(j, r->fields[i].name, &r->fields[i].value);
+        }
+    }
+    kith_json_object_end(j);
+    kith_json_key(j, "deleted");
+    kith_json_bool(j, r->deleted);
     kith_nodeid_encode(r->owner, nid);
     cli_key_label(n, r->owner, label);
     kith_json_key(j, "owner");
@@ -408,9 +470,9 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
     }
     kith_json_array_end(j);
     kith_json_key(j, "created");
-    json_time(j, r->created);
+    cli_json_time(j, r->created);
     kith_json_key(j, "updated");
-    json_time(j, r->updated);
+    cli_json_time(j, r->updated);
     kith_json_object_end(j);
 }
 
@@ -450,10 +512,16 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     fprintf(out, "%s  (%s %.8s)\n", kith_record_name(r), kith_schema_kind_name(r->kind), hex);
     size_t n_defs;
     const kith_field_def_t *defs = kith_schema_fields(&n_defs);
-    /* Defined fields in schema order first, then custom fields alphabetically. */
+    if (r->deleted) {
+        fprintf(out, "  (deleted: 'kith restore %.8s' brings it back)\n", hex);
+    }
+    /* Defined fields in schema order first, then custom fields alphabetically; a field
+     * with a shared and a private value shows both, the private one marked. */
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t d = 0; d < (pass == 0 ? n_defs : r->n_fields); d++) {
-            const kith_rfield_t *f = pass == 0 ? kith_record_field(r, defs[d].name) : &r->fields[d];
+        for (size_t d = 0; d < (pass == 0 ? 2 * n_defs : r->n_fields); d++) {
+            const kith_rfield_t *f = pass == 0
+                                         ? kith_record_field_in(r, defs[d / 2].name, (int) (d % 2))
+                                         : &r->fields[d];
             if (f == NULL || (pass == 1 && kith_schema_field(f->name) != NULL)) {
                 continue;
             }

@@ -52,9 +52,11 @@ const char *cli_home(cli_globals_t *g);
 char *cli_read_passphrase(const char *prompt, int confirm);
 void cli_passphrase_free(char *p);
 
-/* Resolves REF to a record id, printing a clear error (with candidates when ambiguous).
- * Returns 0 on success. */
+/* Resolves REF to a live record's id, printing a clear error (with candidates when
+ * ambiguous, and a hint when REF names a deleted record). Returns 0 on success. */
 int cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN]);
+/* The same, deleted records included (show, log, restore). */
+int cli_resolve_any(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN]);
 
 /* Hex of a record id: full (33 bytes) and the 8-digit short form shown to users. */
 void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
@@ -74,6 +76,13 @@ void cli_record_line(const kith_record_t *r, FILE *out);
 /* Tells a daemon running for this home that the store changed, so that it pushes the
  * change to peers at once. Silent when no daemon runs. */
 void cli_poke(const char *home);
+/* Asks a yes/no question (printf-style, " [y/N] " is appended) on the terminal; 1 for yes.
+ * yes (a --yes flag) answers it without asking. Without a terminal on stdin the answer is
+ * yes when the command alone says enough (need_tty 0), else no, with a hint to use --yes. */
+/* JSON (json is a kith_json_t *) of a field's value, and of a clock value as ISO 8601. */
+void cli_json_value(void *json, const char *field, const kith_value_t *v);
+void cli_json_time(void *json, uint64_t hlc);
+int cli_confirm(int yes, int need_tty, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes buf to stdout and reports failure (e.g. a closed pipe or a full disk). */
 int cli_write_stdout(const kith_buf_t *buf);
@@ -89,6 +98,7 @@ int cmd_list(cli_globals_t *g, int argc, char **argv);
 int cmd_search(cli_globals_t *g, int argc, char **argv);
 int cmd_log(cli_globals_t *g, int argc, char **argv);
 int cmd_rm(cli_globals_t *g, int argc, char **argv);
+int cmd_restore(cli_globals_t *g, int argc, char **argv);
 int cmd_share(cli_globals_t *g, int argc, char **argv);
 int cmd_unshare(cli_globals_t *g, int argc, char **argv);
 int cmd_import(cli_globals_t *g, int argc, char **argv);

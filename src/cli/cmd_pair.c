@@ -205,20 +205,8 @@ peer_name_for(kith_node_t *n, const char *theirs, const char *forced, char out[6
 static int
 confirm(const char *name, const char *fp, int yes)
 {
-    if (yes) {
-        return 1;
-    }
-    if (!isatty(0)) {
-        cli_error("confirmation needed and no terminal to ask on: run again with --yes");
-        return 0;
-    }
-    printf("Add %s (fingerprint %s) as a peer? Check the fingerprint with them. [y/N] ", name, fp);
-    fflush(stdout);
-    char line[16];
-    if (fgets(line, sizeof(line), stdin) == NULL) {
-        return 0;
-    }
-    return line[0] == 'y' || line[0] == 'Y';
+    return cli_confirm(
+        yes, 1, "Add %s (fingerprint %s) as a peer? Check the fingerprint with them.", name, fp);
 }
 
 /* Shows the result of a successful exchange and adds the peer. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/nodeid.h"
 #include "cli/change.h"
 #include "kith/error.h"
 #include "model/fold.h"
@@ -145,7 +146,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     uint64_t now = kith_hlc_now_ms();
     int rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = cli_change_commit(&ch, n, id, n->id->pk, kind, NULL, now);
+        rc = cli_change_commit(&ch, n, id, n->id->pk, kind, NULL, now, NULL);
     }
     if (rc == KITH_OK) {
         rc = apply_shares(n, id, targets, n_targets,
@@ -177,24 +178,29 @@ int
 cmd_edit(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"set", required_argument, NULL, 's'},
-        {"add", required_argument, NULL, 'a'},
-        {"unset", required_argument, NULL, 'u'},
-        {"private", required_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
+        {"set", required_argument, NULL, 's'},     {"add", required_argument, NULL, 'a'},
+        {"remove", required_argument, NULL, 'r'},  {"unset", required_argument, NULL, 'u'},
+        {"private", required_argument, NULL, 'p'}, {"publish", required_argument, NULL, 'P'},
+        {"yes", no_argument, NULL, 'y'},           {NULL, 0, NULL, 0},
     };
     cli_change_t ch;
     cli_change_init(&ch);
-    int c, ret = EXIT_USAGE;
+    int c, ret = EXIT_USAGE, yes = 0, publishing = 0;
     kith_node_t *n = NULL;
     kith_record_t rec;
     kith_record_init(&rec);
     GETOPT_BEGIN();
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "y", opts, NULL)) != -1) {
+        if (c == 'y') {
+            yes = 1;
+            continue;
+        }
         int mode = c == 's'   ? CLI_CHANGE_SET
                    : c == 'a' ? CLI_CHANGE_ADD
+                   : c == 'r' ? CLI_CHANGE_REMOVE
                    : c == 'u' ? CLI_CHANGE_UNSET
                    : c == 'p' ? CLI_CHANGE_PRIVATE
+                   : c == 'P' ? CLI_CHANGE_PUBLISH
                               : -1;
         if (mode < 0) {
             ret = bad_option("edit", argv);
@@ -203,13 +209,16 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
         if (cli_change_arg(&ch, mode, optarg) != 0) {
             goto out;
         }
+        publishing |= mode == CLI_CHANGE_PUBLISH;
     }
     if (argc - optind != 1) {
         ret = cli_usage_error("edit", "needs exactly one REF");
         goto out;
     }
     if (ch.n == 0) {
-        ret = cli_usage_error("edit", "nothing to change: give --set, --add, --unset or --private");
+        ret = cli_usage_error(
+            "edit",
+            "nothing to change: give --set, --add, --remove, --unset, --private or --publish");
         goto out;
     }
     ret = 1;
@@ -223,16 +232,17 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot read the record: %s", kith_strerror(rc));
         goto out;
     }
-    if (kith_record_role(&rec, n->id->pk) != KITH_ROLE_EDITOR) {
-        char label[80];
-        cli_key_label(n, rec.owner, label);
-        cli_error("'%s' is shared with you read-only by %s; you cannot edit it",
-                  kith_record_name(&rec), label);
+    if (publishing && !cli_confirm(yes, 0,
+                                   "Publish to the shared record of '%s'? It is shared with %zu "
+                                   "peer%s, who will see the value.",
+                                   kith_record_name(&rec), rec.n_aud, rec.n_aud == 1 ? "" : "s")) {
+        printf("Nothing published.\n");
         goto out;
     }
+    cli_change_result_t res;
     rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = cli_change_commit(&ch, n, id, rec.owner, -1, &rec, kith_hlc_now_ms());
+        rc = cli_change_commit(&ch, n, id, rec.owner, -1, &rec, kith_hlc_now_ms(), &res);
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -246,7 +256,13 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
     }
     char hex[33];
     cli_id_hex(id, hex);
-    printf("Updated %s (%.8s)\n", kith_record_name(&rec), hex);
+    printf("Updated %s (%.8s)%s\n", kith_record_name(&rec), hex,
+           res.shared == 0 ? ", privately" : "");
+    if (res.kept_private > 0) {
+        printf("Note: %s is private on this node, so the change stayed private "
+               "('kith edit %.8s --publish %s' shares it).\n",
+               res.first_kept, hex, res.first_kept);
+    }
     cli_poke(n->dir);
     ret = 0;
 out:
@@ -283,12 +299,12 @@ simple_args(const char *cmd, int argc, char **argv, int want, int *json, int *fi
     return 0;
 }
 
-/* Opens the node and resolves REF; NULL after saying why. */
+/* Opens the node and resolves REF, deleted records included; NULL after saying why. */
 static kith_node_t *
 open_ref(cli_globals_t *g, const char *ref, uint8_t id[KITH_REC_ID_LEN])
 {
     kith_node_t *n = cli_open_node(g);
-    if (n != NULL && cli_resolve(n, ref, id) != 0) {
+    if (n != NULL && cli_resolve_any(n, ref, id) != 0) {
         kith_node_close(n);
         n = NULL;
     }
@@ -482,14 +498,17 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"kind", required_argument, NULL, 'k'},
+        {"deleted", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
-    int json = 0, c;
+    int json = 0, deleted = 0, c;
     collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL};
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
+        } else if (c == 'd') {
+            deleted = 1;
         } else if (c == 'k') {
             col.kind = kith_schema_kind_parse(optarg);
             if (col.kind < 0) {
@@ -508,11 +527,14 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
     }
     col.json = json;
     col.node = n;
-    int rc = kith_store_foreach_record(n->store, collect, &col), ret = 1;
+    int rc = deleted ? kith_store_foreach_deleted(n->store, collect, &col)
+                     : kith_store_foreach_record(n->store, collect, &col);
+    int ret = 1;
     if (rc != KITH_OK) {
         cli_error("cannot read the records: %s", kith_strerror(rc));
     } else {
-        ret = print_collection(&col, "No records yet. Add one with 'kith add'.");
+        ret = print_collection(&col, deleted ? "No deleted records."
+                                             : "No records yet. Add one with 'kith add'.");
         warn_skipped(n);
     }
     collection_close(&col);
@@ -548,38 +570,154 @@ cmd_search(cli_globals_t *g, int argc, char **argv)
     return ret;
 }
 
-typedef struct {
-    kith_op_t *ops;
-    kith_fold_input_t *in;
-    size_t n, cap;
-} history_t;
-
-static int
-collect_op(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *op,
-           const uint8_t hash[KITH_HASH_LEN])
+/* A value for a log line: "(unset)", the text, the number, or a list's items. */
+static void
+print_log_value(FILE *out, const kith_rfield_t *f)
 {
-    (void) signed_op;
-    (void) len;
-    history_t *h = ctx;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        kith_op_t *o = realloc(h->ops, cap * sizeof(*o));
-        if (o == NULL) {
-            return KITH_ENOMEM;
+    if (f == NULL) {
+        fputs("(unset)", out);
+    } else if (f->value.type == KITH_V_INT) {
+        fprintf(out, "%lld", (long long) f->value.num);
+    } else if (f->value.type == KITH_V_STR) {
+        fprintf(out, "\"%s\"", f->value.str);
+    } else {
+        fputc('[', out);
+        for (size_t i = 0; i < f->value.n_items; i++) {
+            fprintf(out, "%s%s", i ? ", " : "", f->value.items[i]);
         }
-        h->ops = o;
-        kith_fold_input_t *in = realloc(h->in, cap * sizeof(*in));
-        if (in == NULL) {
-            return KITH_ENOMEM;
-        }
-        h->in = in;
-        h->cap = cap;
+        fputc(']', out);
     }
-    h->ops[h->n] = *op;
-    kith_op_init((kith_op_t *) op);
-    memcpy(h->in[h->n].hash, hash, KITH_HASH_LEN);
-    h->n++;
-    return KITH_OK;
+}
+
+/* Every field name op touches, once, in order: set, add, rm. */
+static size_t
+touched_fields(const kith_op_t *op, const char **names, size_t cap)
+{
+    size_t n = 0;
+    const kith_op_field_t *groups[2] = {op->set, op->add};
+    size_t counts[2] = {op->n_set, op->n_add};
+    for (int g = 0; g < 2; g++) {
+        for (size_t i = 0; i < counts[g] && n < cap; i++) {
+            names[n++] = groups[g][i].name;
+        }
+    }
+    for (size_t i = 0; i < op->n_rm && n < cap; i++) {
+        names[n++] = op->rm[i].name;
+    }
+    return n;
+}
+
+static void
+log_text(kith_node_t *n, const kith_op_t *op, int eff, const kith_record_t *before,
+         const kith_record_t *after)
+{
+    char when[20], who[80];
+    kith_hlc_format(op->hlc, when);
+    cli_key_label(n, op->author, who);
+    printf("%s  %-12s%s%s\n", when, who, op->private ? "  (private)" : "",
+           eff ? "" : "  (ignored: not an editor at the time)");
+    if (op->kind >= 0) {
+        printf("    created %s\n", kith_schema_kind_name(op->kind));
+    }
+    if (op->del >= 0) {
+        printf("    %s\n", op->del ? "deleted" : "restored");
+    }
+    if (op->has_aud) {
+        printf("    shared with ");
+        if (op->n_aud == 0) {
+            printf("nobody");
+        }
+        for (size_t i = 0; i < op->n_aud; i++) {
+            char label[80];
+            cli_key_label(n, op->aud[i].key, label);
+            printf("%s%s (%s)", i ? ", " : "", label,
+                   op->aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
+        }
+        printf("\n");
+    }
+    const char *names[3 * KITH_OP_MAX_SET];
+    size_t nn = touched_fields(op, names, sizeof(names) / sizeof(names[0]));
+    for (size_t i = 0; i < nn; i++) {
+        int layer = op->private != 0;
+        printf("    %s%s: ", names[i], layer ? " (private)" : "");
+        print_log_value(stdout, kith_record_field_in(before, names[i], layer));
+        printf(" -> ");
+        print_log_value(stdout, kith_record_field_in(after, names[i], layer));
+        printf("\n");
+    }
+}
+
+static void
+log_json(kith_node_t *n, kith_json_t *j, const kith_op_t *op, int eff, const kith_record_t *before,
+         const kith_record_t *after)
+{
+    char nid[KITH_NODEID_BUFSIZE], label[80];
+    kith_json_object_begin(j);
+    kith_json_key(j, "time");
+    cli_json_time(j, op->hlc);
+    kith_json_key(j, "hlc");
+    kith_json_uint(j, op->hlc);
+    kith_nodeid_encode(op->author, nid);
+    cli_key_label(n, op->author, label);
+    kith_json_key(j, "author");
+    kith_json_string(j, nid);
+    kith_json_key(j, "author_name");
+    kith_json_string(j, label);
+    kith_json_key(j, "effective");
+    kith_json_bool(j, eff);
+    kith_json_key(j, "private");
+    kith_json_bool(j, op->private);
+    if (op->kind >= 0) {
+        kith_json_key(j, "created");
+        kith_json_string(j, kith_schema_kind_name(op->kind));
+    }
+    if (op->del >= 0) {
+        kith_json_key(j, "deleted");
+        kith_json_bool(j, op->del);
+    }
+    if (op->has_aud) {
+        kith_json_key(j, "audience");
+        kith_json_array_begin(j);
+        for (size_t i = 0; i < op->n_aud; i++) {
+            kith_nodeid_encode(op->aud[i].key, nid);
+            cli_key_label(n, op->aud[i].key, label);
+            kith_json_object_begin(j);
+            kith_json_key(j, "node_id");
+            kith_json_string(j, nid);
+            kith_json_key(j, "name");
+            kith_json_string(j, label);
+            kith_json_key(j, "role");
+            kith_json_string(j, op->aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
+            kith_json_object_end(j);
+        }
+        kith_json_array_end(j);
+    }
+    kith_json_key(j, "changes");
+    kith_json_array_begin(j);
+    const char *names[3 * KITH_OP_MAX_SET];
+    size_t nn = touched_fields(op, names, sizeof(names) / sizeof(names[0]));
+    for (size_t i = 0; i < nn; i++) {
+        const kith_rfield_t *b = kith_record_field_in(before, names[i], op->private != 0);
+        const kith_rfield_t *a = kith_record_field_in(after, names[i], op->private != 0);
+        kith_json_object_begin(j);
+        kith_json_key(j, "field");
+        kith_json_string(j, names[i]);
+        kith_json_key(j, "before");
+        if (b != NULL) {
+            cli_json_value(j, names[i], &b->value);
+        } else {
+            kith_json_null(j);
+        }
+        kith_json_key(j, "after");
+        if (a != NULL) {
+            cli_json_value(j, names[i], &a->value);
+        } else {
+            kith_json_null(j);
+        }
+        kith_json_object_end(j);
+    }
+    kith_json_array_end(j);
+    kith_json_object_end(j);
 }
 
 int
@@ -595,15 +733,18 @@ cmd_log(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
-    history_t h = {0};
-    kith_record_t rec;
+    kith_op_list_t h = {0};
+    kith_record_t rec, before, after;
     kith_record_init(&rec);
+    kith_record_init(&before);
+    kith_record_init(&after);
+    kith_buf_t out;
+    kith_buf_init(&out);
+    kith_json_t j;
+    kith_json_init(&j, &out, 1);
     int *eff = NULL, ret = 1;
-    int rc = kith_store_foreach_op(n->store, id, collect_op, &h);
+    int rc = kith_store_load_ops(n->store, id, &h);
     if (rc == KITH_OK && h.n > 0) {
-        for (size_t i = 0; i < h.n; i++) {
-            h.in[i].op = &h.ops[i];
-        }
         eff = calloc(h.n, sizeof(*eff));
         rc = eff ? kith_fold(h.in, h.n, &rec, eff) : KITH_ENOMEM;
     }
@@ -611,64 +752,53 @@ cmd_log(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot read the history: %s", kith_strerror(rc));
         goto out;
     }
-    printf("History of %s:\n", kith_record_name(&rec));
-    for (size_t i = 0; i < h.n; i++) {
-        const kith_op_t *op = h.in[i].op;
-        char when[20], who[80];
-        kith_hlc_format(op->hlc, when);
-        cli_key_label(n, op->author, who);
-        printf("%s  %-12s ", when, who);
-        /* One clause per kind of change, joined with "; ". */
-        const char *sep = "";
-        if (op->kind >= 0) {
-            printf("%screated %s", sep, kith_schema_kind_name(op->kind));
-            sep = "; ";
+    if (json) {
+        kith_json_array_begin(&j);
+    } else {
+        printf("History of %s%s:\n", kith_record_name(&rec), rec.deleted ? " (deleted)" : "");
+    }
+    /* The record after each op, judged with the whole history in view: n + 1 folds of
+     * growing prefixes, so a record with thousands of ops takes a moment. */
+    for (size_t i = 0; i < h.n && rc == KITH_OK; i++) {
+        kith_record_close(&before);
+        before = after;
+        kith_record_init(&after);
+        rc = kith_fold_sorted(h.in, h.n, i + 1, &after, NULL);
+        if (rc != KITH_OK) {
+            break;
         }
-        if (op->del >= 0) {
-            printf("%s%s", sep, op->del ? "deleted" : "restored");
-            sep = "; ";
+        if (json) {
+            log_json(n, &j, h.in[i].op, eff[i], &before, &after);
+        } else {
+            log_text(n, h.in[i].op, eff[i], &before, &after);
         }
-        if (op->has_aud) {
-            printf("%sshared with %zu peer%s", sep, op->n_aud, op->n_aud == 1 ? "" : "s");
-            sep = "; ";
+    }
+    if (rc != KITH_OK) {
+        cli_error("cannot read the history: %s", kith_strerror(rc));
+        goto out;
+    }
+    if (json) {
+        kith_json_array_end(&j);
+        if (kith_json_finish(&j) != KITH_OK || cli_write_stdout(&out) != 0) {
+            goto out;
         }
-        for (int unset = 0; unset < 2; unset++) {
-            const char *lead = unset ? "unset " : (op->private ? "set privately " : "set ");
-            for (size_t k = 0; k < op->n_set; k++) {
-                if ((op->set[k].value.type == KITH_V_NIL) != unset) {
-                    continue;
-                }
-                printf("%s%s%s", sep, lead, op->set[k].name);
-                sep = ", ";
-                lead = "";
-            }
-            if (lead[0] == '\0') {
-                sep = "; ";
-            }
-        }
-        printf("%s\n", eff[i] ? "" : "  (ignored: not an editor at the time)");
     }
     ret = 0;
 out:
-    for (size_t i = 0; i < h.n; i++) {
-        kith_op_close(&h.ops[i]);
-    }
-    free(h.ops);
-    free(h.in);
+    kith_op_list_close(&h);
     free(eff);
     kith_record_close(&rec);
+    kith_record_close(&before);
+    kith_record_close(&after);
+    kith_buf_close(&out);
     kith_node_close(n);
     return ret;
 }
 
-/* Loads REF for an owner-only action; prints why not and returns -1 otherwise. */
+/* Loads record id for an owner-only action; prints why not and returns -1 otherwise. */
 static int
-load_owned(kith_node_t *n, const char *ref, uint8_t id[KITH_REC_ID_LEN], kith_record_t *rec,
-           const char *what)
+load_owned(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], kith_record_t *rec, const char *what)
 {
-    if (cli_resolve(n, ref, id) != 0) {
-        return -1;
-    }
     int rc = kith_store_record_get(n->store, id, rec);
     if (rc != KITH_OK) {
         cli_error("cannot read the record: %s", kith_strerror(rc));
@@ -683,27 +813,15 @@ load_owned(kith_node_t *n, const char *ref, uint8_t id[KITH_REC_ID_LEN], kith_re
     return 0;
 }
 
-int
-cmd_rm(cli_globals_t *g, int argc, char **argv)
+/* Writes the owner's op that deletes (del 1) or restores (del 0) a record. */
+static int
+set_deleted(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], int del)
 {
-    int first, json;
-    int u = simple_args("rm", argc, argv, 1, &json, &first);
-    if (u != 0) {
-        return u;
-    }
-    kith_node_t *n = cli_open_node(g);
-    kith_record_t rec;
-    kith_record_init(&rec);
-    uint8_t id[KITH_REC_ID_LEN];
-    int ret = 1;
-    if (n == NULL || load_owned(n, argv[first], id, &rec, "delete") != 0) {
-        goto out;
-    }
     kith_op_t op;
     kith_op_init(&op);
     memcpy(op.rec, id, KITH_REC_ID_LEN);
     memcpy(op.owner, n->id->pk, KITH_PK_LEN);
-    op.del = 1;
+    op.del = del;
     int rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
         rc = kith_node_apply_local(n, &op, kith_hlc_now_ms(), NULL);
@@ -714,16 +832,95 @@ cmd_rm(cli_globals_t *g, int argc, char **argv)
     kith_op_close(&op);
     if (rc != KITH_OK) {
         kith_store_rollback(n->store);
-        cli_error("cannot delete the record: %s", kith_strerror(rc));
+    }
+    return rc;
+}
+
+/* rm REF [--yes] and restore REF. */
+static int
+tombstone_common(cli_globals_t *g, int argc, char **argv, int del)
+{
+    static const struct option opts[] = {
+        {"yes", no_argument, NULL, 'y'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = del ? "rm" : "restore";
+    int c, yes = 0;
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "y", opts, NULL)) != -1) {
+        if (c != 'y') {
+            return bad_option(cmd, argv);
+        }
+        yes = 1;
+    }
+    if (argc - optind != 1) {
+        return cli_usage_error(cmd, "needs exactly one REF");
+    }
+    kith_node_t *n = cli_open_node(g);
+    kith_record_t rec;
+    kith_record_init(&rec);
+    uint8_t id[KITH_REC_ID_LEN];
+    char hex[33], label[80];
+    int ret = 1;
+    if (n == NULL ||
+        (del ? cli_resolve(n, argv[optind], id) : cli_resolve_any(n, argv[optind], id)) != 0 ||
+        load_owned(n, id, &rec, del ? "delete" : "restore") != 0) {
         goto out;
     }
-    printf("Deleted %s\n", kith_record_name(&rec));
+    cli_id_hex(id, hex);
+    if (!del && !rec.deleted) {
+        printf("%s is not deleted; nothing to restore\n", kith_record_name(&rec));
+        ret = 0;
+        goto out;
+    }
+    if (del && rec.n_aud > 0) {
+        /* Say who loses it: deleting a shared record deletes it for them too. */
+        kith_buf_t who;
+        kith_buf_init(&who);
+        for (size_t i = 0; i < rec.n_aud; i++) {
+            cli_key_label(n, rec.aud[i].key, label);
+            kith_buf_printf(&who, "%s%s", i ? ", " : "", label);
+        }
+        int ok = cli_confirm(yes, 0,
+                             "'%s' is shared with %s. Delete it for them too? (Their private "
+                             "notes stay; 'kith restore' undoes it.)",
+                             kith_record_name(&rec), (char *) who.data);
+        kith_buf_close(&who);
+        if (!ok) {
+            printf("Nothing deleted.\n");
+            ret = 0;
+            goto out;
+        }
+    }
+    int rc = set_deleted(n, id, del);
+    if (rc != KITH_OK) {
+        cli_error("cannot %s the record: %s", del ? "delete" : "restore", kith_strerror(rc));
+        goto out;
+    }
+    if (del) {
+        printf("Deleted %s (%.8s); 'kith restore %.8s' undoes it\n", kith_record_name(&rec), hex,
+               hex);
+    } else {
+        printf("Restored %s (%.8s)\n", kith_record_name(&rec), hex);
+    }
     cli_poke(n->dir);
     ret = 0;
 out:
     kith_record_close(&rec);
     kith_node_close(n);
     return ret;
+}
+
+int
+cmd_rm(cli_globals_t *g, int argc, char **argv)
+{
+    return tombstone_common(g, argc, argv, 1);
+}
+
+int
+cmd_restore(cli_globals_t *g, int argc, char **argv)
+{
+    return tombstone_common(g, argc, argv, 0);
 }
 
 static int
@@ -766,7 +963,7 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     ret = 1;
     n = cli_open_node(g);
     uint8_t id[KITH_REC_ID_LEN];
-    if (n == NULL || load_owned(n, argv[optind], id, &rec, cmd) != 0) {
+    if (n == NULL || cli_resolve(n, argv[optind], id) != 0 || load_owned(n, id, &rec, cmd) != 0) {
         goto out;
     }
     int rc = kith_store_begin(n->store);

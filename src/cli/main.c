@@ -42,25 +42,42 @@ const cli_command_t cli_commands[] = {
      "  --share PEER|@GROUP share with a peer or group as editors\n"
      "  --read-only         with --share: as readers\n\n"
      "Fields are listed by 'kith help fields'.\n"},
-    {"edit", cmd_edit, "REF [--set F=V]... [--add F=V]... [--unset F]... [--private F=V]...",
+    {"edit", cmd_edit,
+     "REF [--set F=V]... [--add F=V]... [--remove F=V]... [--unset F]... [--private F=V]...\n"
+     "     [--publish F]... [--yes]",
      "change a record",
      "  --set FIELD=VALUE      replace a field (for a list: all --set items form the list)\n"
-     "  --add FIELD=VALUE      append an item to a list field\n"
+     "  --add FIELD=VALUE      add an item to a list field\n"
+     "  --remove FIELD=VALUE   remove an item from a list field\n"
      "  --unset FIELD          remove a field\n"
-     "  --private FIELD=VALUE  set a field that never leaves this node\n\n"
+     "  --private FIELD=VALUE  set a private value: it never leaves your devices\n"
+     "  --publish FIELD        move a private value into the shared record (asks first on a\n"
+     "                         terminal; --yes does not ask)\n\n"
+     "Privacy is sticky: once a field has a private value on this node, --set, --add,\n"
+     "--remove and --unset change the private value, never the shared one; only --publish\n"
+     "shares it. Anyone who holds a record, reader or editor, may keep private values on\n"
+     "it; they survive the owner's edits, unsharing and deletion. List changes merge with\n"
+     "colleagues' concurrent changes item by item.\n\n"
      "REF is a record id prefix (4+ hex digits) or an exact name.\n"},
     {"show", cmd_show, "REF [--json]", "show one record", "  --json   one JSON object\n"},
-    {"list", cmd_list, "[--json] [--kind person|org]", "list records",
-     "  --json          a JSON array\n  --kind KIND     only people or only organisations\n"},
+    {"list", cmd_list, "[--json] [--kind person|org] [--deleted]", "list records",
+     "  --json          a JSON array\n  --kind KIND     only people or only organisations\n"
+     "  --deleted       deleted records instead (the trash; 'kith restore' brings one back)\n"},
     {"search", cmd_search, "TEXT [--json]", "find records containing TEXT",
      "Matches any field, ignoring case and accents ('odegard' finds 'Ødegård').\n\n"
      "  --json   a JSON array\n"},
     {"log", cmd_log, "REF", "show who changed what and when",
      "Lists the ops of a record, oldest first: time, author, and the fields changed.\n"
      "Changes by someone who was not an editor at the time are marked as ignored.\n"},
-    {"rm", cmd_rm, "REF", "delete a record you own",
-     "Deletes the record here and, through sync, for everyone it is shared with.\n"
-     "Its history is kept (see 'kith log').\n"},
+    {"rm", cmd_rm, "REF [--yes]", "delete a record you own (reversible)",
+     "Deletes the record here and, through sync, for everyone it is shared with. When it\n"
+     "is shared, says with whom and asks first (on a terminal). Nothing is lost: the\n"
+     "record, its history ('kith log') and everyone's private notes on it are kept, and\n"
+     "'kith restore REF' brings it back; 'kith list --deleted' shows deleted records.\n\n"
+     "  --yes, -y   do not ask\n"},
+    {"restore", cmd_restore, "REF", "bring back a record you deleted",
+     "Undoes 'kith rm': the record is live again here and, through sync, for everyone it\n"
+     "is shared with. REF may name a deleted record ('kith list --deleted').\n"},
     {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]", "share a record",
      "Adds a peer or a group to the record's audience. Peers added to the group later are\n"
      "included automatically. Private fields are never shared.\n\n"

@@ -514,3 +514,25 @@ kith_fold(kith_fold_input_t *ops, size_t n, kith_record_t *out, int *effective)
     qsort(ops, n, sizeof(*ops), cmp_input);
     return kith_fold_sorted(ops, n, n, out, effective);
 }
+
+int
+kith_fold_cut(kith_op_t *aud_op, const kith_record_t *cur, const kith_fold_input_t *ops, size_t n)
+{
+    for (size_t k = 0; k < cur->n_aud; k++) {
+        const uint8_t *key = cur->aud[k].key;
+        if (cur->aud[k].role != KITH_ROLE_EDITOR ||
+            aud_role(aud_op->aud, aud_op->n_aud, key) == KITH_ROLE_EDITOR) {
+            continue;
+        }
+        int rc = kith_op_cut_add(aud_op, key, NULL);
+        for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+            if (!ops[i].op->private && memcmp(ops[i].op->author, key, KITH_PK_LEN) == 0) {
+                rc = kith_op_cut_add(aud_op, key, ops[i].hash);
+            }
+        }
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    return KITH_OK;
+}

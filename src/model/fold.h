@@ -35,4 +35,11 @@ int kith_fold(kith_fold_input_t *ops, size_t n, kith_record_t *out, int *effecti
 int kith_fold_sorted(const kith_fold_input_t *ops, size_t n, size_t upto, kith_record_t *out,
                      int *effective);
 
+/* Gives aud_op, an owner op that replaces the audience of record cur, the cut that its
+ * demotions need (proto/OPS.md "The fold", rule 3): every editor of cur that aud_op no
+ * longer makes an editor is listed, with the hashes of its shared ops among the n ops
+ * (the record's ops this node holds). KITH_ETOOBIG past the limits of one op. */
+int kith_fold_cut(kith_op_t *aud_op, const kith_record_t *cur, const kith_fold_input_t *ops,
+                  size_t n);
+
 #endif

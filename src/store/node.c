@@ -2,6 +2,7 @@
  * Nodes: home directory, identity and store together; see node.h.
  */
 #include "store/node.h"
+#include "model/fold.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -296,6 +297,39 @@ kith_node_close(kith_node_t *n)
     free(n);
 }
 
+/* Records folded by an older kith (before ops version 2) are refolded once: the private
+ * layer brings back private values that a shared edit used to overwrite, and lists gain
+ * the element ids that --remove needs. A store that cannot be written now (read-only, or
+ * busy) keeps its records, which still read, and is upgraded at a later open. */
+static void
+upgrade_fold(kith_store_t *s)
+{
+    static const char key[] = "fold_version";
+    kith_buf_t v;
+    kith_buf_init(&v);
+    int rc = kith_store_meta_get(s, key, &v);
+    int current = rc == KITH_OK && v.len == 1 && v.data[0] == '0' + KITH_OP_VERSION;
+    kith_buf_close(&v);
+    if (current || (rc != KITH_OK && rc != KITH_ENOTFOUND)) {
+        return;
+    }
+    uint64_t refolded = 0;
+    char version = '0' + KITH_OP_VERSION;
+    rc = kith_store_begin(s);
+    if (rc == KITH_OK) {
+        rc = kith_store_refold_all(s, &refolded);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_set(s, key, &version, 1);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+    }
+}
+
 int
 kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
                size_t errcap)
@@ -351,6 +385,7 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         goto out;
     }
     kith_store_set_vault(n->store, n->vault);
+    upgrade_fold(n->store);
     rc = kith_store_meta_get(n->store, "name", &name);
     if (rc == KITH_ENOTFOUND) {
         rc = KITH_OK;
@@ -521,6 +556,32 @@ kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targ
     return rc;
 }
 
+/* Gives an audience op that demotes editors of rec its cut: the editors' ops held here
+ * keep their effect, and nothing they sign later can, whatever time it claims. */
+static int
+add_cut(kith_node_t *n, kith_op_t *op, const kith_record_t *rec)
+{
+    int demotes = 0;
+    for (size_t i = 0; i < rec->n_aud; i++) {
+        int still_editor = 0;
+        for (size_t k = 0; k < op->n_aud; k++) {
+            still_editor |= memcmp(op->aud[k].key, rec->aud[i].key, KITH_PK_LEN) == 0 &&
+                            op->aud[k].role == KITH_ROLE_EDITOR;
+        }
+        demotes |= rec->aud[i].role == KITH_ROLE_EDITOR && !still_editor;
+    }
+    if (!demotes) {
+        return KITH_OK; /* no editors: nothing to cut, and no history to read */
+    }
+    kith_op_list_t ops;
+    int rc = kith_store_load_ops(n->store, rec->id, &ops);
+    if (rc == KITH_OK) {
+        rc = kith_fold_cut(op, rec, ops.in, ops.n);
+        kith_op_list_close(&ops);
+    }
+    return rc;
+}
+
 int
 kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], uint64_t now_ms,
                           int *changed)
@@ -558,7 +619,10 @@ kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LE
     }
     memcpy(op.rec, id, KITH_REC_ID_LEN);
     memcpy(op.owner, rec.owner, KITH_PK_LEN);
-    rc = kith_node_apply_local(n, &op, now_ms, NULL);
+    rc = add_cut(n, &op, &rec);
+    if (rc == KITH_OK) {
+        rc = kith_node_apply_local(n, &op, now_ms, NULL);
+    }
     if (rc == KITH_OK && changed != NULL) {
         *changed = 1;
     }

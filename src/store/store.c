@@ -431,14 +431,8 @@ unseal_column(kith_store_t *s, sqlite3_stmt *st, int col, const uint8_t *ad, siz
                              (size_t) sqlite3_column_bytes(st, col), out);
 }
 
-typedef struct {
-    kith_op_t *ops;
-    kith_fold_input_t *in;
-    size_t n, cap;
-} op_list_t;
-
-static void
-op_list_close(op_list_t *l)
+void
+kith_op_list_close(kith_op_list_t *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         kith_op_close(&l->ops[i]);
@@ -454,7 +448,7 @@ op_list_load(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *o
 {
     (void) signed_op;
     (void) len;
-    op_list_t *l = ctx;
+    kith_op_list_t *l = ctx;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         kith_op_t *ops = realloc(l->ops, cap * sizeof(*ops));
@@ -475,6 +469,21 @@ op_list_load(void *ctx, const uint8_t *signed_op, size_t len, const kith_op_t *o
     memcpy(l->in[l->n].hash, hash, KITH_HASH_LEN);
     l->n++;
     return KITH_OK;
+}
+
+int
+kith_store_load_ops(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_op_list_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = kith_store_foreach_op(s, id, op_list_load, out);
+    /* Point the inputs at the ops only now: the array moved while it grew. */
+    for (size_t i = 0; rc == KITH_OK && i < out->n; i++) {
+        out->in[i].op = &out->ops[i];
+    }
+    if (rc != KITH_OK) {
+        kith_op_list_close(out);
+    }
+    return rc;
 }
 
 int
@@ -733,14 +742,11 @@ static int
 refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
               const uint8_t (*check)[KITH_HASH_LEN], size_t n_check, int *eff)
 {
-    op_list_t list = {0};
+    kith_op_list_t list;
     kith_record_t rec;
     kith_record_init(&rec);
     int *all = NULL;
-    int rc = kith_store_foreach_op(s, rec_id, op_list_load, &list);
-    for (size_t i = 0; rc == KITH_OK && i < list.n; i++) {
-        list.in[i].op = &list.ops[i];
-    }
+    int rc = kith_store_load_ops(s, rec_id, &list);
     if (rc == KITH_OK && list.n == 0) {
         rc = KITH_ENOTFOUND;
     }
@@ -762,7 +768,7 @@ refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
         rc = write_record(s, &rec, 0);
     }
     free(all);
-    op_list_close(&list);
+    kith_op_list_close(&list);
     kith_record_close(&rec);
     return rc;
 }
@@ -1334,14 +1340,15 @@ kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
     return rc;
 }
 
-int
-kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
+static int
+foreach_record(kith_store_t *s, int deleted, kith_record_cb cb, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT id, data FROM records WHERE deleted=0", &st);
+    int rc = prepare(s, "SELECT id, data FROM records WHERE deleted=?", &st);
     if (rc != KITH_OK) {
         return rc;
     }
+    sqlite3_bind_int(st, 1, deleted);
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         kith_record_t rec;
@@ -1365,6 +1372,18 @@ kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
     }
     release(s, st);
     return rc;
+}
+
+int
+kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx)
+{
+    return foreach_record(s, 0, cb, ctx);
+}
+
+int
+kith_store_foreach_deleted(kith_store_t *s, kith_record_cb cb, void *ctx)
+{
+    return foreach_record(s, 1, cb, ctx);
 }
 
 int
@@ -1486,8 +1505,8 @@ collect(sqlite3_stmt *st, candidates_t *c)
 }
 
 int
-kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_ID_LEN],
-                   kith_buf_t *cands)
+kith_store_resolve(kith_store_t *s, const char *ref, int with_deleted,
+                   uint8_t id[static KITH_REC_ID_LEN], kith_buf_t *cands)
 {
     candidates_t c = {.n = 0};
     sqlite3_stmt *st = NULL;
@@ -1502,11 +1521,12 @@ kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_
             lo[i] = (uint8_t) (((a < 0 ? 0 : a) << 4) | (b < 0 ? 0 : b));
             hi[i] = (uint8_t) (((a < 0 ? 15 : a) << 4) | (b < 0 ? 15 : b));
         }
-        rc = prepare(s, "SELECT id FROM records WHERE deleted=0 AND id BETWEEN ? AND ? LIMIT 9",
+        rc = prepare(s, "SELECT id FROM records WHERE deleted<=? AND id BETWEEN ? AND ? LIMIT 9",
                      &st);
         if (rc == KITH_OK) {
-            sqlite3_bind_blob(st, 1, lo, KITH_REC_ID_LEN, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 2, hi, KITH_REC_ID_LEN, SQLITE_STATIC);
+            sqlite3_bind_int(st, 1, with_deleted != 0);
+            sqlite3_bind_blob(st, 2, lo, KITH_REC_ID_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 3, hi, KITH_REC_ID_LEN, SQLITE_STATIC);
             rc = collect(st, &c);
         }
         release(s, st);
@@ -1516,10 +1536,11 @@ kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_
         uint8_t tag[KITH_NAME_TAG_LEN];
         rc = name_tag(s, ref, tag);
         if (rc == KITH_OK) {
-            rc = prepare(s, "SELECT id FROM records WHERE deleted=0 AND name_tag=? LIMIT 9", &st);
+            rc = prepare(s, "SELECT id FROM records WHERE deleted<=? AND name_tag=? LIMIT 9", &st);
         }
         if (rc == KITH_OK) {
-            sqlite3_bind_blob(st, 1, tag, KITH_NAME_TAG_LEN, SQLITE_STATIC);
+            sqlite3_bind_int(st, 1, with_deleted != 0);
+            sqlite3_bind_blob(st, 2, tag, KITH_NAME_TAG_LEN, SQLITE_STATIC);
             rc = collect(st, &c);
         }
         release(s, st);
@@ -1967,13 +1988,10 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
     }
     release(s, st);
     for (size_t i = 0; rc == KITH_OK && i < n; i++) {
-        op_list_t list = {0};
+        kith_op_list_t list;
         kith_record_t rec;
         kith_record_init(&rec);
-        rc = kith_store_foreach_op(s, ids[i], op_list_load, &list);
-        for (size_t k = 0; rc == KITH_OK && k < list.n; k++) {
-            list.in[k].op = &list.ops[k];
-        }
+        rc = kith_store_load_ops(s, ids[i], &list);
         if (rc == KITH_OK && list.n > 0) {
             rc = kith_fold(list.in, list.n, &rec, NULL);
             if (rc == KITH_OK) {
@@ -1981,7 +1999,7 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
                 (*refolded)++;
             }
         }
-        op_list_close(&list);
+        kith_op_list_close(&list);
         kith_record_close(&rec);
     }
     free(ids);

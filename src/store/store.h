@@ -22,6 +22,7 @@
 
 #include "crypto/vault.h"
 #include "sync/reconcile.h"
+#include "model/fold.h"
 #include "model/op.h"
 #include "model/record.h"
 #include "util/buf.h"
@@ -140,15 +141,18 @@ int kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK
 int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
                           kith_record_t *out);
 /* Resolves REF: an id prefix of 4+ hex digits or an exact name (case- and diacritic-
- * insensitive). Deleted records are skipped. KITH_ENOTFOUND; KITH_EAMBIGUOUS with the
- * candidates, one "ID-PREFIX  NAME" per line, appended to candidates (may be NULL). */
-int kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_ID_LEN],
-                       kith_buf_t *candidates);
+ * insensitive). Deleted records are skipped unless with_deleted. KITH_ENOTFOUND;
+ * KITH_EAMBIGUOUS with the candidates, one "ID-PREFIX  NAME" per line, appended to
+ * candidates (may be NULL). */
+int kith_store_resolve(kith_store_t *s, const char *ref, int with_deleted,
+                       uint8_t id[static KITH_REC_ID_LEN], kith_buf_t *candidates);
 
 typedef int (*kith_record_cb)(void *ctx, const kith_record_t *r);
 /* Calls cb for every record not deleted; a non-zero return from cb stops the walk and is
  * returned. Records that fail to decrypt are skipped and counted (kith_store_skipped). */
 int kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx);
+/* The same for deleted records (tombstones: `kith list --deleted`). */
+int kith_store_foreach_deleted(kith_store_t *s, kith_record_cb cb, void *ctx);
 /* Calls cb for every non-deleted record whose folded text contains the folded needle. */
 int kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *ctx);
 /* Records that walks (foreach_record, search) passed over because they failed to
@@ -162,6 +166,17 @@ typedef int (*kith_op_cb)(void *ctx, const uint8_t *signed_op, size_t len, const
 /* Calls cb for each op of one record (any order). */
 int kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_op_cb cb,
                           void *ctx);
+
+/* A record's ops, decoded, with the inputs the fold takes (in[i].op points at ops[i]). */
+typedef struct {
+    kith_op_t *ops;
+    kith_fold_input_t *in;
+    size_t n, cap;
+} kith_op_list_t;
+/* Loads every op of one record (none: n is 0). Free with kith_op_list_close(). */
+int kith_store_load_ops(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                        kith_op_list_t *out);
+void kith_op_list_close(kith_op_list_t *l);
 
 /* Share specifications: what the user asked for (a peer name or "@group", with a role),
  * kept so that group membership changes can be applied to existing records. */

@@ -113,12 +113,42 @@ contains "carol included via group" "$TMP/out" "carol (editor)"
 # History.
 ok "log" k log "$ada"
 contains "log created" "$TMP/out" "created person"
-contains "log private" "$TMP/out" "set privately pain_points"
-contains "log unset" "$TMP/out" "unset title"
+# Values, old and new (failure 7 of issue 10: it listed field names only).
+contains "log private" "$TMP/out" 'pain_points (private): (unset) -> "budget cuts"'
+contains "log unset" "$TMP/out" 'title: "CTO" -> (unset)'
+ok "log json" k log "$ada" --json
+python3 - "$TMP/out" <<'PY' || fail "log --json is not the history with values"
+import json, sys
+log = json.load(open(sys.argv[1]))
+assert log[0]["created"] == "person" and log[0]["effective"], log[0]
+changes = {c["field"]: c for e in log for c in e["changes"]}
+assert changes["pain_points"]["after"] == "budget cuts", changes
+assert any(e["private"] for e in log if any(c["field"] == "pain_points" for c in e["changes"]))
+assert any(c["field"] == "title" and c["before"] == "CTO" and c["after"] is None
+           for e in log for c in e["changes"]), log
+PY
 
-# Delete.
+# Delete, then undo (failure 4 of issue 10: rm could not be undone, log found nothing).
 ok "rm" k rm "$ada"
-refuses "show deleted" k show "$ada"
+contains "rm says how to undo" "$TMP/out" "kith restore"
 ok "list after rm" k list
 lacks "deleted not listed" "$TMP/out" "${ada:0:8}"
+refuses "edit deleted" k edit "$ada" --set title=x
+contains "edit deleted says so" "$TMP/err" "is deleted"
+ok "show deleted" k show "$ada"
+contains "show marks deleted" "$TMP/out" "deleted"
+contains "private note kept" "$TMP/out" "budget cuts"
+ok "log deleted" k log "$ada"
+contains "log shows deletion" "$TMP/out" "deleted"
+ok "list --deleted" k list --deleted
+contains "trash lists it" "$TMP/out" "${ada:0:8}"
+ok "restore" k restore "$ada"
+contains "restored" "$TMP/out" "Restored"
+ok "list after restore" k list
+contains "back in the list" "$TMP/out" "${ada:0:8}"
+ok "restore twice" k restore "$ada"
+contains "nothing to restore" "$TMP/out" "not deleted"
+ok "list --deleted empty" k list --deleted
+lacks "trash empty" "$TMP/out" "${ada:0:8}"
+ok "rm again" k rm "$ada" --yes
 finish

@@ -135,6 +135,7 @@ for d in (a, b):
     del d["owner_name"], d["audience"]  # "you" vs a peer name
     d.pop("politics", None)             # alice's private field
     d["private_fields"] = []
+    d.pop("private")                    # the private layer, alice's only
 assert a == b, (a, b)
 assert a["title"] in ("Alpha", "Beta") and a["x-a"] == "from-alice" and a["x-b"] == "from-bob", a
 PY

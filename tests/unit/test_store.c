@@ -812,63 +812,69 @@ resolve(void **state)
     kith_buf_init(&cands);
 
     /* Id prefixes of 4 or more hex digits, either case, odd lengths too. */
-    ASSERT_OK(kith_store_resolve(f->s, "1234", id, &cands));
+    ASSERT_OK(kith_store_resolve(f->s, "1234", 0, id, &cands));
     assert_memory_equal(id, c, KITH_REC_ID_LEN);
-    ASSERT_OK(kith_store_resolve(f->s, "12345", id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "12345", 0, id, NULL));
     assert_memory_equal(id, c, KITH_REC_ID_LEN);
-    ASSERT_OK(kith_store_resolve(f->s, "AABBC", id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "AABBC", 0, id, NULL));
     assert_memory_equal(id, a, KITH_REC_ID_LEN);
-    ASSERT_OK(kith_store_resolve(f->s, "aabbd2", id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "aabbd2", 0, id, NULL));
     assert_memory_equal(id, b, KITH_REC_ID_LEN);
     /* The whole id, and all but its last digit. */
     char hex[2 * KITH_REC_ID_LEN + 2];
     sodium_bin2hex(hex, sizeof(hex), a, KITH_REC_ID_LEN);
-    ASSERT_OK(kith_store_resolve(f->s, hex, id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, hex, 0, id, NULL));
     assert_memory_equal(id, a, KITH_REC_ID_LEN);
     hex[31] = '\0';
-    ASSERT_OK(kith_store_resolve(f->s, hex, id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, hex, 0, id, NULL));
     assert_memory_equal(id, a, KITH_REC_ID_LEN);
     ASSERT_EQ(cands.len, 0);
     /* A prefix that matches nothing, and one too short to be taken as a prefix. */
-    ASSERT_ERR(kith_store_resolve(f->s, "ffff", id, &cands), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_store_resolve(f->s, "123", id, &cands), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_store_resolve(f->s, "12", id, &cands), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_store_resolve(f->s, "", id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "ffff", 0, id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "123", 0, id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "12", 0, id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "", 0, id, &cands), KITH_ENOTFOUND);
     /* 33 hex digits is longer than any id. */
     sodium_bin2hex(hex, sizeof(hex), a, KITH_REC_ID_LEN);
     hex[32] = '0';
     hex[33] = '\0';
-    ASSERT_ERR(kith_store_resolve(f->s, hex, id, &cands), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, hex, 0, id, &cands), KITH_ENOTFOUND);
     ASSERT_EQ(cands.len, 0);
 
     /* Exact names, case- and accent-insensitively. */
-    ASSERT_OK(kith_store_resolve(f->s, "OYSTEIN ODEGARD", id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "OYSTEIN ODEGARD", 0, id, NULL));
     assert_memory_equal(id, c, KITH_REC_ID_LEN);
     ASSERT_OK(kith_store_resolve(f->s,
                                  "\xc3\xb8ystein \xc3\xb8"
                                  "deg\xc3\xa5rd",
-                                 id, NULL));
+                                 0, id, NULL));
     assert_memory_equal(id, c, KITH_REC_ID_LEN);
     /* Only exact names: no prefix or substring of a name. */
-    ASSERT_ERR(kith_store_resolve(f->s, "Oystein", id, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_store_resolve(f->s, "oystein odegard ", id, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "Oystein", 0, id, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "oystein odegard ", 0, id, NULL), KITH_ENOTFOUND);
 
     /* Ambiguity: both candidates listed, with id prefix and name. */
-    ASSERT_ERR(kith_store_resolve(f->s, "ADA LOVELACE", id, &cands), KITH_EAMBIGUOUS);
+    ASSERT_ERR(kith_store_resolve(f->s, "ADA LOVELACE", 0, id, &cands), KITH_EAMBIGUOUS);
     assert_non_null(cands.data);
     assert_non_null(strstr((char *) cands.data, "aabbc142"));
     assert_non_null(strstr((char *) cands.data, "aabbd242"));
     assert_non_null(strstr((char *) cands.data, "Ada Lovelace"));
     assert_non_null(strstr((char *) cands.data, "ada lovelace"));
     cands.len = 0;
-    ASSERT_ERR(kith_store_resolve(f->s, "aabb", id, &cands), KITH_EAMBIGUOUS);
+    ASSERT_ERR(kith_store_resolve(f->s, "aabb", 0, id, &cands), KITH_EAMBIGUOUS);
     assert_non_null(strstr((char *) cands.data, "aabbc142"));
     assert_non_null(strstr((char *) cands.data, "aabbd242"));
-    ASSERT_ERR(kith_store_resolve(f->s, "aabb", id, NULL), KITH_EAMBIGUOUS);
+    ASSERT_ERR(kith_store_resolve(f->s, "aabb", 0, id, NULL), KITH_EAMBIGUOUS);
 
-    /* Deleted records resolve neither by id nor by name. */
-    ASSERT_ERR(kith_store_resolve(f->s, "dead", id, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_store_resolve(f->s, "Gone", id, NULL), KITH_ENOTFOUND);
+    /* Deleted records resolve neither by id nor by name, unless asked for (show, log and
+     * restore work on them). */
+    ASSERT_ERR(kith_store_resolve(f->s, "dead", 0, id, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_resolve(f->s, "Gone", 0, id, NULL), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_resolve(f->s, "dead", 1, id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "Gone", 1, id, NULL));
+    ASSERT_OK(kith_store_resolve(f->s, "Ada Lovelace", 1, id, NULL) == KITH_EAMBIGUOUS
+                  ? KITH_OK
+                  : KITH_EINVAL);
     kith_buf_close(&cands);
 }
 
