@@ -46,7 +46,19 @@ for h in alice bob carol; do
         cp "$TMP/out" "$A/$h/records/$id.log"
     done
     case " $deleted_at " in
-    *" $h "*) refuses "deleted record stays deleted at $h" node show "$deleted" ;;
+    *" $h "*)
+        # Still deleted after the upgrade, and now reversible: in the trash, with its
+        # history (kith before ops version 2 could not even log it).
+        ok "list at $h" node list
+        lacks "deleted record not listed at $h" "$TMP/out" "${deleted:0:8}"
+        ok "list --deleted at $h" node list --deleted
+        contains "deleted record in the trash at $h" "$TMP/out" "${deleted:0:8}"
+        ok "show deleted at $h" node show "$deleted" --json
+        contains "deleted record marked at $h" "$TMP/out" '"deleted": true'
+        ok "log deleted at $h" node log "$deleted"
+        contains "log of the deleted record at $h" "$TMP/out" "deleted"
+        refuses "edit deleted at $h" node edit "$deleted" --set title=x
+        ;;
     esac
 done
 
