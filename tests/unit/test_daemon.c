@@ -51,9 +51,11 @@ static struct {
     char bob_home[128], alice_home[128], log_path[160];
     kith_node_t *bob, *alice;
     kith_identity_t *hostile[N_HOSTILE];
-    uint8_t r_read[KITH_REC_ID_LEN];   /* bob's; mallory is a reader */
-    uint8_t r_edit[KITH_REC_ID_LEN];   /* bob's; mallory is an editor */
-    uint8_t r_secret[KITH_REC_ID_LEN]; /* bob's; shared with alice only */
+    uint8_t r_read[KITH_REC_ID_LEN];    /* bob's; mallory is a reader */
+    uint8_t r_edit[KITH_REC_ID_LEN];    /* bob's; mallory is an editor */
+    uint8_t r_secret[KITH_REC_ID_LEN];  /* bob's; shared with alice only */
+    uint8_t r_demoted[KITH_REC_ID_LEN]; /* bob's; mallory edited it, then became a reader */
+    uint64_t demoted_hlc;               /* when bob demoted mallory */
     /* bob's daemon, in its own thread */
     uv_loop_t loop;
     uv_async_t stop;
@@ -116,6 +118,40 @@ add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const
     ASSERT_OK(kith_store_commit(n->store));
 }
 
+static void craft_note(const kith_identity_t *author, const uint8_t *rec, uint64_t hlc,
+                       const char *note, kith_buf_t *out);
+
+/* r_demoted: mallory, an editor, makes an edit that bob accepts; then bob makes her a
+ * reader. The demotion's cut lists her edit. */
+static void
+demote_mallory(void)
+{
+    make_record(w.bob, "Demoted", "mallory", KITH_ROLE_EDITOR, w.r_demoted);
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(w.bob->store, w.r_demoted, &r));
+    uint64_t shared_hlc = r.updated; /* her edit must come after it, even within 1 ms */
+    kith_record_close(&r);
+    kith_buf_t op;
+    craft_note(w.hostile[MALLORY], w.r_demoted, shared_hlc + 1, "honest edit", &op);
+    const uint8_t *ops[1] = {op.data};
+    size_t lens[1] = {op.len};
+    kith_apply_stats_t st = {0};
+    ASSERT_OK(kith_store_begin(w.bob->store));
+    ASSERT_OK(kith_store_apply_remote(w.bob->store, w.bob->id->pk, w.hostile[MALLORY]->pk, 0, ops,
+                                      lens, 1, &st, NULL, NULL));
+    assert_int_equal(st.accepted, 1);
+    ASSERT_OK(kith_store_share_set(w.bob->store, w.r_demoted, "mallory", KITH_ROLE_READER));
+    ASSERT_OK(kith_node_update_audience(w.bob, w.r_demoted, kith_hlc_now_ms() + 1, NULL));
+    ASSERT_OK(kith_store_commit(w.bob->store));
+    ASSERT_OK(kith_store_record_get(w.bob->store, w.r_demoted, &r));
+    assert_int_equal(kith_record_role(&r, w.hostile[MALLORY]->pk), KITH_ROLE_READER);
+    /* Her edit made while she was an editor keeps its effect: it is in the cut. */
+    assert_string_equal(kith_record_field(&r, "note")->value.str, "honest edit");
+    w.demoted_hlc = r.updated;
+    kith_record_close(&r);
+    kith_buf_close(&op);
+}
+
 static void
 on_stop(uv_async_t *a)
 {
@@ -154,6 +190,7 @@ setup(void **state)
     make_record(w.bob, "Read Only", "mallory", KITH_ROLE_READER, w.r_read);
     make_record(w.bob, "Editable", "mallory", KITH_ROLE_EDITOR, w.r_edit);
     make_record(w.bob, "Secret", "alice", KITH_ROLE_READER, w.r_secret);
+    demote_mallory();
     for (int i = 0; i < 20; i++) {
         uint8_t id[KITH_REC_ID_LEN];
         make_record(w.bob, "For Alice", "alice", KITH_ROLE_READER, id);
@@ -555,7 +592,41 @@ craft(const craft_t *c, kith_buf_t *out)
     kith_op_close(&op);
 }
 
+/* An edit of note on bob's record rec, by author, at hlc (0: now). */
+static void
+craft_note(const kith_identity_t *author, const uint8_t *rec, uint64_t hlc, const char *note,
+           kith_buf_t *out)
+{
+    craft(&(craft_t){author, w.bob->id->pk, rec, hlc, -1, note, -1, NULL, 0}, out);
+}
+
 /* ---- tests -------------------------------------------------------------------------- */
+
+/* Failure 9 of issue 10: an editor demoted to reader signs an edit dated just before the
+ * demotion. The fold used to judge it by its own hlc, when she was still an editor; the
+ * demotion's cut now lists the ops of hers that bob accepted, and this is not one. */
+static void
+test_backdated_edit_refused(void **state)
+{
+    (void) state;
+    const kith_identity_t *m = w.hostile[MALLORY];
+    digest_t before, after;
+    bob_digest(&before);
+    long mark = log_mark();
+    kith_buf_t op;
+    craft_note(m, w.r_demoted, w.demoted_hlc - 1, "backdated", &op);
+    client_t c;
+    ASSERT_OK(client_open(&c, m, "mallory"));
+    send_ops(&c, &op, 1);
+    assert_true(alive(&c));
+    client_close(&c);
+    kith_buf_close(&op);
+    bob_digest(&after);
+    assert_same_digest(&before, &after);
+    assert_true(log_has(mark, "author has no authority over this record"));
+    assert_true(log_has(mark, "refused 1 op from mallory"));
+    print_message("refused: an edit by a demoted editor, dated 1 tick before the demotion\n");
+}
 
 /* Each op a hostile trusted peer might send, in a session of its own: refused, logged
  * with the reason, the store unchanged, and the session goes on (one refusal is not worth
@@ -952,7 +1023,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_ops),       cmocka_unit_test(test_malformed_messages_ban),
         cmocka_unit_test(test_backoff_doubles),   cmocka_unit_test(test_floods),
-        cmocka_unit_test(test_replayed_sessions),
+        cmocka_unit_test(test_replayed_sessions), cmocka_unit_test(test_backdated_edit_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
