@@ -34,7 +34,8 @@ mode_flag(int mode)
     return flags[mode];
 }
 
-/* Modes that take a field name alone. */
+/* Modes that take a field name alone (--publish also takes FIELD=ITEM for one item of a
+ * list). */
 static int
 name_only(int mode)
 {
@@ -80,7 +81,8 @@ cli_change_arg_kv(cli_change_t *ch, int mode, const char *field, const char *val
         }
     }
     if (it != NULL) {
-        int compatible = it->mode == mode && is_list && !name_only(mode);
+        int compatible = it->mode == mode && is_list &&
+                         (!name_only(mode) || (value != NULL && it->n_texts > 0));
         if (!compatible) {
             cli_error("'%s' is given twice (%s and %s)", field, mode_flag(it->mode),
                       mode_flag(mode));
@@ -115,6 +117,22 @@ cli_change_arg(cli_change_t *ch, int mode, const char *arg)
 {
     char field[KITH_FIELD_NAME_MAX + 2];
     const char *eq = strchr(arg, '=');
+    if (mode == CLI_CHANGE_PUBLISH && eq != NULL && eq != arg) {
+        size_t len = (size_t) (eq - arg);
+        if (len > KITH_FIELD_NAME_MAX) {
+            cli_error("unknown field '%.*s'", (int) len, arg);
+            return -1;
+        }
+        memcpy(field, arg, len);
+        field[len] = '\0';
+        if (!kith_schema_is_list(field)) {
+            cli_error("--publish %s publishes the whole value; FIELD=ITEM is for one item of a "
+                      "list",
+                      field);
+            return -1;
+        }
+        return cli_change_arg_kv(ch, mode, field, eq + 1);
+    }
     if (name_only(mode)) {
         if (eq != NULL) {
             cli_error("%s takes a field name only, not '%s'", mode_flag(mode), arg);
@@ -218,16 +236,35 @@ remove_item(kith_op_t *op, const kith_record_t *cur, const char *field, int priv
 }
 
 /* --publish FIELD: the private value goes, the same value is set in the shared record
- * (a list's items are added to the shared list). */
+ * (a list's items are added to the shared list). --publish FIELD=ITEM moves one item of a
+ * private list. */
 static int
-publish(kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur, const char *field)
+publish(kith_node_t *n, kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur,
+        const cli_change_item_t *it)
 {
+    const char *field = it->name;
     const kith_rfield_t *f = cur ? kith_record_field_in(cur, field, 1) : NULL;
     if (f == NULL) {
         cli_error("--publish %s: '%s' has no private value on this node", field, field);
         return CLI_CHANGE_REPORTED;
     }
-    kith_value_t nil = {0};
+    kith_value_t nil = {0}, item = {0};
+    for (size_t k = 0; k < it->n_texts; k++) {
+        int rc = item_value(n, field, it->texts[k], &item);
+        if (rc == KITH_OK) {
+            rc = remove_item(priv, cur, field, 1, item.str);
+        }
+        if (rc == KITH_OK) {
+            rc = kith_op_add_item(pub, field, item.str);
+        }
+        kith_value_clear(&item);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    if (it->n_texts > 0) {
+        return KITH_OK;
+    }
     int rc = kith_op_set_field(priv, field, &nil);
     if (rc == KITH_OK && f->value.type == KITH_V_LIST) {
         for (size_t i = 0; i < f->value.n_items && rc == KITH_OK; i++) {
@@ -293,7 +330,7 @@ cli_change_commit(cli_change_t *ch, kith_node_t *n, const uint8_t id[KITH_REC_ID
             snprintf(res.first_kept, sizeof(res.first_kept), "%s", it->name);
         }
         if (it->mode == CLI_CHANGE_PUBLISH) {
-            rc = publish(&pub, &priv, cur, it->name);
+            rc = publish(n, &pub, &priv, cur, it);
         } else {
             rc = add_change(n, it, private ? &priv : &pub, cur, private);
         }
