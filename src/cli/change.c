@@ -81,8 +81,8 @@ cli_change_arg_kv(cli_change_t *ch, int mode, const char *field, const char *val
         }
     }
     if (it != NULL) {
-        int compatible = it->mode == mode && is_list &&
-                         (!name_only(mode) || (value != NULL && it->n_texts > 0));
+        int compatible =
+            it->mode == mode && is_list && (!name_only(mode) || (value != NULL && it->n_texts > 0));
         if (!compatible) {
             cli_error("'%s' is given twice (%s and %s)", field, mode_flag(it->mode),
                       mode_flag(mode));

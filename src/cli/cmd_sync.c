@@ -219,7 +219,9 @@ cmd_sync(cli_globals_t *g, int argc, char **argv)
         uint64_t ms;
         int done = kith_daemon_oneshot_result(d, &st, &ms);
         if (!done) {
-            cli_error("sync with %s did not complete", peer->name);
+            cli_error("sync with %s did not complete (does %s trust this node, and run a kith "
+                      "that speaks sync protocol %d? its log says why)",
+                      peer->name, peer->name, KITH_PROTO_VERSION);
         } else if (json) {
             kith_buf_t out;
             kith_buf_init(&out);

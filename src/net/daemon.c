@@ -626,6 +626,13 @@ conn_done(job_t *j)
                   "closed a connection from %s claiming to be %s before it proved it: %s "
                   "(a replayed handshake?)",
                   c->addr, who, kith_strerror(c->rc));
+        } else if (c->rc == KITH_EVERSION) {
+            /* A trusted key, but another sync protocol: say so, since nothing else will
+             * (ops version 2 came with sync protocol 2; proto/SYNC.md "Versions"). */
+            logf_(d, KITH_LOG_INFO,
+                  "handshake from %s (%s) failed: it runs a kith with another sync protocol "
+                  "(this one speaks version %d); update the older node",
+                  c->addr, who, KITH_PROTO_VERSION);
         } else if (c->rc != KITH_OK) {
             logf_(d, KITH_LOG_INFO, "handshake from %s failed: %s", c->addr, kith_strerror(c->rc));
         }

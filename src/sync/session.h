@@ -23,7 +23,7 @@
 #include "sync/reconcile.h"
 #include "util/buf.h"
 
-#define KITH_PROTO_VERSION        1
+#define KITH_PROTO_VERSION        2
 #define KITH_FRAME_MAX            65535                 /* bytes of one Noise message on the wire */
 #define KITH_MSG_MAX              (KITH_FRAME_MAX - 16) /* plaintext of one message */
 #define KITH_HANDSHAKE_MS         10000                 /* handshake must finish within this */

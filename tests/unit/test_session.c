@@ -414,8 +414,9 @@ typedef struct {
     uint64_t now; /* the clock raw_send() gives the session; 0 means T0 */
 } raw_chan_t;
 
-static const uint8_t raw_hello[] = {0x82, 0xa4, 'n', 'a', 'm', 'e', 0xa3, 'r', 'a',  'w', 0xa8,
-                                    'v',  'e',  'r', 's', 'i', 'o', 'n',  's', 0x91, 0x01};
+static const uint8_t raw_hello[] = {0x82, 0xa4, 'n', 'a',  'm', 'e',  0xa3,
+                                    'r',  'a',  'w', 0xa8, 'v', 'e',  'r',
+                                    's',  'i',  'o', 'n',  's', 0x91, KITH_PROTO_VERSION};
 
 /* Runs IK as identity `id` against the responder session r (whose node is `resp`). */
 static void
@@ -1284,6 +1285,38 @@ pack(msgpack_sbuffer *sb, const char *what)
         fail_msg("no message %s", what);
     }
     return sb->size;
+}
+
+/* A node of sync protocol 1 (ops version 1 only) offers [1]: refused at the handshake,
+ * without a byte in answer, and reported as a version problem so the daemon can say to
+ * update it (proto/SYNC.md "Versions"). */
+static void
+test_older_protocol_refused(void **state)
+{
+    (void) state;
+    tnode_t *a, *b;
+    setup_ops_pair(&a, &b, 1);
+    kith_session_t *r = NULL;
+    ASSERT_OK(kith_session_new(&r, &b->env, b->n->id, "bob", 0, NULL, T0));
+    uint8_t hello[sizeof(raw_hello)], msg[2 + KITH_NOISE_MAX_MSG];
+    memcpy(hello, raw_hello, sizeof(hello));
+    hello[sizeof(hello) - 1] = 1;
+    kith_noise_hs_t *hs = NULL;
+    size_t len = 0;
+    ASSERT_OK(kith_noise_hs_new(&hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9,
+                                a->n->id->xsk, b->n->id->xpk));
+    ASSERT_OK(kith_noise_hs_write(hs, hello, sizeof(hello), msg + 2, sizeof(msg) - 2, &len));
+    msg[0] = (uint8_t) (len >> 8);
+    msg[1] = (uint8_t) len;
+    kith_buf_t out;
+    kith_buf_init(&out);
+    ASSERT_ERR(kith_session_receive(r, msg, len + 2, &out, T0), KITH_EVERSION);
+    ASSERT_EQ(out.len, 0);
+    kith_buf_close(&out);
+    kith_noise_hs_free(hs);
+    kith_session_free(r);
+    tnode_free(a);
+    tnode_free(b);
 }
 
 typedef struct {
@@ -2314,6 +2347,7 @@ main(void)
         cmocka_unit_test(test_one_byte_at_a_time),
         cmocka_unit_test(test_zero_length_frame),
         cmocka_unit_test(test_garbage_never_overflows),
+        cmocka_unit_test(test_older_protocol_refused),
         cmocka_unit_test(test_messages_well_formed),
         cmocka_unit_test(test_messages_malformed),
         cmocka_unit_test(test_rekey),
