@@ -419,8 +419,8 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
     kith_json_key(j, "kind");
     kith_json_string(j, kith_schema_kind_name(r->kind));
     /* Each field once at the top: the shared value, or the private one where there is no
-     * shared value. "private" holds the private layer whole, so a field with both shows
-     * both; "private_fields" names what is in it. */
+     * shared value; "private_fields" names the top-level fields whose value is private.
+     * "private" holds the private layer whole, so a field with both values shows both. */
     for (size_t i = 0; i < r->n_fields; i++) {
         const kith_rfield_t *f = &r->fields[i];
         if (f->private && kith_record_field_in(r, f->name, 0) != NULL) {
@@ -432,7 +432,7 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
     kith_json_key(j, "private_fields");
     kith_json_array_begin(j);
     for (size_t i = 0; i < r->n_fields; i++) {
-        if (r->fields[i].private) {
+        if (r->fields[i].private && kith_record_field_in(r, r->fields[i].name, 0) == NULL) {
             kith_json_string(j, r->fields[i].name);
         }
     }

@@ -247,41 +247,60 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
     return rc;
 }
 
-/* Fields of op that would change the existing record (LinkedIn re-import). Lists gain the
- * items they lack; single values are replaced when different. */
+/* Fields of op that would change the existing record (LinkedIn re-import), as one op per
+ * layer: a field this node keeps private is updated in the private layer (privacy is
+ * sticky, as for 'kith edit'), anything else in the shared record. Lists gain the items
+ * they lack, as element additions, so nothing of the list is copied into the op; single
+ * values are replaced when different. */
 static int
-changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_op_t *out)
+changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_op_t *shared,
+                     kith_op_t *private)
 {
     int rc = KITH_OK;
     for (size_t i = 0; i < incoming->n_set && rc == KITH_OK; i++) {
         const kith_op_field_t *f = &incoming->set[i];
-        const kith_rfield_t *have = kith_record_field(cur, f->name);
-        if (have == NULL) {
-            rc = kith_op_set_field(out, f->name, &f->value);
-            continue;
-        }
-        if (f->value.type == KITH_V_LIST && have->value.type == KITH_V_LIST) {
-            kith_value_t merged = {0};
-            int added = 0;
-            rc = kith_value_copy(&merged, &have->value);
+        int layer = kith_record_field_in(cur, f->name, 1) != NULL;
+        const kith_rfield_t *have = kith_record_field_in(cur, f->name, layer);
+        kith_op_t *out = layer ? private : shared;
+        if (f->value.type == KITH_V_LIST) {
             for (size_t k = 0; k < f->value.n_items && rc == KITH_OK; k++) {
                 int present = 0;
-                for (size_t m = 0; m < merged.n_items && !present; m++) {
-                    present = strcmp(merged.items[m], f->value.items[k]) == 0;
+                for (size_t m = 0; have != NULL && have->value.type == KITH_V_LIST &&
+                                   m < have->value.n_items && !present;
+                     m++) {
+                    present = strcmp(have->value.items[m], f->value.items[k]) == 0;
                 }
                 if (!present) {
-                    rc = kith_value_list_append(&merged, f->value.items[k],
-                                                strlen(f->value.items[k]));
-                    added = 1;
+                    rc = kith_op_add_item(out, f->name, f->value.items[k]);
                 }
             }
-            if (rc == KITH_OK && added) {
-                rc = kith_op_set_field(out, f->name, &merged);
-            }
-            kith_value_clear(&merged);
-        } else if (!kith_value_equal(&f->value, &have->value)) {
+        } else if (have == NULL || !kith_value_equal(&f->value, &have->value)) {
             rc = kith_op_set_field(out, f->name, &f->value);
         }
+    }
+    return rc;
+}
+
+/* Stores the update of an existing record: the private part always, the shared part if
+ * this node may edit it. 1 if anything was stored. */
+static int
+apply_update(kith_node_t *n, const kith_record_t *cur, kith_op_t *shared, kith_op_t *private,
+             uint64_t now, int *stored)
+{
+    int rc = KITH_OK;
+    *stored = 0;
+    kith_op_t *ops[2] = {shared, private};
+    for (int k = 0; k < 2 && rc == KITH_OK; k++) {
+        kith_op_t *op = ops[k];
+        if (op->n_set + op->n_add == 0 ||
+            (k == 0 && kith_record_role(cur, n->id->pk) != KITH_ROLE_EDITOR)) {
+            continue;
+        }
+        memcpy(op->rec, cur->id, KITH_REC_ID_LEN);
+        memcpy(op->owner, cur->owner, KITH_PK_LEN);
+        op->private = k == 1;
+        rc = kith_node_apply_local(n, op, now, NULL);
+        *stored = 1;
     }
     return rc;
 }
@@ -447,26 +466,24 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         }
         if (existing != NULL) {
             kith_record_t cur;
-            kith_op_t upd;
+            kith_op_t upd, upd_private;
             kith_op_init(&upd);
+            kith_op_init(&upd_private);
             rc = kith_store_record_get(n->store, existing, &cur);
             if (rc == KITH_ENOTFOUND) {
                 rc = KITH_OK;
                 existing = NULL;
             } else if (rc == KITH_OK) {
-                rc = changes_for_existing(op, &cur, &upd);
-                if (rc == KITH_OK && upd.n_set > 0 &&
-                    kith_record_role(&cur, n->id->pk) == KITH_ROLE_EDITOR) {
-                    memcpy(upd.rec, cur.id, KITH_REC_ID_LEN);
-                    memcpy(upd.owner, cur.owner, KITH_PK_LEN);
-                    rc = kith_node_apply_local(n, &upd, now, NULL);
-                    n_updated++;
-                } else {
-                    n_same++;
+                int stored = 0;
+                rc = changes_for_existing(op, &cur, &upd, &upd_private);
+                if (rc == KITH_OK) {
+                    rc = apply_update(n, &cur, &upd, &upd_private, now, &stored);
                 }
+                stored ? n_updated++ : n_same++;
                 kith_record_close(&cur);
             }
             kith_op_close(&upd);
+            kith_op_close(&upd_private);
             if (existing != NULL) {
                 continue;
             }
@@ -516,7 +533,21 @@ out:
     return ret;
 }
 
-/* Fills a card from a record: vCard's fields always, the rest with all. */
+/* 1 if item is among the items of a list field (may be NULL). */
+static int
+list_has(const kith_rfield_t *f, const char *item)
+{
+    for (size_t i = 0; f != NULL && f->value.type == KITH_V_LIST && i < f->value.n_items; i++) {
+        if (strcmp(f->value.items[i], item) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Fills a card from a record: vCard's fields of the shared record always; with all, the
+ * intelligence fields and this user's private layer too, where a private single value
+ * takes the place of the shared one and a private list adds its items. */
 static int
 record_to_card(const kith_record_t *r, int all, kith_card_t *card)
 {
@@ -528,6 +559,10 @@ record_to_card(const kith_record_t *r, int all, kith_card_t *card)
         if (!all && (f->private || (def != NULL && def->intel))) {
             continue;
         }
+        const kith_rfield_t *other = kith_record_field_in(r, f->name, !f->private);
+        if (all && !f->private && other != NULL && f->value.type != KITH_V_LIST) {
+            continue; /* the private value stands in for it */
+        }
         const kith_value_t *v = &f->value;
         if (v->type == KITH_V_STR) {
             rc = kith_card_add(card, f->name, v->str);
@@ -537,7 +572,9 @@ record_to_card(const kith_record_t *r, int all, kith_card_t *card)
             rc = kith_card_add(card, f->name, num);
         } else if (v->type == KITH_V_LIST) {
             for (size_t k = 0; k < v->n_items && rc == KITH_OK; k++) {
-                rc = kith_card_add(card, f->name, v->items[k]);
+                if (!(f->private && list_has(other, v->items[k]))) {
+                    rc = kith_card_add(card, f->name, v->items[k]);
+                }
             }
         }
     }

@@ -68,6 +68,39 @@ same "no duplicates" "$(grep -c 'Maja Lind' "$TMP/out")" "1"
 contains "title updated" "$TMP/out" "Chief Architect"
 ok "connected on kept" k show "Maja Lind" --json
 contains "ISO date" "$TMP/out" '"x-connected-on": "2023-03-15"'
+# A re-import respects privacy: a field kept private here is updated privately, and a
+# shared list gains items without copying the private ones (issue 10, failure 8).
+ok "private title" k edit "Maja Lind" --private title=PRIVATE-TITLE
+ok "private address" k edit "Tomas Berg, Jr." --private emails=PRIVATE-MAIL@berg.example
+sed -i 's/Chief Architect/Lead Architect/; s#tberg,,#tberg,tomas@berg.example,#' "$TMP/Connections.csv"
+ok "import linkedin a third time" k import linkedin "$TMP/Connections.csv"
+ok "maja" k show "Maja Lind" --json
+python3 - "$TMP/out" <<'PY' || fail "re-import of a private field"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["title"] == "Chief Architect" and r["private"]["title"] == "Lead Architect", r
+PY
+ok "tomas" k show "Tomas Berg, Jr." --json
+python3 - "$TMP/out" <<'PY' || fail "re-import of a list with private items"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["private"]["emails"] == ["PRIVATE-MAIL@berg.example", "tomas@berg.example"], r
+assert "emails" not in r or "PRIVATE-MAIL@berg.example" not in r["emails"] or r["private_fields"], r
+PY
+ok "plain export of maja" k export vcard "Maja Lind"
+contains "shared title exported" "$TMP/out" "TITLE:Chief Architect"
+lacks "private title not exported" "$TMP/out" "Lead Architect"
+ok "full export of maja" k export vcard "Maja Lind" --all
+contains "private title with --all" "$TMP/out" "TITLE:Lead Architect"
+same "one title with --all" "$(grep -c '^TITLE' "$TMP/out")" "1"
+ok "log of the update" k log "Tomas Berg, Jr." --json
+python3 - "$TMP/out" <<'PY' || fail "the update went to the shared record"
+import json, sys
+for op in json.load(open(sys.argv[1])):
+    for c in op["changes"]:
+        if c["field"] == "emails":
+            assert op["private"], op
+PY
 
 # Generic CSV (Google's new header) with sharing.
 k --home "$TMP/bob" init --name bob >/dev/null
@@ -100,6 +133,10 @@ recs = json.load(open(sys.argv[2]))
 assert len(back) == len(recs), (len(back), len(recs))
 for r in recs:
     c = back[r["name"]]
+    # A plain export holds the shared record only: compare the fields without a private
+    # value (the top-level value of a private-only field is the private one).
+    for k in r["private_fields"]:
+        r.pop(k, None)
     assert c["emails"] == r.get("emails", []), (c, r)
     assert c["tels"] == r.get("phones", []), (c, r)
     assert c["urls"] == r.get("urls", []), (c, r)
