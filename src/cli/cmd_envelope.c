@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "crypto/envelope.h"
+#include "sync/envelope.h"
 #include "kith/error.h"
 #include "model/schema.h"
 #include "util/hlc.h"

@@ -94,6 +94,12 @@ void kith_op_rec_id_make(const uint8_t owner[static KITH_PK_LEN], const uint8_t 
 int kith_op_rec_id_check(const uint8_t rec[static KITH_REC_ID_LEN],
                          const uint8_t owner[static KITH_PK_LEN]);
 
+/* An op as set reconciliation sees it (proto/RECONCILE.md): its clock and its hash. */
+typedef struct {
+    uint64_t ts;               /* the op's hybrid logical clock */
+    uint8_t id[KITH_HASH_LEN]; /* the op's BLAKE2b-256 hash */
+} kith_item_t;
+
 void kith_op_init(kith_op_t *op);
 void kith_op_close(kith_op_t *op);
 /* Adds a field change (copies name and value). Keeps set sorted; KITH_EEXISTS if the

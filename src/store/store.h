@@ -21,7 +21,6 @@
 #include <stdint.h>
 
 #include "crypto/vault.h"
-#include "sync/reconcile.h"
 #include "model/fold.h"
 #include "model/op.h"
 #include "model/record.h"

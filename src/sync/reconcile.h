@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/op.h"
+
 #include "util/buf.h"
 
 /* Wire constants; proto/RECONCILE.md is normative for all of them. */
@@ -53,10 +55,8 @@
 
 /* One element of a reconciled set: an op, named by its hash and ordered by its clock.
  * Items are ordered by ts, then by the id bytes (memcmp). */
-typedef struct {
-    uint64_t ts;    /* the op's hybrid logical clock */
-    uint8_t id[32]; /* the op's BLAKE2b-256 hash */
-} kith_item_t;
+/* kith_item_t, an op as reconciliation sees it, is defined with the ops (model/op.h):
+ * the store builds item sets without depending on this layer. */
 
 /* A growable array of 32-byte ids. Embedded by its owner: kith_idset_init() then
  * kith_idset_close(). Duplicates are not removed by the set itself. */

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for src/crypto/envelope: arbitrary bytes, read two ways.
+ * libFuzzer target for src/sync/envelope: arbitrary bytes, read two ways.
  *
  *   1. As text handed to kith_envelope_open() by a fixed recipient (bob). This covers
  *      the armor scanner, base64, the header checks and the decryption failures.
@@ -23,7 +23,7 @@
 
 #include <sodium.h>
 
-#include "crypto/envelope.h"
+#include "sync/envelope.h"
 #include "crypto/identity.h"
 #include "kith/error.h"
 #include "model/op.h"

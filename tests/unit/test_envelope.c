@@ -1,5 +1,5 @@
 /*
- * Tests for envelopes (src/crypto/envelope.c): round trips, every single-byte change
+ * Tests for envelopes (src/sync/envelope.c): round trips, every single-byte change
  * refused, wrong recipients, damaged and quoted armor, versions, hostile payloads from
  * a sender who knows the recipient's key, nothing identifying in the clear, the limits,
  * and the known-answer example of proto/ENVELOPE.md, checked against an independent
@@ -12,7 +12,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-#include "crypto/envelope.h"
+#include "sync/envelope.h"
 #include "crypto/identity.h"
 #include "kith/kith.h"
 #include "model/op.h"

@@ -17,7 +17,7 @@
  * and anyone who knows the recipient's public key can make a payload that decrypts.
  * The reader below accepts exactly the canonical encoding and nothing else.
  */
-#include "crypto/envelope.h"
+#include "sync/envelope.h"
 
 #include <sodium.h>
 #include <stdarg.h>
