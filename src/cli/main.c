@@ -67,9 +67,13 @@ const cli_command_t cli_commands[] = {
     {"search", cmd_search, "TEXT [--json]", "find records containing TEXT",
      "Matches any field, ignoring case and accents ('odegard' finds 'Ødegård').\n\n"
      "  --json   a JSON array\n"},
-    {"log", cmd_log, "REF", "show who changed what and when",
-     "Lists the ops of a record, oldest first: time, author, and the fields changed.\n"
-     "Changes by someone who was not an editor at the time are marked as ignored.\n"},
+    {"log", cmd_log, "REF [--json]", "show who changed what and when",
+     "Lists the ops of a record, oldest first: time, author, and each field changed with\n"
+     "its value before and after (private values are yours, and shown only here).\n"
+     "Changes that had no effect (their author was not an editor) are marked as ignored.\n"
+     "Works on deleted records too.\n\n"
+     "  --json   an array of {time, hlc, author, author_name, effective, private,\n"
+     "           created?, deleted?, audience?, changes: [{field, before, after}]}\n"},
     {"rm", cmd_rm, "REF [--yes]", "delete a record you own (reversible)",
      "Deletes the record here and, through sync, for everyone it is shared with. When it\n"
      "is shared, says with whom and asks first (on a terminal). Nothing is lost: the\n"
