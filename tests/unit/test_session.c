@@ -197,7 +197,8 @@ make_record(tnode_t *t, uint8_t id[KITH_REC_ID_LEN], const char *name, const cha
     ASSERT_OK(kith_store_commit(t->n->store));
 }
 
-/* One op by t on a record owned by owner, setting field to text; hash and hlc out. */
+/* One op by t on a record owned by owner, setting field to text (adding it, for a list
+ * field); hash and hlc out. */
 static void
 edit_record(tnode_t *t, const uint8_t id[KITH_REC_ID_LEN], const uint8_t owner[KITH_PK_LEN],
             const char *field, const char *text, int private, uint8_t *hash, uint64_t *hlc)
@@ -207,7 +208,11 @@ edit_record(tnode_t *t, const uint8_t id[KITH_REC_ID_LEN], const uint8_t owner[K
     memcpy(op.rec, id, KITH_REC_ID_LEN);
     memcpy(op.owner, owner, KITH_PK_LEN);
     op.private = private;
-    set_str(&op, field, text);
+    if (kith_schema_is_list(field)) {
+        ASSERT_OK(kith_op_add_item(&op, field, text));
+    } else {
+        set_str(&op, field, text);
+    }
     ASSERT_OK(kith_store_begin(t->n->store));
     ASSERT_OK(kith_node_apply_local(t->n, &op, next_now(), hash));
     ASSERT_OK(kith_store_commit(t->n->store));
@@ -834,7 +839,13 @@ test_random_convergence(void **state)
             int private = splitmix(&seed) % 6 == 0;
             char value[64];
             snprintf(value, sizeof(value), "v%d-%d", s, e);
-            const char *field = private ? "x-priv" : splitmix(&seed) % 2 ? "title" : "x-r2";
+            /* Lists too, in both layers: a private item must never cross, and concurrent
+             * additions from both sides must all arrive. */
+            uint64_t pick = splitmix(&seed) % 3;
+            const char *field = pick == 0   ? "tags"
+                                : private   ? "x-priv"
+                                : pick == 1 ? "title"
+                                            : "x-r2";
             uint8_t hash[KITH_HASH_LEN];
             edit_record(side[s], r->id, w.recs[i].owner == s ? pk(side[s]) : pk(side[1 - s]), field,
                         value, private, hash, NULL);
