@@ -245,6 +245,22 @@ cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN])
     return rc == KITH_OK ? 0 : -1;
 }
 
+int
+cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out)
+{
+    int rc = kith_node_share_target(n, text, out);
+    if (rc == KITH_EINVAL) {
+        cli_error(
+            "'%s' is not a group: a group is @ and a name of 1 to %d characters, as in @sales",
+            text, KITH_PEER_NAME_MAX);
+    } else if (rc == KITH_ENOTFOUND) {
+        cli_error("no peer named '%s' (see 'kith peer list'; groups start with @)", text);
+    } else if (rc != KITH_OK) {
+        cli_error("cannot look up '%s': %s", text, kith_strerror(rc));
+    }
+    return rc == KITH_OK ? 0 : -1;
+}
+
 void
 cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33])
 {

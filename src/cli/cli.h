@@ -56,6 +56,10 @@ void cli_passphrase_free(char *p);
  * Returns 0 on success. */
 int cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN]);
 
+/* Resolves a share target as the user wrote it (a peer's name or @group; see
+ * kith_node_share_target()), printing a clear error. Returns 0 on success. */
+int cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out);
+
 /* Hex of a record id: full (33 bytes) and the 8-digit short form shown to users. */
 void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
 

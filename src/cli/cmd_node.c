@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "kith/error.h"
@@ -282,11 +283,7 @@ peer_add(cli_globals_t *g, int argc, char **argv)
     p.added_ms = kith_hlc_now_ms();
     rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = kith_store_peer_add(n->store, &p);
-    }
-    /* Records already shared with this name or one of its groups now include it. */
-    if (rc == KITH_OK) {
-        rc = kith_node_refresh_audiences(n, NULL, kith_hlc_now_ms());
+        rc = kith_node_peer_add(n, &p, kith_hlc_now_ms());
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -408,22 +405,81 @@ peer_list(cli_globals_t *g, int argc, char **argv)
     return ret;
 }
 
+/* Asks question on the terminal; 1 for yes. */
+static int
+ask_yes(const char *question)
+{
+    printf("%s [y/N] ", question);
+    fflush(stdout);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) == NULL) {
+        return 0;
+    }
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
 static int
 peer_rm(cli_globals_t *g, int argc, char **argv)
 {
-    if (argc != 2) {
+    static const struct option opts[] = {
+        {"yes", no_argument, NULL, 'y'},
+        {NULL, 0, NULL, 0},
+    };
+    int yes = 0, c;
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "y", opts, NULL)) != -1) {
+        if (c == 'y') {
+            yes = 1;
+        } else {
+            return bad_option("peer rm", argv);
+        }
+    }
+    if (argc - optind != 1) {
         return cli_usage_error("peer rm", "needs exactly one NAME");
     }
+    const char *name = argv[optind];
     kith_node_t *n = cli_open_node(g);
     if (n == NULL) {
         return 1;
     }
-    int rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = kith_store_peer_remove(n->store, argv[1]);
+    kith_peer_t p;
+    uint64_t shared = 0;
+    size_t unshared = 0;
+    int ret = 1;
+    int rc = kith_store_peer_get(n->store, name, &p);
+    if (rc == KITH_ENOTFOUND) {
+        cli_error("no peer named '%s' (see 'kith peer list')", name);
+        goto out;
     }
     if (rc == KITH_OK) {
-        rc = kith_node_refresh_audiences(n, NULL, kith_hlc_now_ms());
+        rc = kith_store_count_shared(n->store, n->id->pk, p.key, &shared);
+        kith_peer_close(&p);
+    }
+    if (rc != KITH_OK) {
+        cli_error("cannot read the peer: %s", kith_strerror(rc));
+        goto out;
+    }
+    /* Removing a peer unshares everything shared with it: ask first, when someone can
+     * answer. (Scripts, with no terminal, go ahead as they always have.) */
+    if (!yes && isatty(0)) {
+        char question[256];
+        if (shared > 0) {
+            snprintf(question, sizeof(question),
+                     "%llu of your records %s shared with %s; removing it unshares %s. "
+                     "Remove peer %s?",
+                     (unsigned long long) shared, shared == 1 ? "is" : "are", name,
+                     shared == 1 ? "it" : "them", name);
+        } else {
+            snprintf(question, sizeof(question), "Remove peer %s?", name);
+        }
+        if (!ask_yes(question)) {
+            printf("Not removed.\n");
+            goto out;
+        }
+    }
+    rc = kith_store_begin(n->store);
+    if (rc == KITH_OK) {
+        rc = kith_node_peer_remove(n, name, kith_hlc_now_ms(), &unshared);
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -431,17 +487,24 @@ peer_rm(cli_globals_t *g, int argc, char **argv)
     if (rc != KITH_OK) {
         kith_store_rollback(n->store);
         if (rc == KITH_ENOTFOUND) {
-            cli_error("no peer named '%s' (see 'kith peer list')", argv[1]);
+            cli_error("no peer named '%s' (see 'kith peer list')", name);
         } else {
             cli_error("cannot remove the peer: %s", kith_strerror(rc));
         }
-        kith_node_close(n);
-        return 1;
+        goto out;
     }
-    printf("Removed peer %s; records shared with it no longer include it.\n", argv[1]);
+    if (unshared > 0) {
+        printf("Removed peer %s; it was shared %zu record%s, no longer shared with it.\n", name,
+               unshared, unshared == 1 ? "" : "s");
+    } else {
+        printf("Removed peer %s; no record was shared with it.\n", name);
+    }
+    /* The daemon reloads its peers and ends the removed peer's sessions. */
     cli_poke(n->dir);
+    ret = 0;
+out:
     kith_node_close(n);
-    return 0;
+    return ret;
 }
 
 int

@@ -252,7 +252,7 @@ finish_pairing(kith_node_t *n, kith_pairing_t *p, const char *forced_name, int y
     memcpy(np.key, key, KITH_PK_LEN);
     int rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = kith_store_peer_add(n->store, &np);
+        rc = kith_node_peer_add(n, &np, kith_hlc_now_ms());
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);

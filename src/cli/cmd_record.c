@@ -24,20 +24,20 @@ bad_option(const char *cmd, char **argv)
     return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
 }
 
-/* Checks a share target (a peer name or @group) and normalises it into out. */
+/* Resolves a share target (a peer's name or @group) into out, printing why not; notes a
+ * group that has no members yet. */
 static int
-check_target(kith_node_t *n, const char *target)
+check_target(kith_node_t *n, const char *text, kith_share_target_t *out)
 {
-    if (target[0] == '@') {
-        if (target[1] == '\0') {
-            cli_error("'@' needs a group name, as in @sales");
-            return -1;
-        }
+    if (cli_share_target(n, text, out) != 0) {
+        return -1;
+    }
+    if (out->is_group) {
         kith_peer_t *peers = NULL;
         size_t count = 0, members = 0;
         if (kith_store_peer_list(n->store, &peers, &count) == KITH_OK) {
             for (size_t i = 0; i < count; i++) {
-                members += (size_t) kith_peer_in_group(&peers[i], target + 1);
+                members += (size_t) kith_peer_in_group(&peers[i], out->group);
             }
         }
         kith_peers_free(peers, count);
@@ -45,26 +45,19 @@ check_target(kith_node_t *n, const char *target)
             fprintf(stderr,
                     "kith: note: group %s has no members yet; peers added to it later "
                     "will be included\n",
-                    target);
+                    text);
         }
-        return 0;
     }
-    kith_peer_t p;
-    if (kith_store_peer_get(n->store, target, &p) != KITH_OK) {
-        cli_error("no peer named '%s' (see 'kith peer list'; groups start with @)", target);
-        return -1;
-    }
-    kith_peer_close(&p);
     return 0;
 }
 
 /* Records share specs for targets and recomputes the audience. */
 static int
-apply_shares(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], char **targets, size_t n_targets,
-             int role, uint64_t now)
+apply_shares(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *targets,
+             size_t n_targets, int role, uint64_t now)
 {
     for (size_t i = 0; i < n_targets; i++) {
-        int rc = kith_store_share_set(n->store, id, targets[i], role);
+        int rc = kith_store_share_set(n->store, id, &targets[i], role);
         if (rc != KITH_OK) {
             return rc;
         }
@@ -83,11 +76,14 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     cli_change_t ch;
     cli_change_init(&ch);
     char **targets = calloc((size_t) argc, sizeof(char *));
+    kith_share_target_t *resolved = calloc((size_t) argc, sizeof(*resolved));
     size_t n_targets = 0;
     const char *name = NULL;
     int read_only = 0, c, ret = EXIT_USAGE;
     kith_node_t *n = NULL;
-    if (targets == NULL) {
+    if (targets == NULL || resolved == NULL) {
+        free(targets);
+        free(resolved);
         cli_error("out of memory");
         return 1;
     }
@@ -136,7 +132,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < n_targets; i++) {
-        if (check_target(n, targets[i]) != 0) {
+        if (check_target(n, targets[i], &resolved[i]) != 0) {
             goto out;
         }
     }
@@ -148,7 +144,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
         rc = cli_change_commit(&ch, n, id, n->id->pk, kind, NULL, now);
     }
     if (rc == KITH_OK) {
-        rc = apply_shares(n, id, targets, n_targets,
+        rc = apply_shares(n, id, resolved, n_targets,
                           read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR, now);
     }
     if (rc == KITH_OK) {
@@ -168,6 +164,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     ret = 0;
 out:
     free(targets);
+    free(resolved);
     cli_change_close(&ch);
     kith_node_close(n);
     return ret;
@@ -736,12 +733,15 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     };
     const char *cmd = sharing ? "share" : "unshare";
     char **targets = calloc((size_t) argc, sizeof(char *));
+    kith_share_target_t *resolved = calloc((size_t) argc, sizeof(*resolved));
     size_t n_targets = 0;
     int read_only = 0, c, ret = EXIT_USAGE;
     kith_node_t *n = NULL;
     kith_record_t rec;
     kith_record_init(&rec);
-    if (targets == NULL) {
+    if (targets == NULL || resolved == NULL) {
+        free(targets);
+        free(resolved);
         return 1;
     }
     GETOPT_BEGIN();
@@ -769,18 +769,20 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     if (n == NULL || load_owned(n, argv[optind], id, &rec, cmd) != 0) {
         goto out;
     }
+    for (size_t i = 0; i < n_targets; i++) {
+        if ((sharing ? check_target(n, targets[i], &resolved[i])
+                     : cli_share_target(n, targets[i], &resolved[i])) != 0) {
+            goto out;
+        }
+    }
     int rc = kith_store_begin(n->store);
     for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
         if (sharing) {
-            if (check_target(n, targets[i]) != 0) {
-                rc = CLI_CHANGE_REPORTED;
-                break;
-            }
-            rc = kith_store_share_set(n->store, id, targets[i],
+            rc = kith_store_share_set(n->store, id, &resolved[i],
                                       read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
         } else {
             int removed = 0;
-            rc = kith_store_share_remove(n->store, id, targets[i], &removed);
+            rc = kith_store_share_remove(n->store, id, &resolved[i], &removed);
             if (rc == KITH_OK && !removed) {
                 cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
                 rc = CLI_CHANGE_REPORTED;
@@ -812,6 +814,7 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     ret = 0;
 out:
     free(targets);
+    free(resolved);
     kith_record_close(&rec);
     kith_node_close(n);
     return ret;

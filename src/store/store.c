@@ -68,6 +68,21 @@ static const char *const migrations[] = {
     "CREATE INDEX ops_items ON ops(rec, private, seq, hlc);"
     "CREATE INDEX records_owner ON records(owner);"
     "DROP INDEX ops_rec;",
+    /* Shares named peers by name, so a node that later took a removed peer's name got
+     * everything shared with it. A peer target is now its 32-byte key (a blob); a group
+     * stays "@name" (text). Names that no longer name a peer are dropped: their shares
+     * reached nobody. The column has no declared type, so neither form is converted. */
+    "CREATE TABLE shares_by_key(rec BLOB NOT NULL, target NOT NULL, role INTEGER NOT NULL,"
+    "  PRIMARY KEY(rec, target),"
+    "  CHECK((typeof(target) = 'blob' AND length(target) = 32) OR"
+    "        (typeof(target) = 'text' AND substr(target, 1, 1) = '@'))) WITHOUT ROWID;"
+    "INSERT INTO shares_by_key(rec, target, role)"
+    "  SELECT s.rec, p.key, s.role FROM shares s JOIN peers p ON p.name = s.target;"
+    "INSERT INTO shares_by_key(rec, target, role)"
+    "  SELECT rec, target, role FROM shares WHERE substr(target, 1, 1) = '@';"
+    "DROP TABLE shares;"
+    "ALTER TABLE shares_by_key RENAME TO shares;"
+    "CREATE INDEX shares_target ON shares(target);",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -1553,15 +1568,62 @@ kith_store_resolve(kith_store_t *s, const char *ref, uint8_t id[static KITH_REC_
 
 /* ---- shares ------------------------------------------------------------------------- */
 
+/* Binds a share target as stored: a peer's key as a blob, a group as "@name" text. */
+static void
+bind_target(sqlite3_stmt *st, int col, const kith_share_target_t *t)
+{
+    if (t->is_group) {
+        char text[KITH_PEER_NAME_MAX + 2];
+        snprintf(text, sizeof(text), "@%s", t->group);
+        sqlite3_bind_text(st, col, text, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_blob(st, col, t->key, KITH_PK_LEN, SQLITE_STATIC);
+    }
+}
+
+/* Reads a stored share target back; KITH_ECORRUPT for anything else. */
+static int
+column_target(sqlite3_stmt *st, int col, kith_share_target_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    int type = sqlite3_column_type(st, col);
+    int len = sqlite3_column_bytes(st, col);
+    if (type == SQLITE_BLOB && len == KITH_PK_LEN) {
+        memcpy(t->key, sqlite3_column_blob(st, col), KITH_PK_LEN);
+        return KITH_OK;
+    }
+    const char *text = (const char *) sqlite3_column_text(st, col);
+    if (type == SQLITE_TEXT && text != NULL && text[0] == '@' && len >= 2 &&
+        len <= KITH_PEER_NAME_MAX + 1) {
+        t->is_group = 1;
+        memcpy(t->group, text + 1, (size_t) len - 1);
+        return KITH_OK;
+    }
+    return KITH_ECORRUPT;
+}
+
 int
-kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], const char *target,
-                     int role)
+kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b)
+{
+    if (a->is_group != b->is_group) {
+        return 0;
+    }
+    return a->is_group ? strcmp(a->group, b->group) == 0 : memcmp(a->key, b->key, KITH_PK_LEN) == 0;
+}
+
+int
+kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                     const kith_share_target_t *target, int role)
 {
     sqlite3_stmt *st = NULL;
+    if (target->is_group && (target->group[0] == '\0' ||
+                             strnlen(target->group, sizeof(target->group)) > KITH_PEER_NAME_MAX)) {
+        return KITH_EINVAL;
+    }
     int rc = prepare(s, "INSERT OR REPLACE INTO shares(rec, target, role) VALUES(?, ?, ?)", &st);
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        bind_target(st, 2, target);
         sqlite3_bind_int(st, 3, role);
         rc = step_done(st);
     }
@@ -1571,15 +1633,32 @@ kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], 
 
 int
 kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                        const char *target, int *removed)
+                        const kith_share_target_t *target, int *removed)
 {
     sqlite3_stmt *st = NULL;
+    *removed = 0;
     int rc = prepare(s, "DELETE FROM shares WHERE rec=? AND target=?", &st);
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        bind_target(st, 2, target);
         rc = step_done(st);
-        *removed = sqlite3_changes(s->db) > 0;
+        *removed = rc == KITH_OK && sqlite3_changes(s->db) > 0;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                             size_t *removed)
+{
+    sqlite3_stmt *st = NULL;
+    *removed = 0;
+    int rc = prepare(s, "DELETE FROM shares WHERE target=?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, key, KITH_PK_LEN, SQLITE_STATIC);
+        rc = step_done(st);
+        *removed = rc == KITH_OK ? (size_t) sqlite3_changes(s->db) : 0;
     }
     release(s, st);
     return rc;
@@ -1601,20 +1680,44 @@ kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, v
     }
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+        kith_share_target_t t;
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN || column_target(st, 1, &t) != KITH_OK) {
             rc = KITH_ECORRUPT;
             break;
         }
         uint8_t rec[KITH_REC_ID_LEN];
         memcpy(rec, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
-        const char *target = (const char *) sqlite3_column_text(st, 1);
-        rc = cb(ctx, rec, target ? target : "", sqlite3_column_int(st, 2));
+        rc = cb(ctx, rec, &t, sqlite3_column_int(st, 2));
         if (rc != KITH_OK) {
             break;
         }
     }
     if (rc == KITH_OK && r != SQLITE_DONE) {
         rc = KITH_EDB;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_count_shared(kith_store_t *s, const uint8_t owner[static KITH_PK_LEN],
+                        const uint8_t member[static KITH_PK_LEN], uint64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    int rc = prepare(s,
+                     "SELECT count(*) FROM audience a JOIN records r ON r.id = a.rec "
+                     "WHERE a.member = ? AND r.owner = ? AND r.deleted = 0",
+                     &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, member, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, owner, KITH_PK_LEN, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = (uint64_t) sqlite3_column_int64(st, 0);
+    } else {
+        rc = db_error(s->db);
     }
     release(s, st);
     return rc;
@@ -1696,6 +1799,32 @@ kith_store_peer_remove(kith_store_t *s, const char *name)
         if (rc == KITH_OK && sqlite3_changes(s->db) == 0) {
             rc = KITH_ENOTFOUND;
         }
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        prepare(s, "UPDATE peers SET name = ?, groups = ?, addr = ?, self = ? WHERE name = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->groups ? p->groups : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->addr ? p->addr : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, p->self);
+    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = sqlite3_changes(s->db) > 0 ? KITH_OK : KITH_ENOTFOUND;
+    } else if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT) {
+        rc = KITH_EEXISTS;
+    } else {
+        rc = db_error(s->db);
     }
     release(s, st);
     return rc;

@@ -26,7 +26,7 @@
 #include "model/record.h"
 #include "util/buf.h"
 
-#define KITH_STORE_SCHEMA_VERSION 2
+#define KITH_STORE_SCHEMA_VERSION 3
 #define KITH_PEER_NAME_MAX        64
 #define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
 
@@ -163,20 +163,49 @@ typedef int (*kith_op_cb)(void *ctx, const uint8_t *signed_op, size_t len, const
 int kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], kith_op_cb cb,
                           void *ctx);
 
-/* Share specifications: what the user asked for (a peer name or "@group", with a role),
- * kept so that group membership changes can be applied to existing records. */
+/* A share target: one peer, by its key, or a group, by name. A peer is kept by key, not
+ * by the local name the user gave it: a share follows the node through a rename, and a
+ * node that later takes the name of a removed peer inherits nothing. */
+typedef struct {
+    int is_group;                       /* 1: the group `group`; 0: the peer `key` */
+    uint8_t key[KITH_PK_LEN];           /* the peer's Ed25519 key (is_group 0) */
+    char group[KITH_PEER_NAME_MAX + 1]; /* the group's name without '@' (is_group 1) */
+} kith_share_target_t;
+
+/* 1 if a and b name the same peer or the same group. */
+int kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b);
+
+/* Share specifications: what the user asked for (a peer or a group, with a role), kept so
+ * that the audience of the owner's records follows group membership: a record shared with
+ * @sales stays shared with whoever is in sales. Stored as the peer's key (a blob) or
+ * "@group" (text). set replaces the role of an existing spec; KITH_EINVAL for an empty
+ * or over-long group name. remove sets *removed to whether a spec was there. */
 int kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                         const char *target, int role);
+                         const kith_share_target_t *target, int role);
 int kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                            const char *target, int *removed);
-typedef int (*kith_share_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target,
-                             int role);
-/* Every share spec of one record (id non-NULL) or of all records (id NULL). */
+                            const kith_share_target_t *target, int *removed);
+/* Removes every share spec that names this peer directly (not its groups); *removed
+ * counts them. */
+int kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                                 size_t *removed);
+typedef int (*kith_share_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN],
+                             const kith_share_target_t *target, int role);
+/* Every share spec of one record (id non-NULL) or of all records (id NULL, ordered by
+ * record): groups first, by name, then peers, by key. KITH_ECORRUPT for a row that is
+ * neither a key nor "@group". */
 int kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, void *ctx);
+/* The number of records owned by owner, not deleted, whose audience includes member. */
+int kith_store_count_shared(kith_store_t *s, const uint8_t owner[static KITH_PK_LEN],
+                            const uint8_t member[static KITH_PK_LEN], uint64_t *n);
 
 int kith_store_peer_add(kith_store_t *s, const kith_peer_t *p);
-/* KITH_ENOTFOUND if no such peer. */
+/* KITH_ENOTFOUND if no such peer. Only the peer row goes: its share specs are the
+ * caller's (kith_node_peer_remove() removes both). */
 int kith_store_peer_remove(kith_store_t *s, const char *name);
+/* Changes the name, groups, address and self flag of the peer called name to those of p
+ * (its key, times and last address stay). KITH_ENOTFOUND if no such peer, KITH_EEXISTS if
+ * another peer already has p->name. */
+int kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p);
 int kith_store_peer_get(kith_store_t *s, const char *name, kith_peer_t *out);
 int kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
                                kith_peer_t *out);

@@ -95,7 +95,9 @@ make_record(kith_node_t *n, const char *name, const char *peer, int role,
     ASSERT_OK(kith_store_begin(n->store));
     ASSERT_OK(kith_node_apply_local(n, &op, kith_hlc_now_ms(), NULL));
     if (peer != NULL) {
-        ASSERT_OK(kith_store_share_set(n->store, id, peer, role));
+        kith_share_target_t target;
+        ASSERT_OK(kith_node_share_target(n, peer, &target));
+        ASSERT_OK(kith_store_share_set(n->store, id, &target, role));
         ASSERT_OK(kith_node_update_audience(n, id, kith_hlc_now_ms(), NULL));
     }
     ASSERT_OK(kith_store_commit(n->store));

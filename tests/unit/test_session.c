@@ -181,7 +181,9 @@ make_record_txn(tnode_t *t, uint8_t id[KITH_REC_ID_LEN], const char *name, const
         kith_op_close(&op);
     }
     for (size_t i = 0; i < n_targets; i++) {
-        ASSERT_OK(kith_store_share_set(t->n->store, id, targets[i], role));
+        kith_share_target_t target;
+        ASSERT_OK(kith_node_share_target(t->n, targets[i], &target));
+        ASSERT_OK(kith_store_share_set(t->n->store, id, &target, role));
     }
     if (n_targets > 0) {
         ASSERT_OK(kith_node_update_audience(t->n, id, next_now(), NULL));

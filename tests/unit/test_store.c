@@ -268,7 +268,7 @@ migrates_from_version_1(void **state)
               SQLITE_OK);
     sqlite3_close(db);
     reopen(f);
-    ASSERT_EQ(kith_store_schema_version(f->s), 2);
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
     ASSERT_OK(kith_store_sync_items(f->s, owner_id->pk, 1, &after, &recs, &n_after, &seq));
     free(recs);
     ASSERT_EQ(n_after, n_before);
@@ -977,22 +977,41 @@ peer_groups(void **state)
 
 typedef struct {
     int n;
-    char targets[8][32];
+    kith_share_target_t targets[8];
     int roles[8];
     uint8_t recs[8][KITH_REC_ID_LEN];
 } shares_t;
 
 static int
-share_cb(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+share_cb(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target, int role)
 {
     shares_t *s = ctx;
     if (s->n < 8) {
-        snprintf(s->targets[s->n], sizeof(s->targets[0]), "%s", target);
+        s->targets[s->n] = *target;
         s->roles[s->n] = role;
         memcpy(s->recs[s->n], id, KITH_REC_ID_LEN);
     }
     s->n++;
     return 0;
+}
+
+static kith_share_target_t
+key_target(uint8_t keybyte)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    memset(t.key, keybyte, KITH_PK_LEN);
+    return t;
+}
+
+static kith_share_target_t
+group_target(const char *group)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    t.is_group = 1;
+    snprintf(t.group, sizeof(t.group), "%s", group);
+    return t;
 }
 
 static void
@@ -1002,42 +1021,123 @@ shares(void **state)
     uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
     rec_id(a, 0x0a, 0, 0);
     rec_id(b, 0x0b, 0, 0);
+    kith_share_target_t bob = key_target(0xb0), carol = key_target(0xc0),
+                        sales = group_target("sales"), nobody = group_target("nobody");
     ASSERT_OK(kith_store_begin(f->s));
-    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_share_set(f->s, a, "@sales", KITH_ROLE_EDITOR));
-    ASSERT_OK(kith_store_share_set(f->s, b, "bob", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &bob, KITH_ROLE_READER));
+    ASSERT_OK(kith_store_share_set(f->s, a, &sales, KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &carol, KITH_ROLE_READER));
+    ASSERT_OK(kith_store_share_set(f->s, b, &bob, KITH_ROLE_EDITOR));
     /* Setting again replaces the role. */
-    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &bob, KITH_ROLE_EDITOR));
+    /* An empty group name is not a target. */
+    kith_share_target_t empty = group_target("");
+    ASSERT_ERR(kith_store_share_set(f->s, a, &empty, KITH_ROLE_EDITOR), KITH_EINVAL);
     ASSERT_OK(kith_store_commit(f->s));
 
+    /* Groups first, then peers by key; each comes back as it went in. */
     shares_t s = {0};
     ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
-    ASSERT_EQ(s.n, 2);
-    ASSERT_STREQ(s.targets[0], "@sales");
+    ASSERT_EQ(s.n, 3);
+    assert_true(kith_share_target_eq(&s.targets[0], &sales));
     ASSERT_EQ(s.roles[0], KITH_ROLE_EDITOR);
-    ASSERT_STREQ(s.targets[1], "bob");
+    assert_true(kith_share_target_eq(&s.targets[1], &bob));
     ASSERT_EQ(s.roles[1], KITH_ROLE_EDITOR);
+    assert_true(kith_share_target_eq(&s.targets[2], &carol));
+    assert_false(kith_share_target_eq(&s.targets[1], &carol));
+    assert_false(kith_share_target_eq(&s.targets[0], &nobody));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &s));
-    ASSERT_EQ(s.n, 3);
-    assert_memory_equal(s.recs[2], b, KITH_REC_ID_LEN);
+    ASSERT_EQ(s.n, 4);
+    assert_memory_equal(s.recs[3], b, KITH_REC_ID_LEN);
 
     int removed = -1;
     ASSERT_OK(kith_store_begin(f->s));
-    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &carol, &removed));
     ASSERT_EQ(removed, 1);
-    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &carol, &removed));
     ASSERT_EQ(removed, 0);
-    ASSERT_OK(kith_store_share_remove(f->s, a, "@nobody", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &nobody, &removed));
     ASSERT_EQ(removed, 0);
+    /* A peer's specs go together, from every record, and only its own. */
+    size_t n_removed = 0;
+    ASSERT_OK(kith_store_share_remove_peer(f->s, bob.key, &n_removed));
+    ASSERT_EQ(n_removed, 2);
     ASSERT_OK(kith_store_commit(f->s));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
     ASSERT_EQ(s.n, 1);
-    ASSERT_STREQ(s.targets[0], "@sales");
+    assert_true(kith_share_target_eq(&s.targets[0], &sales));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, b, share_cb, &s));
-    ASSERT_EQ(s.n, 1);
+    ASSERT_EQ(s.n, 0);
+}
+
+/* A version 2 database named peer targets by name. Opening it converts each to the key
+ * of the peer that has the name, keeps groups, and drops names that no longer name a
+ * peer (their shares reached nobody). */
+static void
+migrates_share_names_to_keys(void **state)
+{
+    fixture_t *f = *state;
+    kith_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    /* Back to version 2: the shares table as it was. */
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "DROP TABLE shares;"
+                     "CREATE TABLE shares(rec BLOB NOT NULL, target TEXT NOT NULL,"
+                     "  role INTEGER NOT NULL, PRIMARY KEY(rec, target)) WITHOUT ROWID;"
+                     "INSERT INTO peers VALUES('bob', zeroblob(32), 'sales', '', 0, 1, 0, '');"
+                     "INSERT INTO shares VALUES(x'0a000000000000000000000000000000', 'bob', 1),"
+                     "  (x'0a000000000000000000000000000000', '@sales', 2), "
+                     "(x'0a000000000000000000000000000000', 'gone', 2),"
+                     "  (x'0b000000000000000000000000000000', 'bob', 2);"
+                     "PRAGMA user_version=2",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
+    /* Read back without the store's checks, to see exactly what is stored. */
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT hex(rec), typeof(target), hex(target), role FROM shares "
+                                 "ORDER BY rec, target",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    const char *want[][4] = {
+        {"0A000000000000000000000000000000", "text", "4073616C6573", "2"}, /* '@sales' */
+        {"0A000000000000000000000000000000", "blob",
+         "0000000000000000000000000000000000000000000000000000000000000000", "1"},
+        {"0B000000000000000000000000000000", "blob",
+         "0000000000000000000000000000000000000000000000000000000000000000", "2"},
+    };
+    size_t rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(rows < 3);
+        for (int c = 0; c < 4; c++) {
+            ASSERT_STREQ((const char *) sqlite3_column_text(st, c), want[rows][c]);
+        }
+        rows++;
+    }
+    ASSERT_EQ(rows, 3);
+    sqlite3_finalize(st);
+    /* The new table refuses anything but a 32-byte key or "@group". */
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO shares VALUES(x'0c', 'carol', 1)", NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+    /* And the store reads them as targets. */
+    kith_share_target_t bob = key_target(0x00);
+    shares_t s = {0};
+    ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &s));
+    ASSERT_EQ(s.n, 3);
+    assert_true(s.targets[0].is_group);
+    ASSERT_STREQ(s.targets[0].group, "sales");
+    assert_true(kith_share_target_eq(&s.targets[1], &bob));
 }
 
 /* ---- tests: transactions and data at rest ------------------------------------------- */
@@ -1198,6 +1298,7 @@ main(void)
         T(peers),
         T(peer_groups),
         T(shares),
+        T(migrates_share_names_to_keys),
         T(rollback_undoes_put),
         T(nothing_in_the_clear),
     };
