@@ -39,9 +39,9 @@
 #include "sync/session.h"
 #include "util/hlc.h"
 
-enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, N_HOSTILE };
-static const char *const hostile_names[N_HOSTILE] = {"mallory", "garbler", "giant", "zero",
-                                                     "refuser", "pinger",  "duper", "repeat"};
+enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, LEAVER, N_HOSTILE };
+static const char *const hostile_names[N_HOSTILE] = {
+    "mallory", "garbler", "giant", "zero", "refuser", "pinger", "duper", "repeat", "leaver"};
 
 /* Bob's first back-off, shorter than the default 60 s so that the test can wait one out. */
 #define BAN_MS 3000
@@ -105,7 +105,8 @@ make_record(kith_node_t *n, const char *name, const char *peer, int role,
 }
 
 static void
-add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const char *addr)
+add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const char *addr,
+         int self)
 {
     kith_peer_t p;
     memset(&p, 0, sizeof(p));
@@ -113,6 +114,7 @@ add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const
     memcpy(p.key, key, KITH_PK_LEN);
     p.groups = p.last_addr = "";
     p.addr = (char *) addr;
+    p.self = self;
     ASSERT_OK(kith_store_begin(n->store));
     ASSERT_OK(kith_store_peer_add(n->store, &p));
     ASSERT_OK(kith_store_commit(n->store));
@@ -148,10 +150,11 @@ setup(void **state)
     ASSERT_OK(kith_node_create(w.alice_home, "alice", NULL, err, sizeof(err)));
     ASSERT_OK(kith_node_open(w.bob_home, NULL, &w.bob, err, sizeof(err)));
     ASSERT_OK(kith_node_open(w.alice_home, NULL, &w.alice, err, sizeof(err)));
-    add_peer(w.bob, "alice", w.alice->id->pk, "");
+    add_peer(w.bob, "alice", w.alice->id->pk, "", 0);
     for (int i = 0; i < N_HOSTILE; i++) {
         ASSERT_OK(kith_identity_new(&w.hostile[i]));
-        add_peer(w.bob, hostile_names[i], w.hostile[i]->pk, "");
+        /* leaver is one of bob's own devices: it may send him anything, until removed. */
+        add_peer(w.bob, hostile_names[i], w.hostile[i]->pk, "", i == LEAVER);
     }
     make_record(w.bob, "Read Only", "mallory", KITH_ROLE_READER, w.r_read);
     make_record(w.bob, "Editable", "mallory", KITH_ROLE_EDITOR, w.r_edit);
@@ -179,7 +182,7 @@ setup(void **state)
 
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", w.port);
-    add_peer(w.alice, "bob", w.bob->id->pk, addr);
+    add_peer(w.alice, "bob", w.bob->id->pk, addr, 0);
     return 0;
 }
 
@@ -948,13 +951,62 @@ test_replayed_sessions(void **state)
     kith_buf_close(&recorded);
 }
 
+/* A peer removed while its session's handshake is still unconfirmed: bob answered its
+ * message 1, and then the user runs 'kith peer rm' (here: the same library call on a
+ * second connection to bob's store, then the CLI's poke). The daemon must end that
+ * session too, so that nothing the removed peer sends afterwards is taken as its. leaver
+ * was one of bob's devices, whose ops bob takes without an audience check. */
+static void
+test_removed_while_unconfirmed(void **state)
+{
+    (void) state;
+    const kith_identity_t *lv = w.hostile[LEAVER];
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {7, 7, 7, 7, 7, 7, 7, 7};
+    kith_op_rec_id_make(lv->pk, nonce, rec);
+    kith_buf_t op;
+    craft(&(craft_t){lv, lv->pk, rec, 0, KITH_KIND_PERSON, "after removal", -1, NULL, 0}, &op);
+    digest_t before, after;
+    bob_digest(&before);
+    long mark = log_mark();
+    client_t c;
+    ASSERT_OK(client_open(&c, lv, "leaver")); /* message 2 read; no transport message yet */
+    assert_true(log_has(mark, "answered a handshake from leaver"));
+
+    kith_node_t *cli = NULL;
+    char err[256] = "";
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &cli, err, sizeof(err)));
+    ASSERT_OK(kith_store_begin(cli->store));
+    ASSERT_OK(kith_node_peer_remove(cli, "leaver", kith_hlc_now_ms(), NULL));
+    ASSERT_OK(kith_store_commit(cli->store));
+    kith_node_close(cli);
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    ASSERT_OK(kith_control_call(w.bob_home, "poke", &reply));
+    kith_buf_close(&reply);
+    assert_true(log_has(mark, "closing the session of a peer no longer trusted (its handshake "
+                              "was unconfirmed)"));
+
+    /* Whatever it sends now goes nowhere: bob has hung up. */
+    send_ops(&c, &op, 1);
+    send_pt(&c, msg_ping, sizeof(msg_ping));
+    assert_true(closed_by_bob(&c, 5000));
+    client_close(&c);
+    kith_buf_close(&op);
+    bob_digest(&after);
+    assert_same_digest(&before, &after);
+    assert_int_equal(log_count(mark, "session with leaver", 0), 0);
+    /* And it cannot come back. */
+    ASSERT_ERR(client_open(&c, lv, "leaver"), KITH_EAUTH);
+    client_close(&c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_ops),       cmocka_unit_test(test_malformed_messages_ban),
         cmocka_unit_test(test_backoff_doubles),   cmocka_unit_test(test_floods),
-        cmocka_unit_test(test_replayed_sessions),
+        cmocka_unit_test(test_replayed_sessions), cmocka_unit_test(test_removed_while_unconfirmed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
