@@ -558,7 +558,7 @@ export_one(void *ctx, const kith_record_t *r)
     export_ctx_t *e = ctx;
     e->count++;
     if (e->vcard_version == 0) {
-        cli_record_json(e->node, r, e->json);
+        cli_record_json(e->node, r, 0, e->json);
         return KITH_OK;
     }
     kith_card_t card;

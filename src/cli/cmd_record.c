@@ -314,7 +314,7 @@ cmd_show(cli_globals_t *g, int argc, char **argv)
         kith_buf_init(&out);
         kith_json_t j;
         kith_json_init(&j, &out, 1);
-        cli_record_json(n, &rec, &j);
+        cli_record_json(n, &rec, 1, &j);
         ret = kith_json_finish(&j) == KITH_OK && cli_write_stdout(&out) == 0 ? 0 : 1;
         kith_buf_close(&out);
     } else {
@@ -372,7 +372,7 @@ collect(void *ctx, const kith_record_t *r)
     if (rc == KITH_OK && c->json) {
         kith_json_t j;
         kith_json_init(&j, &text, 1);
-        cli_record_json(c->node, r, &j);
+        cli_record_json(c->node, r, 0, &j);
         rc = kith_json_finish(&j);
     } else if (rc == KITH_OK) {
         FILE *mem = NULL;
@@ -723,6 +723,41 @@ out:
     return ret;
 }
 
+typedef struct {
+    const kith_peer_t *peer;
+    kith_buf_t *out;
+} via_ctx_t;
+
+static int
+add_via_group(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+              int role)
+{
+    (void) id;
+    (void) role;
+    via_ctx_t *v = ctx;
+    if (!target->is_group || !kith_peer_in_group(v->peer, target->group)) {
+        return KITH_OK;
+    }
+    return kith_buf_printf(v->out, "%s@%s", v->out->len ? ", " : "", target->group);
+}
+
+/* Appends to out the groups ("@sales, @emea") through which record id reaches the peer
+ * with this key; nothing if none do. */
+static int
+groups_reaching(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t key[KITH_PK_LEN],
+                kith_buf_t *out)
+{
+    kith_peer_t p;
+    int rc = kith_store_peer_get_by_key(n->store, key, &p);
+    if (rc != KITH_OK) {
+        return rc == KITH_ENOTFOUND ? KITH_OK : rc;
+    }
+    via_ctx_t v = {&p, out};
+    rc = kith_store_share_foreach(n->store, id, add_via_group, &v);
+    kith_peer_close(&p);
+    return rc;
+}
+
 static int
 share_common(cli_globals_t *g, int argc, char **argv, int sharing)
 {
@@ -775,18 +810,45 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
             goto out;
         }
     }
+    kith_buf_t via, notes;
+    kith_buf_init(&via);
+    kith_buf_init(&notes);
     int rc = kith_store_begin(n->store);
     for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
         if (sharing) {
             rc = kith_store_share_set(n->store, id, &resolved[i],
                                       read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
-        } else {
-            int removed = 0;
-            rc = kith_store_share_remove(n->store, id, &resolved[i], &removed);
-            if (rc == KITH_OK && !removed) {
-                cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
-                rc = CLI_CHANGE_REPORTED;
-            }
+            continue;
+        }
+        int removed = 0;
+        rc = kith_store_share_remove(n->store, id, &resolved[i], &removed);
+        /* A peer may get the record through a group as well as, or instead of, by name:
+         * say so rather than claim it was not shared, or that it now is not. */
+        via.len = 0;
+        if (rc == KITH_OK && !resolved[i].is_group) {
+            rc = groups_reaching(n, id, resolved[i].key, &via);
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+        const char *groups = via.len ? (const char *) via.data : "";
+        const char *group1 = via.len ? (const char *) via.data + 1 : "";
+        int one_group = via.len && strchr(groups, ',') == NULL;
+        if (!removed && via.len) {
+            cli_error("'%s' is shared with %s only through %s, not by name. To stop, remove "
+                      "%s from the group ('kith peer edit %s --remove-group %s') or unshare "
+                      "the group ('kith unshare %s --with %s')",
+                      kith_record_name(&rec), targets[i], groups, targets[i], targets[i],
+                      one_group ? group1 : "GROUP", argv[optind], one_group ? groups : "@GROUP");
+            rc = CLI_CHANGE_REPORTED;
+        } else if (!removed) {
+            cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
+            rc = CLI_CHANGE_REPORTED;
+        } else if (via.len) {
+            rc = kith_buf_printf(&notes,
+                                 "Note: %s still gets '%s' through %s (remove %s from the group, "
+                                 "or unshare the group, to stop that)\n",
+                                 targets[i], kith_record_name(&rec), groups, targets[i]);
         }
     }
     int changed = 0;
@@ -801,17 +863,23 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
         if (rc != CLI_CHANGE_REPORTED) {
             cli_error("cannot %s the record: %s", cmd, kith_strerror(rc));
         }
-        goto out;
+        goto out_bufs;
     }
     for (size_t i = 0; i < n_targets; i++) {
-        printf("%s %s %s%s\n", sharing ? "Shared" : "Stopped sharing", kith_record_name(&rec),
-               sharing ? "with " : "with ", targets[i]);
+        printf("%s %s with %s\n", sharing ? "Shared" : "Stopped sharing", kith_record_name(&rec),
+               targets[i]);
     }
     if (sharing && read_only) {
         printf("(read-only)\n");
     }
+    if (notes.len > 0) {
+        fwrite(notes.data, 1, notes.len, stdout);
+    }
     cli_poke(n->dir);
     ret = 0;
+out_bufs:
+    kith_buf_close(&via);
+    kith_buf_close(&notes);
 out:
     free(targets);
     free(resolved);

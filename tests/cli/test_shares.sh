@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shares and peers: shares follow a peer's key, not its name (a removed peer's shares go
 # with it, and a node that later takes the name inherits nothing); peer rm asks on a
-# terminal and says what it unshared.
+# terminal and says what it unshared. Groups are live: a record shared with @group is
+# shared with whoever is in the group now, show says so, and unshare understands it.
 . "$(dirname "$0")/lib.sh"
 
 node() { "$KITH" --home "$TMP/$1" "${@:2}"; }
@@ -82,4 +83,89 @@ on_tty n "$TMP/alice" peer rm -y carol || fail "peer rm -y on a terminal failed"
 lacks "no question with -y" "$TMP/out" "[y/N]"
 contains "removed with -y" "$TMP/out" "Removed peer carol; no record was shared with it."
 refuses "peer rm of a stranger" node alice peer rm carol
+
+# ---- live groups ----
+mk dave
+node alice peer add carol "$id_carol" --group sales >/dev/null
+node alice peer add dave "$id_dave" >/dev/null
+node alice peer edit bob --group sales >/dev/null
+deal=$(node alice add org --name "Big Deal" | head -1)
+ok "share with a group" node alice share "$deal" --with @sales
+ok "show lists the group" node alice show "$deal"
+contains "the group as given, with its members" "$TMP/out" "@sales (editor): bob, carol"
+# audience NAME... : the names in the record's audience must be exactly these.
+audience() {
+    checks=$((checks + 1))
+    node alice show "$deal" --json >"$TMP/json"
+    got=$(python3 -c 'import json,sys; print(" ".join(sorted(a["name"] for a in json.load(open(sys.argv[1]))["audience"])))' "$TMP/json")
+    [ "$got" = "$*" ] || fail "audience: expected '$*', got '$got'"
+}
+audience bob carol
+python3 - "$TMP/json" <<'PY' || fail "show --json shares"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["shares"] == [{"target": "@sales", "role": "editor",
+                        "members": [{"name": "bob", "node_id": d["audience"][0]["node_id"]},
+                                    {"name": "carol", "node_id": d["audience"][1]["node_id"]}]}], d
+PY
+
+# Unsharing a peer who gets the record only through the group says so and changes nothing.
+refuses "unshare a group member" node alice unshare "$deal" --with bob
+contains "says it is through the group" "$TMP/err" "shared with bob only through @sales"
+contains "says how to stop it" "$TMP/err" "kith peer edit bob --remove-group sales"
+contains "or to unshare the group" "$TMP/err" "--with @sales"
+audience bob carol
+
+# A colleague who joins the group later gets the record; one who leaves loses it.
+ok "dave joins sales" node alice peer edit dave --add-group sales
+audience bob carol dave
+ok "bob leaves sales" node alice peer edit bob --remove-group @sales
+audience carol dave
+ok "show after the moves" node alice show "$deal"
+contains "members now" "$TMP/out" "@sales (editor): carol, dave"
+refuses "remove a group it is not in" node alice peer edit bob --remove-group sales
+contains "not in the group" "$TMP/err" "bob is not in group sales"
+
+# Named and through the group: unsharing the name leaves the group's share, and says so.
+ok "share with carol by name" node alice share "$deal" --with carol --read-only
+ok "show both" node alice show "$deal"
+contains "carol named" "$TMP/out" "carol (reader)"
+ok "unshare carol by name" node alice unshare "$deal" --with carol
+contains "still through the group" "$TMP/out" "carol still gets 'Big Deal' through @sales"
+audience carol dave
+
+# Unsharing the group takes its members out.
+ok "unshare the group" node alice unshare "$deal" --with @sales
+audience ""
+refuses "unshare it again" node alice unshare "$deal" --with @sales
+contains "not shared" "$TMP/err" "is not shared with @sales"
+
+# peer edit: a rename keeps the shares (they hold the key); address and device flags.
+ok "share with dave" node alice share "$deal" --with dave
+ok "rename dave" node alice peer edit dave --name david --addr 127.0.0.1:5999 --self
+contains "renamed" "$TMP/out" "Renamed peer dave to david"
+audience david
+ok "peer list after edit" node alice peer list --json
+python3 - "$TMP/out" <<'PY' || fail "peer list after edit"
+import json, sys
+p = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert "dave" not in p and p["david"]["addr"] == "127.0.0.1:5999" and p["david"]["self"] is True, p
+assert p["david"]["groups"] == ["sales"], p
+PY
+ok "groups replaced, address dropped" node alice peer edit david --groups board,emea --no-addr --not-self
+ok "peer list after the second edit" node alice peer list --json
+python3 - "$TMP/out" <<'PY' || fail "peer list after the second edit"
+import json, sys
+p = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert p["david"]["addr"] is None and p["david"]["self"] is False, p
+assert p["david"]["groups"] == ["board", "emea"], p
+PY
+refuses "rename onto another peer" node alice peer edit david --name bob
+contains "name taken" "$TMP/err" "a peer named 'bob' already exists"
+refuses "edit nobody" node alice peer edit nobody --name x
+refuses "nothing to change" node alice peer edit david
+refuses "both self flags" node alice peer edit david --self --not-self
+refuses "bad group" node alice peer edit david --group "no spaces"
+ok "peer edit --help" node alice peer edit --help
+contains "help names edit" "$TMP/out" "peer edit NAME"
 finish
