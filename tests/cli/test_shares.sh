@@ -104,9 +104,10 @@ audience bob carol
 python3 - "$TMP/json" <<'PY' || fail "show --json shares"
 import json, sys
 d = json.load(open(sys.argv[1]))
+ids = {a["name"]: a["node_id"] for a in d["audience"]}
 assert d["shares"] == [{"target": "@sales", "role": "editor",
-                        "members": [{"name": "bob", "node_id": d["audience"][0]["node_id"]},
-                                    {"name": "carol", "node_id": d["audience"][1]["node_id"]}]}], d
+                        "members": [{"name": "bob", "node_id": ids["bob"]},
+                                    {"name": "carol", "node_id": ids["carol"]}]}], d
 PY
 
 # Unsharing a peer who gets the record only through the group says so and changes nothing.
