@@ -351,6 +351,9 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         goto out;
     }
     kith_store_set_vault(n->store, n->vault);
+    /* Derived data a migration could not compute without the vault. A failure (another
+     * process holding the lock for long) leaves it for the next open. */
+    (void) kith_store_backfill(n->store);
     rc = kith_store_meta_get(n->store, "name", &name);
     if (rc == KITH_ENOTFOUND) {
         rc = KITH_OK;

@@ -83,6 +83,15 @@ static const char *const migrations[] = {
     "DROP TABLE shares;"
     "ALTER TABLE shares_by_key RENAME TO shares;"
     "CREATE INDEX shares_target ON shares(target);",
+    /* Former members: who was in a record's audience and no longer is, with the owner's
+     * op that removed them (its hash and hlc). The set offered to a peer includes that op
+     * for each record it was removed from, so the peer learns it. Derived from the ops
+     * whenever a record is folded; existing records are filled in by the first open with
+     * the vault (former_pending, see kith_store_upgrade()). */
+    "CREATE TABLE former(rec BLOB NOT NULL, member BLOB NOT NULL, op BLOB NOT NULL,"
+    "  hlc INTEGER NOT NULL, PRIMARY KEY(rec, member)) WITHOUT ROWID;"
+    "CREATE INDEX former_member ON former(member);"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('former_pending', x'01');",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -579,6 +588,194 @@ name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN
     return rc;
 }
 
+/* ---- former members ----------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t key[KITH_PK_LEN];
+    uint8_t op[KITH_HASH_LEN]; /* the owner's op that removed it */
+    uint64_t hlc;              /* that op's hlc */
+} former_t;
+
+static int
+cmp_fold_order(const void *a, const void *b)
+{
+    const kith_fold_input_t *x = *(const kith_fold_input_t *const *) a;
+    const kith_fold_input_t *y = *(const kith_fold_input_t *const *) b;
+    if (x->op->hlc != y->op->hlc) {
+        return x->op->hlc < y->op->hlc ? -1 : 1;
+    }
+    int c = memcmp(x->op->author, y->op->author, KITH_PK_LEN);
+    return c != 0 ? c : memcmp(x->hash, y->hash, KITH_HASH_LEN);
+}
+
+static int
+aud_has(const kith_aud_t *aud, size_t n, const uint8_t key[KITH_PK_LEN])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(aud[i].key, key, KITH_PK_LEN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The former members of record r, folded from its ops: walking the owner's audience ops
+ * in fold order (proto/OPS.md: only they change the audience), a key that one op leaves
+ * out after the previous one had it was removed by that op, until a later op puts it
+ * back. Keys in r's audience now, and the owner, are never former members. *out is
+ * malloc'd; the caller frees it. */
+static int
+derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, former_t **out,
+              size_t *n_out)
+{
+    const kith_fold_input_t **aud_ops = NULL;
+    former_t *f = NULL;
+    size_t n_aud_ops = 0, n_f = 0, cap = 0;
+    int rc = KITH_OK;
+    *out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; i < n; i++) {
+        const kith_op_t *op = in[i].op;
+        n_aud_ops += op->has_aud && !op->private &&
+                     memcmp(op->author, r->owner, KITH_PK_LEN) == 0 &&
+                     memcmp(op->owner, r->owner, KITH_PK_LEN) == 0;
+    }
+    if (n_aud_ops < 2) {
+        return KITH_OK; /* one audience op adds; only a second one can remove */
+    }
+    aud_ops = malloc(n_aud_ops * sizeof(*aud_ops));
+    if (aud_ops == NULL) {
+        return KITH_ENOMEM;
+    }
+    n_aud_ops = 0;
+    for (size_t i = 0; i < n; i++) {
+        const kith_op_t *op = in[i].op;
+        if (op->has_aud && !op->private && memcmp(op->author, r->owner, KITH_PK_LEN) == 0 &&
+            memcmp(op->owner, r->owner, KITH_PK_LEN) == 0) {
+            aud_ops[n_aud_ops++] = &in[i];
+        }
+    }
+    qsort(aud_ops, n_aud_ops, sizeof(*aud_ops), cmp_fold_order);
+    for (size_t a = 1; a < n_aud_ops && rc == KITH_OK; a++) {
+        const kith_op_t *prev = aud_ops[a - 1]->op, *op = aud_ops[a]->op;
+        /* Put back: no longer former. */
+        for (size_t k = 0; k < n_f;) {
+            if (aud_has(op->aud, op->n_aud, f[k].key)) {
+                f[k] = f[--n_f];
+            } else {
+                k++;
+            }
+        }
+        /* Left out: removed by this op. */
+        for (size_t m = 0; m < prev->n_aud; m++) {
+            if (aud_has(op->aud, op->n_aud, prev->aud[m].key)) {
+                continue;
+            }
+            if (n_f == cap) {
+                cap = cap ? cap * 2 : 8;
+                former_t *g = realloc(f, cap * sizeof(*g));
+                if (g == NULL) {
+                    rc = KITH_ENOMEM;
+                    break;
+                }
+                f = g;
+            }
+            memcpy(f[n_f].key, prev->aud[m].key, KITH_PK_LEN);
+            memcpy(f[n_f].op, aud_ops[a]->hash, KITH_HASH_LEN);
+            f[n_f].hlc = op->hlc;
+            n_f++;
+        }
+    }
+    /* The fold is the authority on the audience now. */
+    for (size_t k = 0; rc == KITH_OK && k < n_f;) {
+        if (aud_has(r->aud, r->n_aud, f[k].key) || memcmp(f[k].key, r->owner, KITH_PK_LEN) == 0) {
+            f[k] = f[--n_f];
+        } else {
+            k++;
+        }
+    }
+    free(aud_ops);
+    if (rc != KITH_OK) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    *n_out = n_f;
+    return KITH_OK;
+}
+
+/* Rewrites the former-member rows of record r from its ops (in, n: all of them, in any
+ * order). is_new: the record has no rows yet. */
+static int
+write_former(kith_store_t *s, const kith_record_t *r, const kith_fold_input_t *in, size_t n,
+             int is_new)
+{
+    sqlite3_stmt *st = NULL;
+    former_t *f = NULL;
+    size_t n_f = 0;
+    int rc = derive_former(r, in, n, &f, &n_f);
+    if (rc != KITH_OK || (is_new && n_f == 0)) {
+        return rc;
+    }
+    if (!is_new) {
+        rc = prepare(s, "DELETE FROM former WHERE rec=?", &st);
+        if (rc == KITH_OK) {
+            sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+            rc = step_done(st);
+        }
+        release(s, st);
+        st = NULL;
+    }
+    if (rc == KITH_OK && n_f > 0) {
+        rc = prepare(s, "INSERT INTO former(rec, member, op, hlc) VALUES(?, ?, ?, ?)", &st);
+    }
+    for (size_t i = 0; rc == KITH_OK && i < n_f; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, f[i].key, KITH_PK_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, f[i].op, KITH_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) f[i].hlc);
+        rc = step_done(st);
+    }
+    release(s, st);
+    free(f);
+    return rc;
+}
+
+/* The row of a former member: the removing op's hash (may be NULL) and hlc. */
+static int
+former_lookup(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], const uint8_t member[KITH_PK_LEN],
+              uint8_t *op, uint64_t *hlc)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT op, hlc FROM former WHERE rec=? AND member=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, member, KITH_PK_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_HASH_LEN) {
+        if (op != NULL) {
+            memcpy(op, sqlite3_column_blob(st, 0), KITH_HASH_LEN);
+        }
+        *hlc = (uint64_t) sqlite3_column_int64(st, 1);
+    } else if (r == SQLITE_ROW) {
+        rc = KITH_ECORRUPT;
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_former_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                      const uint8_t member[static KITH_PK_LEN], uint64_t *hlc)
+{
+    return former_lookup(s, id, member, NULL, hlc);
+}
+
 /* Writes the folded record and its audience rows (is_new: no rows to replace). */
 static int
 write_record(kith_store_t *s, const kith_record_t *r, int is_new)
@@ -776,6 +973,9 @@ refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
     if (rc == KITH_OK) {
         rc = write_record(s, &rec, 0);
     }
+    if (rc == KITH_OK) {
+        rc = write_former(s, &rec, list.in, list.n, 0);
+    }
     free(all);
     op_list_close(&list);
     kith_record_close(&rec);
@@ -805,6 +1005,9 @@ write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effectiv
     int rc = kith_fold(in, n, &rec, effective);
     if (rc == KITH_OK) {
         rc = write_record(s, &rec, 1);
+    }
+    if (rc == KITH_OK) {
+        rc = write_former(s, &rec, in, n, 1);
     }
     kith_record_close(&rec);
     return rc;
@@ -853,10 +1056,17 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     rc = prepare(s,
                  self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
                              "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
+                           /* Records it may hold, then records it was removed from:
+                            * there, the op that removed it and the ops before it,
+                            * which it could already have, and nothing after. */
                            : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
                              "(SELECT rec FROM audience WHERE member = ?1 "
                              "UNION SELECT id FROM records WHERE owner = ?1) "
-                             "AND private = 0 AND seq <= ?2 ORDER BY hlc, hash",
+                             "AND private = 0 AND seq <= ?2 "
+                             "UNION ALL SELECT o.hlc, o.hash, o.rec FROM former f "
+                             "JOIN ops o ON o.rec = f.rec WHERE f.member = ?1 "
+                             "AND o.private = 0 AND o.seq <= ?2 "
+                             "AND (o.hlc < f.hlc OR o.hash = f.op) ORDER BY 1, 2",
                  &st);
     if (rc != KITH_OK) {
         return rc;
@@ -960,9 +1170,14 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
                      self_peer
                          ? "SELECT seq, hash, data FROM ops WHERE ?1 IS NOT NULL AND seq > ?2 "
                            "ORDER BY seq LIMIT ?3"
+                         /* Of a record it was removed from, only the removing op is
+                          * pushed: the ops before it reached it when they were made, or
+                          * come with the next reconciliation if it holds the record. */
                          : "SELECT o.seq, o.hash, o.data FROM ops o JOIN records r ON r.id = o.rec "
                            "WHERE o.seq > ?2 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
-                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1)) "
+                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1) "
+                           "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
+                           "AND f.member = ?1 AND f.op = o.hash)) "
                            "ORDER BY o.seq LIMIT ?3",
                      &st);
     if (rc != KITH_OK) {
@@ -1109,6 +1324,36 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
     free(in);
     free(all);
     return rc;
+}
+
+/* Receiving rule 4's exception: this node (self), no longer in the audience of a record
+ * it already held, may take the owner's op that removed it and ops from before that op,
+ * and nothing later, so that it learns it was removed. *ok = 1 when self is a former
+ * member and every op kept from this batch (group_eff[j] set) is the removing op or older
+ * than it. */
+static int
+removed_here(kith_store_t *s, const uint8_t rec[KITH_REC_ID_LEN], const uint8_t self[KITH_PK_LEN],
+             const kith_op_t *decoded, const size_t *group_index,
+             const uint8_t (*hashes)[KITH_HASH_LEN], const int *group_eff, size_t n, int *ok)
+{
+    uint8_t op[KITH_HASH_LEN];
+    uint64_t hlc = 0;
+    *ok = 0;
+    int rc = former_lookup(s, rec, self, op, &hlc);
+    if (rc == KITH_ENOTFOUND) {
+        return KITH_OK;
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    *ok = 1;
+    for (size_t j = 0; j < n; j++) {
+        if (group_eff[j] && decoded[group_index[j]].hlc >= hlc &&
+            memcmp(hashes[j], op, KITH_HASH_LEN) != 0) {
+            *ok = 0;
+        }
+    }
+    return KITH_OK;
 }
 
 /* The body of kith_store_apply_remote() and kith_store_apply_envelope(): with
@@ -1272,8 +1517,13 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             kith_record_t r;
             int grc = kith_store_record_get(s, decoded[order[g]].rec, &r);
             if (grc == KITH_OK) {
-                entitled = kith_record_role(&r, sender) != 0 &&
-                           (!receiver_check || kith_record_role(&r, self) != 0);
+                int sender_ok = kith_record_role(&r, sender) != 0;
+                entitled = sender_ok && (!receiver_check || kith_record_role(&r, self) != 0);
+                if (sender_ok && !entitled && existed) {
+                    rc = removed_here(s, r.id, self, decoded, group_index,
+                                      (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, group_eff,
+                                      n_added, &entitled);
+                }
                 kith_record_close(&r);
             } else if (grc != KITH_ENOTFOUND) {
                 rc = grc;
@@ -1972,6 +2222,90 @@ kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN
     return apply_ops(s, self, sender, 0, 0, ops, lens, n, stats, reject, ctx);
 }
 
+/* ---- work a migration leaves for later ----------------------------------------------- */
+
+int
+kith_store_backfill(kith_store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t(*ids)[KITH_REC_ID_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    kith_buf_t flag;
+    kith_buf_init(&flag);
+    if (s->vault == NULL) {
+        return KITH_OK;
+    }
+    int rc = kith_store_meta_get(s, "former_pending", &flag);
+    if (rc == KITH_ENOTFOUND) {
+        return KITH_OK; /* the usual case: nothing left to do */
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_begin(s);
+    }
+    /* Another process may have done it while we waited for the lock. */
+    if (rc == KITH_OK) {
+        flag.len = 0;
+        rc = kith_store_meta_get(s, "former_pending", &flag);
+    }
+    /* Former members: only a record with two audience ops by its owner can have any, so
+     * only records with two ops by their owner need their ops read. */
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     "SELECT o.rec FROM ops o JOIN records r ON r.id = o.rec "
+                     "WHERE o.author = r.owner GROUP BY o.rec HAVING count(*) > 1",
+                     &st);
+    }
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            void *p = realloc(ids, cap * KITH_REC_ID_LEN);
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            ids = p;
+        }
+        memcpy(ids[n++], sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
+    }
+    release(s, st);
+    st = NULL;
+    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+        op_list_t list = {0};
+        kith_record_t rec;
+        rc = kith_store_record_get(s, ids[i], &rec);
+        if (rc == KITH_OK) {
+            rc = kith_store_foreach_op(s, ids[i], op_list_load, &list);
+        }
+        for (size_t k = 0; rc == KITH_OK && k < list.n; k++) {
+            list.in[k].op = &list.ops[k];
+        }
+        if (rc == KITH_OK) {
+            rc = write_former(s, &rec, list.in, list.n, 0);
+        }
+        op_list_close(&list);
+        kith_record_close(&rec);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s, "DELETE FROM meta WHERE key = 'former_pending'", &st);
+    }
+    if (rc == KITH_OK) {
+        rc = step_done(st);
+    }
+    release(s, st);
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+    }
+    free(ids);
+    kith_buf_close(&flag);
+    return rc == KITH_ENOTFOUND ? KITH_OK : rc;
+}
+
 /* ---- checks (kith doctor) ----------------------------------------------------------- */
 
 typedef struct {
@@ -2108,6 +2442,9 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
             if (rc == KITH_OK) {
                 rc = write_record(s, &rec, 0);
                 (*refolded)++;
+            }
+            if (rc == KITH_OK) {
+                rc = write_former(s, &rec, list.in, list.n, 0);
             }
         }
         op_list_close(&list);

@@ -26,7 +26,7 @@
 #include "model/record.h"
 #include "util/buf.h"
 
-#define KITH_STORE_SCHEMA_VERSION 3
+#define KITH_STORE_SCHEMA_VERSION 4
 #define KITH_PEER_NAME_MAX        64
 #define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
 
@@ -51,6 +51,11 @@ void kith_store_close(kith_store_t *s);
 void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
+
+/* Does what a migration left for when the vault is there: fills in the former members
+ * (kith_store_former_get()) of records stored before migration 4. Takes its own
+ * transaction, once per store; a no-op afterwards, or without a vault. */
+int kith_store_backfill(kith_store_t *s);
 
 /* Sets SQLite's page cache for this connection (bulk imports use a larger one). */
 int kith_store_set_cache_kib(kith_store_t *s, int kib);
@@ -88,10 +93,12 @@ int kith_store_refold_all(kith_store_t *s, uint64_t *refolded);
 
 /* ---- sync ---- */
 
-/* The set offered to peer: (hlc, hash) of the non-private ops of records the peer owns
- * or is in the audience of; every op for a self peer. Sorted for reconciliation, with each
- * op's record id in the parallel array *recs; the caller frees both with free().
- * *max_seq is the newest op sequence number included. */
+/* The set offered to peer (proto/SYNC.md): (hlc, hash) of the non-private ops of records
+ * the peer owns or is in the audience of, and, of each record it was removed from, the
+ * owner's op that removed it and the non-private ops older than that op (what it could
+ * already have: never an op made after its removal); every op for a self peer. Sorted for
+ * reconciliation, with each op's record id in the parallel array *recs; the caller frees
+ * both with free(). *max_seq is the newest op sequence number included. */
 int kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                           kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
                           uint64_t *max_seq);
@@ -103,7 +110,8 @@ int kith_store_op_get(kith_store_t *s, const uint8_t hash[static KITH_HASH_LEN],
 typedef int (*kith_seq_op_cb)(void *ctx, const uint8_t *signed_op, size_t len,
                               const uint8_t hash[KITH_HASH_LEN]);
 /* Calls cb, in sequence order, for at most `limit` ops offered to peer (as in
- * kith_store_sync_items) with a sequence number above after_seq; *last_seq gets the last
+ * kith_store_sync_items, except that of a record the peer was removed from only the
+ * removing op is pushed) with a sequence number above after_seq; *last_seq gets the last
  * one visited (after_seq if none). */
 int kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                          uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
@@ -121,8 +129,11 @@ typedef void (*kith_reject_cb)(void *ctx, const kith_op_t *op, const char *why);
  * an editor at that time), and be private only if the sender is one of this user's own
  * devices (self_peer). After each record's ops, both the sender and this node must be in
  * the record's audience (or own it), unless the sender is a self peer; otherwise all of
- * that record's new ops are undone. Refused ops are counted, reported through reject (may
- * be NULL) and leave nothing behind. Returns KITH_OK unless the database fails. */
+ * that record's new ops are undone. One exception lets this node learn that it was
+ * removed: of a record it already held, it takes the owner's op that removed it from the
+ * audience, and ops older than that op, but nothing made after it. Refused ops are
+ * counted, reported through reject (may be NULL) and leave nothing behind. Returns KITH_OK
+ * unless the database fails. */
 int kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
                             const uint8_t sender[static KITH_PK_LEN], int self_peer,
                             const uint8_t *const *ops, const size_t *lens, size_t n,
@@ -135,6 +146,13 @@ int kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK
                               const uint8_t sender[static KITH_PK_LEN], const uint8_t *const *ops,
                               const size_t *lens, size_t n, kith_apply_stats_t *stats,
                               kith_reject_cb reject, void *ctx);
+
+/* When member was removed from the audience of record id: *hlc gets the hlc of the
+ * owner's op that removed it. KITH_ENOTFOUND if member is in the audience, owns the
+ * record, or never was in its audience. A node asks about itself to tell the user that a
+ * record is no longer shared with them. */
+int kith_store_former_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                          const uint8_t member[static KITH_PK_LEN], uint64_t *hlc);
 
 /* The folded record with this id (KITH_ENOTFOUND). */
 int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],

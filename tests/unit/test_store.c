@@ -263,7 +263,8 @@ migrates_from_version_1(void **state)
     ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP INDEX ops_items; DROP INDEX records_owner;"
-                           "CREATE INDEX ops_rec ON ops(rec); PRAGMA user_version=1",
+                           "CREATE INDEX ops_rec ON ops(rec); DROP TABLE former;"
+                           "DROP INDEX shares_target; PRAGMA user_version=1",
                            NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
@@ -1087,7 +1088,7 @@ migrates_share_names_to_keys(void **state)
     /* Back to version 2: the shares table as it was. */
     ASSERT_EQ(
         sqlite3_exec(db,
-                     "DROP TABLE shares;"
+                     "DROP TABLE shares; DROP TABLE former;"
                      "CREATE TABLE shares(rec BLOB NOT NULL, target TEXT NOT NULL,"
                      "  role INTEGER NOT NULL, PRIMARY KEY(rec, target)) WITHOUT ROWID;"
                      "INSERT INTO peers VALUES('bob', zeroblob(32), 'sales', '', 0, 1, 0, '');"
@@ -1138,6 +1139,238 @@ migrates_share_names_to_keys(void **state)
     assert_true(s.targets[0].is_group);
     ASSERT_STREQ(s.targets[0].group, "sales");
     assert_true(kith_share_target_eq(&s.targets[1], &bob));
+}
+
+/* ---- tests: former members ---------------------------------------------------------- */
+
+/* Signs an op by author on owner_id's record rec at hlc; setting note when note is not
+ * NULL, and the audience to the NULL-terminated editors when aud is not NULL. Its hash
+ * goes to hash (may be NULL). */
+static void
+sign_op(kith_buf_t *out, const kith_identity_t *author, const uint8_t rec[KITH_REC_ID_LEN],
+        uint64_t hlc, int kind, const char *note, const uint8_t *const *aud, uint8_t *hash)
+{
+    kith_op_t op;
+    new_op(&op, rec, author, owner_id, hlc);
+    op.kind = kind;
+    if (kind >= 0) {
+        op_str(&op, "name", "Someone");
+    }
+    if (note != NULL) {
+        op_str(&op, "note", note);
+    }
+    if (aud != NULL) {
+        op.has_aud = 1;
+        for (size_t i = 0; aud[i] != NULL; i++) {
+            ASSERT_OK(kith_op_add_aud(&op, aud[i], KITH_ROLE_EDITOR));
+        }
+    }
+    uint8_t h[KITH_HASH_LEN];
+    kith_buf_init(out);
+    ASSERT_OK(kith_op_sign(&op, author, out, h));
+    if (hash != NULL) {
+        memcpy(hash, h, KITH_HASH_LEN);
+    }
+    kith_op_close(&op);
+}
+
+/* Applies signed ops as received from sender by the node whose key is self. */
+static kith_apply_stats_t
+receive(fixture_t *f, const kith_identity_t *self, const kith_identity_t *sender, kith_buf_t *ops,
+        size_t n)
+{
+    const uint8_t *ptrs[8];
+    size_t lens[8];
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = ops[i].data;
+        lens[i] = ops[i].len;
+    }
+    kith_apply_stats_t st = {0, 0, 0};
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(
+        kith_store_apply_remote(f->s, self->pk, sender->pk, 0, ptrs, lens, n, &st, NULL, NULL));
+    ASSERT_OK(kith_store_commit(f->s));
+    return st;
+}
+
+static int
+count_seq_op(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KITH_HASH_LEN])
+{
+    (void) signed_op;
+    (void) len;
+    uint8_t(*seen)[KITH_HASH_LEN] = ((void **) ctx)[0];
+    size_t *n = ((void **) ctx)[1];
+    if (*n < 8) {
+        memcpy(seen[*n], hash, KITH_HASH_LEN);
+    }
+    (*n)++;
+    return KITH_OK;
+}
+
+static int
+items_have(const kith_item_t *items, size_t n, const uint8_t hash[KITH_HASH_LEN])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(items[i].id, hash, KITH_HASH_LEN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The owner's side: the store remembers who was removed from an audience and by which
+ * op; the set offered to a removed member holds that op and the older ones, never a
+ * later one; a push carries only the removing op. Putting the member back forgets it. */
+static void
+former_members_offered(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    kith_op_rec_id_make(owner_id->pk, nonce, rec);
+    const uint8_t *both[] = {other_id->pk, editor_id->pk, NULL},
+                  *editor_only[] = {editor_id->pk, NULL};
+    kith_buf_t ops[5];
+    uint8_t h[5][KITH_HASH_LEN];
+    sign_op(&ops[0], owner_id, rec, HLC(1000, 0), KITH_KIND_PERSON, NULL, NULL, h[0]);
+    sign_op(&ops[1], owner_id, rec, HLC(1100, 0), -1, NULL, both, h[1]);
+    sign_op(&ops[2], editor_id, rec, HLC(1200, 0), -1, "by the editor", NULL, h[2]);
+    sign_op(&ops[3], owner_id, rec, HLC(1300, 0), -1, NULL, editor_only, h[3]); /* removal */
+    sign_op(&ops[4], owner_id, rec, HLC(1400, 0), -1, "after", NULL, h[4]);
+    /* The owner's node stores them as it made (or received) them. */
+    kith_apply_stats_t st = receive(f, owner_id, editor_id, ops, 5);
+    ASSERT_EQ(st.accepted, 5);
+
+    uint64_t hlc = 0;
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    ASSERT_ERR(kith_store_former_get(f->s, rec, editor_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, owner_id->pk, &hlc), KITH_ENOTFOUND);
+
+    kith_item_t *items = NULL;
+    uint8_t(*recs)[KITH_REC_ID_LEN] = NULL;
+    size_t n = 0;
+    uint64_t seq = 0;
+    ASSERT_OK(kith_store_sync_items(f->s, other_id->pk, 0, &items, &recs, &n, &seq));
+    ASSERT_EQ(n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_true(items_have(items, n, h[i]));
+    }
+    assert_false(items_have(items, n, h[4]));
+    free(items);
+    free(recs);
+
+    uint8_t seen[8][KITH_HASH_LEN];
+    size_t n_seen = 0;
+    void *ctx[2] = {seen, &n_seen};
+    uint64_t last = 0;
+    ASSERT_OK(kith_store_ops_since(f->s, other_id->pk, 0, 0, 100, count_seq_op, ctx, &last));
+    ASSERT_EQ(n_seen, 1);
+    assert_memory_equal(seen[0], h[3], KITH_HASH_LEN);
+
+    /* doctor --repair rebuilds it; so does the backfill an upgrade leaves behind. */
+    uint64_t refolded = 0;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_refold_all(f->s, &refolded));
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DELETE FROM former;"
+                           "INSERT OR REPLACE INTO meta VALUES('former_pending', x'01')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_backfill(f->s));
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    kith_buf_t flag;
+    kith_buf_init(&flag);
+    ASSERT_ERR(kith_store_meta_get(f->s, "former_pending", &flag), KITH_ENOTFOUND);
+    kith_buf_close(&flag);
+    ASSERT_OK(kith_store_backfill(f->s)); /* once only */
+
+    /* Back in the audience: no longer a former member, offered everything again. */
+    kith_buf_t back;
+    sign_op(&back, owner_id, rec, HLC(1500, 0), -1, NULL, both, NULL);
+    st = receive(f, owner_id, editor_id, &back, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_sync_items(f->s, other_id->pk, 0, &items, &recs, &n, &seq));
+    ASSERT_EQ(n, 6);
+    free(items);
+    free(recs);
+    kith_buf_close(&back);
+    for (int i = 0; i < 5; i++) {
+        kith_buf_close(&ops[i]);
+    }
+}
+
+/* The removed member's side (receiving rule 4): of a record it holds, it takes the owner's
+ * op that removed it and older ops, but not the removal together with a later op, and no
+ * later op afterwards; a record it never held is refused, removal or not. */
+static void
+former_member_receives(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    kith_op_rec_id_make(owner_id->pk, nonce, rec);
+    const uint8_t *with_me[] = {other_id->pk, editor_id->pk, NULL},
+                  *without_me[] = {editor_id->pk, NULL};
+    kith_buf_t create, shared, removal, later, older;
+    sign_op(&create, owner_id, rec, HLC(1000, 0), KITH_KIND_PERSON, NULL, NULL, NULL);
+    sign_op(&shared, owner_id, rec, HLC(1100, 0), -1, "shared", with_me, NULL);
+    sign_op(&removal, owner_id, rec, HLC(1300, 0), -1, NULL, without_me, NULL);
+    sign_op(&later, owner_id, rec, HLC(1400, 0), -1, "after the removal", NULL, NULL);
+    sign_op(&older, editor_id, rec, HLC(1200, 0), -1, "an editor's, before", NULL, NULL);
+
+    /* The node of other_id: it held the record. */
+    kith_buf_t first[2] = {create, shared};
+    kith_apply_stats_t st = receive(f, other_id, owner_id, first, 2);
+    ASSERT_EQ(st.accepted, 2);
+    kith_buf_t bad[2] = {removal, later};
+    st = receive(f, other_id, owner_id, bad, 2);
+    ASSERT_EQ(st.rejected, 2);
+    ASSERT_EQ(st.accepted, 0);
+    uint64_t hlc = 0;
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+
+    st = receive(f, other_id, owner_id, &removal, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    ASSERT_EQ(kith_record_role(&r, other_id->pk), 0);
+    kith_record_close(&r);
+    st = receive(f, other_id, owner_id, &later, 1);
+    ASSERT_EQ(st.rejected, 1);
+    /* An editor relays an op older than the removal: still something it could have. */
+    st = receive(f, other_id, editor_id, &older, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    ASSERT_STREQ(kith_record_field(&r, "note")->value.str, "an editor's, before");
+    kith_record_close(&r);
+
+    /* A record it never held: shared and unshared before it synced. */
+    uint8_t rec2[KITH_REC_ID_LEN], nonce2[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+    kith_op_rec_id_make(owner_id->pk, nonce2, rec2);
+    kith_buf_t never[3];
+    sign_op(&never[0], owner_id, rec2, HLC(2000, 0), KITH_KIND_PERSON, NULL, NULL, NULL);
+    sign_op(&never[1], owner_id, rec2, HLC(2100, 0), -1, NULL, with_me, NULL);
+    sign_op(&never[2], owner_id, rec2, HLC(2200, 0), -1, NULL, without_me, NULL);
+    st = receive(f, other_id, owner_id, never, 3);
+    ASSERT_EQ(st.rejected, 3);
+    ASSERT_ERR(kith_store_record_get(f->s, rec2, &r), KITH_ENOTFOUND);
+    for (int i = 0; i < 3; i++) {
+        kith_buf_close(&never[i]);
+    }
+    kith_buf_close(&create);
+    kith_buf_close(&shared);
+    kith_buf_close(&removal);
+    kith_buf_close(&later);
+    kith_buf_close(&older);
 }
 
 /* ---- tests: transactions and data at rest ------------------------------------------- */
@@ -1299,6 +1532,8 @@ main(void)
         T(peer_groups),
         T(shares),
         T(migrates_share_names_to_keys),
+        T(former_members_offered),
+        T(former_member_receives),
         T(rollback_undoes_put),
         T(nothing_in_the_clear),
     };
