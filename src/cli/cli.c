@@ -343,6 +343,15 @@ cli_write_stdout(const kith_buf_t *buf)
     return 0;
 }
 
+int
+cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc)
+{
+    if (kith_record_role(r, n->id->pk) != 0) {
+        return 0; /* ours, or shared with us */
+    }
+    return kith_store_former_get(n->store, r->id, n->id->pk, hlc) == KITH_OK;
+}
+
 /* ---- rendering ---------------------------------------------------------------------- */
 
 static const char *
@@ -574,6 +583,13 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *j
     if (with_shares) {
         json_shares(n, r, j);
     }
+    uint64_t since = 0;
+    kith_json_key(j, "no_longer_shared_since");
+    if (cli_unshared_since(n, r, &since)) {
+        json_time(j, since);
+    } else {
+        kith_json_null(j);
+    }
     kith_json_key(j, "created");
     json_time(j, r->created);
     kith_json_key(j, "updated");
@@ -615,6 +631,12 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     const int col = 22; /* fits the longest field name, decision_criteria */
     cli_id_hex(r->id, hex);
     fprintf(out, "%s  (%s %.8s)\n", kith_record_name(r), kith_schema_kind_name(r->kind), hex);
+    uint64_t since = 0;
+    if (cli_unshared_since(n, r, &since)) {
+        kith_hlc_format(since, when);
+        fprintf(out, "  no longer shared with you (since %s UTC): this is your copy as it was\n",
+                when);
+    }
     size_t n_defs;
     const kith_field_def_t *defs = kith_schema_fields(&n_defs);
     /* Defined fields in schema order first, then custom fields alphabetically. */
@@ -689,7 +711,7 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
 }
 
 void
-cli_record_line(const kith_record_t *r, FILE *out)
+cli_record_line(const kith_record_t *r, const char *note, FILE *out)
 {
     char hex[33];
     cli_id_hex(r->id, hex);
@@ -703,6 +725,9 @@ cli_record_line(const kith_record_t *r, FILE *out)
         }
     } else if (org && org->value.type == KITH_V_STR) {
         fprintf(out, " — %s", org->value.str);
+    }
+    if (note != NULL) {
+        fprintf(out, "  [%s]", note);
     }
     fputc('\n', out);
 }

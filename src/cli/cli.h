@@ -77,8 +77,11 @@ struct kith_json_s;
 void cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json);
 /* Prints a record for people (kith show). */
 void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
-/* One line for list/search. */
-void cli_record_line(const kith_record_t *r, FILE *out);
+/* One line for list/search; note (may be NULL) is shown in brackets at its end. */
+void cli_record_line(const kith_record_t *r, const char *note, FILE *out);
+/* 1 if r, another's record, is no longer shared with this node: it was removed from the
+ * audience, and *hlc tells when (the removing op's hlc). 0 otherwise. */
+int cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc);
 
 /* Tells a daemon running for this home that the store changed, so that it pushes the
  * change to peers at once. Silent when no daemon runs. */

@@ -220,11 +220,25 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot read the record: %s", kith_strerror(rc));
         goto out;
     }
-    if (kith_record_role(&rec, n->id->pk) != KITH_ROLE_EDITOR) {
-        char label[80];
+    /* Refuse what the owner's node would refuse: an edit it ignores forever is worse than
+     * none. */
+    int role = kith_record_role(&rec, n->id->pk);
+    uint64_t since = 0;
+    if (role != KITH_ROLE_EDITOR) {
+        char label[80], when[20];
         cli_key_label(n, rec.owner, label);
-        cli_error("'%s' is shared with you read-only by %s; you cannot edit it",
-                  kith_record_name(&rec), label);
+        if (cli_unshared_since(n, &rec, &since)) {
+            kith_hlc_format(since, when);
+            cli_error("'%s' is no longer shared with you (since %s UTC); your edits would have "
+                      "no effect",
+                      kith_record_name(&rec), when);
+        } else if (role == KITH_ROLE_READER) {
+            cli_error("'%s' is shared with you read-only by %s; you cannot edit it",
+                      kith_record_name(&rec), label);
+        } else {
+            cli_error("'%s' belongs to %s and is not shared with you; you cannot edit it",
+                      kith_record_name(&rec), label);
+        }
         goto out;
     }
     rc = kith_store_begin(n->store);
@@ -382,7 +396,10 @@ collect(void *ctx, const kith_record_t *r)
         if (mem == NULL) {
             rc = KITH_ENOMEM;
         } else {
-            cli_record_line(r, mem);
+            uint64_t since;
+            cli_record_line(
+                r, cli_unshared_since(c->node, r, &since) ? "no longer shared with you" : NULL,
+                mem);
             fclose(mem);
             rc = kith_buf_append(&text, line, line_len);
             free(line);

@@ -62,7 +62,9 @@ const cli_command_t cli_commands[] = {
      "  --add FIELD=VALUE      append an item to a list field\n"
      "  --unset FIELD          remove a field\n"
      "  --private FIELD=VALUE  set a field that never leaves this node\n\n"
-     "REF is a record id prefix (4+ hex digits) or an exact name.\n"},
+     "REF is a record id prefix (4+ hex digits) or an exact name. You can edit your own\n"
+     "records and those shared with you as an editor; an edit the owner would ignore (read-\n"
+     "only, or no longer shared with you) is refused with exit status 1.\n"},
     {"show", cmd_show, "REF [--json]", "show one record",
      "Shows every field, the owner and who the record is shared with: for your own records,\n"
      "the groups and peers you shared it with and who is in each group now.\n\n"
@@ -87,9 +89,10 @@ const cli_command_t cli_commands[] = {
      "  --with PEER|@GROUP   who to share with (repeatable)\n"
      "  --read-only          they may read but not edit\n"},
     {"unshare", cmd_unshare, "REF --with PEER|@GROUP", "stop sharing a record",
-     "Stops sharing the record with a peer or a group. They keep the copy they have but get\n"
-     "no further updates. A peer who gets the record through a group keeps it until it\n"
-     "leaves the group or the group is unshared.\n"},
+     "Stops sharing the record with a peer or a group. At their next sync their node learns\n"
+     "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
+     "updates, and their edits are refused. A peer who gets the record through a group\n"
+     "keeps it until it leaves the group or the group is unshared.\n"},
     {"import", cmd_import, "vcard|linkedin|csv FILE [--share PEER|@GROUP]...", "import contacts",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"

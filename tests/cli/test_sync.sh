@@ -2,51 +2,7 @@
 # Sync on loopback: two and three nodes, audiences and relays, editors and readers,
 # unshare, concurrent edits, an untrusted node, garbage and half-open connections.
 . "$(dirname "$0")/lib.sh"
-
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
-
-node() { "$KITH" --home "$TMP/$1" "${@:2}"; }
-mk() {
-    node "$1" init --name "$1" >/dev/null
-    eval "id_$1=\$(node $1 id | head -1)"
-}
-# serve NAME: starts a daemon on a free loopback port; sets port_NAME.
-serve() {
-    # Not through node(): $! must be kith itself, not a subshell, so that kill reaches it.
-    "$KITH" --home "$TMP/$1" serve --listen 127.0.0.1:0 --no-discovery --log-level debug >"$TMP/$1.log" 2>&1 &
-    pids+=($!)
-    eval "pid_$1=$!"
-    local port=""
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/$1.log" | head -1)
-        [ -n "$port" ] && break
-        sleep 0.05
-    done
-    [ -n "$port" ] || { fail "daemon $1 did not start"; cat "$TMP/$1.log" >&2; }
-    eval "port_$1=$port"
-}
-stop() {
-    local pid
-    eval "pid=\$pid_$1"
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-# wait_for WHAT HOME REF TEXT: waits up to 5 s for `show REF` at HOME to contain TEXT.
-wait_for() {
-    checks=$((checks + 1))
-    for _ in $(seq 100); do
-        node "$2" show "$3" 2>/dev/null | grep -qF -- "$4" && return 0
-        sleep 0.05
-    done
-    fail "$1: '$4' did not reach $2"
-}
+. "$(dirname "$0")/daemons.sh"
 
 mk alice
 mk bob
@@ -114,12 +70,15 @@ ok "status --json" node alice status --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["peers"][0]["online"] is True' \
     "$TMP/out" || fail "status --json"
 
-# Unshare: bob gets no further updates.
+# Unshare: bob learns it at once (the removal is pushed) and gets no further updates.
 ok "unshare bob" node alice unshare "$bobonly" --with bob
+wait_for "the removal is pushed" bob "Bob Only" "no longer shared with you"
 ok "edit after unshare" node alice edit "$bobonly" --set note=AFTER-UNSHARE
 sleep 1
 ok "bob's copy" node bob show "Bob Only"
 lacks "no update after unshare" "$TMP/out" "AFTER-UNSHARE"
+refuses "bob's edit is refused" node bob edit "Bob Only" --set note=FROM-BOB
+contains "and says why" "$TMP/err" "is no longer shared with you"
 stop alice
 
 # Concurrent offline edits: same field converges, different fields all kept.
