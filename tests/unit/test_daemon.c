@@ -39,9 +39,10 @@
 #include "sync/session.h"
 #include "util/hlc.h"
 
-enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, LEAVER, N_HOSTILE };
-static const char *const hostile_names[N_HOSTILE] = {
-    "mallory", "garbler", "giant", "zero", "refuser", "pinger", "duper", "repeat", "leaver"};
+enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, LEAVER, DEVICE, N_HOSTILE };
+static const char *const hostile_names[N_HOSTILE] = {"mallory", "garbler", "giant", "zero",
+                                                     "refuser", "pinger",  "duper", "repeat",
+                                                     "leaver",  "device"};
 
 /* Bob's first back-off, shorter than the default 60 s so that the test can wait one out. */
 #define BAN_MS 3000
@@ -1000,13 +1001,54 @@ test_removed_while_unconfirmed(void **state)
     client_close(&c);
 }
 
+/* A session keeps the self flag it began with, and that flag lets private ops through:
+ * when 'kith peer edit --self' (or --not-self) changes it, the daemon ends the peer's
+ * session so that it reconnects under the new one. */
+static void
+test_self_flag_change_ends_session(void **state)
+{
+    (void) state;
+    const kith_identity_t *dv = w.hostile[DEVICE];
+    long mark = log_mark();
+    client_t c;
+    ASSERT_OK(client_open(&c, dv, "device"));
+    assert_true(alive(&c)); /* confirmed, as an ordinary peer */
+
+    kith_node_t *cli = NULL;
+    char err[256] = "";
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &cli, err, sizeof(err)));
+    kith_peer_t p;
+    ASSERT_OK(kith_store_peer_get(cli->store, "device", &p));
+    p.self = 1;
+    ASSERT_OK(kith_store_begin(cli->store));
+    ASSERT_OK(kith_node_peer_edit(cli, "device", &p, kith_hlc_now_ms()));
+    ASSERT_OK(kith_store_commit(cli->store));
+    kith_peer_close(&p);
+    kith_node_close(cli);
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    ASSERT_OK(kith_control_call(w.bob_home, "poke", &reply));
+    kith_buf_close(&reply);
+    assert_true(log_has(mark, "closing the session of device: it is now one of your devices"));
+    assert_true(closed_by_bob(&c, 5000));
+    client_close(&c);
+    /* It reconnects, and is served. */
+    ASSERT_OK(client_open(&c, dv, "device"));
+    assert_true(alive(&c));
+    client_close(&c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused_ops),       cmocka_unit_test(test_malformed_messages_ban),
-        cmocka_unit_test(test_backoff_doubles),   cmocka_unit_test(test_floods),
-        cmocka_unit_test(test_replayed_sessions), cmocka_unit_test(test_removed_while_unconfirmed),
+        cmocka_unit_test(test_refused_ops),
+        cmocka_unit_test(test_malformed_messages_ban),
+        cmocka_unit_test(test_backoff_doubles),
+        cmocka_unit_test(test_floods),
+        cmocka_unit_test(test_replayed_sessions),
+        cmocka_unit_test(test_removed_while_unconfirmed),
+        cmocka_unit_test(test_self_flag_change_ends_session),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
