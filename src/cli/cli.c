@@ -677,7 +677,8 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     fprintf(out, "  %-*s%s\n", col - 2, "owner", label);
     fprintf(out, "  %-*s", col - 2, "shared with");
     specs_t s;
-    if (specs_load(n, r, &s) == KITH_OK && s.n > 0) {
+    int have_specs = specs_load(n, r, &s) == KITH_OK;
+    if (have_specs && s.n > 0) {
         /* The owner sees what was asked for: each group, with whoever is in it now, and
          * each peer named directly. */
         for (size_t i = 0; i < s.n; i++) {
@@ -695,7 +696,6 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
             }
             fputc('\n', out);
         }
-        specs_close(&s);
     } else {
         if (r->n_aud == 0) {
             fprintf(out, "nobody\n");
@@ -705,6 +705,9 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
             fprintf(out, "%s (%s)%s", label, role_name(r->aud[i].role),
                     i + 1 < r->n_aud ? ", " : "\n");
         }
+    }
+    if (have_specs) {
+        specs_close(&s);
     }
     kith_hlc_format(r->updated, when);
     fprintf(out, "  %-*s%s UTC\n", col - 2, "updated", when);
