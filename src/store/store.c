@@ -619,14 +619,24 @@ aud_has(const kith_aud_t *aud, size_t n, const uint8_t key[KITH_PK_LEN])
     return 0;
 }
 
+/* 1 if op is one of the owner's shared ops that set the audience. */
+static int
+sets_audience(const kith_op_t *op, const uint8_t owner[KITH_PK_LEN])
+{
+    return op->has_aud && !op->private && memcmp(op->author, owner, KITH_PK_LEN) == 0 &&
+           memcmp(op->owner, owner, KITH_PK_LEN) == 0;
+}
+
 /* The former members of record r, folded from its ops: walking the owner's audience ops
  * in fold order (proto/OPS.md: only they change the audience), a key that one op leaves
  * out after the previous one had it was removed by that op, until a later op puts it
  * back. Keys in r's audience now, and the owner, are never former members. *out is
- * malloc'd; the caller frees it. */
+ * malloc'd; the caller frees it. *possible is 0 when the record cannot have any: one
+ * audience op adds, only a second one can remove (and owner ops are never deleted, so
+ * such a record has no rows stored either). */
 static int
 derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, former_t **out,
-              size_t *n_out)
+              size_t *n_out, int *possible)
 {
     const kith_fold_input_t **aud_ops = NULL;
     former_t *f = NULL;
@@ -635,13 +645,11 @@ derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, for
     *out = NULL;
     *n_out = 0;
     for (size_t i = 0; i < n; i++) {
-        const kith_op_t *op = in[i].op;
-        n_aud_ops += op->has_aud && !op->private &&
-                     memcmp(op->author, r->owner, KITH_PK_LEN) == 0 &&
-                     memcmp(op->owner, r->owner, KITH_PK_LEN) == 0;
+        n_aud_ops += (size_t) sets_audience(in[i].op, r->owner);
     }
-    if (n_aud_ops < 2) {
-        return KITH_OK; /* one audience op adds; only a second one can remove */
+    *possible = n_aud_ops >= 2;
+    if (!*possible) {
+        return KITH_OK;
     }
     aud_ops = malloc(n_aud_ops * sizeof(*aud_ops));
     if (aud_ops == NULL) {
@@ -649,9 +657,7 @@ derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, for
     }
     n_aud_ops = 0;
     for (size_t i = 0; i < n; i++) {
-        const kith_op_t *op = in[i].op;
-        if (op->has_aud && !op->private && memcmp(op->author, r->owner, KITH_PK_LEN) == 0 &&
-            memcmp(op->owner, r->owner, KITH_PK_LEN) == 0) {
+        if (sets_audience(in[i].op, r->owner)) {
             aud_ops[n_aud_ops++] = &in[i];
         }
     }
@@ -713,9 +719,10 @@ write_former(kith_store_t *s, const kith_record_t *r, const kith_fold_input_t *i
     sqlite3_stmt *st = NULL;
     former_t *f = NULL;
     size_t n_f = 0;
-    int rc = derive_former(r, in, n, &f, &n_f);
-    if (rc != KITH_OK || (is_new && n_f == 0)) {
-        return rc;
+    int possible = 0;
+    int rc = derive_former(r, in, n, &f, &n_f, &possible);
+    if (rc != KITH_OK || !possible) {
+        return rc; /* the usual case: nothing stored, nothing to store */
     }
     if (!is_new) {
         rc = prepare(s, "DELETE FROM former WHERE rec=?", &st);
