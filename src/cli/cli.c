@@ -265,10 +265,13 @@ int
 cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out)
 {
     int rc = kith_node_share_target(n, text, out);
+    /* A group only has members under a name that peer add and peer edit accept. */
+    if (rc == KITH_OK && out->is_group && !cli_valid_name(out->group)) {
+        rc = KITH_EINVAL;
+    }
     if (rc == KITH_EINVAL) {
-        cli_error(
-            "'%s' is not a group: a group is @ and a name of 1 to %d characters, as in @sales",
-            text, KITH_PEER_NAME_MAX);
+        cli_error("'%s' is not a group: @ and a name of 1-64 of A-Z a-z 0-9 . _ -, as in @sales",
+                  text);
     } else if (rc == KITH_ENOTFOUND) {
         cli_error("no peer named '%s' (see 'kith peer list'; groups start with @)", text);
     } else if (rc != KITH_OK) {

@@ -710,8 +710,8 @@ peer_rm(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     if (unshared > 0) {
-        printf("Removed peer %s; it was shared %zu record%s, no longer shared with it.\n", name,
-               unshared, unshared == 1 ? "" : "s");
+        printf("Removed peer %s; %zu of your records %s shared with it and no longer %s.\n", name,
+               unshared, unshared == 1 ? "was" : "were", unshared == 1 ? "is" : "are");
     } else {
         printf("Removed peer %s; no record was shared with it.\n", name);
     }

@@ -52,7 +52,7 @@ contains "bob in the audience" "$TMP/out" "bob (editor)"
 
 # Without a terminal, peer rm goes ahead and says what it unshared.
 ok "peer rm without a terminal" node alice peer rm bob </dev/null
-contains "rm counts the records" "$TMP/out" "it was shared 1 record, no longer shared with it"
+contains "rm counts the records" "$TMP/out" "Removed peer bob; 1 of your records was shared with it and no longer is."
 ok "show after rm" node alice show "$rec"
 contains "nobody left" "$TMP/out" "nobody"
 
@@ -73,7 +73,7 @@ ok "carol still a peer" node alice peer list
 contains "carol kept" "$TMP/out" "carol"
 checks=$((checks + 1))
 on_tty y "$TMP/alice" peer rm carol || fail "peer rm answered yes failed"
-contains "removed after yes" "$TMP/out" "Removed peer carol; it was shared 1 record"
+contains "removed after yes" "$TMP/out" "Removed peer carol; 1 of your records was shared with it"
 ok "peer list after yes" node alice peer list
 lacks "carol gone" "$TMP/out" "carol"
 # --yes skips the question, even on a terminal.
@@ -167,6 +167,8 @@ refuses "edit nobody" node alice peer edit nobody --name x
 refuses "nothing to change" node alice peer edit david
 refuses "both self flags" node alice peer edit david --self --not-self
 refuses "bad group" node alice peer edit david --group "no spaces"
+refuses "bad group to share with" node alice share "$deal" --with "@no spaces"
+contains "group names explained" "$TMP/err" "is not a group"
 ok "peer edit --help" node alice peer edit --help
 contains "help names edit" "$TMP/out" "peer edit NAME"
 finish
