@@ -24,7 +24,7 @@ const cli_command_t cli_commands[] = {
      "name and the fingerprint. Give the node ID to colleagues for 'kith peer add'.\n\n"
      "  --json          {\"node_id\", \"public_key\", \"name\", \"fingerprint\"}\n"},
     {"peer", cmd_peer, "add NAME NODE-ID [options] | edit NAME [options] | list [--json] | rm NAME",
-     "manage trusted colleagues",
+     "manage trusted colleagues: add, edit, list, rm",
      "  peer add NAME NODE-ID [--addr HOST:PORT] [--group G]... [--self]\n"
      "      trust a colleague's node. The node ID's check characters are verified.\n"
      "      --addr     where the node can be reached (default port 5484)\n"
@@ -81,7 +81,8 @@ const cli_command_t cli_commands[] = {
     {"rm", cmd_rm, "REF", "delete a record you own",
      "Deletes the record here and, through sync, for everyone it is shared with.\n"
      "Its history is kept (see 'kith log').\n"},
-    {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]", "share a record",
+    {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]",
+     "share a record with peers or a group (later members too)",
      "Shares the record with a peer or a group. A record shared with @GROUP stays shared\n"
      "with the group: peers who join it later get the record, peers who leave it lose it\n"
      "('kith peer edit'). 'kith show' lists the groups and peers it is shared with. Private\n"
