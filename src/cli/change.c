@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "kith/error.h"
+#include "util/hlc.h"
 
 void
 cli_change_init(cli_change_t *ch)
@@ -344,16 +345,27 @@ cli_change_commit(cli_change_t *ch, kith_node_t *n, const uint8_t id[KITH_REC_ID
     }
     res.shared = pub.n_set + pub.n_add + pub.n_rm;
     res.private = priv.n_set + priv.n_add + priv.n_rm;
-    if (rc == KITH_OK && res.shared > 0 && cur != NULL &&
-        kith_record_role(cur, n->id->pk) != KITH_ROLE_EDITOR) {
-        char label[80];
+    /* Refuse what the owner's node would refuse: a shared edit it ignores forever is worse
+     * than none. A private note is always this node's to keep. */
+    int role = cur != NULL ? kith_record_role(cur, n->id->pk) : KITH_ROLE_EDITOR;
+    if (rc == KITH_OK && res.shared > 0 && role != KITH_ROLE_EDITOR) {
+        char label[80], when[20];
+        uint64_t since = 0;
         cli_key_label(n, cur->owner, label);
-        cli_error("'%s' is %s by %s: you cannot change its shared fields, but you can keep "
-                  "private notes on it (--private FIELD=VALUE)",
-                  kith_record_name(cur),
-                  kith_record_role(cur, n->id->pk) ? "shared with you read-only"
-                                                   : "no longer shared with you",
-                  label);
+        if (cli_unshared_since(n, cur, &since)) {
+            kith_hlc_format(since, when);
+            cli_error("'%s' is no longer shared with you (since %s UTC); your edits would have "
+                      "no effect. You can still keep private notes on it (--private "
+                      "FIELD=VALUE)",
+                      kith_record_name(cur), when);
+        } else {
+            cli_error("'%s' is %s by %s; you cannot edit its shared fields, but you can keep "
+                      "private notes on it (--private FIELD=VALUE)",
+                      kith_record_name(cur),
+                      role == KITH_ROLE_READER ? "shared with you read-only"
+                                               : "not shared with you",
+                      label);
+        }
         rc = CLI_CHANGE_REPORTED;
     }
     kith_op_t *ops[2] = {&pub, &priv};

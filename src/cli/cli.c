@@ -262,6 +262,41 @@ cli_resolve_any(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_L
     return resolve(n, ref, 1, id);
 }
 
+int
+cli_valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > KITH_PEER_NAME_MAX || s[0] == '@' || s[0] == '-') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out)
+{
+    int rc = kith_node_share_target(n, text, out);
+    /* A group only has members under a name that peer add and peer edit accept. */
+    if (rc == KITH_OK && out->is_group && !cli_valid_name(out->group)) {
+        rc = KITH_EINVAL;
+    }
+    if (rc == KITH_EINVAL) {
+        cli_error("'%s' is not a group: @ and a name of 1-64 of A-Z a-z 0-9 . _ -, as in @sales",
+                  text);
+    } else if (rc == KITH_ENOTFOUND) {
+        cli_error("no peer named '%s' (see 'kith peer list'; groups start with @)", text);
+    } else if (rc != KITH_OK) {
+        cli_error("cannot look up '%s': %s", text, kith_strerror(rc));
+    }
+    return rc == KITH_OK ? 0 : -1;
+}
+
 void
 cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33])
 {
@@ -353,6 +388,15 @@ cli_write_stdout(const kith_buf_t *buf)
     return 0;
 }
 
+int
+cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc)
+{
+    if (kith_record_role(r, n->id->pk) != 0) {
+        return 0; /* ours, or shared with us */
+    }
+    return kith_store_former_get(n->store, r->id, n->id->pk, hlc) == KITH_OK;
+}
+
 /* ---- rendering ---------------------------------------------------------------------- */
 
 static const char *
@@ -407,8 +451,140 @@ cli_json_time(void *json, uint64_t hlc)
     kith_json_string(j, iso);
 }
 
+/* A record's share specs as the user gave them, for display. */
+typedef struct {
+    kith_share_target_t target;
+    int role;
+    char label[80]; /* "@group", or the peer's name */
+} spec_t;
+
+typedef struct {
+    kith_node_t *node;
+    spec_t *v;
+    size_t n;
+    kith_peer_t *peers; /* every peer, sorted by name: the members of the groups */
+    size_t n_peers;
+} specs_t;
+
+static int
+collect_spec(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+             int role)
+{
+    (void) id;
+    specs_t *s = ctx;
+    spec_t *v = realloc(s->v, (s->n + 1) * sizeof(*v));
+    if (v == NULL) {
+        return KITH_ENOMEM;
+    }
+    s->v = v;
+    v[s->n].target = *target;
+    v[s->n].role = role;
+    if (target->is_group) {
+        snprintf(v[s->n].label, sizeof(v[s->n].label), "@%s", target->group);
+    } else {
+        cli_key_label(s->node, target->key, v[s->n].label);
+    }
+    s->n++;
+    return KITH_OK;
+}
+
+/* Groups first, then peers, each by name. */
+static int
+cmp_spec(const void *a, const void *b)
+{
+    const spec_t *x = a, *y = b;
+    if (x->target.is_group != y->target.is_group) {
+        return x->target.is_group ? -1 : 1;
+    }
+    return strcmp(x->label, y->label);
+}
+
+static void
+specs_close(specs_t *s)
+{
+    free(s->v);
+    kith_peers_free(s->peers, s->n_peers);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Loads the share specs of a record this node owns (none for another's record: its
+ * owner keeps them). */
+static int
+specs_load(kith_node_t *n, const kith_record_t *r, specs_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->node = n;
+    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0) {
+        return KITH_OK;
+    }
+    int rc = kith_store_share_foreach(n->store, r->id, collect_spec, out);
+    if (rc == KITH_OK) {
+        rc = kith_store_peer_list(n->store, &out->peers, &out->n_peers);
+    }
+    if (rc != KITH_OK) {
+        specs_close(out);
+        return rc;
+    }
+    if (out->n > 1) {
+        qsort(out->v, out->n, sizeof(*out->v), cmp_spec);
+    }
+    return KITH_OK;
+}
+
+/* 1 if peer i is one of the members a group spec reaches (this node never is). */
+static int
+spec_member(const specs_t *s, const spec_t *spec, size_t i)
+{
+    return spec->target.is_group && kith_peer_in_group(&s->peers[i], spec->target.group) &&
+           memcmp(s->peers[i].key, s->node->id->pk, KITH_PK_LEN) != 0;
+}
+
+static void
+json_shares(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
+{
+    specs_t s;
+    char nid[KITH_NODEID_BUFSIZE];
+    kith_json_key(j, "shares");
+    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0 || specs_load(n, r, &s) != KITH_OK) {
+        kith_json_null(j); /* another's record: its owner keeps the specs */
+        return;
+    }
+    kith_json_array_begin(j);
+    for (size_t i = 0; i < s.n; i++) {
+        const spec_t *spec = &s.v[i];
+        kith_json_object_begin(j);
+        kith_json_key(j, "target");
+        kith_json_string(j, spec->label);
+        kith_json_key(j, "role");
+        kith_json_string(j, role_name(spec->role));
+        if (spec->target.is_group) {
+            kith_json_key(j, "members");
+            kith_json_array_begin(j);
+            for (size_t k = 0; k < s.n_peers; k++) {
+                if (spec_member(&s, spec, k)) {
+                    kith_nodeid_encode(s.peers[k].key, nid);
+                    kith_json_object_begin(j);
+                    kith_json_key(j, "name");
+                    kith_json_string(j, s.peers[k].name);
+                    kith_json_key(j, "node_id");
+                    kith_json_string(j, nid);
+                    kith_json_object_end(j);
+                }
+            }
+            kith_json_array_end(j);
+        } else {
+            kith_nodeid_encode(spec->target.key, nid);
+            kith_json_key(j, "node_id");
+            kith_json_string(j, nid);
+        }
+        kith_json_object_end(j);
+    }
+    kith_json_array_end(j);
+    specs_close(&s);
+}
+
 void
-cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
+cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
 {
     kith_json_t *j = json;
     char hex[33], nid[KITH_NODEID_BUFSIZE], label[80];
@@ -469,6 +645,16 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, void *json)
         kith_json_object_end(j);
     }
     kith_json_array_end(j);
+    if (with_shares) {
+        json_shares(n, r, j);
+    }
+    uint64_t since = 0;
+    kith_json_key(j, "no_longer_shared_since");
+    if (cli_unshared_since(n, r, &since)) {
+        cli_json_time(j, since);
+    } else {
+        kith_json_null(j);
+    }
     kith_json_key(j, "created");
     cli_json_time(j, r->created);
     kith_json_key(j, "updated");
@@ -510,6 +696,12 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     const int col = 22; /* fits the longest field name, decision_criteria */
     cli_id_hex(r->id, hex);
     fprintf(out, "%s  (%s %.8s)\n", kith_record_name(r), kith_schema_kind_name(r->kind), hex);
+    uint64_t since = 0;
+    if (cli_unshared_since(n, r, &since)) {
+        kith_hlc_format(since, when);
+        fprintf(out, "  no longer shared with you (since %s UTC): this is your copy as it was\n",
+                when);
+    }
     size_t n_defs;
     const kith_field_def_t *defs = kith_schema_fields(&n_defs);
     if (r->deleted) {
@@ -555,19 +747,45 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     cli_key_label(n, r->owner, label);
     fprintf(out, "  %-*s%s\n", col - 2, "owner", label);
     fprintf(out, "  %-*s", col - 2, "shared with");
-    if (r->n_aud == 0) {
-        fprintf(out, "nobody\n");
+    specs_t s;
+    int have_specs = specs_load(n, r, &s) == KITH_OK;
+    if (have_specs && s.n > 0) {
+        /* The owner sees what was asked for: each group, with whoever is in it now, and
+         * each peer named directly. */
+        for (size_t i = 0; i < s.n; i++) {
+            const spec_t *spec = &s.v[i];
+            fprintf(out, "%*s%s (%s)", i ? col : 0, "", spec->label, role_name(spec->role));
+            if (spec->target.is_group) {
+                const char *sep = ": ";
+                for (size_t k = 0; k < s.n_peers; k++) {
+                    if (spec_member(&s, spec, k)) {
+                        fprintf(out, "%s%s", sep, s.peers[k].name);
+                        sep = ", ";
+                    }
+                }
+                fputs(sep[0] == ':' ? ": no members yet" : "", out);
+            }
+            fputc('\n', out);
+        }
+    } else {
+        if (r->n_aud == 0) {
+            fprintf(out, "nobody\n");
+        }
+        for (size_t i = 0; i < r->n_aud; i++) {
+            cli_key_label(n, r->aud[i].key, label);
+            fprintf(out, "%s (%s)%s", label, role_name(r->aud[i].role),
+                    i + 1 < r->n_aud ? ", " : "\n");
+        }
     }
-    for (size_t i = 0; i < r->n_aud; i++) {
-        cli_key_label(n, r->aud[i].key, label);
-        fprintf(out, "%s (%s)%s", label, role_name(r->aud[i].role), i + 1 < r->n_aud ? ", " : "\n");
+    if (have_specs) {
+        specs_close(&s);
     }
     kith_hlc_format(r->updated, when);
     fprintf(out, "  %-*s%s UTC\n", col - 2, "updated", when);
 }
 
 void
-cli_record_line(const kith_record_t *r, FILE *out)
+cli_record_line(const kith_record_t *r, const char *note, FILE *out)
 {
     char hex[33];
     cli_id_hex(r->id, hex);
@@ -581,6 +799,9 @@ cli_record_line(const kith_record_t *r, FILE *out)
         }
     } else if (org && org->value.type == KITH_V_STR) {
         fprintf(out, " — %s", org->value.str);
+    }
+    if (note != NULL) {
+        fprintf(out, "  [%s]", note);
     }
     fputc('\n', out);
 }

@@ -58,6 +58,14 @@ int cli_resolve(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_L
 /* The same, deleted records included (show, log, restore). */
 int cli_resolve_any(kith_node_t *n, const char *ref, uint8_t id[static KITH_REC_ID_LEN]);
 
+/* 1 if s is a valid peer or group name: 1 to 64 of A-Z a-z 0-9 . _ -, not starting with
+ * '@' or '-'. */
+int cli_valid_name(const char *s);
+
+/* Resolves a share target as the user wrote it (a peer's name or @group; see
+ * kith_node_share_target()), printing a clear error. Returns 0 on success. */
+int cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out);
+
 /* Hex of a record id: full (33 bytes) and the 8-digit short form shown to users. */
 void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
 
@@ -65,13 +73,17 @@ void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
  * in the store. out must hold 80 bytes. */
 void cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80]);
 
-/* Writes a record as a JSON object (fields by name) into j. */
+/* Writes a record as a JSON object (fields by name) into j; with_shares adds "shares":
+ * the owner's share specs, each group with its members (null for another's record). */
 struct kith_json_s;
-void cli_record_json(kith_node_t *n, const kith_record_t *r, void *json);
+void cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json);
 /* Prints a record for people (kith show). */
 void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
-/* One line for list/search. */
-void cli_record_line(const kith_record_t *r, FILE *out);
+/* One line for list/search; note (may be NULL) is shown in brackets at its end. */
+void cli_record_line(const kith_record_t *r, const char *note, FILE *out);
+/* 1 if r, another's record, is no longer shared with this node: it was removed from the
+ * audience, and *hlc tells when (the removing op's hlc). 0 otherwise. */
+int cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc);
 
 /* Tells a daemon running for this home that the store changed, so that it pushes the
  * change to peers at once. Silent when no daemon runs. */

@@ -130,7 +130,9 @@ cmd_send(cli_globals_t *g, int argc, char **argv)
     if (owner && kith_record_role(&rec, peer.key) == 0) {
         rc = kith_store_begin(n->store);
         if (rc == KITH_OK) {
-            rc = kith_store_share_set(n->store, id, peer.name, KITH_ROLE_READER);
+            kith_share_target_t t = {0, {0}, ""};
+            memcpy(t.key, peer.key, KITH_PK_LEN);
+            rc = kith_store_share_set(n->store, id, &t, KITH_ROLE_READER);
         }
         if (rc == KITH_OK) {
             rc = kith_node_update_audience(n, id, kith_hlc_now_ms(), NULL);

@@ -308,8 +308,8 @@ apply_update(kith_node_t *n, const kith_record_t *cur, kith_op_t *shared, kith_o
 /* Signs and stores a batch of new records, shared as asked: each creation op carries its
  * audience, so a shared record is one op, not two. */
 static int
-flush_new(kith_node_t *n, kith_op_t **ops, size_t count, char **targets, size_t n_targets,
-          int read_only, uint64_t now)
+flush_new(kith_node_t *n, kith_op_t **ops, size_t count, const kith_share_target_t *targets,
+          size_t n_targets, int read_only, uint64_t now)
 {
     int role = read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR, rc = KITH_OK;
     for (size_t i = 0; rc == KITH_OK && i < count; i++) {
@@ -320,7 +320,7 @@ flush_new(kith_node_t *n, kith_op_t **ops, size_t count, char **targets, size_t 
     }
     for (size_t i = 0; rc == KITH_OK && i < count; i++) {
         for (size_t t = 0; t < n_targets && rc == KITH_OK; t++) {
-            rc = kith_store_share_set(n->store, ops[i]->rec, targets[t], role);
+            rc = kith_store_share_set(n->store, ops[i]->rec, &targets[t], role);
         }
     }
     /* Stored: the fields are not needed any more (the record id is kept). */
@@ -341,7 +341,8 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         {"read-only", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
-    char **targets = calloc((size_t) argc, sizeof(char *));
+    char **target_args = calloc((size_t) argc, sizeof(char *));
+    kith_share_target_t *targets = calloc((size_t) argc, sizeof(*targets));
     size_t n_targets = 0;
     int read_only = 0, c, ret = EXIT_USAGE;
     kith_buf_t data;
@@ -355,13 +356,15 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     url_index_t ix = {0};
     kith_node_t *n = NULL;
     size_t n_new = 0, n_updated = 0, n_same = 0;
-    if (targets == NULL) {
+    if (target_args == NULL || targets == NULL) {
+        free(target_args);
+        free(targets);
         return 1;
     }
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'S') {
-            targets[n_targets++] = optarg;
+            target_args[n_targets++] = optarg;
         } else if (c == 'r') {
             read_only = 1;
         } else {
@@ -430,14 +433,9 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < n_targets; i++) {
-        if (targets[i][0] != '@') {
-            kith_peer_t p;
-            if (kith_store_peer_get(n->store, targets[i], &p) != KITH_OK) {
-                cli_error("no peer named '%s' (see 'kith peer list'); nothing imported",
-                          targets[i]);
-                goto out;
-            }
-            kith_peer_close(&p);
+        if (cli_share_target(n, target_args[i], &targets[i]) != 0) {
+            fprintf(stderr, "kith: nothing imported\n");
+            goto out;
         }
     }
     if (linkedin && (rc = kith_store_foreach_record(n->store, index_record, &ix)) != KITH_OK) {
@@ -526,6 +524,7 @@ out:
     free(ops);
     free(urls);
     free(targets);
+    free(target_args);
     url_index_close(&ix);
     kith_cardset_close(&cards);
     kith_buf_close(&data);
@@ -596,7 +595,7 @@ export_one(void *ctx, const kith_record_t *r)
     export_ctx_t *e = ctx;
     e->count++;
     if (e->vcard_version == 0) {
-        cli_record_json(e->node, r, e->json);
+        cli_record_json(e->node, r, 0, e->json);
         return KITH_OK;
     }
     kith_card_t card;

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "kith/error.h"
@@ -157,22 +158,6 @@ cmd_id(cli_globals_t *g, int argc, char **argv)
     return rc;
 }
 
-static int
-valid_peer_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > KITH_PEER_NAME_MAX || s[0] == '@' || s[0] == '-') {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* HOST:PORT or [V6]:PORT or HOST (port 5484). */
 static int
 valid_addr(const char *s)
@@ -221,7 +206,7 @@ peer_add(cli_globals_t *g, int argc, char **argv)
             addr = optarg;
         } else if (c == 'g') {
             const char *gname = optarg[0] == '@' ? optarg + 1 : optarg;
-            if (!valid_peer_name(gname)) {
+            if (!cli_valid_name(gname)) {
                 kith_buf_close(&groups);
                 return cli_usage_error("peer add", "a group name is 1-64 of A-Z a-z 0-9 . _ -");
             }
@@ -243,7 +228,7 @@ peer_add(cli_globals_t *g, int argc, char **argv)
     const char *name = argv[optind], *idtext = argv[optind + 1];
     kith_peer_t p = {0};
     kith_node_t *n = NULL;
-    if (!valid_peer_name(name)) {
+    if (!cli_valid_name(name)) {
         kith_buf_close(&groups);
         return cli_usage_error("peer add", "a peer name is 1-64 of A-Z a-z 0-9 . _ - "
                                            "(not starting with @ or -)");
@@ -282,11 +267,7 @@ peer_add(cli_globals_t *g, int argc, char **argv)
     p.added_ms = kith_hlc_now_ms();
     rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = kith_store_peer_add(n->store, &p);
-    }
-    /* Records already shared with this name or one of its groups now include it. */
-    if (rc == KITH_OK) {
-        rc = kith_node_refresh_audiences(n, NULL, kith_hlc_now_ms());
+        rc = kith_node_peer_add(n, &p, kith_hlc_now_ms());
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -408,22 +389,313 @@ peer_list(cli_globals_t *g, int argc, char **argv)
     return ret;
 }
 
+/* A comma-separated group list as a set: add, remove, contains. Group names come
+ * checked, without '@'. */
+static int
+groups_has(const kith_buf_t *groups, const char *g)
+{
+    kith_peer_t p = {0};
+    p.groups = groups->data ? (char *) groups->data : "";
+    return kith_peer_in_group(&p, g);
+}
+
+static int
+groups_add(kith_buf_t *groups, const char *g)
+{
+    if (groups_has(groups, g)) {
+        return KITH_OK;
+    }
+    return kith_buf_printf(groups, "%s%s", groups->len ? "," : "", g);
+}
+
+static int
+groups_remove(kith_buf_t *groups, const char *g)
+{
+    kith_buf_t kept;
+    kith_buf_init(&kept);
+    int rc = KITH_OK;
+    for (const char *p = groups->data ? (const char *) groups->data : ""; *p && rc == KITH_OK;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        if (len != strlen(g) || memcmp(p, g, len) != 0) {
+            rc = kith_buf_printf(&kept, "%s%.*s", kept.len ? "," : "", (int) len, p);
+        }
+        p += len + (end != NULL);
+    }
+    groups->len = 0;
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(groups, kept.data ? (const char *) kept.data : "");
+    }
+    kith_buf_close(&kept);
+    return rc;
+}
+
+/* A group name as given (with or without '@'), or NULL after a usage error. */
+static const char *
+group_arg(const char *cmd, const char *arg)
+{
+    const char *g = arg[0] == '@' ? arg + 1 : arg;
+    if (!cli_valid_name(g)) {
+        cli_usage_error(cmd, "'%s' is not a group name: 1-64 of A-Z a-z 0-9 . _ -", arg);
+        return NULL;
+    }
+    return g;
+}
+
+static int
+peer_edit(cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, NULL, 'n'},
+        {"group", required_argument, NULL, 'g'},
+        {"groups", required_argument, NULL, 'G'},
+        {"add-group", required_argument, NULL, 'A'},
+        {"remove-group", required_argument, NULL, 'R'},
+        {"addr", required_argument, NULL, 'a'},
+        {"no-addr", no_argument, NULL, 'N'},
+        {"self", no_argument, NULL, 's'},
+        {"not-self", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "peer edit", *new_name = NULL, *addr = NULL;
+    int replace_groups = 0, no_addr = 0, self = -1, c, ret = EXIT_USAGE, changes = 0;
+    kith_buf_t set_groups, adds, removes, groups;
+    kith_buf_init(&set_groups);
+    kith_buf_init(&adds);
+    kith_buf_init(&removes);
+    kith_buf_init(&groups);
+    kith_node_t *n = NULL;
+    kith_peer_t old = {0};
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *gname = NULL;
+        changes++;
+        switch (c) {
+        case 'n':
+            new_name = optarg;
+            break;
+        case 'g':
+        case 'A':
+        case 'R':
+            if ((gname = group_arg(cmd, optarg)) == NULL) {
+                goto out;
+            }
+            groups_add(c == 'g' ? &set_groups : c == 'A' ? &adds : &removes, gname);
+            replace_groups |= c == 'g';
+            break;
+        case 'G':
+            /* The whole list at once; "" for no groups. */
+            replace_groups = 1;
+            for (const char *p = optarg; *p;) {
+                const char *end = strchr(p, ',');
+                size_t len = end ? (size_t) (end - p) : strlen(p);
+                char one[KITH_PEER_NAME_MAX + 2];
+                snprintf(one, sizeof(one), "%.*s",
+                         (int) (len < sizeof(one) ? len : sizeof(one) - 1), p);
+                if ((gname = group_arg(cmd, one)) == NULL) {
+                    goto out;
+                }
+                groups_add(&set_groups, gname);
+                p += len + (end != NULL);
+            }
+            break;
+        case 'a':
+            addr = optarg;
+            break;
+        case 'N':
+            no_addr = 1;
+            break;
+        case 's':
+        case 'S':
+            if (self >= 0 && self != (c == 's')) {
+                ret = cli_usage_error(cmd, "give --self or --not-self, not both");
+                goto out;
+            }
+            self = c == 's';
+            break;
+        default:
+            ret = bad_option(cmd, argv);
+            goto out;
+        }
+    }
+    if (argc - optind != 1) {
+        ret = cli_usage_error(cmd, "needs exactly one NAME");
+        goto out;
+    }
+    if (changes == 0) {
+        ret = cli_usage_error(cmd, "nothing to change: give --name, --group(s), --add-group, "
+                                   "--remove-group, --addr, --no-addr, --self or --not-self");
+        goto out;
+    }
+    if (new_name != NULL && !cli_valid_name(new_name)) {
+        ret = cli_usage_error(cmd, "a peer name is 1-64 of A-Z a-z 0-9 . _ - "
+                                   "(not starting with @ or -)");
+        goto out;
+    }
+    if (addr != NULL && no_addr) {
+        ret = cli_usage_error(cmd, "give --addr or --no-addr, not both");
+        goto out;
+    }
+    if (addr != NULL && !valid_addr(addr)) {
+        ret = cli_usage_error(cmd, "'%s' is not HOST:PORT", addr);
+        goto out;
+    }
+    const char *name = argv[optind];
+    ret = 1;
+    n = cli_open_node(g);
+    if (n == NULL) {
+        goto out;
+    }
+    int rc = kith_store_peer_get(n->store, name, &old);
+    if (rc == KITH_ENOTFOUND) {
+        cli_error("no peer named '%s' (see 'kith peer list')", name);
+        goto out;
+    }
+    if (rc != KITH_OK) {
+        cli_error("cannot read the peer: %s", kith_strerror(rc));
+        goto out;
+    }
+    /* Groups: the new list if given, else the old one; then additions, then removals. */
+    rc = kith_buf_puts(&groups, replace_groups ? (set_groups.data ? (char *) set_groups.data : "")
+                                               : old.groups);
+    for (const char *p = adds.data ? (char *) adds.data : ""; rc == KITH_OK && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        char one[KITH_PEER_NAME_MAX + 1];
+        snprintf(one, sizeof(one), "%.*s", (int) len, p);
+        rc = groups_add(&groups, one);
+        p += len + (end != NULL);
+    }
+    for (const char *p = removes.data ? (char *) removes.data : ""; rc == KITH_OK && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        char one[KITH_PEER_NAME_MAX + 1];
+        snprintf(one, sizeof(one), "%.*s", (int) len, p);
+        if (!groups_has(&groups, one)) {
+            cli_error("%s is not in group %s", name, one);
+            goto out;
+        }
+        rc = groups_remove(&groups, one);
+        p += len + (end != NULL);
+    }
+    kith_peer_t p = old;
+    p.name = (char *) (new_name ? new_name : old.name);
+    p.groups = groups.data ? (char *) groups.data : "";
+    p.addr = no_addr ? "" : addr ? (char *) addr : old.addr;
+    p.self = self >= 0 ? self : old.self;
+    if (rc == KITH_OK) {
+        rc = kith_store_begin(n->store);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_node_peer_edit(n, name, &p, kith_hlc_now_ms());
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(n->store);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(n->store);
+        if (rc == KITH_EEXISTS) {
+            cli_error("a peer named '%s' already exists", p.name);
+        } else {
+            cli_error("cannot change the peer: %s", kith_strerror(rc));
+        }
+        goto out;
+    }
+    if (strcmp(p.name, name) != 0) {
+        printf("Renamed peer %s to %s\n", name, p.name);
+    }
+    printf("Peer %s: groups %s; address %s%s\n", p.name, p.groups[0] ? p.groups : "(none)",
+           p.addr[0] ? p.addr : "(none)",
+           p.self ? "; one of your own devices (it receives your private fields)" : "");
+    /* The daemon reloads its peers: a new address is dialled, a changed self flag ends the
+     * peer's session so that it reconnects under the new one. */
+    cli_poke(n->dir);
+    ret = 0;
+out:
+    kith_peer_close(&old);
+    kith_buf_close(&set_groups);
+    kith_buf_close(&adds);
+    kith_buf_close(&removes);
+    kith_buf_close(&groups);
+    kith_node_close(n);
+    return ret;
+}
+
+/* Asks question on the terminal; 1 for yes. */
+static int
+ask_yes(const char *question)
+{
+    printf("%s [y/N] ", question);
+    fflush(stdout);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) == NULL) {
+        return 0;
+    }
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
 static int
 peer_rm(cli_globals_t *g, int argc, char **argv)
 {
-    if (argc != 2) {
+    static const struct option opts[] = {
+        {"yes", no_argument, NULL, 'y'},
+        {NULL, 0, NULL, 0},
+    };
+    int yes = 0, c;
+    GETOPT_BEGIN();
+    while ((c = getopt_long(argc, argv, "y", opts, NULL)) != -1) {
+        if (c == 'y') {
+            yes = 1;
+        } else {
+            return bad_option("peer rm", argv);
+        }
+    }
+    if (argc - optind != 1) {
         return cli_usage_error("peer rm", "needs exactly one NAME");
     }
+    const char *name = argv[optind];
     kith_node_t *n = cli_open_node(g);
     if (n == NULL) {
         return 1;
     }
-    int rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = kith_store_peer_remove(n->store, argv[1]);
+    kith_peer_t p;
+    uint64_t shared = 0;
+    size_t unshared = 0;
+    int ret = 1;
+    int rc = kith_store_peer_get(n->store, name, &p);
+    if (rc == KITH_ENOTFOUND) {
+        cli_error("no peer named '%s' (see 'kith peer list')", name);
+        goto out;
     }
     if (rc == KITH_OK) {
-        rc = kith_node_refresh_audiences(n, NULL, kith_hlc_now_ms());
+        rc = kith_store_count_shared(n->store, n->id->pk, p.key, &shared);
+        kith_peer_close(&p);
+    }
+    if (rc != KITH_OK) {
+        cli_error("cannot read the peer: %s", kith_strerror(rc));
+        goto out;
+    }
+    /* Removing a peer unshares everything shared with it: ask first, when someone can
+     * answer. (Scripts, with no terminal, go ahead as they always have.) */
+    if (!yes && isatty(0)) {
+        char question[256];
+        if (shared > 0) {
+            snprintf(question, sizeof(question),
+                     "%llu of your records %s shared with %s; removing it unshares %s. "
+                     "Remove peer %s?",
+                     (unsigned long long) shared, shared == 1 ? "is" : "are", name,
+                     shared == 1 ? "it" : "them", name);
+        } else {
+            snprintf(question, sizeof(question), "Remove peer %s?", name);
+        }
+        if (!ask_yes(question)) {
+            printf("Not removed.\n");
+            goto out;
+        }
+    }
+    rc = kith_store_begin(n->store);
+    if (rc == KITH_OK) {
+        rc = kith_node_peer_remove(n, name, kith_hlc_now_ms(), &unshared);
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -431,24 +703,31 @@ peer_rm(cli_globals_t *g, int argc, char **argv)
     if (rc != KITH_OK) {
         kith_store_rollback(n->store);
         if (rc == KITH_ENOTFOUND) {
-            cli_error("no peer named '%s' (see 'kith peer list')", argv[1]);
+            cli_error("no peer named '%s' (see 'kith peer list')", name);
         } else {
             cli_error("cannot remove the peer: %s", kith_strerror(rc));
         }
-        kith_node_close(n);
-        return 1;
+        goto out;
     }
-    printf("Removed peer %s; records shared with it no longer include it.\n", argv[1]);
+    if (unshared > 0) {
+        printf("Removed peer %s; %zu of your records %s shared with it and no longer %s.\n", name,
+               unshared, unshared == 1 ? "was" : "were", unshared == 1 ? "is" : "are");
+    } else {
+        printf("Removed peer %s; no record was shared with it.\n", name);
+    }
+    /* The daemon reloads its peers and ends the removed peer's sessions. */
     cli_poke(n->dir);
+    ret = 0;
+out:
     kith_node_close(n);
-    return 0;
+    return ret;
 }
 
 int
 cmd_peer(cli_globals_t *g, int argc, char **argv)
 {
     if (argc < 2) {
-        return cli_usage_error("peer", "needs add, list or rm");
+        return cli_usage_error("peer", "needs add, edit, list or rm");
     }
     if (strcmp(argv[1], "add") == 0) {
         return peer_add(g, argc - 1, argv + 1);
@@ -459,7 +738,10 @@ cmd_peer(cli_globals_t *g, int argc, char **argv)
     if (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "remove") == 0) {
         return peer_rm(g, argc - 1, argv + 1);
     }
-    return cli_usage_error("peer", "unknown subcommand '%s' (add, list or rm)", argv[1]);
+    if (strcmp(argv[1], "edit") == 0) {
+        return peer_edit(g, argc - 1, argv + 1);
+    }
+    return cli_usage_error("peer", "unknown subcommand '%s' (add, edit, list or rm)", argv[1]);
 }
 
 int

@@ -211,7 +211,8 @@ confirm(const char *name, const char *fp, int yes)
 
 /* Shows the result of a successful exchange and adds the peer. */
 static int
-finish_pairing(kith_node_t *n, kith_pairing_t *p, const char *forced_name, int yes)
+finish_pairing(kith_node_t *n, kith_pairing_t *p, const char *forced_name, const char *groups,
+               int yes)
 {
     char theirs[KITH_PAIRING_NAME_MAX + 1], fp[KITH_FINGERPRINT_LEN + 1], local[65];
     uint8_t key[KITH_PAIRING_KEY_LEN];
@@ -236,11 +237,11 @@ finish_pairing(kith_node_t *n, kith_pairing_t *p, const char *forced_name, int y
         printf("Not added.\n");
         return 1;
     }
-    kith_peer_t np = {local, {0}, "", "", 0, kith_hlc_now_ms(), 0, ""};
+    kith_peer_t np = {local, {0}, (char *) groups, "", 0, kith_hlc_now_ms(), 0, ""};
     memcpy(np.key, key, KITH_PK_LEN);
     int rc = kith_store_begin(n->store);
     if (rc == KITH_OK) {
-        rc = kith_store_peer_add(n->store, &np);
+        rc = kith_node_peer_add(n, &np, kith_hlc_now_ms());
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
@@ -252,7 +253,7 @@ finish_pairing(kith_node_t *n, kith_pairing_t *p, const char *forced_name, int y
     }
     char nid[KITH_NODEID_BUFSIZE];
     kith_nodeid_encode(key, nid);
-    printf("Added peer %s (%s)\n", local, nid);
+    printf("Added peer %s (%s)%s%s\n", local, nid, groups[0] ? " in groups " : "", groups);
     cli_poke(n->dir);
     return 0;
 }
@@ -270,7 +271,7 @@ self_name(kith_node_t *n, char out[KITH_PAIRING_NAME_MAX + 1])
 }
 
 static int
-host(kith_node_t *n, uint64_t timeout_ms, const char *forced_name, int yes)
+host(kith_node_t *n, uint64_t timeout_ms, const char *forced_name, const char *groups, int yes)
 {
     char code[KITH_PAIRING_CODE_MAX], name[KITH_PAIRING_NAME_MAX + 1];
     int channel, ret = 1;
@@ -329,7 +330,7 @@ host(kith_node_t *n, uint64_t timeout_ms, const char *forced_name, int yes)
             /* The code is single use: stop offering before asking anything. */
             close(lfd);
             lfd = -1;
-            ret = finish_pairing(n, p, forced_name, yes);
+            ret = finish_pairing(n, p, forced_name, groups, yes);
             kith_pairing_free(p);
             goto out;
         }
@@ -361,7 +362,7 @@ out:
 
 static int
 join(kith_node_t *n, int channel, const uint8_t words[KITH_PAIRING_WORDS], uint64_t timeout_ms,
-     const char *forced_name, int yes)
+     const char *forced_name, const char *groups, int yes)
 {
     char name[KITH_PAIRING_NAME_MAX + 1];
     int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1, ret = 1;
@@ -417,7 +418,7 @@ join(kith_node_t *n, int channel, const uint8_t words[KITH_PAIRING_WORDS], uint6
         }
         close(fd);
         if (rc == KITH_OK) {
-            ret = finish_pairing(n, p, forced_name, yes);
+            ret = finish_pairing(n, p, forced_name, groups, yes);
         } else if (rc == KITH_EAUTH) {
             cli_error("the code does not match: check it with your colleague (nobody was "
                       "added)");
@@ -442,14 +443,29 @@ cmd_pair(cli_globals_t *g, int argc, char **argv)
         {"yes", no_argument, NULL, 'y'},
         {"timeout", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'n'},
+        {"group", required_argument, NULL, 'g'},
         {NULL, 0, NULL, 0},
     };
     int yes = 0, c;
     long timeout_s = -1;
     const char *forced = NULL;
+    /* The new peer's groups, as 'kith peer add --group' takes them. */
+    char groups[1024] = "";
+    size_t groups_len = 0;
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'y') {
+        if (c == 'g') {
+            const char *gname = optarg[0] == '@' ? optarg + 1 : optarg;
+            size_t len = strlen(gname);
+            if (!cli_valid_name(gname)) {
+                return cli_usage_error("pair", "a group name is 1-64 of A-Z a-z 0-9 . _ -");
+            }
+            if (groups_len + len + 2 > sizeof(groups)) {
+                return cli_usage_error("pair", "too many groups");
+            }
+            groups_len += (size_t) snprintf(groups + groups_len, sizeof(groups) - groups_len,
+                                            "%s%s", groups_len ? "," : "", gname);
+        } else if (c == 'y') {
             yes = 1;
         } else if (c == 't') {
             char *end;
@@ -486,10 +502,10 @@ cmd_pair(cli_globals_t *g, int argc, char **argv)
     int ret;
     if (argc - optind == 0) {
         ret = host(n, (uint64_t) (timeout_s > 0 ? timeout_s : KITH_PAIRING_TTL_MS / 1000) * 1000,
-                   forced, yes);
+                   forced, groups, yes);
     } else {
         ret = join(n, channel, words, (uint64_t) (timeout_s > 0 ? timeout_s : 60) * 1000, forced,
-                   yes);
+                   groups, yes);
         sodium_memzero(words, sizeof(words));
     }
     kith_node_close(n);

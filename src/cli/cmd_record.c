@@ -25,20 +25,20 @@ bad_option(const char *cmd, char **argv)
     return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
 }
 
-/* Checks a share target (a peer name or @group) and normalises it into out. */
+/* Resolves a share target (a peer's name or @group) into out, printing why not; notes a
+ * group that has no members yet. */
 static int
-check_target(kith_node_t *n, const char *target)
+check_target(kith_node_t *n, const char *text, kith_share_target_t *out)
 {
-    if (target[0] == '@') {
-        if (target[1] == '\0') {
-            cli_error("'@' needs a group name, as in @sales");
-            return -1;
-        }
+    if (cli_share_target(n, text, out) != 0) {
+        return -1;
+    }
+    if (out->is_group) {
         kith_peer_t *peers = NULL;
         size_t count = 0, members = 0;
         if (kith_store_peer_list(n->store, &peers, &count) == KITH_OK) {
             for (size_t i = 0; i < count; i++) {
-                members += (size_t) kith_peer_in_group(&peers[i], target + 1);
+                members += (size_t) kith_peer_in_group(&peers[i], out->group);
             }
         }
         kith_peers_free(peers, count);
@@ -46,26 +46,19 @@ check_target(kith_node_t *n, const char *target)
             fprintf(stderr,
                     "kith: note: group %s has no members yet; peers added to it later "
                     "will be included\n",
-                    target);
+                    text);
         }
-        return 0;
     }
-    kith_peer_t p;
-    if (kith_store_peer_get(n->store, target, &p) != KITH_OK) {
-        cli_error("no peer named '%s' (see 'kith peer list'; groups start with @)", target);
-        return -1;
-    }
-    kith_peer_close(&p);
     return 0;
 }
 
 /* Records share specs for targets and recomputes the audience. */
 static int
-apply_shares(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], char **targets, size_t n_targets,
-             int role, uint64_t now)
+apply_shares(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *targets,
+             size_t n_targets, int role, uint64_t now)
 {
     for (size_t i = 0; i < n_targets; i++) {
-        int rc = kith_store_share_set(n->store, id, targets[i], role);
+        int rc = kith_store_share_set(n->store, id, &targets[i], role);
         if (rc != KITH_OK) {
             return rc;
         }
@@ -84,11 +77,14 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     cli_change_t ch;
     cli_change_init(&ch);
     char **targets = calloc((size_t) argc, sizeof(char *));
+    kith_share_target_t *resolved = calloc((size_t) argc, sizeof(*resolved));
     size_t n_targets = 0;
     const char *name = NULL;
     int read_only = 0, c, ret = EXIT_USAGE;
     kith_node_t *n = NULL;
-    if (targets == NULL) {
+    if (targets == NULL || resolved == NULL) {
+        free(targets);
+        free(resolved);
         cli_error("out of memory");
         return 1;
     }
@@ -137,7 +133,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < n_targets; i++) {
-        if (check_target(n, targets[i]) != 0) {
+        if (check_target(n, targets[i], &resolved[i]) != 0) {
             goto out;
         }
     }
@@ -149,7 +145,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
         rc = cli_change_commit(&ch, n, id, n->id->pk, kind, NULL, now, NULL);
     }
     if (rc == KITH_OK) {
-        rc = apply_shares(n, id, targets, n_targets,
+        rc = apply_shares(n, id, resolved, n_targets,
                           read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR, now);
     }
     if (rc == KITH_OK) {
@@ -169,6 +165,7 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
     ret = 0;
 out:
     free(targets);
+    free(resolved);
     cli_change_close(&ch);
     kith_node_close(n);
     return ret;
@@ -333,7 +330,7 @@ cmd_show(cli_globals_t *g, int argc, char **argv)
         kith_buf_init(&out);
         kith_json_t j;
         kith_json_init(&j, &out, 1);
-        cli_record_json(n, &rec, &j);
+        cli_record_json(n, &rec, 1, &j);
         ret = kith_json_finish(&j) == KITH_OK && cli_write_stdout(&out) == 0 ? 0 : 1;
         kith_buf_close(&out);
     } else {
@@ -391,7 +388,7 @@ collect(void *ctx, const kith_record_t *r)
     if (rc == KITH_OK && c->json) {
         kith_json_t j;
         kith_json_init(&j, &text, 1);
-        cli_record_json(c->node, r, &j);
+        cli_record_json(c->node, r, 0, &j);
         rc = kith_json_finish(&j);
     } else if (rc == KITH_OK) {
         FILE *mem = NULL;
@@ -401,7 +398,10 @@ collect(void *ctx, const kith_record_t *r)
         if (mem == NULL) {
             rc = KITH_ENOMEM;
         } else {
-            cli_record_line(r, mem);
+            uint64_t since;
+            cli_record_line(
+                r, cli_unshared_since(c->node, r, &since) ? "no longer shared with you" : NULL,
+                mem);
             fclose(mem);
             rc = kith_buf_append(&text, line, line_len);
             free(line);
@@ -923,6 +923,41 @@ cmd_restore(cli_globals_t *g, int argc, char **argv)
     return tombstone_common(g, argc, argv, 0);
 }
 
+typedef struct {
+    const kith_peer_t *peer;
+    kith_buf_t *out;
+} via_ctx_t;
+
+static int
+add_via_group(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+              int role)
+{
+    (void) id;
+    (void) role;
+    via_ctx_t *v = ctx;
+    if (!target->is_group || !kith_peer_in_group(v->peer, target->group)) {
+        return KITH_OK;
+    }
+    return kith_buf_printf(v->out, "%s@%s", v->out->len ? ", " : "", target->group);
+}
+
+/* Appends to out the groups ("@sales, @emea") through which record id reaches the peer
+ * with this key; nothing if none do. */
+static int
+groups_reaching(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t key[KITH_PK_LEN],
+                kith_buf_t *out)
+{
+    kith_peer_t p;
+    int rc = kith_store_peer_get_by_key(n->store, key, &p);
+    if (rc != KITH_OK) {
+        return rc == KITH_ENOTFOUND ? KITH_OK : rc;
+    }
+    via_ctx_t v = {&p, out};
+    rc = kith_store_share_foreach(n->store, id, add_via_group, &v);
+    kith_peer_close(&p);
+    return rc;
+}
+
 static int
 share_common(cli_globals_t *g, int argc, char **argv, int sharing)
 {
@@ -933,12 +968,15 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     };
     const char *cmd = sharing ? "share" : "unshare";
     char **targets = calloc((size_t) argc, sizeof(char *));
+    kith_share_target_t *resolved = calloc((size_t) argc, sizeof(*resolved));
     size_t n_targets = 0;
     int read_only = 0, c, ret = EXIT_USAGE;
     kith_node_t *n = NULL;
     kith_record_t rec;
     kith_record_init(&rec);
-    if (targets == NULL) {
+    if (targets == NULL || resolved == NULL) {
+        free(targets);
+        free(resolved);
         return 1;
     }
     GETOPT_BEGIN();
@@ -966,22 +1004,51 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     if (n == NULL || cli_resolve(n, argv[optind], id) != 0 || load_owned(n, id, &rec, cmd) != 0) {
         goto out;
     }
+    for (size_t i = 0; i < n_targets; i++) {
+        if ((sharing ? check_target(n, targets[i], &resolved[i])
+                     : cli_share_target(n, targets[i], &resolved[i])) != 0) {
+            goto out;
+        }
+    }
+    kith_buf_t via, notes;
+    kith_buf_init(&via);
+    kith_buf_init(&notes);
     int rc = kith_store_begin(n->store);
     for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
         if (sharing) {
-            if (check_target(n, targets[i]) != 0) {
-                rc = CLI_CHANGE_REPORTED;
-                break;
-            }
-            rc = kith_store_share_set(n->store, id, targets[i],
+            rc = kith_store_share_set(n->store, id, &resolved[i],
                                       read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
-        } else {
-            int removed = 0;
-            rc = kith_store_share_remove(n->store, id, targets[i], &removed);
-            if (rc == KITH_OK && !removed) {
-                cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
-                rc = CLI_CHANGE_REPORTED;
-            }
+            continue;
+        }
+        int removed = 0;
+        rc = kith_store_share_remove(n->store, id, &resolved[i], &removed);
+        /* A peer may get the record through a group as well as, or instead of, by name:
+         * say so rather than claim it was not shared, or that it now is not. */
+        via.len = 0;
+        if (rc == KITH_OK && !resolved[i].is_group) {
+            rc = groups_reaching(n, id, resolved[i].key, &via);
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+        const char *groups = via.len ? (const char *) via.data : "";
+        const char *group1 = via.len ? (const char *) via.data + 1 : "";
+        int one_group = via.len && strchr(groups, ',') == NULL;
+        if (!removed && via.len) {
+            cli_error("'%s' is shared with %s only through %s, not by name. To stop, remove "
+                      "%s from the group ('kith peer edit %s --remove-group %s') or unshare "
+                      "the group ('kith unshare %s --with %s')",
+                      kith_record_name(&rec), targets[i], groups, targets[i], targets[i],
+                      one_group ? group1 : "GROUP", argv[optind], one_group ? groups : "@GROUP");
+            rc = CLI_CHANGE_REPORTED;
+        } else if (!removed) {
+            cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
+            rc = CLI_CHANGE_REPORTED;
+        } else if (via.len) {
+            rc = kith_buf_printf(&notes,
+                                 "Note: %s still gets '%s' through %s (remove %s from the group, "
+                                 "or unshare the group, to stop that)\n",
+                                 targets[i], kith_record_name(&rec), groups, targets[i]);
         }
     }
     int changed = 0;
@@ -996,19 +1063,26 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
         if (rc != CLI_CHANGE_REPORTED) {
             cli_error("cannot %s the record: %s", cmd, kith_strerror(rc));
         }
-        goto out;
+        goto out_bufs;
     }
     for (size_t i = 0; i < n_targets; i++) {
-        printf("%s %s %s%s\n", sharing ? "Shared" : "Stopped sharing", kith_record_name(&rec),
-               sharing ? "with " : "with ", targets[i]);
+        printf("%s %s with %s\n", sharing ? "Shared" : "Stopped sharing", kith_record_name(&rec),
+               targets[i]);
     }
     if (sharing && read_only) {
         printf("(read-only)\n");
     }
+    if (notes.len > 0) {
+        fwrite(notes.data, 1, notes.len, stdout);
+    }
     cli_poke(n->dir);
     ret = 0;
+out_bufs:
+    kith_buf_close(&via);
+    kith_buf_close(&notes);
 out:
     free(targets);
+    free(resolved);
     kith_record_close(&rec);
     kith_node_close(n);
     return ret;

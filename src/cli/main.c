@@ -23,15 +23,29 @@ const cli_command_t cli_commands[] = {
      "Prints the node ID (the public key with check characters) on the first line, then the\n"
      "name and the fingerprint. Give the node ID to colleagues for 'kith peer add'.\n\n"
      "  --json          {\"node_id\", \"public_key\", \"name\", \"fingerprint\"}\n"},
-    {"peer", cmd_peer, "add NAME NODE-ID [options] | list [--json] | rm NAME",
-     "manage trusted colleagues",
+    {"peer", cmd_peer, "add NAME NODE-ID [options] | edit NAME [options] | list [--json] | rm NAME",
+     "manage trusted colleagues: add, edit, list, rm",
      "  peer add NAME NODE-ID [--addr HOST:PORT] [--group G]... [--self]\n"
      "      trust a colleague's node. The node ID's check characters are verified.\n"
      "      --addr     where the node can be reached (default port 5484)\n"
      "      --group    put the peer in a group (share with @G); repeatable\n"
      "      --self     one of your own devices: it receives your private fields too\n"
+     "  peer edit NAME [--name NEW] [--group G]... [--groups G1,G2] [--add-group G]\n"
+     "                 [--remove-group G] [--addr HOST:PORT | --no-addr] [--self | --not-self]\n"
+     "      change a peer. Records shared with a group it joins are shared with it at once;\n"
+     "      those shared with a group it leaves are not any more. Shares follow the peer's\n"
+     "      node, not its name, so a rename changes none.\n"
+     "      --name NEW          a new local name\n"
+     "      --group G           its groups become those given (repeatable)\n"
+     "      --groups G1,G2      the same, as one list (\"\" for none)\n"
+     "      --add-group G       add it to a group; --remove-group G takes it out\n"
+     "      --addr, --no-addr   set or forget where it can be reached\n"
+     "      --self, --not-self  whether it is one of your own devices\n"
      "  peer list [--json]   the trusted peers\n"
-     "  peer rm NAME         stop trusting a peer (records shared with it stop syncing)\n"},
+     "  peer rm NAME [--yes]\n"
+     "      stop trusting a peer: everything shared with it is unshared and its sessions\n"
+     "      end. On a terminal it asks first, saying how many records that unshares;\n"
+     "      --yes (-y) does not ask.\n"},
     {"add", cmd_add,
      "person|org --name NAME [--set F=V]... [--private F=V]... [--share PEER|@GROUP]...",
      "add a record",
@@ -59,8 +73,15 @@ const cli_command_t cli_commands[] = {
      "shares it. Anyone who holds a record, reader or editor, may keep private values on\n"
      "it; they survive the owner's edits, unsharing and deletion. List changes merge with\n"
      "colleagues' concurrent changes item by item.\n\n"
-     "REF is a record id prefix (4+ hex digits) or an exact name.\n"},
-    {"show", cmd_show, "REF [--json]", "show one record", "  --json   one JSON object\n"},
+     "REF is a record id prefix (4+ hex digits) or an exact name. A shared change the owner\n"
+     "would ignore (read-only, or no longer shared with you) is refused with exit status 1.\n"},
+    {"show", cmd_show, "REF [--json]", "show one record",
+     "Shows every field, private values marked, the owner and who the record is shared\n"
+     "with: for your own records, the groups and peers you shared it with and who is in\n"
+     "each group now. Deleted records too.\n\n"
+     "  --json   one JSON object (\"audience\": every peer it reaches; \"shares\": what you\n"
+     "           shared it with, null for a record you do not own; \"private\": your\n"
+     "           private values)\n"},
     {"list", cmd_list, "[--json] [--kind person|org] [--deleted]", "list records",
      "  --json          a JSON array\n  --kind KIND     only people or only organisations\n"
      "  --deleted       deleted records instead (the trash; 'kith restore' brings one back)\n"},
@@ -83,14 +104,19 @@ const cli_command_t cli_commands[] = {
     {"restore", cmd_restore, "REF", "bring back a record you deleted",
      "Undoes 'kith rm': the record is live again here and, through sync, for everyone it\n"
      "is shared with. REF may name a deleted record ('kith list --deleted').\n"},
-    {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]", "share a record",
-     "Adds a peer or a group to the record's audience. Peers added to the group later are\n"
-     "included automatically. Private fields are never shared.\n\n"
+    {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]",
+     "share a record with peers or a group (later members too)",
+     "Shares the record with a peer or a group. A record shared with @GROUP stays shared\n"
+     "with the group: peers who join it later get the record, peers who leave it lose it\n"
+     "('kith peer edit'). 'kith show' lists the groups and peers it is shared with. Private\n"
+     "fields are never shared.\n\n"
      "  --with PEER|@GROUP   who to share with (repeatable)\n"
      "  --read-only          they may read but not edit\n"},
     {"unshare", cmd_unshare, "REF --with PEER|@GROUP", "stop sharing a record",
-     "Removes a peer or group from the audience. They keep what they already received but\n"
-     "get no further updates.\n"},
+     "Stops sharing the record with a peer or a group. At their next sync their node learns\n"
+     "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
+     "updates, and their edits are refused. A peer who gets the record through a group\n"
+     "keeps it until it leaves the group or the group is unshared.\n"},
     {"import", cmd_import, "vcard|linkedin|csv FILE [--share PEER|@GROUP]...", "import contacts",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"
@@ -122,7 +148,7 @@ const cli_command_t cli_commands[] = {
      "  --timeout SECONDS    give up after this long (default 120)\n"},
     {"status", cmd_status, "[--json]", "show the daemon, peers online, last sync",
      "  --json   the daemon's status as JSON ({\"running\": false} when none runs)\n"},
-    {"pair", cmd_pair, "[CODE] [--yes] [--timeout SECONDS] [--name NAME]",
+    {"pair", cmd_pair, "[CODE] [--yes] [--timeout SECONDS] [--name NAME] [--group G]...",
      "become peers with a colleague in the same room",
      "Without CODE: prints a short code (like 7-orbit-sugar-lantern) on the first line and\n"
      "waits for a colleague on the local network. With CODE: finds that colleague and\n"
@@ -131,7 +157,8 @@ const cli_command_t cli_commands[] = {
      "then shows the other's name and fingerprint and, once confirmed, adds the peer.\n\n"
      "  --yes               add the peer without asking (for scripts)\n"
      "  --timeout SECONDS   how long to wait (host: 300, the code's life; joiner: 60)\n"
-     "  --name NAME         the local name for the new peer (default: the name they give)\n"},
+     "  --name NAME         the local name for the new peer (default: the name they give)\n"
+     "  --group G           put the new peer in group G (repeatable), as 'peer add' does\n"},
     {"send", cmd_send, "REF --to PEER [-o FILE]", "seal one record for one colleague",
      "Writes an armored envelope (-----BEGIN KITH ENVELOPE-----) holding the record's\n"
      "non-private history, encrypted and authenticated for PEER only. Paste it into an\n"

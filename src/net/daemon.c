@@ -60,6 +60,7 @@ typedef struct {
     int dialing;
     int strikes;              /* sessions ended for misbehaviour */
     uint64_t banned_until_ms; /* refuse and do not dial before this */
+    int self_changed;         /* set by a reload: its self flag is not what it was */
 } peer_t;
 
 struct conn {
@@ -264,6 +265,19 @@ find_peer_by_key(kith_daemon_t *d, const uint8_t key[KITH_PK_LEN])
     return NULL;
 }
 
+/* The peer a connection speaks for, or is about to: the key dialled, the key a confirmed
+ * session proved, or the key an unconfirmed responder session's message 1 named. NULL
+ * before a responder has read message 1. Only while no job runs on the connection. */
+static const uint8_t *
+conn_peer_key(const conn_t *c)
+{
+    if (c->initiator || c->opened) {
+        return c->peer_key;
+    }
+    return c->session != NULL && kith_session_is_open(c->session) ? kith_session_peer(c->session)
+                                                                  : NULL;
+}
+
 static void
 free_keys(uint8_t (*keys)[KITH_BEACON_KEY_LEN])
 {
@@ -344,6 +358,7 @@ reload_done(job_t *j)
                 d->reloaded[i].dialing = old->dialing;
                 d->reloaded[i].strikes = old->strikes;
                 d->reloaded[i].banned_until_ms = old->banned_until_ms;
+                d->reloaded[i].self_changed = old->self != d->reloaded[i].self;
             }
         }
         free(d->peers);
@@ -360,12 +375,30 @@ reload_done(job_t *j)
                 d->discovery, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_send,
                 (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_recv, d->n_peers);
         }
-        /* A peer that was removed loses its session at once. */
+        /* A peer that was removed loses its sessions at once, proven or not: a session
+         * whose handshake is still unconfirmed has already named its peer, and would go
+         * on as that peer once it confirms. A session also keeps the self flag it began
+         * with, and that flag lets private ops through: when it changed, the peer must
+         * reconnect. (No job runs while a job's completion runs, so every session may be
+         * read here.) */
         for (conn_t *c = d->conns; c; c = c->next) {
-            if (c->opened && find_peer_by_key(d, c->peer_key) == NULL) {
-                logf_(d, KITH_LOG_INFO, "closing the session of a peer no longer trusted");
+            const uint8_t *key = conn_peer_key(c);
+            if (key == NULL || c->closing) {
+                continue;
+            }
+            peer_t *p = find_peer_by_key(d, key);
+            if (p == NULL) {
+                logf_(d, KITH_LOG_INFO, "closing the session of a peer no longer trusted%s",
+                      c->opened || c->initiator ? "" : " (its handshake was unconfirmed)");
+                close_conn(c);
+            } else if (p->self_changed) {
+                logf_(d, KITH_LOG_INFO, "closing the session of %s: it is %s one of your devices",
+                      p->name, p->self ? "now" : "no longer");
                 close_conn(c);
             }
+        }
+        for (size_t i = 0; i < d->n_peers; i++) {
+            d->peers[i].self_changed = 0;
         }
     }
     if (d->reload_again) {

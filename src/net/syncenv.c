@@ -107,6 +107,14 @@ ops_since(void *ctx, const uint8_t peer[32], int self_peer, uint64_t after_seq, 
                                 last_seq);
 }
 
+static int
+removed_from(void *ctx, const uint8_t peer[32], const uint8_t rec[16])
+{
+    kith_syncenv_t *se = ctx;
+    uint64_t hlc;
+    return kith_store_former_get(se->node->store, rec, peer, &hlc) == KITH_OK;
+}
+
 static void
 log_line(void *ctx, int level, const char *line)
 {
@@ -125,5 +133,6 @@ kith_syncenv_bind(kith_syncenv_t *se, kith_session_env_t *env)
     env->load_op = load_op;
     env->apply_ops = apply_ops;
     env->ops_since = ops_since;
+    env->removed_from = removed_from;
     env->log = log_line;
 }

@@ -386,6 +386,9 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
     }
     kith_store_set_vault(n->store, n->vault);
     upgrade_fold(n->store);
+    /* Derived data a migration could not compute without the vault. A failure (another
+     * process holding the lock for long) leaves it for the next open. */
+    (void) kith_store_backfill(n->store);
     rc = kith_store_meta_get(n->store, "name", &name);
     if (rc == KITH_ENOTFOUND) {
         rc = KITH_OK;
@@ -511,6 +514,28 @@ kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
     return rc;
 }
 
+int
+kith_node_share_target(kith_node_t *n, const char *text, kith_share_target_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (text[0] == '@') {
+        size_t len = strlen(text + 1);
+        if (len == 0 || len > KITH_PEER_NAME_MAX || strchr(text, ',') != NULL) {
+            return KITH_EINVAL;
+        }
+        out->is_group = 1;
+        memcpy(out->group, text + 1, len + 1);
+        return KITH_OK;
+    }
+    kith_peer_t p;
+    int rc = kith_store_peer_get(n->store, text, &p);
+    if (rc == KITH_OK) {
+        memcpy(out->key, p.key, KITH_PK_LEN);
+        kith_peer_close(&p);
+    }
+    return rc;
+}
+
 typedef struct {
     kith_node_t *node;
     kith_op_t *op;
@@ -519,16 +544,20 @@ typedef struct {
     int rc;
 } audience_ctx_t;
 
+/* Adds the peers a share spec reaches to the audience being built. Only current peers
+ * count: a spec naming a key that is no longer a peer reaches nobody. */
 static int
-add_share_target(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+add_share_target(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+                 int role)
 {
     (void) id;
     audience_ctx_t *a = ctx;
     for (size_t i = 0; i < a->n_peers; i++) {
         const kith_peer_t *p = &a->peers[i];
-        int match =
-            target[0] == '@' ? kith_peer_in_group(p, target + 1) : strcmp(p->name, target) == 0;
+        int match = target->is_group ? kith_peer_in_group(p, target->group)
+                                     : memcmp(p->key, target->key, KITH_PK_LEN) == 0;
         if (match && memcmp(p->key, a->node->id->pk, KITH_PK_LEN) != 0) {
+            /* A peer reached twice (by name and through a group) gets the higher role. */
             int rc = kith_op_add_aud(a->op, p->key, (uint8_t) role);
             if (rc != KITH_OK && rc != KITH_EEXISTS) {
                 return rc;
@@ -540,7 +569,7 @@ add_share_target(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *targe
 }
 
 int
-kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targets,
+kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, const kith_share_target_t *targets,
                                 size_t n_targets, int role)
 {
     if (n_targets == 0) {
@@ -549,7 +578,7 @@ kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targ
     audience_ctx_t a = {n, op, NULL, 0, KITH_OK};
     int rc = kith_store_peer_list(n->store, &a.peers, &a.n_peers);
     for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
-        rc = add_share_target(&a, op->rec, targets[i], role);
+        rc = add_share_target(&a, op->rec, &targets[i], role);
     }
     op->has_aud = op->n_aud > 0;
     kith_peers_free(a.peers, a.n_peers);
@@ -633,18 +662,25 @@ out:
     return rc;
 }
 
+/* Record ids collected from the share specs, each once. */
 typedef struct {
     uint8_t (*ids)[KITH_REC_ID_LEN];
     size_t n, cap;
-    const char *target;
+    const kith_share_target_t *const *targets; /* NULL: every record with a spec */
+    size_t n_targets;
 } id_list_t;
 
 static int
-collect_share(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+collect_share(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+              int role)
 {
     (void) role;
     id_list_t *l = ctx;
-    if (l->target != NULL && strcmp(l->target, target) != 0) {
+    int wanted = l->targets == NULL;
+    for (size_t i = 0; !wanted && i < l->n_targets; i++) {
+        wanted = kith_share_target_eq(l->targets[i], target);
+    }
+    if (!wanted) {
         return KITH_OK;
     }
     if (l->n > 0 && memcmp(l->ids[l->n - 1], id, KITH_REC_ID_LEN) == 0) {
@@ -663,17 +699,189 @@ collect_share(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, 
     return KITH_OK;
 }
 
-int
-kith_node_refresh_audiences(kith_node_t *n, const char *target, uint64_t now_ms)
+/* Updates the audience of every record in l (those not ours, or gone, are skipped);
+ * *changed (may be NULL) counts the records whose audience changed. */
+static int
+update_listed(kith_node_t *n, const id_list_t *l, uint64_t now_ms, size_t *changed)
 {
-    id_list_t l = {NULL, 0, 0, target};
-    int rc = kith_store_share_foreach(n->store, NULL, collect_share, &l);
-    for (size_t i = 0; rc == KITH_OK && i < l.n; i++) {
-        rc = kith_node_update_audience(n, l.ids[i], now_ms, NULL);
+    int rc = KITH_OK;
+    for (size_t i = 0; rc == KITH_OK && i < l->n; i++) {
+        int c = 0;
+        rc = kith_node_update_audience(n, l->ids[i], now_ms, &c);
         if (rc == KITH_EAUTH || rc == KITH_ENOTFOUND) {
             rc = KITH_OK; /* not ours (or gone): nothing to recompute */
         }
+        if (changed != NULL) {
+            *changed += (size_t) c;
+        }
+    }
+    return rc;
+}
+
+/* Refreshes the records with a share spec naming one of targets (all of them when
+ * targets is NULL). */
+static int
+refresh_targets(kith_node_t *n, const kith_share_target_t *const *targets, size_t n_targets,
+                uint64_t now_ms, size_t *changed)
+{
+    if (targets != NULL && n_targets == 0) {
+        return KITH_OK;
+    }
+    id_list_t l = {NULL, 0, 0, targets, n_targets};
+    int rc = kith_store_share_foreach(n->store, NULL, collect_share, &l);
+    if (rc == KITH_OK) {
+        rc = update_listed(n, &l, now_ms, changed);
     }
     free(l.ids);
+    return rc;
+}
+
+int
+kith_node_refresh_audiences(kith_node_t *n, const kith_share_target_t *target, uint64_t now_ms)
+{
+    return refresh_targets(n, target ? &target : NULL, target ? 1 : 0, now_ms, NULL);
+}
+
+/* The group targets of a comma-separated group list; *count of them. The caller frees the
+ * array. */
+static int
+group_targets(const char *groups, kith_share_target_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    size_t cap = 1;
+    for (const char *g = groups; g && *g; g++) {
+        cap += *g == ',';
+    }
+    kith_share_target_t *t = calloc(cap, sizeof(*t));
+    if (t == NULL) {
+        return KITH_ENOMEM;
+    }
+    for (const char *g = groups; g && *g;) {
+        const char *end = strchr(g, ',');
+        size_t len = end ? (size_t) (end - g) : strlen(g);
+        if (len > 0 && len <= KITH_PEER_NAME_MAX) {
+            t[*count].is_group = 1;
+            memcpy(t[*count].group, g, len);
+            (*count)++;
+        }
+        g += len + (end != NULL);
+    }
+    *out = t;
+    return KITH_OK;
+}
+
+/* Refreshes the records shared with any group in groups_a or groups_b (comma-separated;
+ * either may be NULL) that is not in both: the groups a peer joined or left. */
+static int
+refresh_group_changes(kith_node_t *n, const char *groups_a, const char *groups_b, uint64_t now_ms)
+{
+    kith_share_target_t *a = NULL, *b = NULL;
+    const kith_share_target_t **changed = NULL;
+    size_t na = 0, nb = 0, nc = 0;
+    int rc = group_targets(groups_a, &a, &na);
+    if (rc == KITH_OK) {
+        rc = group_targets(groups_b, &b, &nb);
+    }
+    if (rc == KITH_OK && (changed = calloc(na + nb + 1, sizeof(*changed))) == NULL) {
+        rc = KITH_ENOMEM;
+    }
+    for (int side = 0; rc == KITH_OK && side < 2; side++) {
+        const kith_share_target_t *mine = side ? b : a, *other = side ? a : b;
+        size_t n_mine = side ? nb : na, n_other = side ? na : nb;
+        for (size_t i = 0; i < n_mine; i++) {
+            int in_both = 0;
+            for (size_t k = 0; k < n_other && !in_both; k++) {
+                in_both = kith_share_target_eq(&mine[i], &other[k]);
+            }
+            if (!in_both) {
+                changed[nc++] = &mine[i];
+            }
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = refresh_targets(n, changed, nc, now_ms, NULL);
+    }
+    free(changed);
+    free(a);
+    free(b);
+    return rc;
+}
+
+int
+kith_node_peer_add(kith_node_t *n, const kith_peer_t *p, uint64_t now_ms)
+{
+    int rc = kith_store_peer_add(n->store, p);
+    /* Records already shared with one of its groups now include it. (None can name its
+     * key yet: a removed peer's specs went with it.) */
+    if (rc == KITH_OK) {
+        rc = refresh_group_changes(n, NULL, p->groups, now_ms);
+    }
+    return rc;
+}
+
+int
+kith_node_peer_edit(kith_node_t *n, const char *name, const kith_peer_t *p, uint64_t now_ms)
+{
+    kith_peer_t old;
+    int rc = kith_store_peer_get(n->store, name, &old);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    rc = kith_store_peer_update(n->store, name, p);
+    /* Shares name the peer by key, so a new name changes no audience; a group it joined
+     * or left does. */
+    if (rc == KITH_OK) {
+        rc = refresh_group_changes(n, old.groups, p->groups, now_ms);
+    }
+    kith_peer_close(&old);
+    return rc;
+}
+
+int
+kith_node_peer_remove(kith_node_t *n, const char *name, uint64_t now_ms, size_t *unshared)
+{
+    kith_peer_t p;
+    kith_share_target_t *groups = NULL;
+    const kith_share_target_t **targets = NULL;
+    size_t n_groups = 0, removed = 0;
+    id_list_t l = {NULL, 0, 0, NULL, 0};
+    if (unshared != NULL) {
+        *unshared = 0;
+    }
+    int rc = kith_store_peer_get(n->store, name, &p);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    /* The records it may be in the audience of: shared with its key or one of its groups.
+     * Collected before the specs and the peer go. */
+    kith_share_target_t self_target = {0, {0}, ""};
+    memcpy(self_target.key, p.key, KITH_PK_LEN);
+    rc = group_targets(p.groups, &groups, &n_groups);
+    if (rc == KITH_OK && (targets = calloc(n_groups + 1, sizeof(*targets))) == NULL) {
+        rc = KITH_ENOMEM;
+    }
+    if (rc == KITH_OK) {
+        targets[0] = &self_target;
+        for (size_t i = 0; i < n_groups; i++) {
+            targets[i + 1] = &groups[i];
+        }
+        l.targets = targets;
+        l.n_targets = n_groups + 1;
+        rc = kith_store_share_foreach(n->store, NULL, collect_share, &l);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_share_remove_peer(n->store, p.key, &removed);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_peer_remove(n->store, name);
+    }
+    if (rc == KITH_OK) {
+        rc = update_listed(n, &l, now_ms, unshared);
+    }
+    free(l.ids);
+    free(targets);
+    free(groups);
+    kith_peer_close(&p);
     return rc;
 }

@@ -63,20 +63,41 @@ int kith_node_apply_local(kith_node_t *n, kith_op_t *op, uint64_t now_ms, uint8_
  * order. The caller holds a store transaction. */
 int kith_node_apply_local_batch(kith_node_t *n, kith_op_t *const *ops, size_t count,
                                 uint64_t now_ms);
-/* Recomputes the audience of a record this node owns from its share specs (peer names and
- * @groups resolved against the current peer list) and, if it changed, applies an owner op
- * that sets it. *changed (may be NULL) tells whether an op was made. */
+/* Turns a share target as the user writes it into a stored one: "@group" is the group
+ * (KITH_EINVAL for "@" alone, a name over KITH_PEER_NAME_MAX or one with a comma); anything
+ * else is a peer's name, resolved to its key now (KITH_ENOTFOUND if there is no such peer). */
+int kith_node_share_target(kith_node_t *n, const char *text, kith_share_target_t *out);
+/* Recomputes the audience of a record this node owns from its share specs (peers by key,
+ * groups by their current members; this node's own key never enters) and, if it changed,
+ * applies an owner op that sets it. *changed (may be NULL) tells whether an op was made.
+ * KITH_EAUTH for a record this node does not own. */
 int kith_node_update_audience(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN],
                               uint64_t now_ms, int *changed);
-/* Gives op, the creation op of a new record, the audience that the share specs targets
- * (peer names or "@group", all in role) resolve to, exactly as kith_node_update_audience()
- * would once they are stored. A bulk import then needs one op per shared record instead
- * of two, which halves what it signs and stores and what a peer verifies and stores. The
- * caller still stores the share specs. Leaves op without an audience if none resolve. */
-int kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op, char *const *targets,
-                                    size_t n_targets, int role);
+/* Gives op, the creation op of a new record, the audience that the share targets (all in
+ * role) resolve to, exactly as kith_node_update_audience() would once they are stored. A
+ * bulk import then needs one op per shared record instead of two, which halves what it
+ * signs and stores and what a peer verifies and stores. The caller still stores the share
+ * specs. Leaves op without an audience if none resolve. */
+int kith_node_audience_from_targets(kith_node_t *n, kith_op_t *op,
+                                    const kith_share_target_t *targets, size_t n_targets, int role);
 /* Runs kith_node_update_audience() for every owned record with a share spec naming
- * `target` (a peer name or "@group"), or for all of them when target is NULL. */
-int kith_node_refresh_audiences(kith_node_t *n, const char *target, uint64_t now_ms);
+ * target, or for all records with a spec when target is NULL. */
+int kith_node_refresh_audiences(kith_node_t *n, const kith_share_target_t *target, uint64_t now_ms);
+
+/* Peer changes that can change audiences. Each refreshes the records it affects, so that a
+ * record shared with a group is always shared with the group's current members. The caller
+ * holds a store transaction, and pokes a running daemon afterwards.
+ *
+ * kith_node_peer_add: adds p (KITH_EEXISTS for a name or key already there); records
+ * shared with one of its groups now include it.
+ * kith_node_peer_edit: gives the peer called name p's name, groups, address and self flag
+ * (KITH_ENOTFOUND, KITH_EEXISTS as kith_store_peer_update()); records shared with a group
+ * it joined or left are updated. A rename changes no audience: shares hold the key.
+ * kith_node_peer_remove: removes the peer and every share spec naming it, and takes it
+ * out of every audience it was in; *unshared (may be NULL) counts those records.
+ * KITH_ENOTFOUND if there is no such peer. */
+int kith_node_peer_add(kith_node_t *n, const kith_peer_t *p, uint64_t now_ms);
+int kith_node_peer_edit(kith_node_t *n, const char *name, const kith_peer_t *p, uint64_t now_ms);
+int kith_node_peer_remove(kith_node_t *n, const char *name, uint64_t now_ms, size_t *unshared);
 
 #endif

@@ -68,6 +68,30 @@ static const char *const migrations[] = {
     "CREATE INDEX ops_items ON ops(rec, private, seq, hlc);"
     "CREATE INDEX records_owner ON records(owner);"
     "DROP INDEX ops_rec;",
+    /* Shares named peers by name, so a node that later took a removed peer's name got
+     * everything shared with it. A peer target is now its 32-byte key (a blob); a group
+     * stays "@name" (text). Names that no longer name a peer are dropped: their shares
+     * reached nobody. The column has no declared type, so neither form is converted. */
+    "CREATE TABLE shares_by_key(rec BLOB NOT NULL, target NOT NULL, role INTEGER NOT NULL,"
+    "  PRIMARY KEY(rec, target),"
+    "  CHECK((typeof(target) = 'blob' AND length(target) = 32) OR"
+    "        (typeof(target) = 'text' AND substr(target, 1, 1) = '@'))) WITHOUT ROWID;"
+    "INSERT INTO shares_by_key(rec, target, role)"
+    "  SELECT s.rec, p.key, s.role FROM shares s JOIN peers p ON p.name = s.target;"
+    "INSERT INTO shares_by_key(rec, target, role)"
+    "  SELECT rec, target, role FROM shares WHERE substr(target, 1, 1) = '@';"
+    "DROP TABLE shares;"
+    "ALTER TABLE shares_by_key RENAME TO shares;"
+    "CREATE INDEX shares_target ON shares(target);",
+    /* Former members: who was in a record's audience and no longer is, with the owner's
+     * op that removed them (its hash and hlc). The set offered to a peer includes that op
+     * for each record it was removed from, so the peer learns it. Derived from the ops
+     * whenever a record is folded; existing records are filled in by the first open with
+     * the vault (former_pending, see kith_store_upgrade()). */
+    "CREATE TABLE former(rec BLOB NOT NULL, member BLOB NOT NULL, op BLOB NOT NULL,"
+    "  hlc INTEGER NOT NULL, PRIMARY KEY(rec, member)) WITHOUT ROWID;"
+    "CREATE INDEX former_member ON former(member);"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('former_pending', x'01');",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -573,6 +597,201 @@ name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN
     return rc;
 }
 
+/* ---- former members ----------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t key[KITH_PK_LEN];
+    uint8_t op[KITH_HASH_LEN]; /* the owner's op that removed it */
+    uint64_t hlc;              /* that op's hlc */
+} former_t;
+
+static int
+cmp_fold_order(const void *a, const void *b)
+{
+    const kith_fold_input_t *x = *(const kith_fold_input_t *const *) a;
+    const kith_fold_input_t *y = *(const kith_fold_input_t *const *) b;
+    if (x->op->hlc != y->op->hlc) {
+        return x->op->hlc < y->op->hlc ? -1 : 1;
+    }
+    int c = memcmp(x->op->author, y->op->author, KITH_PK_LEN);
+    return c != 0 ? c : memcmp(x->hash, y->hash, KITH_HASH_LEN);
+}
+
+static int
+aud_has(const kith_aud_t *aud, size_t n, const uint8_t key[KITH_PK_LEN])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(aud[i].key, key, KITH_PK_LEN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if op is one of the owner's shared ops that set the audience. */
+static int
+sets_audience(const kith_op_t *op, const uint8_t owner[KITH_PK_LEN])
+{
+    return op->has_aud && !op->private && memcmp(op->author, owner, KITH_PK_LEN) == 0 &&
+           memcmp(op->owner, owner, KITH_PK_LEN) == 0;
+}
+
+/* The former members of record r, folded from its ops: walking the owner's audience ops
+ * in fold order (proto/OPS.md: only they change the audience), a key that one op leaves
+ * out after the previous one had it was removed by that op, until a later op puts it
+ * back. Keys in r's audience now, and the owner, are never former members. *out is
+ * malloc'd; the caller frees it. *possible is 0 when the record cannot have any: one
+ * audience op adds, only a second one can remove (and owner ops are never deleted, so
+ * such a record has no rows stored either). */
+static int
+derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, former_t **out,
+              size_t *n_out, int *possible)
+{
+    const kith_fold_input_t **aud_ops = NULL;
+    former_t *f = NULL;
+    size_t n_aud_ops = 0, n_f = 0, cap = 0;
+    int rc = KITH_OK;
+    *out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_aud_ops += (size_t) sets_audience(in[i].op, r->owner);
+    }
+    *possible = n_aud_ops >= 2;
+    if (!*possible) {
+        return KITH_OK;
+    }
+    aud_ops = malloc(n_aud_ops * sizeof(*aud_ops));
+    if (aud_ops == NULL) {
+        return KITH_ENOMEM;
+    }
+    n_aud_ops = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sets_audience(in[i].op, r->owner)) {
+            aud_ops[n_aud_ops++] = &in[i];
+        }
+    }
+    qsort(aud_ops, n_aud_ops, sizeof(*aud_ops), cmp_fold_order);
+    for (size_t a = 1; a < n_aud_ops && rc == KITH_OK; a++) {
+        const kith_op_t *prev = aud_ops[a - 1]->op, *op = aud_ops[a]->op;
+        /* Put back: no longer former. */
+        for (size_t k = 0; k < n_f;) {
+            if (aud_has(op->aud, op->n_aud, f[k].key)) {
+                f[k] = f[--n_f];
+            } else {
+                k++;
+            }
+        }
+        /* Left out: removed by this op. */
+        for (size_t m = 0; m < prev->n_aud; m++) {
+            if (aud_has(op->aud, op->n_aud, prev->aud[m].key)) {
+                continue;
+            }
+            if (n_f == cap) {
+                cap = cap ? cap * 2 : 8;
+                former_t *g = realloc(f, cap * sizeof(*g));
+                if (g == NULL) {
+                    rc = KITH_ENOMEM;
+                    break;
+                }
+                f = g;
+            }
+            memcpy(f[n_f].key, prev->aud[m].key, KITH_PK_LEN);
+            memcpy(f[n_f].op, aud_ops[a]->hash, KITH_HASH_LEN);
+            f[n_f].hlc = op->hlc;
+            n_f++;
+        }
+    }
+    /* The fold is the authority on the audience now. */
+    for (size_t k = 0; rc == KITH_OK && k < n_f;) {
+        if (aud_has(r->aud, r->n_aud, f[k].key) || memcmp(f[k].key, r->owner, KITH_PK_LEN) == 0) {
+            f[k] = f[--n_f];
+        } else {
+            k++;
+        }
+    }
+    free(aud_ops);
+    if (rc != KITH_OK) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    *n_out = n_f;
+    return KITH_OK;
+}
+
+/* Rewrites the former-member rows of record r from its ops (in, n: all of them, in any
+ * order). is_new: the record has no rows yet. */
+static int
+write_former(kith_store_t *s, const kith_record_t *r, const kith_fold_input_t *in, size_t n,
+             int is_new)
+{
+    sqlite3_stmt *st = NULL;
+    former_t *f = NULL;
+    size_t n_f = 0;
+    int possible = 0;
+    int rc = derive_former(r, in, n, &f, &n_f, &possible);
+    if (rc != KITH_OK || !possible) {
+        return rc; /* the usual case: nothing stored, nothing to store */
+    }
+    if (!is_new) {
+        rc = prepare(s, "DELETE FROM former WHERE rec=?", &st);
+        if (rc == KITH_OK) {
+            sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+            rc = step_done(st);
+        }
+        release(s, st);
+        st = NULL;
+    }
+    if (rc == KITH_OK && n_f > 0) {
+        rc = prepare(s, "INSERT INTO former(rec, member, op, hlc) VALUES(?, ?, ?, ?)", &st);
+    }
+    for (size_t i = 0; rc == KITH_OK && i < n_f; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, f[i].key, KITH_PK_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, f[i].op, KITH_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) f[i].hlc);
+        rc = step_done(st);
+    }
+    release(s, st);
+    free(f);
+    return rc;
+}
+
+/* The row of a former member: the removing op's hash (may be NULL) and hlc. */
+static int
+former_lookup(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], const uint8_t member[KITH_PK_LEN],
+              uint8_t *op, uint64_t *hlc)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT op, hlc FROM former WHERE rec=? AND member=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, member, KITH_PK_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_HASH_LEN) {
+        if (op != NULL) {
+            memcpy(op, sqlite3_column_blob(st, 0), KITH_HASH_LEN);
+        }
+        *hlc = (uint64_t) sqlite3_column_int64(st, 1);
+    } else if (r == SQLITE_ROW) {
+        rc = KITH_ECORRUPT;
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_former_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                      const uint8_t member[static KITH_PK_LEN], uint64_t *hlc)
+{
+    return former_lookup(s, id, member, NULL, hlc);
+}
+
 /* Writes the folded record and its audience rows (is_new: no rows to replace). */
 static int
 write_record(kith_store_t *s, const kith_record_t *r, int is_new)
@@ -767,6 +986,9 @@ refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
     if (rc == KITH_OK) {
         rc = write_record(s, &rec, 0);
     }
+    if (rc == KITH_OK) {
+        rc = write_former(s, &rec, list.in, list.n, 0);
+    }
     free(all);
     kith_op_list_close(&list);
     kith_record_close(&rec);
@@ -796,6 +1018,9 @@ write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effectiv
     int rc = kith_fold(in, n, &rec, effective);
     if (rc == KITH_OK) {
         rc = write_record(s, &rec, 1);
+    }
+    if (rc == KITH_OK) {
+        rc = write_former(s, &rec, in, n, 1);
     }
     kith_record_close(&rec);
     return rc;
@@ -844,10 +1069,17 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     rc = prepare(s,
                  self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
                              "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
+                           /* Records it may hold, then records it was removed from:
+                            * there, the op that removed it and the ops before it,
+                            * which it could already have, and nothing after. */
                            : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
                              "(SELECT rec FROM audience WHERE member = ?1 "
                              "UNION SELECT id FROM records WHERE owner = ?1) "
-                             "AND private = 0 AND seq <= ?2 ORDER BY hlc, hash",
+                             "AND private = 0 AND seq <= ?2 "
+                             "UNION ALL SELECT o.hlc, o.hash, o.rec FROM former f "
+                             "JOIN ops o ON o.rec = f.rec WHERE f.member = ?1 "
+                             "AND o.private = 0 AND o.seq <= ?2 "
+                             "AND (o.hlc < f.hlc OR o.hash = f.op) ORDER BY 1, 2",
                  &st);
     if (rc != KITH_OK) {
         return rc;
@@ -951,9 +1183,14 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
                      self_peer
                          ? "SELECT seq, hash, data FROM ops WHERE ?1 IS NOT NULL AND seq > ?2 "
                            "ORDER BY seq LIMIT ?3"
+                         /* Of a record it was removed from, only the removing op is
+                          * pushed: the ops before it reached it when they were made, or
+                          * come with the next reconciliation if it holds the record. */
                          : "SELECT o.seq, o.hash, o.data FROM ops o JOIN records r ON r.id = o.rec "
                            "WHERE o.seq > ?2 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
-                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1)) "
+                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1) "
+                           "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
+                           "AND f.member = ?1 AND f.op = o.hash)) "
                            "ORDER BY o.seq LIMIT ?3",
                      &st);
     if (rc != KITH_OK) {
@@ -1100,6 +1337,36 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
     free(in);
     free(all);
     return rc;
+}
+
+/* Receiving rule 4's exception: this node (self), no longer in the audience of a record
+ * it already held, may take the owner's op that removed it and ops from before that op,
+ * and nothing later, so that it learns it was removed. *ok = 1 when self is a former
+ * member and every op kept from this batch (group_eff[j] set) is the removing op or older
+ * than it. */
+static int
+removed_here(kith_store_t *s, const uint8_t rec[KITH_REC_ID_LEN], const uint8_t self[KITH_PK_LEN],
+             const kith_op_t *decoded, const size_t *group_index,
+             const uint8_t (*hashes)[KITH_HASH_LEN], const int *group_eff, size_t n, int *ok)
+{
+    uint8_t op[KITH_HASH_LEN];
+    uint64_t hlc = 0;
+    *ok = 0;
+    int rc = former_lookup(s, rec, self, op, &hlc);
+    if (rc == KITH_ENOTFOUND) {
+        return KITH_OK;
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    *ok = 1;
+    for (size_t j = 0; j < n; j++) {
+        if (group_eff[j] && decoded[group_index[j]].hlc >= hlc &&
+            memcmp(hashes[j], op, KITH_HASH_LEN) != 0) {
+            *ok = 0;
+        }
+    }
+    return KITH_OK;
 }
 
 /* The body of kith_store_apply_remote() and kith_store_apply_envelope(): with
@@ -1263,8 +1530,13 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             kith_record_t r;
             int grc = kith_store_record_get(s, decoded[order[g]].rec, &r);
             if (grc == KITH_OK) {
-                entitled = kith_record_role(&r, sender) != 0 &&
-                           (!receiver_check || kith_record_role(&r, self) != 0);
+                int sender_ok = kith_record_role(&r, sender) != 0;
+                entitled = sender_ok && (!receiver_check || kith_record_role(&r, self) != 0);
+                if (sender_ok && !entitled && existed) {
+                    rc = removed_here(s, r.id, self, decoded, group_index,
+                                      (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, group_eff,
+                                      n_added, &entitled);
+                }
                 kith_record_close(&r);
             } else if (grc != KITH_ENOTFOUND) {
                 rc = grc;
@@ -1574,15 +1846,62 @@ kith_store_resolve(kith_store_t *s, const char *ref, int with_deleted,
 
 /* ---- shares ------------------------------------------------------------------------- */
 
+/* Binds a share target as stored: a peer's key as a blob, a group as "@name" text. */
+static void
+bind_target(sqlite3_stmt *st, int col, const kith_share_target_t *t)
+{
+    if (t->is_group) {
+        char text[KITH_PEER_NAME_MAX + 2];
+        snprintf(text, sizeof(text), "@%s", t->group);
+        sqlite3_bind_text(st, col, text, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_blob(st, col, t->key, KITH_PK_LEN, SQLITE_STATIC);
+    }
+}
+
+/* Reads a stored share target back; KITH_ECORRUPT for anything else. */
+static int
+column_target(sqlite3_stmt *st, int col, kith_share_target_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    int type = sqlite3_column_type(st, col);
+    int len = sqlite3_column_bytes(st, col);
+    if (type == SQLITE_BLOB && len == KITH_PK_LEN) {
+        memcpy(t->key, sqlite3_column_blob(st, col), KITH_PK_LEN);
+        return KITH_OK;
+    }
+    const char *text = (const char *) sqlite3_column_text(st, col);
+    if (type == SQLITE_TEXT && text != NULL && text[0] == '@' && len >= 2 &&
+        len <= KITH_PEER_NAME_MAX + 1) {
+        t->is_group = 1;
+        memcpy(t->group, text + 1, (size_t) len - 1);
+        return KITH_OK;
+    }
+    return KITH_ECORRUPT;
+}
+
 int
-kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], const char *target,
-                     int role)
+kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b)
+{
+    if (a->is_group != b->is_group) {
+        return 0;
+    }
+    return a->is_group ? strcmp(a->group, b->group) == 0 : memcmp(a->key, b->key, KITH_PK_LEN) == 0;
+}
+
+int
+kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                     const kith_share_target_t *target, int role)
 {
     sqlite3_stmt *st = NULL;
+    if (target->is_group && (target->group[0] == '\0' ||
+                             strnlen(target->group, sizeof(target->group)) > KITH_PEER_NAME_MAX)) {
+        return KITH_EINVAL;
+    }
     int rc = prepare(s, "INSERT OR REPLACE INTO shares(rec, target, role) VALUES(?, ?, ?)", &st);
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        bind_target(st, 2, target);
         sqlite3_bind_int(st, 3, role);
         rc = step_done(st);
     }
@@ -1592,15 +1911,32 @@ kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN], 
 
 int
 kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                        const char *target, int *removed)
+                        const kith_share_target_t *target, int *removed)
 {
     sqlite3_stmt *st = NULL;
+    *removed = 0;
     int rc = prepare(s, "DELETE FROM shares WHERE rec=? AND target=?", &st);
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+        bind_target(st, 2, target);
         rc = step_done(st);
-        *removed = sqlite3_changes(s->db) > 0;
+        *removed = rc == KITH_OK && sqlite3_changes(s->db) > 0;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                             size_t *removed)
+{
+    sqlite3_stmt *st = NULL;
+    *removed = 0;
+    int rc = prepare(s, "DELETE FROM shares WHERE target=?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, key, KITH_PK_LEN, SQLITE_STATIC);
+        rc = step_done(st);
+        *removed = rc == KITH_OK ? (size_t) sqlite3_changes(s->db) : 0;
     }
     release(s, st);
     return rc;
@@ -1622,20 +1958,44 @@ kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, v
     }
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+        kith_share_target_t t;
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN || column_target(st, 1, &t) != KITH_OK) {
             rc = KITH_ECORRUPT;
             break;
         }
         uint8_t rec[KITH_REC_ID_LEN];
         memcpy(rec, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
-        const char *target = (const char *) sqlite3_column_text(st, 1);
-        rc = cb(ctx, rec, target ? target : "", sqlite3_column_int(st, 2));
+        rc = cb(ctx, rec, &t, sqlite3_column_int(st, 2));
         if (rc != KITH_OK) {
             break;
         }
     }
     if (rc == KITH_OK && r != SQLITE_DONE) {
         rc = KITH_EDB;
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_count_shared(kith_store_t *s, const uint8_t owner[static KITH_PK_LEN],
+                        const uint8_t member[static KITH_PK_LEN], uint64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    int rc = prepare(s,
+                     "SELECT count(*) FROM audience a JOIN records r ON r.id = a.rec "
+                     "WHERE a.member = ? AND r.owner = ? AND r.deleted = 0",
+                     &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, member, KITH_PK_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, owner, KITH_PK_LEN, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = (uint64_t) sqlite3_column_int64(st, 0);
+    } else {
+        rc = db_error(s->db);
     }
     release(s, st);
     return rc;
@@ -1717,6 +2077,32 @@ kith_store_peer_remove(kith_store_t *s, const char *name)
         if (rc == KITH_OK && sqlite3_changes(s->db) == 0) {
             rc = KITH_ENOTFOUND;
         }
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        prepare(s, "UPDATE peers SET name = ?, groups = ?, addr = ?, self = ? WHERE name = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->groups ? p->groups : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->addr ? p->addr : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, p->self);
+    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = sqlite3_changes(s->db) > 0 ? KITH_OK : KITH_ENOTFOUND;
+    } else if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT) {
+        rc = KITH_EEXISTS;
+    } else {
+        rc = db_error(s->db);
     }
     release(s, st);
     return rc;
@@ -1864,6 +2250,87 @@ kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN
     return apply_ops(s, self, sender, 0, 0, ops, lens, n, stats, reject, ctx);
 }
 
+/* ---- work a migration leaves for later ----------------------------------------------- */
+
+int
+kith_store_backfill(kith_store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t(*ids)[KITH_REC_ID_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    kith_buf_t flag;
+    kith_buf_init(&flag);
+    if (s->vault == NULL) {
+        return KITH_OK;
+    }
+    int rc = kith_store_meta_get(s, "former_pending", &flag);
+    if (rc == KITH_ENOTFOUND) {
+        return KITH_OK; /* the usual case: nothing left to do */
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_begin(s);
+    }
+    /* Another process may have done it while we waited for the lock. */
+    if (rc == KITH_OK) {
+        flag.len = 0;
+        rc = kith_store_meta_get(s, "former_pending", &flag);
+    }
+    /* Former members: only a record with two audience ops by its owner can have any, so
+     * only records with two ops by their owner need their ops read. */
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     "SELECT o.rec FROM ops o JOIN records r ON r.id = o.rec "
+                     "WHERE o.author = r.owner GROUP BY o.rec HAVING count(*) > 1",
+                     &st);
+    }
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            void *p = realloc(ids, cap * KITH_REC_ID_LEN);
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            ids = p;
+        }
+        memcpy(ids[n++], sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
+    }
+    release(s, st);
+    st = NULL;
+    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+        kith_op_list_t list = {0};
+        kith_record_t rec;
+        rc = kith_store_record_get(s, ids[i], &rec);
+        if (rc == KITH_OK) {
+            rc = kith_store_load_ops(s, ids[i], &list);
+        }
+        if (rc == KITH_OK) {
+            rc = write_former(s, &rec, list.in, list.n, 0);
+        }
+        kith_op_list_close(&list);
+        kith_record_close(&rec);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s, "DELETE FROM meta WHERE key = 'former_pending'", &st);
+    }
+    if (rc == KITH_OK) {
+        rc = step_done(st);
+    }
+    release(s, st);
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+    }
+    free(ids);
+    kith_buf_close(&flag);
+    return rc == KITH_ENOTFOUND ? KITH_OK : rc;
+}
+
 /* ---- checks (kith doctor) ----------------------------------------------------------- */
 
 typedef struct {
@@ -1997,6 +2464,9 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
             if (rc == KITH_OK) {
                 rc = write_record(s, &rec, 0);
                 (*refolded)++;
+            }
+            if (rc == KITH_OK) {
+                rc = write_former(s, &rec, list.in, list.n, 0);
             }
         }
         kith_op_list_close(&list);

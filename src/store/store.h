@@ -26,7 +26,7 @@
 #include "model/record.h"
 #include "util/buf.h"
 
-#define KITH_STORE_SCHEMA_VERSION 2
+#define KITH_STORE_SCHEMA_VERSION 4
 #define KITH_PEER_NAME_MAX        64
 #define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
 
@@ -51,6 +51,11 @@ void kith_store_close(kith_store_t *s);
 void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
+
+/* Does what a migration left for when the vault is there: fills in the former members
+ * (kith_store_former_get()) of records stored before migration 4. Takes its own
+ * transaction, once per store; a no-op afterwards, or without a vault. */
+int kith_store_backfill(kith_store_t *s);
 
 /* Sets SQLite's page cache for this connection (bulk imports use a larger one). */
 int kith_store_set_cache_kib(kith_store_t *s, int kib);
@@ -88,10 +93,12 @@ int kith_store_refold_all(kith_store_t *s, uint64_t *refolded);
 
 /* ---- sync ---- */
 
-/* The set offered to peer: (hlc, hash) of the non-private ops of records the peer owns
- * or is in the audience of; every op for a self peer. Sorted for reconciliation, with each
- * op's record id in the parallel array *recs; the caller frees both with free().
- * *max_seq is the newest op sequence number included. */
+/* The set offered to peer (proto/SYNC.md): (hlc, hash) of the non-private ops of records
+ * the peer owns or is in the audience of, and, of each record it was removed from, the
+ * owner's op that removed it and the non-private ops older than that op (what it could
+ * already have: never an op made after its removal); every op for a self peer. Sorted for
+ * reconciliation, with each op's record id in the parallel array *recs; the caller frees
+ * both with free(). *max_seq is the newest op sequence number included. */
 int kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                           kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
                           uint64_t *max_seq);
@@ -103,7 +110,8 @@ int kith_store_op_get(kith_store_t *s, const uint8_t hash[static KITH_HASH_LEN],
 typedef int (*kith_seq_op_cb)(void *ctx, const uint8_t *signed_op, size_t len,
                               const uint8_t hash[KITH_HASH_LEN]);
 /* Calls cb, in sequence order, for at most `limit` ops offered to peer (as in
- * kith_store_sync_items) with a sequence number above after_seq; *last_seq gets the last
+ * kith_store_sync_items, except that of a record the peer was removed from only the
+ * removing op is pushed) with a sequence number above after_seq; *last_seq gets the last
  * one visited (after_seq if none). */
 int kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                          uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
@@ -121,8 +129,11 @@ typedef void (*kith_reject_cb)(void *ctx, const kith_op_t *op, const char *why);
  * an editor at that time), and be private only if the sender is one of this user's own
  * devices (self_peer). After each record's ops, both the sender and this node must be in
  * the record's audience (or own it), unless the sender is a self peer; otherwise all of
- * that record's new ops are undone. Refused ops are counted, reported through reject (may
- * be NULL) and leave nothing behind. Returns KITH_OK unless the database fails. */
+ * that record's new ops are undone. One exception lets this node learn that it was
+ * removed: of a record it already held, it takes the owner's op that removed it from the
+ * audience, and ops older than that op, but nothing made after it. Refused ops are
+ * counted, reported through reject (may be NULL) and leave nothing behind. Returns KITH_OK
+ * unless the database fails. */
 int kith_store_apply_remote(kith_store_t *s, const uint8_t self[static KITH_PK_LEN],
                             const uint8_t sender[static KITH_PK_LEN], int self_peer,
                             const uint8_t *const *ops, const size_t *lens, size_t n,
@@ -135,6 +146,13 @@ int kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK
                               const uint8_t sender[static KITH_PK_LEN], const uint8_t *const *ops,
                               const size_t *lens, size_t n, kith_apply_stats_t *stats,
                               kith_reject_cb reject, void *ctx);
+
+/* When member was removed from the audience of record id: *hlc gets the hlc of the
+ * owner's op that removed it. KITH_ENOTFOUND if member is in the audience, owns the
+ * record, or never was in its audience. A node asks about itself to tell the user that a
+ * record is no longer shared with them. */
+int kith_store_former_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                          const uint8_t member[static KITH_PK_LEN], uint64_t *hlc);
 
 /* The folded record with this id (KITH_ENOTFOUND). */
 int kith_store_record_get(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
@@ -177,20 +195,49 @@ int kith_store_load_ops(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN
                         kith_op_list_t *out);
 void kith_op_list_close(kith_op_list_t *l);
 
-/* Share specifications: what the user asked for (a peer name or "@group", with a role),
- * kept so that group membership changes can be applied to existing records. */
+/* A share target: one peer, by its key, or a group, by name. A peer is kept by key, not
+ * by the local name the user gave it: a share follows the node through a rename, and a
+ * node that later takes the name of a removed peer inherits nothing. */
+typedef struct {
+    int is_group;                       /* 1: the group `group`; 0: the peer `key` */
+    uint8_t key[KITH_PK_LEN];           /* the peer's Ed25519 key (is_group 0) */
+    char group[KITH_PEER_NAME_MAX + 1]; /* the group's name without '@' (is_group 1) */
+} kith_share_target_t;
+
+/* 1 if a and b name the same peer or the same group. */
+int kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b);
+
+/* Share specifications: what the user asked for (a peer or a group, with a role), kept so
+ * that the audience of the owner's records follows group membership: a record shared with
+ * @sales stays shared with whoever is in sales. Stored as the peer's key (a blob) or
+ * "@group" (text). set replaces the role of an existing spec; KITH_EINVAL for an empty
+ * or over-long group name. remove sets *removed to whether a spec was there. */
 int kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                         const char *target, int role);
+                         const kith_share_target_t *target, int role);
 int kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                            const char *target, int *removed);
-typedef int (*kith_share_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target,
-                             int role);
-/* Every share spec of one record (id non-NULL) or of all records (id NULL). */
+                            const kith_share_target_t *target, int *removed);
+/* Removes every share spec that names this peer directly (not its groups); *removed
+ * counts them. */
+int kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                                 size_t *removed);
+typedef int (*kith_share_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN],
+                             const kith_share_target_t *target, int role);
+/* Every share spec of one record (id non-NULL) or of all records (id NULL, ordered by
+ * record): groups first, by name, then peers, by key. KITH_ECORRUPT for a row that is
+ * neither a key nor "@group". */
 int kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, void *ctx);
+/* The number of records owned by owner, not deleted, whose audience includes member. */
+int kith_store_count_shared(kith_store_t *s, const uint8_t owner[static KITH_PK_LEN],
+                            const uint8_t member[static KITH_PK_LEN], uint64_t *n);
 
 int kith_store_peer_add(kith_store_t *s, const kith_peer_t *p);
-/* KITH_ENOTFOUND if no such peer. */
+/* KITH_ENOTFOUND if no such peer. Only the peer row goes: its share specs are the
+ * caller's (kith_node_peer_remove() removes both). */
 int kith_store_peer_remove(kith_store_t *s, const char *name);
+/* Changes the name, groups, address and self flag of the peer called name to those of p
+ * (its key, times and last address stay). KITH_ENOTFOUND if no such peer, KITH_EEXISTS if
+ * another peer already has p->name. */
+int kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p);
 int kith_store_peer_get(kith_store_t *s, const char *name, kith_peer_t *out);
 int kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
                                kith_peer_t *out);

@@ -383,6 +383,32 @@ take_sends(kith_session_t *s)
     return KITH_OK;
 }
 
+/* A record the peer was removed from is offered up to the op that removed it, so that a
+ * peer holding the record learns it. A peer that lacks the record's oldest op offered
+ * never held it (it was shared and unshared before they synced): it gets nothing, since
+ * it would refuse it anyway and the owner had taken it back. first is the queue position
+ * of the record's oldest op the peer lacks (the queue is sorted by record, then order). */
+static int
+holds_back(kith_session_t *s, size_t first)
+{
+    const uint8_t *rec = s->recs[s->queue[first]];
+    if (s->self_peer || s->env.removed_from == NULL ||
+        !s->env.removed_from(s->env.ctx, s->peer, rec)) {
+        return 0;
+    }
+    /* Items are sorted by (hlc, hash), the order of queue within a record. */
+    for (size_t i = 0; i < s->n_items; i++) {
+        if (memcmp(s->recs[i], rec, KITH_REC_ID_LEN) == 0) {
+            if (i != s->queue[first]) {
+                return 0; /* it has older ops of the record than the ones it lacks */
+            }
+            break;
+        }
+    }
+    logf_(s, 2, "not sending %s a record it was removed from before it held it", peer_label(s));
+    return 1;
+}
+
 int
 kith_session_has_pending(const kith_session_t *s)
 {
@@ -411,6 +437,10 @@ kith_session_pull(kith_session_t *s, kith_buf_t *out, size_t max_bytes)
         while (end < s->queue_n && memcmp(s->recs[s->queue[end]], s->recs[s->queue[s->queue_pos]],
                                           KITH_REC_ID_LEN) == 0) {
             end++;
+        }
+        if (holds_back(s, s->queue_pos)) {
+            s->queue_pos = end;
+            continue;
         }
         /* Pass 0 sends the audience ops newest first: whatever prefix of them the receiver
          * has applied, the newest one already decides who may hold the record. */

@@ -97,7 +97,7 @@ ok "show shared" k show "$ada"
 contains "audience bob reader" "$TMP/out" "bob (reader)"
 ok "share with group" k share "$ada" --with @sales
 ok "show shared" k show "$ada"
-contains "group member editor" "$TMP/out" "bob (editor)"
+contains "the group and its member" "$TMP/out" "@sales (editor): bob"
 ok "unshare bob" k unshare "$ada" --with bob
 refuses "unshare again" k unshare "$ada" --with bob
 ok "unshare group" k unshare "$ada" --with @sales
@@ -108,7 +108,7 @@ contains "empty group note" "$TMP/err" "no members yet"
 k --home "$TMP/carol" init --name carol >/dev/null
 ok "add carol to board" k peer add carol "$(k --home "$TMP/carol" id | head -1)" --group board
 ok "show after group grew" k show "$ada"
-contains "carol included via group" "$TMP/out" "carol (editor)"
+contains "carol included via group" "$TMP/out" "@board (editor): carol"
 
 # History.
 ok "log" k log "$ada"

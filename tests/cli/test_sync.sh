@@ -71,12 +71,15 @@ ok "status --json" node alice status --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["peers"][0]["online"] is True' \
     "$TMP/out" || fail "status --json"
 
-# Unshare: bob gets no further updates.
+# Unshare: bob learns it at once (the removal is pushed) and gets no further updates.
 ok "unshare bob" node alice unshare "$bobonly" --with bob
+wait_for "the removal is pushed" bob "Bob Only" "no longer shared with you"
 ok "edit after unshare" node alice edit "$bobonly" --set note=AFTER-UNSHARE
 sleep 1
 ok "bob's copy" node bob show "Bob Only"
 lacks "no update after unshare" "$TMP/out" "AFTER-UNSHARE"
+refuses "bob's edit is refused" node bob edit "Bob Only" --set note=FROM-BOB
+contains "and says why" "$TMP/err" "is no longer shared with you"
 stop alice
 
 # Concurrent offline edits: same field converges, different fields all kept.
@@ -90,6 +93,7 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for d in (a, b):
     del d["owner_name"], d["audience"]  # "you" vs a peer name
+    del d["shares"]                     # only the owner keeps share specs
     d.pop("politics", None)             # alice's private field
     d["private_fields"] = []
     d.pop("private")                    # the private layer, alice's only

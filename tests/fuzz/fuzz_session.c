@@ -175,7 +175,9 @@ populate(void)
             kith_op_close(&op);
         }
         if (i < 30) {
-            check(kith_store_share_set(n->store, id, "fuzzpeer",
+            kith_share_target_t target = {0, {0}, ""};
+            memcpy(target.key, g.peer->pk, KITH_PK_LEN);
+            check(kith_store_share_set(n->store, id, &target,
                                        i % 2 ? KITH_ROLE_EDITOR : KITH_ROLE_READER) == KITH_OK);
             check(kith_node_update_audience(n, id, ++now, NULL) == KITH_OK);
         }

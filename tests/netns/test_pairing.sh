@@ -7,8 +7,9 @@ netns_setup 3
 node() { "$KITH" --home "$TMP/$1" "${@:2}"; }
 for n in alice bob carol; do node $n init --name $n >/dev/null; done
 
-# Right code.
-on_bg 1 "$TMP/host.out" "$KITH" --home "$TMP/alice" pair --yes --timeout 30
+# Right code. alice puts the new peer in sales, where a record already waits for members.
+deal=$(node alice add org --name "Sales Deal" --share @sales 2>/dev/null | head -1)
+on_bg 1 "$TMP/host.out" "$KITH" --home "$TMP/alice" pair --yes --timeout 30 --group sales
 host_pid=${NS_PIDS[-1]}
 code=""
 for _ in $(seq 100); do
@@ -27,6 +28,9 @@ contains "alice has bob" "$TMP/out" '"name": "bob"'
 same "alice has bob's real key" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["node_id"])' "$TMP/out")" "$(node bob id | head -1)"
 ok "bob's peers" node bob peer list --json
 contains "bob has alice" "$TMP/out" '"name": "alice"'
+same "bob in alice's group" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["groups"])' <(node alice peer list --json))" "['sales']"
+ok "the group's record" node alice show "$deal"
+contains "bob got the group's record" "$TMP/out" "@sales (editor): bob"
 
 # Wrong code: fails on both sides, nobody is added.
 on_bg 1 "$TMP/host2.out" "$KITH" --home "$TMP/alice" pair --yes --timeout 15

@@ -39,9 +39,10 @@
 #include "sync/session.h"
 #include "util/hlc.h"
 
-enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, N_HOSTILE };
+enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, LEAVER, DEVICE, N_HOSTILE };
 static const char *const hostile_names[N_HOSTILE] = {"mallory", "garbler", "giant", "zero",
-                                                     "refuser", "pinger",  "duper", "repeat"};
+                                                     "refuser", "pinger",  "duper", "repeat",
+                                                     "leaver",  "device"};
 
 /* Bob's first back-off, shorter than the default 60 s so that the test can wait one out. */
 #define BAN_MS 3000
@@ -97,7 +98,9 @@ make_record(kith_node_t *n, const char *name, const char *peer, int role,
     ASSERT_OK(kith_store_begin(n->store));
     ASSERT_OK(kith_node_apply_local(n, &op, kith_hlc_now_ms(), NULL));
     if (peer != NULL) {
-        ASSERT_OK(kith_store_share_set(n->store, id, peer, role));
+        kith_share_target_t target;
+        ASSERT_OK(kith_node_share_target(n, peer, &target));
+        ASSERT_OK(kith_store_share_set(n->store, id, &target, role));
         ASSERT_OK(kith_node_update_audience(n, id, kith_hlc_now_ms(), NULL));
     }
     ASSERT_OK(kith_store_commit(n->store));
@@ -105,7 +108,8 @@ make_record(kith_node_t *n, const char *name, const char *peer, int role,
 }
 
 static void
-add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const char *addr)
+add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const char *addr,
+         int self)
 {
     kith_peer_t p;
     memset(&p, 0, sizeof(p));
@@ -113,6 +117,7 @@ add_peer(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN], const
     memcpy(p.key, key, KITH_PK_LEN);
     p.groups = p.last_addr = "";
     p.addr = (char *) addr;
+    p.self = self;
     ASSERT_OK(kith_store_begin(n->store));
     ASSERT_OK(kith_store_peer_add(n->store, &p));
     ASSERT_OK(kith_store_commit(n->store));
@@ -140,7 +145,9 @@ demote_mallory(void)
     ASSERT_OK(kith_store_apply_remote(w.bob->store, w.bob->id->pk, w.hostile[MALLORY]->pk, 0, ops,
                                       lens, 1, &st, NULL, NULL));
     assert_int_equal(st.accepted, 1);
-    ASSERT_OK(kith_store_share_set(w.bob->store, w.r_demoted, "mallory", KITH_ROLE_READER));
+    kith_share_target_t target;
+    ASSERT_OK(kith_node_share_target(w.bob, "mallory", &target));
+    ASSERT_OK(kith_store_share_set(w.bob->store, w.r_demoted, &target, KITH_ROLE_READER));
     ASSERT_OK(kith_node_update_audience(w.bob, w.r_demoted, kith_hlc_now_ms() + 1, NULL));
     ASSERT_OK(kith_store_commit(w.bob->store));
     ASSERT_OK(kith_store_record_get(w.bob->store, w.r_demoted, &r));
@@ -182,10 +189,11 @@ setup(void **state)
     ASSERT_OK(kith_node_create(w.alice_home, "alice", NULL, err, sizeof(err)));
     ASSERT_OK(kith_node_open(w.bob_home, NULL, &w.bob, err, sizeof(err)));
     ASSERT_OK(kith_node_open(w.alice_home, NULL, &w.alice, err, sizeof(err)));
-    add_peer(w.bob, "alice", w.alice->id->pk, "");
+    add_peer(w.bob, "alice", w.alice->id->pk, "", 0);
     for (int i = 0; i < N_HOSTILE; i++) {
         ASSERT_OK(kith_identity_new(&w.hostile[i]));
-        add_peer(w.bob, hostile_names[i], w.hostile[i]->pk, "");
+        /* leaver is one of bob's own devices: it may send him anything, until removed. */
+        add_peer(w.bob, hostile_names[i], w.hostile[i]->pk, "", i == LEAVER);
     }
     make_record(w.bob, "Read Only", "mallory", KITH_ROLE_READER, w.r_read);
     make_record(w.bob, "Editable", "mallory", KITH_ROLE_EDITOR, w.r_edit);
@@ -214,7 +222,7 @@ setup(void **state)
 
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", w.port);
-    add_peer(w.alice, "bob", w.bob->id->pk, addr);
+    add_peer(w.alice, "bob", w.bob->id->pk, addr, 0);
     return 0;
 }
 
@@ -1017,13 +1025,104 @@ test_replayed_sessions(void **state)
     kith_buf_close(&recorded);
 }
 
+/* A peer removed while its session's handshake is still unconfirmed: bob answered its
+ * message 1, and then the user runs 'kith peer rm' (here: the same library call on a
+ * second connection to bob's store, then the CLI's poke). The daemon must end that
+ * session too, so that nothing the removed peer sends afterwards is taken as its. leaver
+ * was one of bob's devices, whose ops bob takes without an audience check. */
+static void
+test_removed_while_unconfirmed(void **state)
+{
+    (void) state;
+    const kith_identity_t *lv = w.hostile[LEAVER];
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {7, 7, 7, 7, 7, 7, 7, 7};
+    kith_op_rec_id_make(lv->pk, nonce, rec);
+    kith_buf_t op;
+    craft(&(craft_t){lv, lv->pk, rec, 0, KITH_KIND_PERSON, "after removal", -1, NULL, 0}, &op);
+    digest_t before, after;
+    bob_digest(&before);
+    long mark = log_mark();
+    client_t c;
+    ASSERT_OK(client_open(&c, lv, "leaver")); /* message 2 read; no transport message yet */
+    assert_true(log_has(mark, "answered a handshake from leaver"));
+
+    kith_node_t *cli = NULL;
+    char err[256] = "";
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &cli, err, sizeof(err)));
+    ASSERT_OK(kith_store_begin(cli->store));
+    ASSERT_OK(kith_node_peer_remove(cli, "leaver", kith_hlc_now_ms(), NULL));
+    ASSERT_OK(kith_store_commit(cli->store));
+    kith_node_close(cli);
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    ASSERT_OK(kith_control_call(w.bob_home, "poke", &reply));
+    kith_buf_close(&reply);
+    assert_true(log_has(mark, "closing the session of a peer no longer trusted (its handshake "
+                              "was unconfirmed)"));
+
+    /* Whatever it sends now goes nowhere: bob has hung up. */
+    send_ops(&c, &op, 1);
+    send_pt(&c, msg_ping, sizeof(msg_ping));
+    assert_true(closed_by_bob(&c, 5000));
+    client_close(&c);
+    kith_buf_close(&op);
+    bob_digest(&after);
+    assert_same_digest(&before, &after);
+    assert_int_equal(log_count(mark, "session with leaver", 0), 0);
+    /* And it cannot come back. */
+    ASSERT_ERR(client_open(&c, lv, "leaver"), KITH_EAUTH);
+    client_close(&c);
+}
+
+/* A session keeps the self flag it began with, and that flag lets private ops through:
+ * when 'kith peer edit --self' (or --not-self) changes it, the daemon ends the peer's
+ * session so that it reconnects under the new one. */
+static void
+test_self_flag_change_ends_session(void **state)
+{
+    (void) state;
+    const kith_identity_t *dv = w.hostile[DEVICE];
+    long mark = log_mark();
+    client_t c;
+    ASSERT_OK(client_open(&c, dv, "device"));
+    assert_true(alive(&c)); /* confirmed, as an ordinary peer */
+
+    kith_node_t *cli = NULL;
+    char err[256] = "";
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &cli, err, sizeof(err)));
+    kith_peer_t p;
+    ASSERT_OK(kith_store_peer_get(cli->store, "device", &p));
+    p.self = 1;
+    ASSERT_OK(kith_store_begin(cli->store));
+    ASSERT_OK(kith_node_peer_edit(cli, "device", &p, kith_hlc_now_ms()));
+    ASSERT_OK(kith_store_commit(cli->store));
+    kith_peer_close(&p);
+    kith_node_close(cli);
+    kith_buf_t reply;
+    kith_buf_init(&reply);
+    ASSERT_OK(kith_control_call(w.bob_home, "poke", &reply));
+    kith_buf_close(&reply);
+    assert_true(log_has(mark, "closing the session of device: it is now one of your devices"));
+    assert_true(closed_by_bob(&c, 5000));
+    client_close(&c);
+    /* It reconnects, and is served. */
+    ASSERT_OK(client_open(&c, dv, "device"));
+    assert_true(alive(&c));
+    client_close(&c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused_ops),       cmocka_unit_test(test_malformed_messages_ban),
-        cmocka_unit_test(test_backoff_doubles),   cmocka_unit_test(test_floods),
-        cmocka_unit_test(test_replayed_sessions), cmocka_unit_test(test_backdated_edit_refused),
+        cmocka_unit_test(test_refused_ops),
+        cmocka_unit_test(test_malformed_messages_ban),
+        cmocka_unit_test(test_backoff_doubles),
+        cmocka_unit_test(test_floods),
+        cmocka_unit_test(test_replayed_sessions),
+        cmocka_unit_test(test_removed_while_unconfirmed),
+        cmocka_unit_test(test_self_flag_change_ends_session),
+        cmocka_unit_test(test_backdated_edit_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

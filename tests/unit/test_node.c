@@ -457,6 +457,34 @@ add_peer(kith_node_t *n, const char *name, uint8_t keybyte, const char *groups)
     ASSERT_OK(kith_store_commit(n->store));
 }
 
+static kith_share_target_t
+peer_target(uint8_t keybyte)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    memset(t.key, keybyte, KITH_PK_LEN);
+    return t;
+}
+
+static kith_share_target_t
+group_target(const char *group)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    t.is_group = 1;
+    snprintf(t.group, sizeof(t.group), "%s", group);
+    return t;
+}
+
+/* Stores a share spec in its own transaction. */
+static void
+share(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], kith_share_target_t t, int role)
+{
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_store_share_set(n->store, id, &t, role));
+    ASSERT_OK(kith_store_commit(n->store));
+}
+
 static void
 new_record(kith_node_t *n, uint8_t id[KITH_REC_ID_LEN], uint64_t now)
 {
@@ -547,10 +575,8 @@ update_audience(void **state)
     ASSERT_EQ(update(n, id, 1100), 0);
     ASSERT_EQ(n_ops(n, id), 1);
 
-    ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_set(n->store, id, "dave", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_share_set(n->store, id, "@sales", KITH_ROLE_EDITOR));
-    ASSERT_OK(kith_store_commit(n->store));
+    share(n, id, peer_target(0xd0), KITH_ROLE_READER);
+    share(n, id, group_target("sales"), KITH_ROLE_EDITOR);
     ASSERT_EQ(update(n, id, 1200), 1);
     ASSERT_EQ(n_ops(n, id), 2);
     ASSERT_EQ(aud_size(n, id), 3);
@@ -564,27 +590,24 @@ update_audience(void **state)
     ASSERT_EQ(n_ops(n, id), 2);
 
     /* A peer named directly and through a group gets the higher role. */
-    ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_set(n->store, id, "bob", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_commit(n->store));
+    share(n, id, peer_target(0xb0), KITH_ROLE_READER);
     ASSERT_EQ(update(n, id, 1400), 0);
     ASSERT_EQ(role_of(n, id, 0xb0), KITH_ROLE_EDITOR);
 
     /* Unsharing removes the member. */
     int removed = 0;
+    kith_share_target_t dave = peer_target(0xd0);
     ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_remove(n->store, id, "dave", &removed));
+    ASSERT_OK(kith_store_share_remove(n->store, id, &dave, &removed));
     ASSERT_OK(kith_store_commit(n->store));
     ASSERT_EQ(removed, 1);
     ASSERT_EQ(update(n, id, 1500), 1);
     ASSERT_EQ(role_of(n, id, 0xd0), 0);
     ASSERT_EQ(aud_size(n, id), 2);
 
-    /* A share spec naming no known peer or group adds nobody. */
-    ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_set(n->store, id, "nobody", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_share_set(n->store, id, "@nogroup", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_commit(n->store));
+    /* A share spec naming a key that is no peer, or an empty group, adds nobody. */
+    share(n, id, peer_target(0x99), KITH_ROLE_READER);
+    share(n, id, group_target("nogroup"), KITH_ROLE_READER);
     ASSERT_EQ(update(n, id, 1600), 0);
     ASSERT_EQ(aud_size(n, id), 2);
 
@@ -617,9 +640,7 @@ update_audience_skips_self(void **state)
     add_peer(n, "bob", 0xb0, "sales");
     uint8_t id[KITH_REC_ID_LEN];
     new_record(n, id, 1000);
-    ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_set(n->store, id, "@sales", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_commit(n->store));
+    share(n, id, group_target("sales"), KITH_ROLE_READER);
     ASSERT_EQ(update(n, id, 1100), 1);
     ASSERT_EQ(aud_size(n, id), 1);
     ASSERT_EQ(role_of(n, id, 0xb0), KITH_ROLE_READER);
@@ -651,7 +672,8 @@ update_audience_not_owner(void **state)
     int added = 0;
     ASSERT_OK(kith_store_begin(n->store));
     ASSERT_OK(kith_store_put_op(n->store, b.data, b.len, &op, hash, &added));
-    ASSERT_OK(kith_store_share_set(n->store, op.rec, "bob", KITH_ROLE_READER));
+    kith_share_target_t bob = peer_target(0xb0);
+    ASSERT_OK(kith_store_share_set(n->store, op.rec, &bob, KITH_ROLE_READER));
     ASSERT_OK(kith_store_commit(n->store));
     add_peer(n, "bob", 0xb0, "");
     int changed = -1;
@@ -679,11 +701,9 @@ refresh_audiences(void **state)
     new_record(n, a, 1000);
     new_record(n, b, 1001);
     new_record(n, c, 1002);
-    ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_store_share_set(n->store, a, "@sales", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_share_set(n->store, b, "@sales", KITH_ROLE_EDITOR));
-    ASSERT_OK(kith_store_share_set(n->store, c, "carol", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_commit(n->store));
+    share(n, a, group_target("sales"), KITH_ROLE_READER);
+    share(n, b, group_target("sales"), KITH_ROLE_EDITOR);
+    share(n, c, peer_target(0xc0), KITH_ROLE_READER);
     ASSERT_EQ(update(n, a, 1100), 1);
     ASSERT_EQ(update(n, b, 1100), 1);
     ASSERT_EQ(update(n, c, 1100), 0);
@@ -692,8 +712,9 @@ refresh_audiences(void **state)
     /* carol joins sales; refreshing @sales brings her into a and b, not c. */
     add_peer(n, "carol", 0xc0, "emea,sales");
     ASSERT_EQ(role_of(n, a, 0xc0), 0);
+    kith_share_target_t sales = group_target("sales"), carol = peer_target(0xc0);
     ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_node_refresh_audiences(n, "@sales", 1200));
+    ASSERT_OK(kith_node_refresh_audiences(n, &sales, 1200));
     ASSERT_OK(kith_store_commit(n->store));
     ASSERT_EQ(role_of(n, a, 0xc0), KITH_ROLE_READER);
     ASSERT_EQ(role_of(n, b, 0xc0), KITH_ROLE_EDITOR);
@@ -701,7 +722,7 @@ refresh_audiences(void **state)
     int ops_a = n_ops(n, a);
     /* Refreshing "carol" updates c only; refreshing again changes nothing. */
     ASSERT_OK(kith_store_begin(n->store));
-    ASSERT_OK(kith_node_refresh_audiences(n, "carol", 1300));
+    ASSERT_OK(kith_node_refresh_audiences(n, &carol, 1300));
     ASSERT_OK(kith_store_commit(n->store));
     ASSERT_EQ(role_of(n, c, 0xc0), KITH_ROLE_READER);
     ASSERT_OK(kith_store_begin(n->store));
@@ -717,6 +738,127 @@ refresh_audiences(void **state)
     ASSERT_EQ(role_of(n, a, 0xb0), 0);
     ASSERT_EQ(role_of(n, b, 0xb0), 0);
     ASSERT_EQ(role_of(n, a, 0xc0), KITH_ROLE_READER);
+    kith_node_close(n);
+}
+
+/* Shares hold the peer's key: removing the peer removes its shares, takes it out of
+ * every audience (direct or through a group) and says how many records that was; a new
+ * node added later under the same name inherits nothing. */
+static void
+peer_remove_then_same_name(void **state)
+{
+    fixture_t *f = *state;
+    create(f, NULL, NULL);
+    kith_node_t *n = open_node(f, NULL);
+    add_peer(n, "bob", 0xb0, "sales");
+    add_peer(n, "carol", 0xc0, "sales");
+    uint8_t direct[KITH_REC_ID_LEN], via_group[KITH_REC_ID_LEN], other[KITH_REC_ID_LEN];
+    new_record(n, direct, 1000);
+    new_record(n, via_group, 1001);
+    new_record(n, other, 1002);
+    share(n, direct, peer_target(0xb0), KITH_ROLE_EDITOR);
+    share(n, via_group, group_target("sales"), KITH_ROLE_READER);
+    share(n, other, peer_target(0xc0), KITH_ROLE_READER);
+    ASSERT_EQ(update(n, direct, 1100), 1);
+    ASSERT_EQ(update(n, via_group, 1100), 1);
+    ASSERT_EQ(update(n, other, 1100), 1);
+    uint64_t shared = 0;
+    uint8_t bob_key[KITH_PK_LEN];
+    memset(bob_key, 0xb0, sizeof(bob_key));
+    ASSERT_OK(kith_store_count_shared(n->store, n->id->pk, bob_key, &shared));
+    ASSERT_EQ(shared, 2);
+
+    size_t unshared = 0;
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_node_peer_remove(n, "bob", 1200, &unshared));
+    ASSERT_OK(kith_store_commit(n->store));
+    ASSERT_EQ(unshared, 2);
+    ASSERT_EQ(role_of(n, direct, 0xb0), 0);
+    ASSERT_EQ(role_of(n, via_group, 0xb0), 0);
+    ASSERT_EQ(role_of(n, via_group, 0xc0), KITH_ROLE_READER);
+    ASSERT_EQ(role_of(n, other, 0xc0), KITH_ROLE_READER);
+    ASSERT_OK(kith_store_count_shared(n->store, n->id->pk, bob_key, &shared));
+    ASSERT_EQ(shared, 0);
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_ERR(kith_node_peer_remove(n, "bob", 1250, &unshared), KITH_ENOTFOUND);
+    kith_store_rollback(n->store);
+
+    /* Another node under the old name, outside sales: nothing is shared with it. */
+    kith_peer_t stranger;
+    memset(&stranger, 0, sizeof(stranger));
+    stranger.name = (char *) "bob";
+    memset(stranger.key, 0xbb, KITH_PK_LEN);
+    stranger.groups = (char *) "";
+    int ops_direct = n_ops(n, direct);
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_node_peer_add(n, &stranger, 1300));
+    ASSERT_OK(kith_node_refresh_audiences(n, NULL, 1300));
+    ASSERT_OK(kith_store_commit(n->store));
+    ASSERT_EQ(role_of(n, direct, 0xbb), 0);
+    ASSERT_EQ(aud_size(n, direct), 0);
+    ASSERT_EQ(n_ops(n, direct), ops_direct);
+    kith_node_close(n);
+}
+
+/* Group membership is live: a peer added to a group, or moved into one, gets the records
+ * shared with the group, and one moved out of it loses them; a rename changes nothing. */
+static void
+peer_groups_are_live(void **state)
+{
+    fixture_t *f = *state;
+    create(f, NULL, NULL);
+    kith_node_t *n = open_node(f, NULL);
+    add_peer(n, "bob", 0xb0, "sales");
+    uint8_t sales_rec[KITH_REC_ID_LEN], emea_rec[KITH_REC_ID_LEN];
+    new_record(n, sales_rec, 1000);
+    new_record(n, emea_rec, 1001);
+    share(n, sales_rec, group_target("sales"), KITH_ROLE_EDITOR);
+    share(n, emea_rec, group_target("emea"), KITH_ROLE_READER);
+    ASSERT_EQ(update(n, sales_rec, 1100), 1);
+    ASSERT_EQ(update(n, emea_rec, 1100), 0);
+
+    /* A peer added in a group joins its records at once. */
+    kith_peer_t carol;
+    memset(&carol, 0, sizeof(carol));
+    carol.name = (char *) "carol";
+    memset(carol.key, 0xc0, KITH_PK_LEN);
+    carol.groups = (char *) "emea,sales";
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_node_peer_add(n, &carol, 1200));
+    ASSERT_OK(kith_store_commit(n->store));
+    ASSERT_EQ(role_of(n, sales_rec, 0xc0), KITH_ROLE_EDITOR);
+    ASSERT_EQ(role_of(n, emea_rec, 0xc0), KITH_ROLE_READER);
+
+    /* bob moves from sales to emea. */
+    kith_peer_t bob;
+    ASSERT_OK(kith_store_peer_get(n->store, "bob", &bob));
+    free(bob.groups);
+    bob.groups = strdup("emea");
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_node_peer_edit(n, "bob", &bob, 1300));
+    ASSERT_OK(kith_store_commit(n->store));
+    kith_peer_close(&bob);
+    ASSERT_EQ(role_of(n, sales_rec, 0xb0), 0);
+    ASSERT_EQ(role_of(n, emea_rec, 0xb0), KITH_ROLE_READER);
+
+    /* A rename keeps every share (they hold the key); the old name is free. */
+    int ops_sales = n_ops(n, sales_rec);
+    carol.name = (char *) "caroline";
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_OK(kith_node_peer_edit(n, "carol", &carol, 1400));
+    ASSERT_OK(kith_store_commit(n->store));
+    ASSERT_EQ(n_ops(n, sales_rec), ops_sales);
+    ASSERT_EQ(role_of(n, sales_rec, 0xc0), KITH_ROLE_EDITOR);
+    kith_peer_t got;
+    ASSERT_ERR(kith_store_peer_get(n->store, "carol", &got), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_peer_get(n->store, "caroline", &got));
+    kith_peer_close(&got);
+    /* Taking another peer's name, or editing a peer that is not there, fails. */
+    carol.name = (char *) "bob";
+    ASSERT_OK(kith_store_begin(n->store));
+    ASSERT_ERR(kith_node_peer_edit(n, "caroline", &carol, 1500), KITH_EEXISTS);
+    ASSERT_ERR(kith_node_peer_edit(n, "nobody", &carol, 1500), KITH_ENOTFOUND);
+    kith_store_rollback(n->store);
     kith_node_close(n);
 }
 
@@ -790,6 +932,8 @@ main(void)
         T(update_audience_skips_self),
         T(update_audience_not_owner),
         T(refresh_audiences),
+        T(peer_remove_then_same_name),
+        T(peer_groups_are_live),
         T(home_resolve),
         T(name_too_long),
     };

@@ -181,7 +181,9 @@ make_record_txn(tnode_t *t, uint8_t id[KITH_REC_ID_LEN], const char *name, const
         kith_op_close(&op);
     }
     for (size_t i = 0; i < n_targets; i++) {
-        ASSERT_OK(kith_store_share_set(t->n->store, id, targets[i], role));
+        kith_share_target_t target;
+        ASSERT_OK(kith_node_share_target(t->n, targets[i], &target));
+        ASSERT_OK(kith_store_share_set(t->n->store, id, &target, role));
     }
     if (n_targets > 0) {
         ASSERT_OK(kith_node_update_audience(t->n, id, next_now(), NULL));
@@ -2342,6 +2344,139 @@ group_setup(void **state)
     return kith_init() == KITH_OK ? 0 : -1;
 }
 
+/* ---- unsharing -------------------------------------------------------------------- */
+
+/* The owner takes `name` out of the audience of id, as 'kith unshare' does. */
+static void
+unshare(tnode_t *t, const uint8_t id[KITH_REC_ID_LEN], const char *name)
+{
+    kith_share_target_t target;
+    int removed = 0, changed = 0;
+    ASSERT_OK(kith_node_share_target(t->n, name, &target));
+    ASSERT_OK(kith_store_begin(t->n->store));
+    ASSERT_OK(kith_store_share_remove(t->n->store, id, &target, &removed));
+    ASSERT_OK(kith_node_update_audience(t->n, id, next_now(), &changed));
+    ASSERT_OK(kith_store_commit(t->n->store));
+    ASSERT_EQ(removed, 1);
+    ASSERT_EQ(changed, 1);
+}
+
+/* 1 if t holds record id and knows it was removed from its audience. */
+static int
+knows_removed(tnode_t *t, const uint8_t id[KITH_REC_ID_LEN])
+{
+    uint64_t hlc = 0;
+    int rc = kith_store_former_get(t->n->store, id, pk(t), &hlc);
+    if (rc != KITH_OK && rc != KITH_ENOTFOUND) {
+        ASSERT_OK(rc);
+    }
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(t->n->store, id, &r));
+    int role = kith_record_role(&r, pk(t));
+    kith_record_close(&r);
+    return rc == KITH_OK && role == 0 && hlc > 0;
+}
+
+/* A node taken out of a record's audience learns it at the next sync: it gets the owner's
+ * op that removed it and nothing the owner did after; the next sync has nothing to do. A
+ * peer still in the audience relays the removal too. A record shared and unshared before
+ * the peer ever synced is not sent at all. */
+static void
+test_unshare_reaches_the_removed(void **state)
+{
+    (void) state;
+    tnode_t *a = tnode_new("alice"), *b = tnode_new("bob"), *c = tnode_new("carol");
+    add_peer(a, "bob", b, 0);
+    add_peer(a, "carol", c, 0);
+    add_peer(b, "alice", a, 0);
+    add_peer(b, "carol", c, 0);
+    add_peer(c, "alice", a, 0);
+    add_peer(c, "bob", b, 0);
+    const char *both[] = {"bob", "carol"}, *to_bob[] = {"bob"};
+    uint8_t direct[KITH_REC_ID_LEN], relayed[KITH_REC_ID_LEN], early[KITH_REC_ID_LEN];
+    make_record(a, direct, "Direct", "BEFORE", NULL, both, 2, KITH_ROLE_EDITOR);
+    make_record(a, relayed, "Relayed", "BEFORE", NULL, both, 2, KITH_ROLE_READER);
+    ASSERT_OK(sync_pair(a, b, NULL, NULL));
+    ASSERT_OK(sync_pair(a, c, NULL, NULL));
+    assert_true(has_record(b, direct) && has_record(b, relayed));
+    /* Shared with bob and taken back before bob ever synced. */
+    make_record(a, early, "Too Early", "EARLY", NULL, to_bob, 1, KITH_ROLE_EDITOR);
+    unshare(a, early, "bob");
+
+    unshare(a, direct, "bob");
+    edit_record(a, direct, pk(a), "note", "AFTER", 0, NULL, NULL);
+    kith_session_stats_t sa, sb;
+    ASSERT_OK(sync_pair(a, b, &sa, &sb));
+    ASSERT_EQ(sa.ops_sent, 1); /* the removal, nothing of "Too Early" */
+    ASSERT_EQ(sb.ops_received, 1);
+    ASSERT_EQ(sa.ops_rejected + sb.ops_rejected, 0);
+    assert_true(knows_removed(b, direct));
+    char text[16];
+    field_text(b, direct, "note", text, sizeof(text));
+    ASSERT_STREQ(text, "BEFORE");
+    assert_false(has_record(b, early));
+    /* Stable: the next sync sends nothing either way. */
+    ASSERT_OK(sync_pair(a, b, &sa, &sb));
+    ASSERT_EQ(sa.ops_sent + sa.ops_received + sb.ops_sent + sb.ops_received, 0);
+    ASSERT_OK(sync_pair(b, a, &sb, &sa));
+    ASSERT_EQ(sa.ops_sent + sa.ops_received + sb.ops_sent + sb.ops_received, 0);
+
+    /* carol, still in the audience, hears of bob's removal from alice and tells bob. */
+    unshare(a, relayed, "bob");
+    ASSERT_OK(sync_pair(a, c, NULL, NULL));
+    ASSERT_OK(sync_pair(c, b, &sa, &sb));
+    ASSERT_EQ(sa.ops_sent, 1);
+    ASSERT_EQ(sa.ops_rejected + sb.ops_rejected, 0);
+    assert_true(knows_removed(b, relayed));
+    assert_false(knows_removed(c, relayed));
+
+    /* Shared again: everything flows again, the removal is forgotten. */
+    kith_share_target_t bob;
+    ASSERT_OK(kith_node_share_target(a->n, "bob", &bob));
+    ASSERT_OK(kith_store_begin(a->n->store));
+    ASSERT_OK(kith_store_share_set(a->n->store, direct, &bob, KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_node_update_audience(a->n, direct, next_now(), NULL));
+    ASSERT_OK(kith_store_commit(a->n->store));
+    ASSERT_OK(sync_pair(a, b, &sa, &sb));
+    ASSERT_EQ(sb.ops_rejected, 0);
+    assert_false(knows_removed(b, direct));
+    field_text(b, direct, "note", text, sizeof(text));
+    ASSERT_STREQ(text, "AFTER");
+    tnode_free(a);
+    tnode_free(b);
+    tnode_free(c);
+}
+
+/* With a live session, the removal is pushed at once, alone. */
+static void
+test_unshare_pushed(void **state)
+{
+    (void) state;
+    tnode_t *a = tnode_new("alice"), *b = tnode_new("bob");
+    add_peer(a, "bob", b, 0);
+    add_peer(b, "alice", a, 0);
+    const char *to_bob[] = {"bob"};
+    uint8_t id[KITH_REC_ID_LEN];
+    make_record(a, id, "Pushed", "BEFORE", NULL, to_bob, 1, KITH_ROLE_EDITOR);
+    link_t l;
+    link_open(&l, a, b, NULL);
+    ASSERT_OK(link_run(&l, 100));
+    uint64_t sent = kith_session_stats(l.s[0])->ops_sent;
+    unshare(a, id, "bob");
+    edit_record(a, id, pk(a), "note", "AFTER", 0, NULL, NULL);
+    ASSERT_OK(kith_session_push(l.s[0], &l.out[0]));
+    ASSERT_OK(deliver(&l, 0));
+    ASSERT_EQ(kith_session_stats(l.s[0])->ops_sent, sent + 1);
+    ASSERT_EQ(kith_session_stats(l.s[1])->ops_rejected, 0);
+    assert_true(knows_removed(b, id));
+    char text[16];
+    field_text(b, id, "note", text, sizeof(text));
+    ASSERT_STREQ(text, "BEFORE");
+    link_close(&l);
+    tnode_free(a);
+    tnode_free(b);
+}
+
 int
 main(void)
 {
@@ -2377,6 +2512,8 @@ main(void)
         cmocka_unit_test(test_oneshot_sync_delivers_everything),
         cmocka_unit_test(test_slow_receiver_is_not_dead),
         cmocka_unit_test(test_timers),
+        cmocka_unit_test(test_unshare_reaches_the_removed),
+        cmocka_unit_test(test_unshare_pushed),
     };
     if (getenv("KITH_TEST_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("KITH_TEST_FILTER")); /* e.g. "test_relay" */

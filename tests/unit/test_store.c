@@ -263,12 +263,13 @@ migrates_from_version_1(void **state)
     ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP INDEX ops_items; DROP INDEX records_owner;"
-                           "CREATE INDEX ops_rec ON ops(rec); PRAGMA user_version=1",
+                           "CREATE INDEX ops_rec ON ops(rec); DROP TABLE former;"
+                           "DROP INDEX shares_target; PRAGMA user_version=1",
                            NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
     reopen(f);
-    ASSERT_EQ(kith_store_schema_version(f->s), 2);
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
     ASSERT_OK(kith_store_sync_items(f->s, owner_id->pk, 1, &after, &recs, &n_after, &seq));
     free(recs);
     ASSERT_EQ(n_after, n_before);
@@ -983,22 +984,41 @@ peer_groups(void **state)
 
 typedef struct {
     int n;
-    char targets[8][32];
+    kith_share_target_t targets[8];
     int roles[8];
     uint8_t recs[8][KITH_REC_ID_LEN];
 } shares_t;
 
 static int
-share_cb(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const char *target, int role)
+share_cb(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target, int role)
 {
     shares_t *s = ctx;
     if (s->n < 8) {
-        snprintf(s->targets[s->n], sizeof(s->targets[0]), "%s", target);
+        s->targets[s->n] = *target;
         s->roles[s->n] = role;
         memcpy(s->recs[s->n], id, KITH_REC_ID_LEN);
     }
     s->n++;
     return 0;
+}
+
+static kith_share_target_t
+key_target(uint8_t keybyte)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    memset(t.key, keybyte, KITH_PK_LEN);
+    return t;
+}
+
+static kith_share_target_t
+group_target(const char *group)
+{
+    kith_share_target_t t;
+    memset(&t, 0, sizeof(t));
+    t.is_group = 1;
+    snprintf(t.group, sizeof(t.group), "%s", group);
+    return t;
 }
 
 static void
@@ -1008,42 +1028,355 @@ shares(void **state)
     uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
     rec_id(a, 0x0a, 0, 0);
     rec_id(b, 0x0b, 0, 0);
+    kith_share_target_t bob = key_target(0xb0), carol = key_target(0xc0),
+                        sales = group_target("sales"), nobody = group_target("nobody");
     ASSERT_OK(kith_store_begin(f->s));
-    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_READER));
-    ASSERT_OK(kith_store_share_set(f->s, a, "@sales", KITH_ROLE_EDITOR));
-    ASSERT_OK(kith_store_share_set(f->s, b, "bob", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &bob, KITH_ROLE_READER));
+    ASSERT_OK(kith_store_share_set(f->s, a, &sales, KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &carol, KITH_ROLE_READER));
+    ASSERT_OK(kith_store_share_set(f->s, b, &bob, KITH_ROLE_EDITOR));
     /* Setting again replaces the role. */
-    ASSERT_OK(kith_store_share_set(f->s, a, "bob", KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_store_share_set(f->s, a, &bob, KITH_ROLE_EDITOR));
+    /* An empty group name is not a target. */
+    kith_share_target_t empty = group_target("");
+    ASSERT_ERR(kith_store_share_set(f->s, a, &empty, KITH_ROLE_EDITOR), KITH_EINVAL);
     ASSERT_OK(kith_store_commit(f->s));
 
+    /* Groups first, then peers by key; each comes back as it went in. */
     shares_t s = {0};
     ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
-    ASSERT_EQ(s.n, 2);
-    ASSERT_STREQ(s.targets[0], "@sales");
+    ASSERT_EQ(s.n, 3);
+    assert_true(kith_share_target_eq(&s.targets[0], &sales));
     ASSERT_EQ(s.roles[0], KITH_ROLE_EDITOR);
-    ASSERT_STREQ(s.targets[1], "bob");
+    assert_true(kith_share_target_eq(&s.targets[1], &bob));
     ASSERT_EQ(s.roles[1], KITH_ROLE_EDITOR);
+    assert_true(kith_share_target_eq(&s.targets[2], &carol));
+    assert_false(kith_share_target_eq(&s.targets[1], &carol));
+    assert_false(kith_share_target_eq(&s.targets[0], &nobody));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &s));
-    ASSERT_EQ(s.n, 3);
-    assert_memory_equal(s.recs[2], b, KITH_REC_ID_LEN);
+    ASSERT_EQ(s.n, 4);
+    assert_memory_equal(s.recs[3], b, KITH_REC_ID_LEN);
 
     int removed = -1;
     ASSERT_OK(kith_store_begin(f->s));
-    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &carol, &removed));
     ASSERT_EQ(removed, 1);
-    ASSERT_OK(kith_store_share_remove(f->s, a, "bob", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &carol, &removed));
     ASSERT_EQ(removed, 0);
-    ASSERT_OK(kith_store_share_remove(f->s, a, "@nobody", &removed));
+    ASSERT_OK(kith_store_share_remove(f->s, a, &nobody, &removed));
     ASSERT_EQ(removed, 0);
+    /* A peer's specs go together, from every record, and only its own. */
+    size_t n_removed = 0;
+    ASSERT_OK(kith_store_share_remove_peer(f->s, bob.key, &n_removed));
+    ASSERT_EQ(n_removed, 2);
     ASSERT_OK(kith_store_commit(f->s));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, a, share_cb, &s));
     ASSERT_EQ(s.n, 1);
-    ASSERT_STREQ(s.targets[0], "@sales");
+    assert_true(kith_share_target_eq(&s.targets[0], &sales));
     memset(&s, 0, sizeof(s));
     ASSERT_OK(kith_store_share_foreach(f->s, b, share_cb, &s));
-    ASSERT_EQ(s.n, 1);
+    ASSERT_EQ(s.n, 0);
+}
+
+/* A version 2 database named peer targets by name. Opening it converts each to the key
+ * of the peer that has the name, keeps groups, and drops names that no longer name a
+ * peer (their shares reached nobody). */
+static void
+migrates_share_names_to_keys(void **state)
+{
+    fixture_t *f = *state;
+    kith_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    /* Back to version 2: the shares table as it was. */
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "DROP TABLE shares; DROP TABLE former;"
+                     "CREATE TABLE shares(rec BLOB NOT NULL, target TEXT NOT NULL,"
+                     "  role INTEGER NOT NULL, PRIMARY KEY(rec, target)) WITHOUT ROWID;"
+                     "INSERT INTO peers VALUES('bob', zeroblob(32), 'sales', '', 0, 1, 0, '');"
+                     "INSERT INTO shares VALUES(x'0a000000000000000000000000000000', 'bob', 1),"
+                     "  (x'0a000000000000000000000000000000', '@sales', 2), "
+                     "(x'0a000000000000000000000000000000', 'gone', 2),"
+                     "  (x'0b000000000000000000000000000000', 'bob', 2);"
+                     "PRAGMA user_version=2",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    ASSERT_EQ(kith_store_schema_version(f->s), KITH_STORE_SCHEMA_VERSION);
+    /* Read back without the store's checks, to see exactly what is stored. */
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT hex(rec), typeof(target), hex(target), role FROM shares "
+                                 "ORDER BY rec, target",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    const char *want[][4] = {
+        {"0A000000000000000000000000000000", "text", "4073616C6573", "2"}, /* '@sales' */
+        {"0A000000000000000000000000000000", "blob",
+         "0000000000000000000000000000000000000000000000000000000000000000", "1"},
+        {"0B000000000000000000000000000000", "blob",
+         "0000000000000000000000000000000000000000000000000000000000000000", "2"},
+    };
+    size_t rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(rows < 3);
+        for (int c = 0; c < 4; c++) {
+            ASSERT_STREQ((const char *) sqlite3_column_text(st, c), want[rows][c]);
+        }
+        rows++;
+    }
+    ASSERT_EQ(rows, 3);
+    sqlite3_finalize(st);
+    /* The new table refuses anything but a 32-byte key or "@group". */
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO shares VALUES(x'0c', 'carol', 1)", NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+    /* And the store reads them as targets. */
+    kith_share_target_t bob = key_target(0x00);
+    shares_t s = {0};
+    ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &s));
+    ASSERT_EQ(s.n, 3);
+    assert_true(s.targets[0].is_group);
+    ASSERT_STREQ(s.targets[0].group, "sales");
+    assert_true(kith_share_target_eq(&s.targets[1], &bob));
+}
+
+/* ---- tests: former members ---------------------------------------------------------- */
+
+/* Signs an op by author on owner_id's record rec at hlc; setting note when note is not
+ * NULL, and the audience to the NULL-terminated editors when aud is not NULL. Its hash
+ * goes to hash (may be NULL). */
+static void
+sign_op(kith_buf_t *out, const kith_identity_t *author, const uint8_t rec[KITH_REC_ID_LEN],
+        uint64_t hlc, int kind, const char *note, const uint8_t *const *aud, uint8_t *hash)
+{
+    kith_op_t op;
+    new_op(&op, rec, author, owner_id, hlc);
+    op.kind = kind;
+    if (kind >= 0) {
+        op_str(&op, "name", "Someone");
+    }
+    if (note != NULL) {
+        op_str(&op, "note", note);
+    }
+    if (aud != NULL) {
+        op.has_aud = 1;
+        for (size_t i = 0; aud[i] != NULL; i++) {
+            ASSERT_OK(kith_op_add_aud(&op, aud[i], KITH_ROLE_EDITOR));
+        }
+    }
+    uint8_t h[KITH_HASH_LEN];
+    kith_buf_init(out);
+    ASSERT_OK(kith_op_sign(&op, author, out, h));
+    if (hash != NULL) {
+        memcpy(hash, h, KITH_HASH_LEN);
+    }
+    kith_op_close(&op);
+}
+
+/* Applies signed ops as received from sender by the node whose key is self. */
+static kith_apply_stats_t
+receive(fixture_t *f, const kith_identity_t *self, const kith_identity_t *sender, kith_buf_t *ops,
+        size_t n)
+{
+    const uint8_t *ptrs[8];
+    size_t lens[8];
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = ops[i].data;
+        lens[i] = ops[i].len;
+    }
+    kith_apply_stats_t st = {0, 0, 0};
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(
+        kith_store_apply_remote(f->s, self->pk, sender->pk, 0, ptrs, lens, n, &st, NULL, NULL));
+    ASSERT_OK(kith_store_commit(f->s));
+    return st;
+}
+
+static int
+count_seq_op(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KITH_HASH_LEN])
+{
+    (void) signed_op;
+    (void) len;
+    uint8_t(*seen)[KITH_HASH_LEN] = ((void **) ctx)[0];
+    size_t *n = ((void **) ctx)[1];
+    if (*n < 8) {
+        memcpy(seen[*n], hash, KITH_HASH_LEN);
+    }
+    (*n)++;
+    return KITH_OK;
+}
+
+static int
+items_have(const kith_item_t *items, size_t n, const uint8_t hash[KITH_HASH_LEN])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(items[i].id, hash, KITH_HASH_LEN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The owner's side: the store remembers who was removed from an audience and by which
+ * op; the set offered to a removed member holds that op and the older ones, never a
+ * later one; a push carries only the removing op. Putting the member back forgets it. */
+static void
+former_members_offered(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    kith_op_rec_id_make(owner_id->pk, nonce, rec);
+    const uint8_t *both[] = {other_id->pk, editor_id->pk, NULL},
+                  *editor_only[] = {editor_id->pk, NULL};
+    kith_buf_t ops[5];
+    uint8_t h[5][KITH_HASH_LEN];
+    sign_op(&ops[0], owner_id, rec, HLC(1000, 0), KITH_KIND_PERSON, NULL, NULL, h[0]);
+    sign_op(&ops[1], owner_id, rec, HLC(1100, 0), -1, NULL, both, h[1]);
+    sign_op(&ops[2], editor_id, rec, HLC(1200, 0), -1, "by the editor", NULL, h[2]);
+    sign_op(&ops[3], owner_id, rec, HLC(1300, 0), -1, NULL, editor_only, h[3]); /* removal */
+    sign_op(&ops[4], owner_id, rec, HLC(1400, 0), -1, "after", NULL, h[4]);
+    /* The owner's node stores them as it made (or received) them. */
+    kith_apply_stats_t st = receive(f, owner_id, editor_id, ops, 5);
+    ASSERT_EQ(st.accepted, 5);
+
+    uint64_t hlc = 0;
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    ASSERT_ERR(kith_store_former_get(f->s, rec, editor_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, owner_id->pk, &hlc), KITH_ENOTFOUND);
+
+    kith_item_t *items = NULL;
+    uint8_t(*recs)[KITH_REC_ID_LEN] = NULL;
+    size_t n = 0;
+    uint64_t seq = 0;
+    ASSERT_OK(kith_store_sync_items(f->s, other_id->pk, 0, &items, &recs, &n, &seq));
+    ASSERT_EQ(n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_true(items_have(items, n, h[i]));
+    }
+    assert_false(items_have(items, n, h[4]));
+    free(items);
+    free(recs);
+
+    uint8_t seen[8][KITH_HASH_LEN];
+    size_t n_seen = 0;
+    void *ctx[2] = {seen, &n_seen};
+    uint64_t last = 0;
+    ASSERT_OK(kith_store_ops_since(f->s, other_id->pk, 0, 0, 100, count_seq_op, ctx, &last));
+    ASSERT_EQ(n_seen, 1);
+    assert_memory_equal(seen[0], h[3], KITH_HASH_LEN);
+
+    /* doctor --repair rebuilds it; so does the backfill an upgrade leaves behind. */
+    uint64_t refolded = 0;
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_refold_all(f->s, &refolded));
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DELETE FROM former;"
+                           "INSERT OR REPLACE INTO meta VALUES('former_pending', x'01')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_backfill(f->s));
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    kith_buf_t flag;
+    kith_buf_init(&flag);
+    ASSERT_ERR(kith_store_meta_get(f->s, "former_pending", &flag), KITH_ENOTFOUND);
+    kith_buf_close(&flag);
+    ASSERT_OK(kith_store_backfill(f->s)); /* once only */
+
+    /* Back in the audience: no longer a former member, offered everything again. */
+    kith_buf_t back;
+    sign_op(&back, owner_id, rec, HLC(1500, 0), -1, NULL, both, NULL);
+    st = receive(f, owner_id, editor_id, &back, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+    ASSERT_OK(kith_store_sync_items(f->s, other_id->pk, 0, &items, &recs, &n, &seq));
+    ASSERT_EQ(n, 6);
+    free(items);
+    free(recs);
+    kith_buf_close(&back);
+    for (int i = 0; i < 5; i++) {
+        kith_buf_close(&ops[i]);
+    }
+}
+
+/* The removed member's side (receiving rule 4): of a record it holds, it takes the owner's
+ * op that removed it and older ops, but not the removal together with a later op, and no
+ * later op afterwards; a record it never held is refused, removal or not. */
+static void
+former_member_receives(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], nonce[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    kith_op_rec_id_make(owner_id->pk, nonce, rec);
+    const uint8_t *with_me[] = {other_id->pk, editor_id->pk, NULL},
+                  *without_me[] = {editor_id->pk, NULL};
+    kith_buf_t create, shared, removal, later, older;
+    sign_op(&create, owner_id, rec, HLC(1000, 0), KITH_KIND_PERSON, NULL, NULL, NULL);
+    sign_op(&shared, owner_id, rec, HLC(1100, 0), -1, "shared", with_me, NULL);
+    sign_op(&removal, owner_id, rec, HLC(1300, 0), -1, NULL, without_me, NULL);
+    sign_op(&later, owner_id, rec, HLC(1400, 0), -1, "after the removal", NULL, NULL);
+    sign_op(&older, editor_id, rec, HLC(1200, 0), -1, "an editor's, before", NULL, NULL);
+
+    /* The node of other_id: it held the record. */
+    kith_buf_t first[2] = {create, shared};
+    kith_apply_stats_t st = receive(f, other_id, owner_id, first, 2);
+    ASSERT_EQ(st.accepted, 2);
+    kith_buf_t bad[2] = {removal, later};
+    st = receive(f, other_id, owner_id, bad, 2);
+    ASSERT_EQ(st.rejected, 2);
+    ASSERT_EQ(st.accepted, 0);
+    uint64_t hlc = 0;
+    ASSERT_ERR(kith_store_former_get(f->s, rec, other_id->pk, &hlc), KITH_ENOTFOUND);
+
+    st = receive(f, other_id, owner_id, &removal, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_OK(kith_store_former_get(f->s, rec, other_id->pk, &hlc));
+    ASSERT_EQ(hlc, HLC(1300, 0));
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    ASSERT_EQ(kith_record_role(&r, other_id->pk), 0);
+    kith_record_close(&r);
+    st = receive(f, other_id, owner_id, &later, 1);
+    ASSERT_EQ(st.rejected, 1);
+    /* An editor relays an op older than the removal: still something it could have. */
+    st = receive(f, other_id, editor_id, &older, 1);
+    ASSERT_EQ(st.accepted, 1);
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    ASSERT_STREQ(kith_record_field(&r, "note")->value.str, "an editor's, before");
+    kith_record_close(&r);
+
+    /* A record it never held: shared and unshared before it synced. */
+    uint8_t rec2[KITH_REC_ID_LEN], nonce2[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+    kith_op_rec_id_make(owner_id->pk, nonce2, rec2);
+    kith_buf_t never[3];
+    sign_op(&never[0], owner_id, rec2, HLC(2000, 0), KITH_KIND_PERSON, NULL, NULL, NULL);
+    sign_op(&never[1], owner_id, rec2, HLC(2100, 0), -1, NULL, with_me, NULL);
+    sign_op(&never[2], owner_id, rec2, HLC(2200, 0), -1, NULL, without_me, NULL);
+    st = receive(f, other_id, owner_id, never, 3);
+    ASSERT_EQ(st.rejected, 3);
+    ASSERT_ERR(kith_store_record_get(f->s, rec2, &r), KITH_ENOTFOUND);
+    for (int i = 0; i < 3; i++) {
+        kith_buf_close(&never[i]);
+    }
+    kith_buf_close(&create);
+    kith_buf_close(&shared);
+    kith_buf_close(&removal);
+    kith_buf_close(&later);
+    kith_buf_close(&older);
 }
 
 /* ---- tests: transactions and data at rest ------------------------------------------- */
@@ -1204,6 +1537,9 @@ main(void)
         T(peers),
         T(peer_groups),
         T(shares),
+        T(migrates_share_names_to_keys),
+        T(former_members_offered),
+        T(former_member_receives),
         T(rollback_undoes_put),
         T(nothing_in_the_clear),
     };
