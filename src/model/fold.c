@@ -155,6 +155,38 @@ survives_demotions(const walk_t *w, size_t pos)
     return 1;
 }
 
+/* Keeps r->former up to date as op replaces the audience: whoever the old audience had
+ * and the new one lacks was removed by op (hash); whoever the new one has is no longer a
+ * former member. */
+static int
+track_former(kith_record_t *r, const kith_op_t *op, const uint8_t hash[KITH_HASH_LEN])
+{
+    for (size_t k = 0; k < r->n_former;) {
+        if (aud_role(op->aud, op->n_aud, r->former[k].key) != 0) {
+            r->former[k] = r->former[--r->n_former];
+        } else {
+            k++;
+        }
+    }
+    for (size_t m = 0; m < r->n_aud; m++) {
+        if (aud_role(op->aud, op->n_aud, r->aud[m].key) != 0 ||
+            memcmp(r->aud[m].key, r->owner, KITH_PK_LEN) == 0) {
+            continue;
+        }
+        kith_former_t *p = realloc(r->former, (r->n_former + 1) * sizeof(*p));
+        if (p == NULL) {
+            return KITH_ENOMEM;
+        }
+        r->former = p;
+        kith_former_t *f = &r->former[r->n_former++];
+        memcpy(f->key, r->aud[m].key, KITH_PK_LEN);
+        memcpy(f->op, hash, KITH_HASH_LEN);
+        f->hlc = op->hlc;
+    }
+    r->aud_changes++;
+    return KITH_OK;
+}
+
 static int
 set_audience(kith_record_t *r, const kith_op_t *op)
 {
@@ -444,7 +476,10 @@ walk(walk_t *w, size_t upto, kith_record_t *r, int *effective)
                 r->deleted = op->del;
             }
             if (op->has_aud) {
-                int rc = set_audience(r, op);
+                int rc = track_former(r, op, w->ops[i].hash);
+                if (rc == KITH_OK) {
+                    rc = set_audience(r, op);
+                }
                 if (rc != KITH_OK) {
                     return rc;
                 }

@@ -43,6 +43,7 @@ kith_record_close(kith_record_t *r)
     }
     free(r->fields);
     free(r->aud);
+    free(r->former);
     kith_record_init(r);
 }
 

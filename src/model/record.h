@@ -29,6 +29,13 @@ typedef struct {
     kith_elems_t *elems; /* list values: one per item (value.n_items); else NULL */
 } kith_rfield_t;
 
+/* Someone who was in the record's audience and no longer is. */
+typedef struct {
+    uint8_t key[KITH_PK_LEN];  /* their Ed25519 key */
+    uint8_t op[KITH_HASH_LEN]; /* the owner's op that removed them */
+    uint64_t hlc;              /* that op's clock */
+} kith_former_t;
+
 typedef struct {
     uint8_t id[KITH_REC_ID_LEN];
     uint8_t owner[KITH_PK_LEN];
@@ -41,6 +48,12 @@ typedef struct {
     size_t n_fields;
     kith_aud_t *aud; /* current audience, sorted by key (the owner is implicit) */
     size_t n_aud;
+    /* Derived by the fold, not kept in the stored form (the store keeps them as rows):
+     * former members, and how many times the owner set the audience (one op can only
+     * add, so fewer than two means nobody was ever removed). */
+    kith_former_t *former;
+    size_t n_former;
+    size_t aud_changes;
 } kith_record_t;
 
 void kith_record_init(kith_record_t *r);

@@ -297,39 +297,6 @@ kith_node_close(kith_node_t *n)
     free(n);
 }
 
-/* Records folded by an older kith (before ops version 2) are refolded once: the private
- * layer brings back private values that a shared edit used to overwrite, and lists gain
- * the element ids that --remove needs. A store that cannot be written now (read-only, or
- * busy) keeps its records, which still read, and is upgraded at a later open. */
-static void
-upgrade_fold(kith_store_t *s)
-{
-    static const char key[] = "fold_version";
-    kith_buf_t v;
-    kith_buf_init(&v);
-    int rc = kith_store_meta_get(s, key, &v);
-    int current = rc == KITH_OK && v.len == 1 && v.data[0] == '0' + KITH_OP_VERSION;
-    kith_buf_close(&v);
-    if (current || (rc != KITH_OK && rc != KITH_ENOTFOUND)) {
-        return;
-    }
-    uint64_t refolded = 0;
-    char version = '0' + KITH_OP_VERSION;
-    rc = kith_store_begin(s);
-    if (rc == KITH_OK) {
-        rc = kith_store_refold_all(s, &refolded);
-    }
-    if (rc == KITH_OK) {
-        rc = kith_store_meta_set(s, key, &version, 1);
-    }
-    if (rc == KITH_OK) {
-        rc = kith_store_commit(s);
-    }
-    if (rc != KITH_OK) {
-        kith_store_rollback(s);
-    }
-}
-
 int
 kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
                size_t errcap)
@@ -385,10 +352,11 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         goto out;
     }
     kith_store_set_vault(n->store, n->vault);
-    upgrade_fold(n->store);
-    /* Derived data a migration could not compute without the vault. A failure (another
-     * process holding the lock for long) leaves it for the next open. */
-    (void) kith_store_backfill(n->store);
+    /* Records folded by an older kith are refolded once: the private layer brings back
+     * private values that a shared edit used to overwrite, lists gain the element ids that
+     * a remove needs, and former members are found. A failure (another process holding
+     * the lock for long) leaves it for the next open. */
+    (void) kith_store_rederive(n->store);
     rc = kith_store_meta_get(n->store, "name", &name);
     if (rc == KITH_ENOTFOUND) {
         rc = KITH_OK;

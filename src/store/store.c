@@ -87,11 +87,10 @@ static const char *const migrations[] = {
      * op that removed them (its hash and hlc). The set offered to a peer includes that op
      * for each record it was removed from, so the peer learns it. Derived from the ops
      * whenever a record is folded; existing records are filled in by the first open with
-     * the vault (former_pending, see kith_store_upgrade()). */
+     * the vault (kith_store_rederive()). */
     "CREATE TABLE former(rec BLOB NOT NULL, member BLOB NOT NULL, op BLOB NOT NULL,"
     "  hlc INTEGER NOT NULL, PRIMARY KEY(rec, member)) WITHOUT ROWID;"
-    "CREATE INDEX former_member ON former(member);"
-    "INSERT OR REPLACE INTO meta(key, value) VALUES('former_pending', x'01');",
+    "CREATE INDEX former_member ON former(member);",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -599,139 +598,17 @@ name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN
 
 /* ---- former members ----------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t key[KITH_PK_LEN];
-    uint8_t op[KITH_HASH_LEN]; /* the owner's op that removed it */
-    uint64_t hlc;              /* that op's hlc */
-} former_t;
-
+/* Rewrites the former-member rows of record r, as its fold found them (proto/SYNC.md "The
+ * set offered to a peer"). is_new: the record has no rows yet. */
 static int
-cmp_fold_order(const void *a, const void *b)
-{
-    const kith_fold_input_t *x = *(const kith_fold_input_t *const *) a;
-    const kith_fold_input_t *y = *(const kith_fold_input_t *const *) b;
-    if (x->op->hlc != y->op->hlc) {
-        return x->op->hlc < y->op->hlc ? -1 : 1;
-    }
-    int c = memcmp(x->op->author, y->op->author, KITH_PK_LEN);
-    return c != 0 ? c : memcmp(x->hash, y->hash, KITH_HASH_LEN);
-}
-
-static int
-aud_has(const kith_aud_t *aud, size_t n, const uint8_t key[KITH_PK_LEN])
-{
-    for (size_t i = 0; i < n; i++) {
-        if (memcmp(aud[i].key, key, KITH_PK_LEN) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* 1 if op is one of the owner's shared ops that set the audience. */
-static int
-sets_audience(const kith_op_t *op, const uint8_t owner[KITH_PK_LEN])
-{
-    return op->has_aud && !op->private && memcmp(op->author, owner, KITH_PK_LEN) == 0 &&
-           memcmp(op->owner, owner, KITH_PK_LEN) == 0;
-}
-
-/* The former members of record r, folded from its ops: walking the owner's audience ops
- * in fold order (proto/OPS.md: only they change the audience), a key that one op leaves
- * out after the previous one had it was removed by that op, until a later op puts it
- * back. Keys in r's audience now, and the owner, are never former members. *out is
- * malloc'd; the caller frees it. *possible is 0 when the record cannot have any: one
- * audience op adds, only a second one can remove (and owner ops are never deleted, so
- * such a record has no rows stored either). */
-static int
-derive_former(const kith_record_t *r, const kith_fold_input_t *in, size_t n, former_t **out,
-              size_t *n_out, int *possible)
-{
-    const kith_fold_input_t **aud_ops = NULL;
-    former_t *f = NULL;
-    size_t n_aud_ops = 0, n_f = 0, cap = 0;
-    int rc = KITH_OK;
-    *out = NULL;
-    *n_out = 0;
-    for (size_t i = 0; i < n; i++) {
-        n_aud_ops += (size_t) sets_audience(in[i].op, r->owner);
-    }
-    *possible = n_aud_ops >= 2;
-    if (!*possible) {
-        return KITH_OK;
-    }
-    aud_ops = malloc(n_aud_ops * sizeof(*aud_ops));
-    if (aud_ops == NULL) {
-        return KITH_ENOMEM;
-    }
-    n_aud_ops = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (sets_audience(in[i].op, r->owner)) {
-            aud_ops[n_aud_ops++] = &in[i];
-        }
-    }
-    qsort(aud_ops, n_aud_ops, sizeof(*aud_ops), cmp_fold_order);
-    for (size_t a = 1; a < n_aud_ops && rc == KITH_OK; a++) {
-        const kith_op_t *prev = aud_ops[a - 1]->op, *op = aud_ops[a]->op;
-        /* Put back: no longer former. */
-        for (size_t k = 0; k < n_f;) {
-            if (aud_has(op->aud, op->n_aud, f[k].key)) {
-                f[k] = f[--n_f];
-            } else {
-                k++;
-            }
-        }
-        /* Left out: removed by this op. */
-        for (size_t m = 0; m < prev->n_aud; m++) {
-            if (aud_has(op->aud, op->n_aud, prev->aud[m].key)) {
-                continue;
-            }
-            if (n_f == cap) {
-                cap = cap ? cap * 2 : 8;
-                former_t *g = realloc(f, cap * sizeof(*g));
-                if (g == NULL) {
-                    rc = KITH_ENOMEM;
-                    break;
-                }
-                f = g;
-            }
-            memcpy(f[n_f].key, prev->aud[m].key, KITH_PK_LEN);
-            memcpy(f[n_f].op, aud_ops[a]->hash, KITH_HASH_LEN);
-            f[n_f].hlc = op->hlc;
-            n_f++;
-        }
-    }
-    /* The fold is the authority on the audience now. */
-    for (size_t k = 0; rc == KITH_OK && k < n_f;) {
-        if (aud_has(r->aud, r->n_aud, f[k].key) || memcmp(f[k].key, r->owner, KITH_PK_LEN) == 0) {
-            f[k] = f[--n_f];
-        } else {
-            k++;
-        }
-    }
-    free(aud_ops);
-    if (rc != KITH_OK) {
-        free(f);
-        return rc;
-    }
-    *out = f;
-    *n_out = n_f;
-    return KITH_OK;
-}
-
-/* Rewrites the former-member rows of record r from its ops (in, n: all of them, in any
- * order). is_new: the record has no rows yet. */
-static int
-write_former(kith_store_t *s, const kith_record_t *r, const kith_fold_input_t *in, size_t n,
-             int is_new)
+write_former(kith_store_t *s, const kith_record_t *r, int is_new)
 {
     sqlite3_stmt *st = NULL;
-    former_t *f = NULL;
-    size_t n_f = 0;
-    int possible = 0;
-    int rc = derive_former(r, in, n, &f, &n_f, &possible);
-    if (rc != KITH_OK || !possible) {
-        return rc; /* the usual case: nothing stored, nothing to store */
+    const kith_former_t *f = r->former;
+    size_t n_f = r->n_former;
+    int rc = KITH_OK;
+    if (r->aud_changes < 2) {
+        return KITH_OK; /* the usual case: one audience op only adds, nothing to store */
     }
     if (!is_new) {
         rc = prepare(s, "DELETE FROM former WHERE rec=?", &st);
@@ -754,7 +631,6 @@ write_former(kith_store_t *s, const kith_record_t *r, const kith_fold_input_t *i
         rc = step_done(st);
     }
     release(s, st);
-    free(f);
     return rc;
 }
 
@@ -987,7 +863,7 @@ refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
         rc = write_record(s, &rec, 0);
     }
     if (rc == KITH_OK) {
-        rc = write_former(s, &rec, list.in, list.n, 0);
+        rc = write_former(s, &rec, 0);
     }
     free(all);
     kith_op_list_close(&list);
@@ -1020,7 +896,7 @@ write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effectiv
         rc = write_record(s, &rec, 1);
     }
     if (rc == KITH_OK) {
-        rc = write_former(s, &rec, in, n, 1);
+        rc = write_former(s, &rec, 1);
     }
     kith_record_close(&rec);
     return rc;
@@ -2250,85 +2126,36 @@ kith_store_apply_envelope(kith_store_t *s, const uint8_t self[static KITH_PK_LEN
     return apply_ops(s, self, sender, 0, 0, ops, lens, n, stats, reject, ctx);
 }
 
-/* ---- work a migration leaves for later ----------------------------------------------- */
+/* ---- derived data ------------------------------------------------------------------ */
 
 int
-kith_store_backfill(kith_store_t *s)
+kith_store_rederive(kith_store_t *s)
 {
-    sqlite3_stmt *st = NULL;
-    uint8_t(*ids)[KITH_REC_ID_LEN] = NULL;
-    size_t n = 0, cap = 0;
-    kith_buf_t flag;
-    kith_buf_init(&flag);
-    if (s->vault == NULL) {
-        return KITH_OK;
+    static const char key[] = "derived_version";
+    char version = '0' + KITH_STORE_DERIVED_VERSION;
+    kith_buf_t v;
+    kith_buf_init(&v);
+    int rc = s->vault != NULL ? kith_store_meta_get(s, key, &v) : KITH_EINVAL;
+    int current = rc == KITH_OK && v.len == 1 && v.data[0] == (uint8_t) version;
+    kith_buf_close(&v);
+    if (current || (rc != KITH_OK && rc != KITH_ENOTFOUND)) {
+        return rc == KITH_ENOTFOUND ? KITH_OK : rc;
     }
-    int rc = kith_store_meta_get(s, "former_pending", &flag);
-    if (rc == KITH_ENOTFOUND) {
-        return KITH_OK; /* the usual case: nothing left to do */
+    uint64_t refolded = 0;
+    rc = kith_store_begin(s);
+    if (rc == KITH_OK) {
+        rc = kith_store_refold_all(s, &refolded);
     }
     if (rc == KITH_OK) {
-        rc = kith_store_begin(s);
+        rc = kith_store_meta_set(s, key, &version, 1);
     }
-    /* Another process may have done it while we waited for the lock. */
-    if (rc == KITH_OK) {
-        flag.len = 0;
-        rc = kith_store_meta_get(s, "former_pending", &flag);
-    }
-    /* Former members: only a record with two audience ops by its owner can have any, so
-     * only records with two ops by their owner need their ops read. */
-    if (rc == KITH_OK) {
-        rc = prepare(s,
-                     "SELECT o.rec FROM ops o JOIN records r ON r.id = o.rec "
-                     "WHERE o.author = r.owner GROUP BY o.rec HAVING count(*) > 1",
-                     &st);
-    }
-    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            void *p = realloc(ids, cap * KITH_REC_ID_LEN);
-            if (p == NULL) {
-                rc = KITH_ENOMEM;
-                break;
-            }
-            ids = p;
-        }
-        memcpy(ids[n++], sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
-    }
-    release(s, st);
-    st = NULL;
-    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
-        kith_op_list_t list = {0};
-        kith_record_t rec;
-        rc = kith_store_record_get(s, ids[i], &rec);
-        if (rc == KITH_OK) {
-            rc = kith_store_load_ops(s, ids[i], &list);
-        }
-        if (rc == KITH_OK) {
-            rc = write_former(s, &rec, list.in, list.n, 0);
-        }
-        kith_op_list_close(&list);
-        kith_record_close(&rec);
-    }
-    if (rc == KITH_OK) {
-        rc = prepare(s, "DELETE FROM meta WHERE key = 'former_pending'", &st);
-    }
-    if (rc == KITH_OK) {
-        rc = step_done(st);
-    }
-    release(s, st);
     if (rc == KITH_OK) {
         rc = kith_store_commit(s);
     }
     if (rc != KITH_OK) {
         kith_store_rollback(s);
     }
-    free(ids);
-    kith_buf_close(&flag);
-    return rc == KITH_ENOTFOUND ? KITH_OK : rc;
+    return rc;
 }
 
 /* ---- checks (kith doctor) ----------------------------------------------------------- */
@@ -2466,7 +2293,7 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
                 (*refolded)++;
             }
             if (rc == KITH_OK) {
-                rc = write_former(s, &rec, list.in, list.n, 0);
+                rc = write_former(s, &rec, 0);
             }
         }
         kith_op_list_close(&list);

@@ -26,9 +26,12 @@
 #include "model/record.h"
 #include "util/buf.h"
 
-#define KITH_STORE_SCHEMA_VERSION 4
-#define KITH_PEER_NAME_MAX        64
-#define KITH_MAX_CLOCK_SKEW_MS    (60 * 60 * 1000) /* ops from further ahead are refused */
+/* Bumped when the fold changes what it derives from the same ops: 2 is ops version 2
+ * (the private layer, list elements, cuts, former members). */
+#define KITH_STORE_DERIVED_VERSION 2
+#define KITH_STORE_SCHEMA_VERSION  4
+#define KITH_PEER_NAME_MAX         64
+#define KITH_MAX_CLOCK_SKEW_MS     (60 * 60 * 1000) /* ops from further ahead are refused */
 
 typedef struct kith_store kith_store_t;
 
@@ -52,10 +55,13 @@ void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
 int kith_store_schema_version(kith_store_t *s);
 
-/* Does what a migration left for when the vault is there: fills in the former members
- * (kith_store_former_get()) of records stored before migration 4. Takes its own
- * transaction, once per store; a no-op afterwards, or without a vault. */
-int kith_store_backfill(kith_store_t *s);
+/* Rebuilds what the store derives from the ops (folded records, their search text,
+ * former members) when an older kith derived it: once, when KITH_STORE_DERIVED_VERSION
+ * is newer than what the store says it holds. A migration cannot do it, since it needs
+ * the vault. Takes its own transaction; KITH_OK at once when nothing is to do. A failure
+ * (a store busy for long, or read-only) leaves the old derived data, which still reads,
+ * for the next open to redo. */
+int kith_store_rederive(kith_store_t *s);
 
 /* Sets SQLite's page cache for this connection (bulk imports use a larger one). */
 int kith_store_set_cache_kib(kith_store_t *s, int kib);

@@ -829,6 +829,46 @@ backdating_refused(void **state)
     }
 }
 
+/* Former members: who an audience op left out, with that op, until another puts them
+ * back (the store offers a removed peer the op that removed it). */
+static void
+former_members(void **state)
+{
+    (void) state;
+    opset_t s;
+    opset_init(&s);
+    kith_op_t *op = op_new(&s, OWNER, 10);
+    op_str(op, "name", "Ada");
+    ASSERT_OK(kith_op_add_aud(op, pk(EDITOR), KITH_ROLE_EDITOR));
+    ASSERT_OK(kith_op_add_aud(op, pk(READER), KITH_ROLE_READER));
+    kith_record_t r;
+    fold(&s, &r, NULL);
+    ASSERT_EQ(r.n_former, 0);
+    ASSERT_EQ(r.aud_changes, 1);
+    kith_record_close(&r);
+    op = op_new(&s, OWNER, 20); /* the reader goes */
+    ASSERT_OK(kith_op_add_aud(op, pk(EDITOR), KITH_ROLE_EDITOR));
+    uint8_t removing[KITH_HASH_LEN];
+    op_hash(op, removing);
+    op_new(&s, EDITOR, 25)->del = -1; /* an editor's op changes no audience */
+    fold(&s, &r, NULL);
+    ASSERT_EQ(r.n_former, 1);
+    assert_memory_equal(r.former[0].key, pk(READER), KITH_PK_LEN);
+    assert_memory_equal(r.former[0].op, removing, KITH_HASH_LEN);
+    ASSERT_EQ(r.former[0].hlc, 20);
+    ASSERT_EQ(r.aud_changes, 2);
+    kith_record_close(&r);
+    op = op_new(&s, OWNER, 30); /* back again, as editor; the editor goes */
+    ASSERT_OK(kith_op_add_aud(op, pk(READER), KITH_ROLE_EDITOR));
+    op_cut_all(&s, op, EDITOR);
+    fold(&s, &r, NULL);
+    ASSERT_EQ(r.n_former, 1);
+    assert_memory_equal(r.former[0].key, pk(EDITOR), KITH_PK_LEN);
+    ASSERT_EQ(r.former[0].hlc, 30);
+    kith_record_close(&r);
+    opset_close(&s);
+}
+
 /* xorshift64: a fixed sequence, so a failure can be replayed. */
 static uint64_t
 rnd(uint64_t *x)
@@ -1106,6 +1146,7 @@ main(void)
         cmocka_unit_test(list_elements),
         cmocka_unit_test(list_cap),
         cmocka_unit_test(backdating_refused),
+        cmocka_unit_test(former_members),
         cmocka_unit_test(random_histories),
         cmocka_unit_test(fold_prefixes),
     };
