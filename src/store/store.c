@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "model/accept.h"
 #include "model/fold.h"
 #include "util/hlc.h"
 #include "util/textfold.h"
@@ -832,10 +833,11 @@ insert_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t
 }
 
 /* Folds a record from all its stored ops and writes it. For each hash in check (may be
- * NULL), eff[i] tells whether that op took effect. */
+ * NULL), eff[i] tells whether that op took effect. out (may be NULL) gets the folded
+ * record, former members included; the caller closes it. */
 static int
 refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
-              const uint8_t (*check)[KITH_HASH_LEN], size_t n_check, int *eff)
+              const uint8_t (*check)[KITH_HASH_LEN], size_t n_check, int *eff, kith_record_t *out)
 {
     kith_op_list_t list;
     kith_record_t rec;
@@ -867,7 +869,11 @@ refold_record(kith_store_t *s, const uint8_t rec_id[KITH_REC_ID_LEN],
     }
     free(all);
     kith_op_list_close(&list);
-    kith_record_close(&rec);
+    if (rc == KITH_OK && out != NULL) {
+        *out = rec;
+    } else {
+        kith_record_close(&rec);
+    }
     return rc;
 }
 
@@ -888,7 +894,8 @@ delete_op(kith_store_t *s, const uint8_t hash[KITH_HASH_LEN])
  * what was just stored) and writes it. in is sorted into fold order; effective as for
  * kith_fold(). */
 static int
-write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effective)
+write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effective,
+                 kith_record_t *out)
 {
     kith_record_t rec;
     int rc = kith_fold(in, n, &rec, effective);
@@ -898,7 +905,11 @@ write_new_record(kith_store_t *s, kith_fold_input_t *in, size_t n, int *effectiv
     if (rc == KITH_OK) {
         rc = write_former(s, &rec, 1);
     }
-    kith_record_close(&rec);
+    if (rc == KITH_OK && out != NULL) {
+        *out = rec;
+    } else {
+        kith_record_close(&rec);
+    }
     return rc;
 }
 
@@ -915,12 +926,12 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
         return rc; /* already held: nothing to refold */
     }
     if (existed) {
-        return refold_record(s, op->rec, NULL, 0, NULL);
+        return refold_record(s, op->rec, NULL, 0, NULL, NULL);
     }
     /* A new record: its only op is this one, so fold it without reading back. */
     kith_fold_input_t in = {op, {0}};
     memcpy(in.hash, hash, KITH_HASH_LEN);
-    return write_new_record(s, &in, 1, NULL);
+    return write_new_record(s, &in, 1, NULL, NULL);
 }
 
 /* ---- sync support ------------------------------------------------------------------- */
@@ -1191,7 +1202,7 @@ verify_all(const uint8_t *const *ops, const size_t *lens, size_t n, kith_op_t *d
  * it took effect. */
 static int
 fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
-                const uint8_t (*hashes)[KITH_HASH_LEN], size_t n, int *eff)
+                const uint8_t (*hashes)[KITH_HASH_LEN], size_t n, int *eff, kith_record_t *out)
 {
     kith_fold_input_t *in = calloc(n, sizeof(*in));
     int *all = calloc(n, sizeof(*all));
@@ -1201,7 +1212,7 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
         memcpy(in[j].hash, hashes[j], KITH_HASH_LEN);
     }
     if (rc == KITH_OK) {
-        rc = write_new_record(s, in, n, all); /* sorts in into fold order */
+        rc = write_new_record(s, in, n, all, out); /* sorts in into fold order */
     }
     for (size_t j = 0; rc == KITH_OK && j < n; j++) {
         for (size_t x = 0; x < n; x++) {
@@ -1213,36 +1224,6 @@ fold_new_record(kith_store_t *s, kith_op_t *decoded, const size_t *group_index,
     free(in);
     free(all);
     return rc;
-}
-
-/* Receiving rule 4's exception: this node (self), no longer in the audience of a record
- * it already held, may take the owner's op that removed it and ops from before that op,
- * and nothing later, so that it learns it was removed. *ok = 1 when self is a former
- * member and every op kept from this batch (group_eff[j] set) is the removing op or older
- * than it. */
-static int
-removed_here(kith_store_t *s, const uint8_t rec[KITH_REC_ID_LEN], const uint8_t self[KITH_PK_LEN],
-             const kith_op_t *decoded, const size_t *group_index,
-             const uint8_t (*hashes)[KITH_HASH_LEN], const int *group_eff, size_t n, int *ok)
-{
-    uint8_t op[KITH_HASH_LEN];
-    uint64_t hlc = 0;
-    *ok = 0;
-    int rc = former_lookup(s, rec, self, op, &hlc);
-    if (rc == KITH_ENOTFOUND) {
-        return KITH_OK;
-    }
-    if (rc != KITH_OK) {
-        return rc;
-    }
-    *ok = 1;
-    for (size_t j = 0; j < n; j++) {
-        if (group_eff[j] && decoded[group_index[j]].hlc >= hlc &&
-            memcmp(hashes[j], op, KITH_HASH_LEN) != 0) {
-            *ok = 0;
-        }
-    }
-    return KITH_OK;
 }
 
 /* The body of kith_store_apply_remote() and kith_store_apply_envelope(): with
@@ -1293,32 +1274,11 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
             }
             continue;
         }
-        if (!kith_op_rec_id_check(decoded[i].rec, decoded[i].owner)) {
+        const char *why = kith_accept_op(&decoded[i], self_peer, kith_hlc_now_ms());
+        if (why != NULL) {
             stats->rejected++;
             if (reject) {
-                reject(ctx, &decoded[i], "record id not bound to the owner it names");
-            }
-            continue;
-        }
-        if (memcmp(decoded[i].author, decoded[i].owner, KITH_PK_LEN) != 0 &&
-            (decoded[i].del >= 0 || decoded[i].has_aud || decoded[i].kind >= 0)) {
-            stats->rejected++;
-            if (reject) {
-                reject(ctx, &decoded[i], "only the owner may delete, share or create a record");
-            }
-            continue;
-        }
-        if (kith_hlc_ms(decoded[i].hlc) > kith_hlc_now_ms() + KITH_MAX_CLOCK_SKEW_MS) {
-            stats->rejected++;
-            if (reject) {
-                reject(ctx, &decoded[i], "timestamp too far in the future (a clock is wrong)");
-            }
-            continue;
-        }
-        if (decoded[i].private && !self_peer) {
-            stats->rejected++;
-            if (reject) {
-                reject(ctx, &decoded[i], "private op from a peer that is not one of our devices");
+                reject(ctx, &decoded[i], why);
             }
             continue;
         }
@@ -1374,13 +1334,15 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
                 dup_here++;
             }
         }
+        kith_record_t folded;
+        kith_record_init(&folded);
         if (rc == KITH_OK && n_added > 0) {
             rc = existed ? refold_record(s, decoded[order[g]].rec,
                                          (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added,
-                                         group_eff)
+                                         group_eff, &folded)
                          : fold_new_record(s, decoded, group_index,
                                            (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, n_added,
-                                           group_eff);
+                                           group_eff, &folded);
             size_t removed = 0;
             for (size_t j = 0; rc == KITH_OK && j < n_added; j++) {
                 if (group_eff[j]) {
@@ -1395,31 +1357,32 @@ apply_ops(kith_store_t *s, const uint8_t self[KITH_PK_LEN], const uint8_t sender
                 }
             }
             if (rc == KITH_OK && removed > 0) {
-                rc = refold_record(s, decoded[order[g]].rec, NULL, 0, NULL);
+                kith_record_close(&folded);
+                rc = refold_record(s, decoded[order[g]].rec, NULL, 0, NULL, &folded);
             }
             rejected_here += removed;
             added_here = n_added - removed;
         }
         /* The sender must be entitled to hold the record, and so must we. */
-        int entitled = self_peer;
-        if (rc == KITH_OK && !entitled && added_here > 0) {
-            kith_record_t r;
-            int grc = kith_store_record_get(s, decoded[order[g]].rec, &r);
-            if (grc == KITH_OK) {
-                int sender_ok = kith_record_role(&r, sender) != 0;
-                entitled = sender_ok && (!receiver_check || kith_record_role(&r, self) != 0);
-                if (sender_ok && !entitled && existed) {
-                    rc = removed_here(s, r.id, self, decoded, group_index,
-                                      (const uint8_t(*)[KITH_HASH_LEN]) group_hashes, group_eff,
-                                      n_added, &entitled);
+        int entitled = 1;
+        if (rc == KITH_OK && added_here > 0) {
+            kith_fold_input_t *kept = calloc(added_here, sizeof(*kept));
+            size_t n_kept = 0;
+            for (size_t j = 0; kept != NULL && j < n_added; j++) {
+                if (group_eff[j]) {
+                    kept[n_kept].op = &decoded[group_index[j]];
+                    memcpy(kept[n_kept++].hash, group_hashes[j], KITH_HASH_LEN);
                 }
-                kith_record_close(&r);
-            } else if (grc != KITH_ENOTFOUND) {
-                rc = grc;
             }
-        } else if (added_here == 0) {
-            entitled = 1;
+            if (kept == NULL) {
+                rc = KITH_ENOMEM;
+            } else {
+                entitled = kith_accept_holding(&folded, sender, self, self_peer, receiver_check,
+                                               existed, kept, n_kept);
+            }
+            free(kept);
         }
+        kith_record_close(&folded);
         if (rc == KITH_OK && !entitled) {
             rc = exec(s, "ROLLBACK TO rec");
             rejected_here += added_here;

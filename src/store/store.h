@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "crypto/vault.h"
+#include "model/accept.h"
 #include "model/fold.h"
 #include "model/op.h"
 #include "model/record.h"
@@ -31,7 +32,6 @@
 #define KITH_STORE_DERIVED_VERSION 2
 #define KITH_STORE_SCHEMA_VERSION  4
 #define KITH_PEER_NAME_MAX         64
-#define KITH_MAX_CLOCK_SKEW_MS     (60 * 60 * 1000) /* ops from further ahead are refused */
 
 typedef struct kith_store kith_store_t;
 
