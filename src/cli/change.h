@@ -1,15 +1,12 @@
 /*
- * Collecting a user's field changes (--set, --add, --unset, --private) into ops.
+ * Collecting a user's field changes (--set, --add, --remove, --unset, --private,
+ * --publish) for the application layer's kith_node_edit() and kith_node_add_record()
+ * (node/edit.h says what they become).
  *
  * Arguments are checked against the schema as they are parsed, so a bad value is
- * reported before the store is touched. cli_change_commit() then turns them into at most
- * two ops on one record: one shared, one private (proto/OPS.md: the private layer).
- *
- * Privacy is sticky: a field that has a private value on this node is edited in the
- * private layer by --set, --add, --remove and --unset alike; only --publish moves it to
- * the shared record. List changes are element operations (--add adds items, --remove
- * removes the instances this node sees), so nothing else of the list is copied into an
- * op, and concurrent additions on other nodes survive.
+ * reported before the store is touched; cli_change_edits() then resolves record
+ * references (REF, TYPE:REF) to ids. Parsing and resolving is all the command line does:
+ * which layer a change goes to, and which ops it needs, is decided below it.
  */
 #ifndef KITH_CLI_CHANGE_H
 #define KITH_CLI_CHANGE_H
@@ -17,32 +14,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/record.h"
 #include "model/schema.h"
-#include "store/node.h"
+#include "node/edit.h"
+#include "node/node.h"
 
 /* A commit error already explained to the user. */
 #define CLI_CHANGE_REPORTED (-1000)
 
 enum {
-    CLI_CHANGE_SET,     /* --set F=V */
-    CLI_CHANGE_ADD,     /* --add F=V: list item */
-    CLI_CHANGE_UNSET,   /* --unset F */
-    CLI_CHANGE_PRIVATE, /* --private F=V: set in the private layer */
-    CLI_CHANGE_REMOVE,  /* --remove F=V: list item */
-    CLI_CHANGE_PUBLISH, /* --publish F: private value -> shared record */
+    CLI_CHANGE_SET = KITH_EDIT_SET,         /* --set F=V */
+    CLI_CHANGE_ADD = KITH_EDIT_ADD,         /* --add F=V: list item */
+    CLI_CHANGE_UNSET = KITH_EDIT_UNSET,     /* --unset F */
+    CLI_CHANGE_PRIVATE = KITH_EDIT_PRIVATE, /* --private F=V: set in the private layer */
+    CLI_CHANGE_REMOVE = KITH_EDIT_REMOVE,   /* --remove F=V: list item */
+    CLI_CHANGE_PUBLISH = KITH_EDIT_PUBLISH, /* --publish F[=ITEM]: private -> shared */
 };
 
 typedef struct {
     char name[KITH_FIELD_NAME_MAX + 1];
     int mode;
-    char **texts; /* raw items as typed; REFs are resolved at commit */
+    char **texts; /* raw items as typed (argv); REFs are resolved by cli_change_edits() */
     size_t n_texts;
+    char **resolved; /* the items as the node layer takes them, owned */
 } cli_change_item_t;
 
 typedef struct {
     cli_change_item_t *items;
     size_t n;
+    kith_edit_t *edits; /* cli_change_edits()'s result, owned */
 } cli_change_t;
 
 void cli_change_init(cli_change_t *ch);
@@ -51,23 +50,8 @@ void cli_change_close(cli_change_t *ch);
  * if bad. */
 int cli_change_arg(cli_change_t *ch, int mode, const char *arg);
 int cli_change_arg_kv(cli_change_t *ch, int mode, const char *field, const char *value);
-/* What cli_change_commit() did, for the message to the user. */
-typedef struct {
-    size_t shared;       /* field changes in the shared op */
-    size_t private;      /* field changes in the private op */
-    size_t kept_private; /* --set/--add/--remove/--unset that went private by stickiness */
-    char first_kept[KITH_FIELD_NAME_MAX + 1]; /* the first of those, for the hint */
-} cli_change_result_t;
-
-/* 1 if the change has anything for the shared record (a new record always has). */
-int cli_change_is_shared(const cli_change_t *ch, const kith_record_t *cur);
-/* Builds and applies the ops on record id (owner given; kind >= 0 for a new record; cur is
- * the current record or NULL). A node that may not edit the shared record (a reader, or
- * no longer in the audience) may still change its private layer; a shared change is then
- * refused before anything is written. Returns KITH_OK, a kith error, or
- * CLI_CHANGE_REPORTED. result may be NULL. */
-int cli_change_commit(cli_change_t *ch, kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN],
-                      const uint8_t owner[KITH_PK_LEN], int kind, const kith_record_t *cur,
-                      uint64_t now_ms, cli_change_result_t *result);
+/* Resolves the change's references against n and gives it as edits (valid until
+ * cli_change_close()). Prints the error and returns -1 if a reference does not resolve. */
+int cli_change_edits(cli_change_t *ch, kith_node_t *n, const kith_edit_t **edits, size_t *n_edits);
 
 #endif

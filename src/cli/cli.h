@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "model/record.h"
-#include "store/node.h"
+#include "node/node.h"
 #include "util/buf.h"
 
 /* Exit codes: 0 success, 1 failure (nothing changed), 2 usage error. */

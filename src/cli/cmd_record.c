@@ -52,20 +52,6 @@ check_target(kith_node_t *n, const char *text, kith_share_target_t *out)
     return 0;
 }
 
-/* Records share specs for targets and recomputes the audience. */
-static int
-apply_shares(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *targets,
-             size_t n_targets, int role, uint64_t now)
-{
-    for (size_t i = 0; i < n_targets; i++) {
-        int rc = kith_store_share_set(n->store, id, &targets[i], role);
-        if (rc != KITH_OK) {
-            return rc;
-        }
-    }
-    return n_targets ? kith_node_update_audience(n, id, now, NULL) : KITH_OK;
-}
-
 int
 cmd_add(cli_globals_t *g, int argc, char **argv)
 {
@@ -137,29 +123,22 @@ cmd_add(cli_globals_t *g, int argc, char **argv)
             goto out;
         }
     }
-    uint8_t id[KITH_REC_ID_LEN];
-    kith_node_new_record_id(n, id);
-    uint64_t now = kith_hlc_now_ms();
-    int rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = cli_change_commit(&ch, n, id, n->id->pk, kind, NULL, now, NULL);
+    const kith_edit_t *edits;
+    size_t n_edits;
+    if (cli_change_edits(&ch, n, &edits, &n_edits) != 0) {
+        goto out;
     }
-    if (rc == KITH_OK) {
-        rc = apply_shares(n, id, resolved, n_targets,
-                          read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR, now);
-    }
-    if (rc == KITH_OK) {
-        rc = kith_store_commit(n->store);
-    }
+    kith_edit_result_t res;
+    char err[512] = "";
+    int rc = kith_node_add_record(n, kind, edits, n_edits, resolved, n_targets,
+                                  read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR,
+                                  kith_hlc_now_ms(), &res, err, sizeof(err));
     if (rc != KITH_OK) {
-        kith_store_rollback(n->store);
-        if (rc != CLI_CHANGE_REPORTED) {
-            cli_error("cannot add the record: %s", kith_strerror(rc));
-        }
+        cli_error("cannot add the record: %s", err[0] ? err : kith_strerror(rc));
         goto out;
     }
     char hex[33];
-    cli_id_hex(id, hex);
+    cli_id_hex(res.id, hex);
     printf("%s\n", hex);
     cli_poke(n->dir);
     ret = 0;
@@ -236,17 +215,18 @@ cmd_edit(cli_globals_t *g, int argc, char **argv)
         printf("Nothing published.\n");
         goto out;
     }
-    cli_change_result_t res;
-    rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = cli_change_commit(&ch, n, id, rec.owner, -1, &rec, kith_hlc_now_ms(), &res);
+    const kith_edit_t *edits;
+    size_t n_edits;
+    if (cli_change_edits(&ch, n, &edits, &n_edits) != 0) {
+        goto out;
     }
-    if (rc == KITH_OK) {
-        rc = kith_store_commit(n->store);
-    }
+    kith_edit_result_t res;
+    char err[512] = "";
+    rc = kith_node_edit(n, id, edits, n_edits, kith_hlc_now_ms(), &res, err, sizeof(err));
     if (rc != KITH_OK) {
-        kith_store_rollback(n->store);
-        if (rc != CLI_CHANGE_REPORTED) {
+        if (err[0]) {
+            cli_error("%s", err);
+        } else {
             cli_error("cannot edit the record: %s", kith_strerror(rc));
         }
         goto out;
@@ -813,29 +793,6 @@ load_owned(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], kith_record_t *rec
     return 0;
 }
 
-/* Writes the owner's op that deletes (del 1) or restores (del 0) a record. */
-static int
-set_deleted(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], int del)
-{
-    kith_op_t op;
-    kith_op_init(&op);
-    memcpy(op.rec, id, KITH_REC_ID_LEN);
-    memcpy(op.owner, n->id->pk, KITH_PK_LEN);
-    op.del = del;
-    int rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = kith_node_apply_local(n, &op, kith_hlc_now_ms(), NULL);
-    }
-    if (rc == KITH_OK) {
-        rc = kith_store_commit(n->store);
-    }
-    kith_op_close(&op);
-    if (rc != KITH_OK) {
-        kith_store_rollback(n->store);
-    }
-    return rc;
-}
-
 /* rm REF [--yes] and restore REF. */
 static int
 tombstone_common(cli_globals_t *g, int argc, char **argv, int del)
@@ -892,7 +849,7 @@ tombstone_common(cli_globals_t *g, int argc, char **argv, int del)
             goto out;
         }
     }
-    int rc = set_deleted(n, id, del);
+    int rc = kith_node_set_deleted(n, id, del, kith_hlc_now_ms());
     if (rc != KITH_OK) {
         cli_error("cannot %s the record: %s", del ? "delete" : "restore", kith_strerror(rc));
         goto out;

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "store/node.h"
+#include "node/node.h"
 #include "sync/session.h"
 
 #define KITH_DEFAULT_PORT    5484

@@ -7,7 +7,7 @@
 #ifndef KITH_SYNCENV_H
 #define KITH_SYNCENV_H
 
-#include "store/node.h"
+#include "node/node.h"
 #include "sync/session.h"
 
 typedef void (*kith_log_fn)(void *ctx, int level, const char *line);

@@ -50,7 +50,7 @@
 #include "kith/kith.h"
 #include "model/schema.h"
 #include "net/syncenv.h"
-#include "store/node.h"
+#include "node/node.h"
 #include "sync/session.h"
 #include "util/mpcheck.h"
 

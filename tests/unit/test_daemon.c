@@ -35,7 +35,7 @@
 #include "model/op.h"
 #include "model/schema.h"
 #include "net/daemon.h"
-#include "store/node.h"
+#include "node/node.h"
 #include "sync/session.h"
 #include "util/hlc.h"
 

@@ -1,5 +1,5 @@
 /*
- * Tests for nodes (src/store/node.c), each in a fresh temporary directory: creating and
+ * Tests for nodes (src/node/node.c), each in a fresh temporary directory: creating and
  * opening a home, permissions, passphrases, damaged identity files, local changes and
  * audiences computed from share specifications.
  */
@@ -12,7 +12,7 @@
 
 #include "kith/kith.h"
 #include "model/schema.h"
-#include "store/node.h"
+#include "node/node.h"
 #include "util/hlc.h"
 
 #define PASS "pw"

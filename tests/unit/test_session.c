@@ -33,7 +33,7 @@
 #include "model/schema.h"
 #include "net/daemon.h"
 #include "net/syncenv.h"
-#include "store/node.h"
+#include "node/node.h"
 #include "store/store.h"
 #include "sync/session.h"
 

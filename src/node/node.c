@@ -1,7 +1,7 @@
 /*
  * Nodes: home directory, identity and store together; see node.h.
  */
-#include "store/node.h"
+#include "node/node.h"
 #include "model/fold.h"
 
 #include <errno.h>

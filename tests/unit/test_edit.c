@@ -1,0 +1,228 @@
+/*
+ * Tests for the application layer's record changes (src/node/edit.c) on real nodes in
+ * temporary directories: sticky privacy, list elements, publishing, the refusal of
+ * shared changes a node may not make, deletion and restore, and that a refused change
+ * writes nothing.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kith/kith.h"
+#include "node/edit.h"
+
+static char base[64];
+static kith_node_t *alice, *bob;
+static uint64_t now = 1700000000000ULL;
+
+static kith_node_t *
+make_node(const char *name)
+{
+    char home[160], err[256];
+    snprintf(home, sizeof(home), "%s/%s", base, name);
+    assert_int_equal(kith_node_create(home, name, NULL, err, sizeof(err)), KITH_OK);
+    kith_node_t *n = NULL;
+    assert_int_equal(kith_node_open(home, NULL, &n, err, sizeof(err)), KITH_OK);
+    return n;
+}
+
+static int
+setup(void **state)
+{
+    (void) state;
+    if (kith_init() != KITH_OK) {
+        return -1;
+    }
+    snprintf(base, sizeof(base), "/tmp/kith-test-edit-XXXXXX");
+    if (mkdtemp(base) == NULL) {
+        return -1;
+    }
+    alice = make_node("alice");
+    bob = make_node("bob");
+    kith_peer_t p;
+    memset(&p, 0, sizeof(p));
+    p.name = "bob";
+    memcpy(p.key, bob->id->pk, KITH_PK_LEN);
+    p.groups = p.addr = p.last_addr = "";
+    return kith_node_peer_add(alice, &p, now) == KITH_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    kith_node_close(alice);
+    kith_node_close(bob);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* One edit of field in mode with up to two items. */
+static kith_edit_t
+ed(const char *field, kith_edit_mode_t mode, const char *const *items, size_t n)
+{
+    return (kith_edit_t){field, mode, items, n};
+}
+
+static const kith_rfield_t *
+layer(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], kith_record_t *r, const char *field,
+      int private)
+{
+    kith_record_close(r);
+    ASSERT_OK(kith_store_record_get(n->store, id, r));
+    return kith_record_field_in(r, field, private);
+}
+
+static void
+sticky_privacy_and_lists(void **state)
+{
+    (void) state;
+    static const char *const name[] = {"Ingrid"}, *const pol[] = {"rivalry"},
+                             *const pol2[] = {"alliance"}, *const mails[] = {"a@x.example"},
+                             *const more[] = {"b@x.example"}, *const priv[] = {"p@x.example"};
+    kith_edit_t create[] = {ed("name", KITH_EDIT_SET, name, 1),
+                            ed("emails", KITH_EDIT_SET, mails, 1),
+                            ed("politics", KITH_EDIT_PRIVATE, pol, 1)};
+    kith_edit_result_t res;
+    char err[256] = "";
+    ASSERT_OK(kith_node_add_record(alice, KITH_KIND_PERSON, create, 3, NULL, 0, 0, ++now, &res, err,
+                                   sizeof(err)));
+    uint8_t id[KITH_REC_ID_LEN];
+    memcpy(id, res.id, KITH_REC_ID_LEN);
+    kith_record_t r;
+    kith_record_init(&r);
+    assert_non_null(layer(alice, id, &r, "politics", 1));
+    assert_null(layer(alice, id, &r, "politics", 0));
+
+    /* --set on a private field stays private, and says so. */
+    kith_edit_t set = ed("politics", KITH_EDIT_SET, pol2, 1);
+    ASSERT_OK(kith_node_edit(alice, id, &set, 1, ++now, &res, err, sizeof(err)));
+    ASSERT_EQ(res.shared, 0);
+    ASSERT_EQ(res.kept_private, 1);
+    ASSERT_STREQ(res.first_kept, "politics");
+    ASSERT_STREQ(layer(alice, id, &r, "politics", 1)->value.str, "alliance");
+    assert_null(layer(alice, id, &r, "politics", 0));
+
+    /* A private address beside a shared one; --add then goes private, never copying. */
+    kith_edit_t p = ed("emails", KITH_EDIT_PRIVATE, priv, 1);
+    ASSERT_OK(kith_node_edit(alice, id, &p, 1, ++now, &res, err, sizeof(err)));
+    kith_edit_t add = ed("emails", KITH_EDIT_ADD, more, 1);
+    ASSERT_OK(kith_node_edit(alice, id, &add, 1, ++now, &res, err, sizeof(err)));
+    ASSERT_EQ(res.kept_private, 1);
+    ASSERT_EQ(layer(alice, id, &r, "emails", 0)->value.n_items, 1);
+    ASSERT_EQ(layer(alice, id, &r, "emails", 1)->value.n_items, 2);
+
+    /* Publishing one item moves it alone. */
+    kith_edit_t pub = ed("emails", KITH_EDIT_PUBLISH, more, 1);
+    ASSERT_OK(kith_node_edit(alice, id, &pub, 1, ++now, &res, err, sizeof(err)));
+    ASSERT_EQ(res.shared, 1);
+    const kith_rfield_t *f = layer(alice, id, &r, "emails", 0);
+    ASSERT_EQ(f->value.n_items, 2);
+    ASSERT_STREQ(f->value.items[1], "b@x.example");
+    ASSERT_EQ(layer(alice, id, &r, "emails", 1)->value.n_items, 1);
+
+    /* Removing what is not there, or publishing what is not private: refused, nothing
+     * written. */
+    uint64_t before = r.updated;
+    kith_edit_t rm = ed("emails", KITH_EDIT_REMOVE, pol, 1);
+    assert_int_not_equal(kith_node_edit(alice, id, &rm, 1, ++now, &res, err, sizeof(err)), KITH_OK);
+    kith_edit_t bad = ed("title", KITH_EDIT_PUBLISH, NULL, 0);
+    ASSERT_ERR(kith_node_edit(alice, id, &bad, 1, ++now, &res, err, sizeof(err)), KITH_ENOTFOUND);
+    assert_non_null(strstr(err, "no private value"));
+    layer(alice, id, &r, "emails", 0);
+    assert_true(r.updated == before);
+
+    /* Publishing a whole field. */
+    kith_edit_t whole = ed("politics", KITH_EDIT_PUBLISH, NULL, 0);
+    ASSERT_OK(kith_node_edit(alice, id, &whole, 1, ++now, &res, err, sizeof(err)));
+    ASSERT_STREQ(layer(alice, id, &r, "politics", 0)->value.str, "alliance");
+    assert_null(layer(alice, id, &r, "politics", 1));
+    kith_record_close(&r);
+}
+
+/* Copies every op of record id from one node to another, as a sync would. */
+static void
+deliver(kith_node_t *from, kith_node_t *to, const uint8_t id[KITH_REC_ID_LEN])
+{
+    kith_op_list_t ops;
+    ASSERT_OK(kith_store_load_ops(from->store, id, &ops));
+    const uint8_t **data = calloc(ops.n, sizeof(*data));
+    size_t *lens = calloc(ops.n, sizeof(*lens));
+    kith_buf_t *bufs = calloc(ops.n, sizeof(*bufs));
+    assert_non_null(data);
+    for (size_t i = 0; i < ops.n; i++) {
+        kith_buf_init(&bufs[i]);
+        ASSERT_OK(kith_store_op_get(from->store, ops.in[i].hash, &bufs[i]));
+        data[i] = bufs[i].data;
+        lens[i] = bufs[i].len;
+    }
+    kith_apply_stats_t st = {0};
+    ASSERT_OK(kith_store_begin(to->store));
+    ASSERT_OK(kith_store_apply_remote(to->store, to->id->pk, from->id->pk, 0, data, lens, ops.n,
+                                      &st, NULL, NULL));
+    ASSERT_OK(kith_store_commit(to->store));
+    assert_true(st.rejected == 0);
+    for (size_t i = 0; i < ops.n; i++) {
+        kith_buf_close(&bufs[i]);
+    }
+    free(bufs);
+    free(data);
+    free(lens);
+    kith_op_list_close(&ops);
+}
+
+static void
+readers_keep_private_notes(void **state)
+{
+    (void) state;
+    static const char *const name[] = {"Lena"}, *const note[] = {"my note"},
+                             *const title[] = {"Boss"};
+    kith_share_target_t to_bob = {0};
+    memcpy(to_bob.key, bob->id->pk, KITH_PK_LEN);
+    kith_edit_t create = ed("name", KITH_EDIT_SET, name, 1);
+    kith_edit_result_t res;
+    char err[256] = "";
+    ASSERT_OK(kith_node_add_record(alice, KITH_KIND_PERSON, &create, 1, &to_bob, 1,
+                                   KITH_ROLE_READER, ++now, &res, err, sizeof(err)));
+    uint8_t id[KITH_REC_ID_LEN];
+    memcpy(id, res.id, KITH_REC_ID_LEN);
+    deliver(alice, bob, id);
+
+    /* A reader: a shared change is refused and writes nothing; a private note is fine. */
+    kith_edit_t shared = ed("title", KITH_EDIT_SET, title, 1);
+    ASSERT_ERR(kith_node_edit(bob, id, &shared, 1, ++now, &res, err, sizeof(err)), KITH_EAUTH);
+    assert_non_null(strstr(err, "read-only"));
+    kith_edit_t mine = ed("note", KITH_EDIT_PRIVATE, note, 1);
+    ASSERT_OK(kith_node_edit(bob, id, &mine, 1, ++now, &res, err, sizeof(err)));
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(bob->store, id, &r));
+    ASSERT_STREQ(kith_record_field_in(&r, "note", 1)->value.str, "my note");
+    assert_null(kith_record_field(&r, "title"));
+    kith_record_close(&r);
+
+    /* Only the owner deletes and restores; the private note outlives both. */
+    ASSERT_ERR(kith_node_set_deleted(bob, id, 1, ++now), KITH_EAUTH);
+    ASSERT_OK(kith_node_set_deleted(alice, id, 1, ++now));
+    deliver(alice, bob, id);
+    ASSERT_OK(kith_store_record_get(bob->store, id, &r));
+    ASSERT_EQ(r.deleted, 1);
+    ASSERT_STREQ(kith_record_field_in(&r, "note", 1)->value.str, "my note");
+    kith_record_close(&r);
+    ASSERT_OK(kith_node_set_deleted(alice, id, 0, ++now));
+    deliver(alice, bob, id);
+    ASSERT_OK(kith_store_record_get(bob->store, id, &r));
+    ASSERT_EQ(r.deleted, 0);
+    kith_record_close(&r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sticky_privacy_and_lists),
+        cmocka_unit_test(readers_keep_private_notes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
