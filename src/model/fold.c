@@ -149,8 +149,9 @@ survives_demotions(const walk_t *w, size_t pos)
         }
         /* The first demotion after the op decides: anything made before it that the owner
          * held is in its cut. */
-        return dm->cut != NULL && bsearch(in->hash, dm->cut->hashes, dm->cut->n_hashes,
-                                          KITH_CUT_HASH_LEN, cmp_cut_hash) != NULL;
+        return dm->cut != NULL && dm->cut->n_hashes > 0 &&
+               bsearch(in->hash, dm->cut->hashes, dm->cut->n_hashes, KITH_CUT_HASH_LEN,
+                       cmp_cut_hash) != NULL;
     }
     return 1;
 }
@@ -389,7 +390,8 @@ finish_list(walk_t *w, kith_record_t *r, const wlist_t *l)
     int rc = KITH_OK;
     for (size_t i = 0; i < l->n && rc == KITH_OK; i++) {
         const inst_t *in = &l->inst[i];
-        if (bsearch(in->id, w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id) != NULL) {
+        if (w->n_tomb > 0 &&
+            bsearch(in->id, w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id) != NULL) {
             continue;
         }
         size_t at = 0;
@@ -493,7 +495,9 @@ walk(walk_t *w, size_t upto, kith_record_t *r, int *effective)
     if (!any_shared && upto > 0) {
         r->created = w->ops[0].op->hlc;
     }
-    qsort(w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id);
+    if (w->n_tomb > 1) {
+        qsort(w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id);
+    }
     for (size_t i = 0; i < w->n_lists; i++) {
         int rc = finish_list(w, r, &w->lists[i]);
         if (rc != KITH_OK) {
