@@ -440,6 +440,27 @@ cli_json_value(void *json, const char *field, const kith_value_t *v)
 }
 
 void
+cli_json_audience(kith_node_t *n, void *json, const kith_aud_t *aud, size_t n_aud)
+{
+    kith_json_t *j = json;
+    char nid[KITH_NODEID_BUFSIZE], label[80];
+    kith_json_array_begin(j);
+    for (size_t i = 0; i < n_aud; i++) {
+        kith_nodeid_encode(aud[i].key, nid);
+        cli_key_label(n, aud[i].key, label);
+        kith_json_object_begin(j);
+        kith_json_key(j, "node_id");
+        kith_json_string(j, nid);
+        kith_json_key(j, "name");
+        kith_json_string(j, label);
+        kith_json_key(j, "role");
+        kith_json_string(j, aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
+        kith_json_object_end(j);
+    }
+    kith_json_array_end(j);
+}
+
+void
 cli_json_time(void *json, uint64_t hlc)
 {
     kith_json_t *j = json;
@@ -631,20 +652,7 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *j
     kith_json_key(j, "owner_name");
     kith_json_string(j, label);
     kith_json_key(j, "audience");
-    kith_json_array_begin(j);
-    for (size_t i = 0; i < r->n_aud; i++) {
-        kith_nodeid_encode(r->aud[i].key, nid);
-        cli_key_label(n, r->aud[i].key, label);
-        kith_json_object_begin(j);
-        kith_json_key(j, "node_id");
-        kith_json_string(j, nid);
-        kith_json_key(j, "name");
-        kith_json_string(j, label);
-        kith_json_key(j, "role");
-        kith_json_string(j, role_name(r->aud[i].role));
-        kith_json_object_end(j);
-    }
-    kith_json_array_end(j);
+    cli_json_audience(n, j, r->aud, r->n_aud);
     if (with_shares) {
         json_shares(n, r, j);
     }

@@ -94,6 +94,8 @@ void cli_poke(const char *home);
 /* JSON (json is a kith_json_t *) of a field's value, and of a clock value as ISO 8601. */
 void cli_json_value(void *json, const char *field, const kith_value_t *v);
 void cli_json_time(void *json, uint64_t hlc);
+/* JSON of an audience: [{node_id, name, role}, ...]. */
+void cli_json_audience(kith_node_t *n, void *json, const kith_aud_t *aud, size_t n_aud);
 int cli_confirm(int yes, int need_tty, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes buf to stdout and reports failure (e.g. a closed pipe or a full disk). */

@@ -657,20 +657,7 @@ log_json(kith_node_t *n, kith_json_t *j, const kith_op_t *op, int eff, const kit
     }
     if (op->has_aud) {
         kith_json_key(j, "audience");
-        kith_json_array_begin(j);
-        for (size_t i = 0; i < op->n_aud; i++) {
-            kith_nodeid_encode(op->aud[i].key, nid);
-            cli_key_label(n, op->aud[i].key, label);
-            kith_json_object_begin(j);
-            kith_json_key(j, "node_id");
-            kith_json_string(j, nid);
-            kith_json_key(j, "name");
-            kith_json_string(j, label);
-            kith_json_key(j, "role");
-            kith_json_string(j, op->aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
-            kith_json_object_end(j);
-        }
-        kith_json_array_end(j);
+        cli_json_audience(n, j, op->aud, op->n_aud);
     }
     kith_json_key(j, "changes");
     kith_json_array_begin(j);

@@ -83,27 +83,6 @@ kith_op_close(kith_op_t *op)
     kith_op_init(op);
 }
 
-int
-kith_op_touches(const kith_op_t *op, const char *field)
-{
-    for (size_t i = 0; i < op->n_set; i++) {
-        if (strcmp(op->set[i].name, field) == 0) {
-            return 1;
-        }
-    }
-    for (size_t i = 0; i < op->n_add; i++) {
-        if (strcmp(op->add[i].name, field) == 0) {
-            return 1;
-        }
-    }
-    for (size_t i = 0; i < op->n_rm; i++) {
-        if (strcmp(op->rm[i].name, field) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Where name goes in a name-sorted array of n elements of size `size` whose first member
  * is the name; *found tells whether it is there. */
 static size_t
@@ -115,6 +94,15 @@ name_slot(const void *arr, size_t n, size_t size, const char *name, int *found)
     }
     *found = at < n && strcmp(*(char *const *) ((const char *) arr + at * size), name) == 0;
     return at;
+}
+
+/* 1 if a name-sorted array of n elements (name first, as in name_slot) holds name. */
+static int
+has_name(const void *arr, size_t n, size_t size, const char *name)
+{
+    int found;
+    name_slot(arr, n, size, name, &found);
+    return found;
 }
 
 /* Inserts a zeroed element named name (a copy) at `at`; *arr grows by one. */
@@ -164,15 +152,9 @@ kith_op_add_item(kith_op_t *op, const char *name, const char *item)
     if (!kith_schema_is_list(name)) {
         return KITH_EINVAL;
     }
-    for (size_t i = 0; i < op->n_set; i++) {
-        if (strcmp(op->set[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
-    }
-    for (size_t i = 0; i < op->n_rm; i++) {
-        if (strcmp(op->rm[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
+    if (has_name(op->set, op->n_set, sizeof(*op->set), name) ||
+        has_name(op->rm, op->n_rm, sizeof(*op->rm), name)) {
+        return KITH_EEXISTS;
     }
     size_t at = name_slot(op->add, op->n_add, sizeof(*op->add), name, &found);
     if (!found) {
@@ -203,15 +185,9 @@ kith_op_rm_elem(kith_op_t *op, const char *name, const uint8_t id[static KITH_EL
     if (!kith_schema_is_list(name)) {
         return KITH_EINVAL;
     }
-    for (size_t i = 0; i < op->n_set; i++) {
-        if (strcmp(op->set[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
-    }
-    for (size_t i = 0; i < op->n_add; i++) {
-        if (strcmp(op->add[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
+    if (has_name(op->set, op->n_set, sizeof(*op->set), name) ||
+        has_name(op->add, op->n_add, sizeof(*op->add), name)) {
+        return KITH_EEXISTS;
     }
     size_t at = name_slot(op->rm, op->n_rm, sizeof(*op->rm), name, &found);
     if (!found) {
@@ -297,15 +273,9 @@ kith_op_set_field(kith_op_t *op, const char *name, const kith_value_t *value)
     if (at < op->n_set && strcmp(op->set[at].name, name) == 0) {
         return KITH_EEXISTS;
     }
-    for (size_t i = 0; i < op->n_add; i++) {
-        if (strcmp(op->add[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
-    }
-    for (size_t i = 0; i < op->n_rm; i++) {
-        if (strcmp(op->rm[i].name, name) == 0) {
-            return KITH_EEXISTS;
-        }
+    if (has_name(op->add, op->n_add, sizeof(*op->add), name) ||
+        has_name(op->rm, op->n_rm, sizeof(*op->rm), name)) {
+        return KITH_EEXISTS;
     }
     kith_op_field_t *p = realloc(op->set, (op->n_set + 1) * sizeof(*p));
     if (p == NULL) {

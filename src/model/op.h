@@ -121,8 +121,6 @@ int kith_op_cut_add(kith_op_t *op, const uint8_t key[static KITH_PK_LEN], const 
  * field (proto/OPS.md "Element ids"). */
 void kith_op_elem_id(const uint8_t hash[static KITH_HASH_LEN], const char *field, const char *item,
                      uint8_t id[static KITH_ELEM_ID_LEN]);
-/* 1 if op names field in set, add or rm. */
-int kith_op_touches(const kith_op_t *op, const char *field);
 
 /* Canonical encoding of op (without signature). */
 int kith_op_encode(const kith_op_t *op, kith_buf_t *out);
