@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "util/nodeid.h"
 #include "cli/change.h"
+#include "node/share.h"
 #include "kith/error.h"
 #include "model/fold.h"
 #include "model/schema.h"
@@ -867,41 +868,6 @@ cmd_restore(cli_globals_t *g, int argc, char **argv)
     return tombstone_common(g, argc, argv, 0);
 }
 
-typedef struct {
-    const kith_peer_t *peer;
-    kith_buf_t *out;
-} via_ctx_t;
-
-static int
-add_via_group(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
-              int role)
-{
-    (void) id;
-    (void) role;
-    via_ctx_t *v = ctx;
-    if (!target->is_group || !kith_peer_in_group(v->peer, target->group)) {
-        return KITH_OK;
-    }
-    return kith_buf_printf(v->out, "%s@%s", v->out->len ? ", " : "", target->group);
-}
-
-/* Appends to out the groups ("@sales, @emea") through which record id reaches the peer
- * with this key; nothing if none do. */
-static int
-groups_reaching(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t key[KITH_PK_LEN],
-                kith_buf_t *out)
-{
-    kith_peer_t p;
-    int rc = kith_store_peer_get_by_key(n->store, key, &p);
-    if (rc != KITH_OK) {
-        return rc == KITH_ENOTFOUND ? KITH_OK : rc;
-    }
-    via_ctx_t v = {&p, out};
-    rc = kith_store_share_foreach(n->store, id, add_via_group, &v);
-    kith_peer_close(&p);
-    return rc;
-}
-
 static int
 share_common(cli_globals_t *g, int argc, char **argv, int sharing)
 {
@@ -954,60 +920,37 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
             goto out;
         }
     }
-    kith_buf_t via, notes;
-    kith_buf_init(&via);
-    kith_buf_init(&notes);
-    int rc = kith_store_begin(n->store);
-    for (size_t i = 0; rc == KITH_OK && i < n_targets; i++) {
-        if (sharing) {
-            rc = kith_store_share_set(n->store, id, &resolved[i],
-                                      read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR);
+    kith_unshare_result_t *found = calloc(n_targets, sizeof(*found));
+    if (found == NULL) {
+        cli_error("out of memory");
+        goto out;
+    }
+    int rc = sharing ? kith_node_share(n, id, resolved, n_targets,
+                                       read_only ? KITH_ROLE_READER : KITH_ROLE_EDITOR,
+                                       kith_hlc_now_ms())
+                     : kith_node_unshare(n, id, resolved, n_targets, kith_hlc_now_ms(), found);
+    for (size_t i = 0; rc == KITH_ENOTFOUND && !sharing && i < n_targets; i++) {
+        const char *groups = found[i].via, *group1 = found[i].via + 1;
+        int one_group = groups[0] != '\0' && strchr(groups, ',') == NULL;
+        if (found[i].removed) {
             continue;
         }
-        int removed = 0;
-        rc = kith_store_share_remove(n->store, id, &resolved[i], &removed);
-        /* A peer may get the record through a group as well as, or instead of, by name:
-         * say so rather than claim it was not shared, or that it now is not. */
-        via.len = 0;
-        if (rc == KITH_OK && !resolved[i].is_group) {
-            rc = groups_reaching(n, id, resolved[i].key, &via);
-        }
-        if (rc != KITH_OK) {
-            break;
-        }
-        const char *groups = via.len ? (const char *) via.data : "";
-        const char *group1 = via.len ? (const char *) via.data + 1 : "";
-        int one_group = via.len && strchr(groups, ',') == NULL;
-        if (!removed && via.len) {
+        if (groups[0] != '\0') {
             cli_error("'%s' is shared with %s only through %s, not by name. To stop, remove "
                       "%s from the group ('kith peer edit %s --remove-group %s') or unshare "
                       "the group ('kith unshare %s --with %s')",
                       kith_record_name(&rec), targets[i], groups, targets[i], targets[i],
                       one_group ? group1 : "GROUP", argv[optind], one_group ? groups : "@GROUP");
-            rc = CLI_CHANGE_REPORTED;
-        } else if (!removed) {
+        } else {
             cli_error("'%s' is not shared with %s", kith_record_name(&rec), targets[i]);
-            rc = CLI_CHANGE_REPORTED;
-        } else if (via.len) {
-            rc = kith_buf_printf(&notes,
-                                 "Note: %s still gets '%s' through %s (remove %s from the group, "
-                                 "or unshare the group, to stop that)\n",
-                                 targets[i], kith_record_name(&rec), groups, targets[i]);
         }
-    }
-    int changed = 0;
-    if (rc == KITH_OK) {
-        rc = kith_node_update_audience(n, id, kith_hlc_now_ms(), &changed);
-    }
-    if (rc == KITH_OK) {
-        rc = kith_store_commit(n->store);
     }
     if (rc != KITH_OK) {
-        kith_store_rollback(n->store);
-        if (rc != CLI_CHANGE_REPORTED) {
+        if (rc != KITH_ENOTFOUND || sharing) {
             cli_error("cannot %s the record: %s", cmd, kith_strerror(rc));
         }
-        goto out_bufs;
+        free(found);
+        goto out;
     }
     for (size_t i = 0; i < n_targets; i++) {
         printf("%s %s with %s\n", sharing ? "Shared" : "Stopped sharing", kith_record_name(&rec),
@@ -1016,14 +959,16 @@ share_common(cli_globals_t *g, int argc, char **argv, int sharing)
     if (sharing && read_only) {
         printf("(read-only)\n");
     }
-    if (notes.len > 0) {
-        fwrite(notes.data, 1, notes.len, stdout);
+    for (size_t i = 0; !sharing && i < n_targets; i++) {
+        if (found[i].via[0] != '\0') {
+            printf("Note: %s still gets '%s' through %s (remove %s from the group, or unshare "
+                   "the group, to stop that)\n",
+                   targets[i], kith_record_name(&rec), found[i].via, targets[i]);
+        }
     }
+    free(found);
     cli_poke(n->dir);
     ret = 0;
-out_bufs:
-    kith_buf_close(&via);
-    kith_buf_close(&notes);
 out:
     free(targets);
     free(resolved);
