@@ -48,8 +48,10 @@ typedef struct {
     size_t n_dem;
     wlist_t *lists;
     size_t n_lists;
-    uint8_t (*tomb)[KITH_ELEM_ID_LEN]; /* element ids removed by effective ops */
-    size_t n_tomb, cap_tomb;
+    /* Element ids removed by effective ops, per layer (0 shared, 1 private): a remove in
+     * one layer never touches the other's instances. */
+    uint8_t (*tomb[2])[KITH_ELEM_ID_LEN];
+    size_t n_tomb[2], cap_tomb[2];
 } walk_t;
 
 static int
@@ -298,18 +300,18 @@ list_add(wlist_t *l, const uint8_t hash[KITH_HASH_LEN], const char *item)
 }
 
 static int
-tomb_add(walk_t *w, const uint8_t id[KITH_ELEM_ID_LEN])
+tomb_add(walk_t *w, int private, const uint8_t id[KITH_ELEM_ID_LEN])
 {
-    if (w->n_tomb == w->cap_tomb) {
-        size_t cap = w->cap_tomb ? w->cap_tomb * 2 : 16;
-        uint8_t(*p)[KITH_ELEM_ID_LEN] = realloc(w->tomb, cap * KITH_ELEM_ID_LEN);
+    if (w->n_tomb[private] == w->cap_tomb[private]) {
+        size_t cap = w->cap_tomb[private] ? w->cap_tomb[private] * 2 : 16;
+        uint8_t(*p)[KITH_ELEM_ID_LEN] = realloc(w->tomb[private], cap * KITH_ELEM_ID_LEN);
         if (p == NULL) {
             return KITH_ENOMEM;
         }
-        w->tomb = p;
-        w->cap_tomb = cap;
+        w->tomb[private] = p;
+        w->cap_tomb[private] = cap;
     }
-    memcpy(w->tomb[w->n_tomb++], id, KITH_ELEM_ID_LEN);
+    memcpy(w->tomb[private][w->n_tomb[private]++], id, KITH_ELEM_ID_LEN);
     return KITH_OK;
 }
 
@@ -352,7 +354,7 @@ apply_fields(walk_t *w, kith_record_t *r, const kith_fold_input_t *in)
             return KITH_ENOMEM;
         }
         for (size_t i = 0; i < rm->n_ids; i++) {
-            int rc = tomb_add(w, rm->ids[i]);
+            int rc = tomb_add(w, private, rm->ids[i]);
             if (rc != KITH_OK) {
                 return rc;
             }
@@ -390,8 +392,8 @@ finish_list(walk_t *w, kith_record_t *r, const wlist_t *l)
     int rc = KITH_OK;
     for (size_t i = 0; i < l->n && rc == KITH_OK; i++) {
         const inst_t *in = &l->inst[i];
-        if (w->n_tomb > 0 &&
-            bsearch(in->id, w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id) != NULL) {
+        if (w->n_tomb[l->private] > 0 && bsearch(in->id, w->tomb[l->private], w->n_tomb[l->private],
+                                                 KITH_ELEM_ID_LEN, cmp_elem_id) != NULL) {
             continue;
         }
         size_t at = 0;
@@ -495,8 +497,10 @@ walk(walk_t *w, size_t upto, kith_record_t *r, int *effective)
     if (!any_shared && upto > 0) {
         r->created = w->ops[0].op->hlc;
     }
-    if (w->n_tomb > 1) {
-        qsort(w->tomb, w->n_tomb, KITH_ELEM_ID_LEN, cmp_elem_id);
+    for (int layer = 0; layer < 2; layer++) {
+        if (w->n_tomb[layer] > 1) {
+            qsort(w->tomb[layer], w->n_tomb[layer], KITH_ELEM_ID_LEN, cmp_elem_id);
+        }
     }
     for (size_t i = 0; i < w->n_lists; i++) {
         int rc = finish_list(w, r, &w->lists[i]);
@@ -515,7 +519,8 @@ walk_close(walk_t *w)
     }
     free(w->lists);
     free(w->dem);
-    free(w->tomb);
+    free(w->tomb[0]);
+    free(w->tomb[1]);
 }
 
 int

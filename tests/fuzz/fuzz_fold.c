@@ -37,9 +37,6 @@
  *    record.
  *
  * Bounded: at most 16 ops of a few fields each, whatever the input length.
- *
- * Building with -DFUZZ_FOLD_SKIP_LAYERS leaves out the layer independence check, to fuzz
- * the rest while a known failure of that check is being fixed.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -55,12 +52,6 @@
 enum { OWNER, EDITOR, READER, STRANGER, N_IDS };
 
 #define MAX_OPS 16
-
-#ifdef FUZZ_FOLD_SKIP_LAYERS
-static const int check_layers = 0;
-#else
-static const int check_layers = 1;
-#endif
 
 static kith_identity_t *ids[N_IDS];
 static uint8_t rec_id[KITH_REC_ID_LEN];
@@ -527,10 +518,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(same_former(&r, &other), "the former members depend on the order of the ops");
         kith_record_close(&other);
     }
-    if (check_layers) {
-        check_layer_alone(&s, &r, flags, 0);
-        check_layer_alone(&s, &r, flags, 1);
-    }
+    check_layer_alone(&s, &r, flags, 0);
+    check_layer_alone(&s, &r, flags, 1);
 
     /* Prefixes of the fold order, as `kith log` walks them. */
     kith_fold_input_t sorted[MAX_OPS];
