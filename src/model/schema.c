@@ -10,12 +10,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/errbuf.h"
 #include "util/utf8.h"
 
 static const char *const buying_roles[] = {
@@ -62,18 +62,6 @@ static const kith_field_def_t fields[] = {
 #undef TEXT
 #undef NOTE
 #undef INTEL
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-    if (errbuf == NULL || errcap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errcap, fmt, ap);
-    va_end(ap);
-}
 
 const kith_field_def_t *
 kith_schema_fields(size_t *n)
@@ -259,10 +247,10 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
                        size_t errcap)
 {
     if (kith_schema_check_name(field) != KITH_OK) {
-        set_err(errbuf, errcap,
-                "unknown field '%s' (see 'kith help fields'; custom fields start "
-                "with x-)",
-                field);
+        kith__errbuf_set(errbuf, errcap,
+                         "unknown field '%s' (see 'kith help fields'; custom fields start "
+                         "with x-)",
+                         field);
         return KITH_EINVAL;
     }
     const kith_field_def_t *def = kith_schema_field(field);
@@ -272,12 +260,12 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
         long n = strtol(text, &end, 10);
         /* strtol skips leading white space; a value typed with it is still a typo. */
         if (text[0] == '\0' || isspace((unsigned char) text[0]) || *end != '\0' || errno != 0) {
-            set_err(errbuf, errcap, "%s: '%s' is not a whole number", field, text);
+            kith__errbuf_set(errbuf, errcap, "%s: '%s' is not a whole number", field, text);
             return KITH_EINVAL;
         }
         if (n < def->min || n > def->max) {
-            set_err(errbuf, errcap, "%s must be between %d and %d, not %ld", field, def->min,
-                    def->max, n);
+            kith__errbuf_set(errbuf, errcap, "%s must be between %d and %d, not %ld", field,
+                             def->min, def->max, n);
             return KITH_ERANGE;
         }
         kith_value_set_int(v, n);
@@ -293,9 +281,9 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
                     strncat(list, ", ", sizeof(list) - strlen(list) - 1);
                 }
             }
-            set_err(errbuf, errcap, "%s: '%s' is %s: %s", field, text, why, list);
+            kith__errbuf_set(errbuf, errcap, "%s: '%s' is %s: %s", field, text, why, list);
         } else {
-            set_err(errbuf, errcap, "%s: %s", field, why);
+            kith__errbuf_set(errbuf, errcap, "%s: %s", field, why);
         }
         return KITH_EINVAL;
     }

@@ -3,27 +3,12 @@
  */
 #include "node/edit.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/errbuf.h"
 #include "util/hlc.h"
-
-static void say(char *errbuf, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-say(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-    if (errbuf == NULL || errcap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errcap, fmt, ap);
-    va_end(ap);
-}
 
 /* Checks an item against the schema and gives its canonical value (a text, or a number):
  * whatever front end sent it, nothing unchecked reaches an op. */
@@ -66,8 +51,8 @@ remove_item(kith_op_t *op, const kith_record_t *cur, const char *field, int priv
         }
         return KITH_OK;
     }
-    say(errbuf, errcap, "%s: '%s' is not in the %s list", field, item,
-        private ? "private" : "shared");
+    kith__errbuf_set(errbuf, errcap, "%s: '%s' is not in the %s list", field, item,
+                     private ? "private" : "shared");
     return KITH_ENOTFOUND;
 }
 
@@ -80,7 +65,7 @@ publish(kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur, const kith_ed
 {
     const kith_rfield_t *f = cur ? kith_record_field_in(cur, e->field, 1) : NULL;
     if (f == NULL) {
-        say(errbuf, errcap, "'%s' has no private value to publish", e->field);
+        kith__errbuf_set(errbuf, errcap, "'%s' has no private value to publish", e->field);
         return KITH_ENOTFOUND;
     }
     int rc = KITH_OK;
@@ -90,7 +75,8 @@ publish(kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur, const kith_ed
         if (rc == KITH_OK && item.type == KITH_V_STR && kith_schema_is_list(e->field)) {
             rc = remove_item(priv, cur, e->field, 1, item.str, errbuf, errcap);
         } else if (rc == KITH_OK) {
-            say(errbuf, errcap, "%s holds one value: publish the field, not an item", e->field);
+            kith__errbuf_set(errbuf, errcap, "%s holds one value: publish the field, not an item",
+                             e->field);
             rc = KITH_EINVAL;
         }
         if (rc == KITH_OK) {
@@ -158,12 +144,14 @@ say_refused(kith_node_t *n, const kith_record_t *cur, char *errbuf, size_t errca
     int role = kith_record_role(cur, n->id->pk);
     if (role == 0 && kith_store_former_get(n->store, cur->id, n->id->pk, &since) == KITH_OK) {
         kith_hlc_format(since, when);
-        say(errbuf, errcap,
+        kith__errbuf_set(
+            errbuf, errcap,
             "'%s' is no longer shared with you (since %s UTC); your edits would have no "
             "effect. You can still keep private notes on it (--private FIELD=VALUE)",
             kith_record_name(cur), when);
     } else {
-        say(errbuf, errcap,
+        kith__errbuf_set(
+            errbuf, errcap,
             "'%s' is %s; you cannot edit its shared fields, but you can keep private notes on "
             "it (--private FIELD=VALUE)",
             kith_record_name(cur),
@@ -192,10 +180,11 @@ apply_edits(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t own
                  ? publish(&pub, &priv, cur, e, errbuf, errcap)
                  : add_edit(e, private ? &priv : &pub, cur, private, errbuf, errcap);
         if (rc == KITH_EEXISTS) {
-            say(errbuf, errcap, "'%s' is changed twice; give each field once", e->field);
+            kith__errbuf_set(errbuf, errcap, "'%s' is changed twice; give each field once",
+                             e->field);
         } else if (rc == KITH_ETOOBIG) {
-            say(errbuf, errcap, "%s: too many items (a list holds at most %d)", e->field,
-                KITH_VALUE_MAX_ITEMS);
+            kith__errbuf_set(errbuf, errcap, "%s: too many items (a list holds at most %d)",
+                             e->field, KITH_VALUE_MAX_ITEMS);
         }
     }
     res->shared = pub.n_set + pub.n_add + pub.n_rm;
@@ -221,8 +210,9 @@ apply_edits(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t own
         }
         rc = kith_node_apply_local(n, op, now_ms, NULL);
         if (rc == KITH_ETOOBIG) {
-            say(errbuf, errcap, "the change is too large for one op (at most %d bytes)",
-                KITH_OP_MAX_LEN);
+            kith__errbuf_set(errbuf, errcap,
+                             "the change is too large for one op (at most %d bytes)",
+                             KITH_OP_MAX_LEN);
         }
     }
     kith_op_close(&pub);
@@ -257,7 +247,7 @@ kith_node_edit(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], const k
     if (rc == KITH_OK) {
         rc = kith_store_record_get(n->store, id, &cur);
         if (rc == KITH_ENOTFOUND) {
-            say(errbuf, errcap, "no such record");
+            kith__errbuf_set(errbuf, errcap, "no such record");
         }
     }
     if (rc == KITH_OK) {

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +16,10 @@
 
 #include "crypto/keyfile.h"
 #include "kith/error.h"
+#include "util/errbuf.h"
 #include "model/record.h"
 
 #define KEY_FILE_MAX 4096
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-    if (errbuf == NULL || errcap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errcap, fmt, ap);
-    va_end(ap);
-}
 
 int
 kith_home_resolve(const char *opt, kith_buf_t *out)
@@ -128,9 +116,11 @@ read_key_file(const char *dir, kith_buf_t *out, char *errbuf, size_t errcap)
     if (fd < 0) {
         rc = errno == ENOENT ? KITH_ENOTFOUND : KITH_EIO;
         if (rc == KITH_ENOTFOUND) {
-            set_err(errbuf, errcap, "no kith node in %s (create one with 'kith init')", dir);
+            kith__errbuf_set(errbuf, errcap, "no kith node in %s (create one with 'kith init')",
+                             dir);
         } else {
-            set_err(errbuf, errcap, "cannot read %s: %s", (char *) path.data, strerror(errno));
+            kith__errbuf_set(errbuf, errcap, "cannot read %s: %s", (char *) path.data,
+                             strerror(errno));
         }
         goto out;
     }
@@ -143,7 +133,8 @@ read_key_file(const char *dir, kith_buf_t *out, char *errbuf, size_t errcap)
         }
         if (r < 0) {
             rc = KITH_EIO;
-            set_err(errbuf, errcap, "cannot read %s: %s", (char *) path.data, strerror(errno));
+            kith__errbuf_set(errbuf, errcap, "cannot read %s: %s", (char *) path.data,
+                             strerror(errno));
             goto out;
         }
         if (r == 0 || len + (size_t) r == sizeof(tmp)) {
@@ -179,7 +170,7 @@ kith_node_create(const char *dir, const char *name, const char *passphrase, char
     mode_t old_umask = umask(077);
     int rc = make_dirs(dir);
     if (rc != KITH_OK) {
-        set_err(errbuf, errcap, "cannot create %s: %s", dir, strerror(errno));
+        kith__errbuf_set(errbuf, errcap, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
     if ((rc = path_join(&key_path, dir, KITH_KEY_FILE)) != KITH_OK ||
@@ -187,19 +178,19 @@ kith_node_create(const char *dir, const char *name, const char *passphrase, char
         goto out;
     }
     if (lstat((char *) key_path.data, &st) == 0 || lstat((char *) db_path.data, &st) == 0) {
-        set_err(errbuf, errcap, "%s already holds a kith node; not overwriting it", dir);
+        kith__errbuf_set(errbuf, errcap, "%s already holds a kith node; not overwriting it", dir);
         rc = KITH_EEXISTS;
         goto out;
     }
     if (name != NULL && strlen(name) > KITH_NAME_MAX) {
-        set_err(errbuf, errcap, "the name is longer than %d bytes", KITH_NAME_MAX);
+        kith__errbuf_set(errbuf, errcap, "the name is longer than %d bytes", KITH_NAME_MAX);
         rc = KITH_EINVAL;
         goto out;
     }
     if ((rc = kith_identity_new(&id)) != KITH_OK ||
         (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK ||
         (rc = kith_vault_create(id, wrapped, &vault)) != KITH_OK) {
-        set_err(errbuf, errcap, "cannot create the identity: %s", kith_strerror(rc));
+        kith__errbuf_set(errbuf, errcap, "cannot create the identity: %s", kith_strerror(rc));
         goto out;
     }
     rc = kith_store_open((char *) db_path.data, 1, &store, errbuf, errcap);
@@ -212,13 +203,14 @@ kith_node_create(const char *dir, const char *name, const char *passphrase, char
             KITH_OK ||
         (rc = kith_store_meta_set(store, "public_key", id->pk, KITH_PK_LEN)) != KITH_OK ||
         (rc = kith_store_commit(store)) != KITH_OK) {
-        set_err(errbuf, errcap, "cannot initialise the store: %s", kith_strerror(rc));
+        kith__errbuf_set(errbuf, errcap, "cannot initialise the store: %s", kith_strerror(rc));
         goto out;
     }
     /* The key file goes last: a node exists once its identity file does. */
     rc = write_file_atomic((char *) key_path.data, key.data, key.len);
     if (rc != KITH_OK) {
-        set_err(errbuf, errcap, "cannot write %s: %s", (char *) key_path.data, strerror(errno));
+        kith__errbuf_set(errbuf, errcap, "cannot write %s: %s", (char *) key_path.data,
+                         strerror(errno));
         goto out;
     }
     key_written = 1;
@@ -272,8 +264,8 @@ kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errb
     if (rc == KITH_OK) {
         rc = kith_keyfile_public(key.data, key.len, pk);
         if (rc != KITH_OK) {
-            set_err(errbuf, errcap, "%s/%s is damaged: not a kith identity file", dir,
-                    KITH_KEY_FILE);
+            kith__errbuf_set(errbuf, errcap, "%s/%s is damaged: not a kith identity file", dir,
+                             KITH_KEY_FILE);
         }
     }
     if (key.data != NULL) {
@@ -318,11 +310,13 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
     }
     rc = kith_keyfile_decode(key.data, key.len, passphrase, &n->id);
     if (rc == KITH_EPASSPHRASE) {
-        set_err(errbuf, errcap, passphrase ? "wrong passphrase" : "a passphrase is needed");
+        kith__errbuf_set(errbuf, errcap,
+                         passphrase ? "wrong passphrase" : "a passphrase is needed");
         goto out;
     }
     if (rc != KITH_OK) {
-        set_err(errbuf, errcap, "%s/%s is damaged: %s", dir, KITH_KEY_FILE, kith_strerror(rc));
+        kith__errbuf_set(errbuf, errcap, "%s/%s is damaged: %s", dir, KITH_KEY_FILE,
+                         kith_strerror(rc));
         goto out;
     }
     if ((rc = path_join(&db_path, dir, KITH_DB_FILE)) != KITH_OK) {
@@ -330,8 +324,8 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
     }
     struct stat st;
     if (stat((char *) db_path.data, &st) != 0) {
-        set_err(errbuf, errcap, "%s is missing: the store of this node is gone",
-                (char *) db_path.data);
+        kith__errbuf_set(errbuf, errcap, "%s is missing: the store of this node is gone",
+                         (char *) db_path.data);
         rc = KITH_ECORRUPT;
         goto out;
     }
@@ -346,8 +340,9 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         rc = kith_vault_open(n->id, wrapped.data, wrapped.len, &n->vault);
     }
     if (rc != KITH_OK) {
-        set_err(errbuf, errcap, "the store in %s cannot be unlocked with this identity (%s)", dir,
-                kith_strerror(rc));
+        kith__errbuf_set(errbuf, errcap,
+                         "the store in %s cannot be unlocked with this identity (%s)", dir,
+                         kith_strerror(rc));
         rc = KITH_ECORRUPT;
         goto out;
     }

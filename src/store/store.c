@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/errbuf.h"
 #include "model/accept.h"
 #include "model/fold.h"
 #include "util/hlc.h"
@@ -95,18 +96,6 @@ static const char *const migrations[] = {
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-    if (errbuf == NULL || errcap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errcap, fmt, ap);
-    va_end(ap);
-}
 
 /* The kith error for SQLite's last failure on db: a full disk is worth telling apart. */
 static int
@@ -192,25 +181,27 @@ migrate(kith_store_t *s, char *errbuf, size_t errcap)
 {
     int v = kith_store_schema_version(s);
     if (v < 0) {
-        set_err(errbuf, errcap, "cannot read the database: %s", sqlite3_errmsg(s->db));
+        kith__errbuf_set(errbuf, errcap, "cannot read the database: %s", sqlite3_errmsg(s->db));
         return KITH_ECORRUPT;
     }
     if (v > N_MIGRATIONS) {
-        set_err(errbuf, errcap, "the database is from a newer kith (schema %d, this kith knows %d)",
-                v, N_MIGRATIONS);
+        kith__errbuf_set(errbuf, errcap,
+                         "the database is from a newer kith (schema %d, this kith knows %d)", v,
+                         N_MIGRATIONS);
         return KITH_EVERSION;
     }
     for (; v < N_MIGRATIONS; v++) {
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
         if (exec(s, "BEGIN IMMEDIATE") != KITH_OK) {
-            set_err(errbuf, errcap, "cannot migrate the database: %s", sqlite3_errmsg(s->db));
+            kith__errbuf_set(errbuf, errcap, "cannot migrate the database: %s",
+                             sqlite3_errmsg(s->db));
             return KITH_EDB;
         }
         if (exec(s, migrations[v]) != KITH_OK || exec(s, pragma) != KITH_OK ||
             exec(s, "COMMIT") != KITH_OK) {
-            set_err(errbuf, errcap, "database migration %d failed: %s", v + 1,
-                    sqlite3_errmsg(s->db));
+            kith__errbuf_set(errbuf, errcap, "database migration %d failed: %s", v + 1,
+                             sqlite3_errmsg(s->db));
             exec(s, "ROLLBACK");
             return KITH_EDB;
         }
@@ -229,15 +220,15 @@ kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int rc = KITH_EDB;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        set_err(errbuf, errcap, "cannot open %s: %s", path,
-                s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        kith__errbuf_set(errbuf, errcap, "cannot open %s: %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto out;
     }
     sqlite3_busy_timeout(s->db, 5000);
     /* 8 KiB pages: a record row is about 1 KiB, and bulk imports write half as many
      * pages as with the default 4 KiB. Only takes effect when the file is created. */
     if (create && exec(s, "PRAGMA page_size=8192") != KITH_OK) {
-        set_err(errbuf, errcap, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
+        kith__errbuf_set(errbuf, errcap, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
         goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -256,8 +247,8 @@ kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, 
         exec(s, "PRAGMA cache_size=-2048") != KITH_OK ||
         exec(s, "PRAGMA temp_store=MEMORY") != KITH_OK ||
         exec(s, "PRAGMA foreign_keys=ON") != KITH_OK) {
-        set_err(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
-                sqlite3_errmsg(s->db));
+        kith__errbuf_set(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                         sqlite3_errmsg(s->db));
         rc = KITH_ECORRUPT;
         goto out;
     }

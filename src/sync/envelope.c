@@ -20,12 +20,12 @@
 #include "sync/envelope.h"
 
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kith/error.h"
+#include "util/errbuf.h"
 
 #define MAGIC     "KENV"
 #define MAGIC_LEN 4
@@ -52,21 +52,6 @@ static const uint8_t pl_head[] = {0x84, 0xa3, 'o', 'p', 's'};
 static const uint8_t pl_recipient[] = {0xa9, 'r', 'e', 'c', 'i', 'p', 'i', 'e', 'n', 't', 0xc4, 32};
 static const uint8_t pl_sender[] = {0xa6, 's', 'e', 'n', 'd', 'e', 'r', 0xc4, 32};
 static const uint8_t pl_v[] = {0xa1, 'v'};
-
-static void seterr(char *errbuf, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-    if (errbuf == NULL || errcap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errcap, fmt, ap);
-    va_end(ap);
-}
 
 /* Wipes all of a buffer that held plaintext, then frees it. */
 static void
@@ -279,8 +264,8 @@ check_ops(const uint8_t *const *ops, const size_t *op_lens, size_t n_ops,
             return rc;
         }
         if (rc != KITH_OK) {
-            seterr(errbuf, errcap, "op %zu of %zu fails verification: %s", i + 1, n_ops,
-                   kith_strerror(rc));
+            kith__errbuf_set(errbuf, errcap, "op %zu of %zu fails verification: %s", i + 1, n_ops,
+                             kith_strerror(rc));
             return KITH_EPROTO;
         }
         int private = op.private;
@@ -290,11 +275,12 @@ check_ops(const uint8_t *const *ops, const size_t *op_lens, size_t n_ops,
         }
         kith_op_close(&op);
         if (private) {
-            seterr(errbuf, errcap, "op %zu of %zu is private", i + 1, n_ops);
+            kith__errbuf_set(errbuf, errcap, "op %zu of %zu is private", i + 1, n_ops);
             return KITH_EPROTO;
         }
         if (other) {
-            seterr(errbuf, errcap, "op %zu of %zu belongs to another record", i + 1, n_ops);
+            kith__errbuf_set(errbuf, errcap, "op %zu of %zu belongs to another record", i + 1,
+                             n_ops);
             return KITH_EPROTO;
         }
     }
@@ -318,16 +304,16 @@ kith__envelope_decode_payload(const uint8_t *pt, size_t pt_len,
     size_t total = 0;
 
     if (pt_len > PAYLOAD_MAX) {
-        seterr(errbuf, errcap, "payload larger than the limit");
+        kith__errbuf_set(errbuf, errcap, "payload larger than the limit");
         goto out;
     }
     if (!rd_expect(&r, pl_head, sizeof(pl_head)) || !rd_array(&r, &n)) {
-        seterr(errbuf, errcap, "malformed payload (expected the ops list)");
+        kith__errbuf_set(errbuf, errcap, "malformed payload (expected the ops list)");
         goto out;
     }
     if (n == 0 || n > KITH_ENVELOPE_MAX_OPS) {
-        seterr(errbuf, errcap, "payload holds %llu ops (1 to %d allowed)", (unsigned long long) n,
-               KITH_ENVELOPE_MAX_OPS);
+        kith__errbuf_set(errbuf, errcap, "payload holds %llu ops (1 to %d allowed)",
+                         (unsigned long long) n, KITH_ENVELOPE_MAX_OPS);
         goto out;
     }
     /* n is at most 10,000 here, so a lying count costs at most a few hundred KiB. */
@@ -342,13 +328,13 @@ kith__envelope_decode_payload(const uint8_t *pt, size_t pt_len,
     rc = KITH_EPROTO;
     for (size_t i = 0; i < n; i++) {
         if (!rd_bin(&r, &len)) {
-            seterr(errbuf, errcap, "malformed payload (op %zu)", i + 1);
+            kith__errbuf_set(errbuf, errcap, "malformed payload (op %zu)", i + 1);
             goto out;
         }
         if (len <= KITH_SIG_LEN || len > KITH_OP_MAX_LEN ||
             len > KITH_ENVELOPE_MAX_OPS_LEN - total) {
-            seterr(errbuf, errcap, "op %zu has a bad length (%llu bytes)", i + 1,
-                   (unsigned long long) len);
+            kith__errbuf_set(errbuf, errcap, "op %zu has a bad length (%llu bytes)", i + 1,
+                             (unsigned long long) len);
             goto out;
         }
         memcpy(env.mem + total, r.p + r.pos, (size_t) len);
@@ -359,34 +345,35 @@ kith__envelope_decode_payload(const uint8_t *pt, size_t pt_len,
         total += (size_t) len;
     }
     if (!rd_expect(&r, pl_recipient, sizeof(pl_recipient)) || r.len - r.pos < KITH_PK_LEN) {
-        seterr(errbuf, errcap, "malformed payload (expected the recipient)");
+        kith__errbuf_set(errbuf, errcap, "malformed payload (expected the recipient)");
         goto out;
     }
     if (memcmp(r.p + r.pos, recipient_ed_pk, KITH_PK_LEN) != 0) {
-        seterr(errbuf, errcap, "envelope is addressed to another node");
+        kith__errbuf_set(errbuf, errcap, "envelope is addressed to another node");
         goto out;
     }
     r.pos += KITH_PK_LEN;
     if (!rd_expect(&r, pl_sender, sizeof(pl_sender)) || r.len - r.pos < KITH_PK_LEN) {
-        seterr(errbuf, errcap, "malformed payload (expected the sender)");
+        kith__errbuf_set(errbuf, errcap, "malformed payload (expected the sender)");
         goto out;
     }
     if (memcmp(r.p + r.pos, sender_ed_pk, KITH_PK_LEN) != 0) {
-        seterr(errbuf, errcap, "sender named inside differs from the key that sealed it");
+        kith__errbuf_set(errbuf, errcap, "sender named inside differs from the key that sealed it");
         goto out;
     }
     r.pos += KITH_PK_LEN;
     if (!rd_expect(&r, pl_v, sizeof(pl_v)) || !rd_be(&r, 1, &v) || v > 0x7f) {
-        seterr(errbuf, errcap, "malformed payload (expected the version)");
+        kith__errbuf_set(errbuf, errcap, "malformed payload (expected the version)");
         goto out;
     }
     if (v != KITH_ENVELOPE_VERSION) {
-        seterr(errbuf, errcap, "unsupported payload version %llu", (unsigned long long) v);
+        kith__errbuf_set(errbuf, errcap, "unsupported payload version %llu",
+                         (unsigned long long) v);
         rc = KITH_EVERSION;
         goto out;
     }
     if (r.pos != r.len) {
-        seterr(errbuf, errcap, "%zu trailing bytes after the payload", r.len - r.pos);
+        kith__errbuf_set(errbuf, errcap, "%zu trailing bytes after the payload", r.len - r.pos);
         goto out;
     }
     memcpy(env.sender, sender_ed_pk, KITH_PK_LEN);
@@ -396,7 +383,7 @@ out:
         *out = env;
     } else {
         if (rc == KITH_ENOMEM) {
-            seterr(errbuf, errcap, "%s", kith_strerror(rc));
+            kith__errbuf_set(errbuf, errcap, "%s", kith_strerror(rc));
         }
         kith_envelope_close(&env);
     }
@@ -471,18 +458,18 @@ kith__envelope_dearmor(const char *text, size_t len, kith_buf_t *out, char *errb
         return KITH_EINVAL;
     }
     if (len > KITH_ENVELOPE_MAX_TEXT) {
-        seterr(errbuf, errcap, "input larger than %zu MiB", KITH_ENVELOPE_MAX_TEXT >> 20);
+        kith__errbuf_set(errbuf, errcap, "input larger than %zu MiB", KITH_ENVELOPE_MAX_TEXT >> 20);
         return KITH_ETOOBIG;
     }
     const char *begin = find(text, len, KITH_ENVELOPE_BEGIN);
     if (begin == NULL) {
-        seterr(errbuf, errcap, "no " KITH_ENVELOPE_BEGIN " line found");
+        kith__errbuf_set(errbuf, errcap, "no " KITH_ENVELOPE_BEGIN " line found");
         return KITH_EPARSE;
     }
     const char *body = begin + strlen(KITH_ENVELOPE_BEGIN);
     const char *end = find(body, len - (size_t) (body - text), KITH_ENVELOPE_END);
     if (end == NULL) {
-        seterr(errbuf, errcap, "missing " KITH_ENVELOPE_END " line (text cut short?)");
+        kith__errbuf_set(errbuf, errcap, "missing " KITH_ENVELOPE_END " line (text cut short?)");
         return KITH_EPARSE;
     }
 
@@ -507,19 +494,20 @@ kith__envelope_dearmor(const char *text, size_t len, kith_buf_t *out, char *errb
             b64.data[b64.len++] = c;
             line_start = 0;
         } else {
-            seterr(errbuf, errcap, "bad character 0x%02x in line %zu of the armored text", c, line);
+            kith__errbuf_set(errbuf, errcap, "bad character 0x%02x in line %zu of the armored text",
+                             c, line);
             rc = KITH_EPARSE;
             goto out;
         }
     }
     rc = KITH_EPARSE;
     if (b64.len == 0) {
-        seterr(errbuf, errcap, "the armored text is empty");
+        kith__errbuf_set(errbuf, errcap, "the armored text is empty");
         goto out;
     }
     if (b64.len % 4 != 0) {
-        seterr(errbuf, errcap, "bad base64: %zu characters is not a multiple of 4 (text cut?)",
-               b64.len);
+        kith__errbuf_set(errbuf, errcap,
+                         "bad base64: %zu characters is not a multiple of 4 (text cut?)", b64.len);
         goto out;
     }
     size_t cap = b64.len / 4 * 3, bin_len = 0;
@@ -529,7 +517,7 @@ kith__envelope_dearmor(const char *text, size_t len, kith_buf_t *out, char *errb
     }
     if (sodium_base642bin(out->data + out->len, cap, (const char *) b64.data, b64.len, NULL,
                           &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
-        seterr(errbuf, errcap, "bad base64 (misplaced '=' or damaged text)");
+        kith__errbuf_set(errbuf, errcap, "bad base64 (misplaced '=' or damaged text)");
         rc = KITH_EPARSE;
         goto out;
     }
@@ -543,7 +531,7 @@ out:
             out->data[start] = '\0';
         }
         if (rc == KITH_ENOMEM) {
-            seterr(errbuf, errcap, "%s", kith_strerror(rc));
+            kith__errbuf_set(errbuf, errcap, "%s", kith_strerror(rc));
         }
     }
     kith_buf_close(&b64);
@@ -660,7 +648,7 @@ kith_envelope_open(const kith_identity_t *recipient, const char *text, size_t le
         memset(out, 0, sizeof(*out));
     }
     if (recipient == NULL || text == NULL || out == NULL) {
-        seterr(errbuf, errcap, "%s", kith_strerror(KITH_EINVAL));
+        kith__errbuf_set(errbuf, errcap, "%s", kith_strerror(KITH_EINVAL));
         return KITH_EINVAL;
     }
     uint8_t es[KEY_LEN], ss[KEY_LEN], k1[KEY_LEN], k2[KEY_LEN];
@@ -675,58 +663,59 @@ kith_envelope_open(const kith_identity_t *recipient, const char *text, size_t le
     const uint8_t *h = bin.data;
     rc = KITH_EPARSE;
     if (bin.len < MAGIC_LEN + 1 || memcmp(h, MAGIC, MAGIC_LEN) != 0) {
-        seterr(errbuf, errcap, "not a kith envelope (bad magic)");
+        kith__errbuf_set(errbuf, errcap, "not a kith envelope (bad magic)");
         goto out;
     }
     /* The version comes before any length or crypto check: a newer format may differ in
      * both, and "unsupported version" is the useful answer then. */
     if (h[MAGIC_LEN] != KITH_ENVELOPE_VERSION) {
-        seterr(errbuf, errcap, "unsupported envelope version %u (this kith reads version %d)",
-               h[MAGIC_LEN], KITH_ENVELOPE_VERSION);
+        kith__errbuf_set(errbuf, errcap,
+                         "unsupported envelope version %u (this kith reads version %d)",
+                         h[MAGIC_LEN], KITH_ENVELOPE_VERSION);
         rc = KITH_EVERSION;
         goto out;
     }
     if (bin.len < BIN_MIN) {
-        seterr(errbuf, errcap, "envelope truncated (%zu bytes)", bin.len);
+        kith__errbuf_set(errbuf, errcap, "envelope truncated (%zu bytes)", bin.len);
         goto out;
     }
     if (bin.len > BIN_MAX) {
-        seterr(errbuf, errcap, "envelope larger than the limit");
+        kith__errbuf_set(errbuf, errcap, "envelope larger than the limit");
         rc = KITH_ETOOBIG;
         goto out;
     }
     size_t pt_len = bin.len - PREFIX - TAG_LEN;
     rc = kith_buf_reserve(&pt, pt_len);
     if (rc != KITH_OK) {
-        seterr(errbuf, errcap, "%s", kith_strerror(rc));
+        kith__errbuf_set(errbuf, errcap, "%s", kith_strerror(rc));
         goto out;
     }
     rc = KITH_ECRYPTO;
     if (crypto_scalarmult(es, recipient->xsk, h + OFF_EPK) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: bad ephemeral key (damaged envelope)");
+        kith__errbuf_set(errbuf, errcap, "cannot decrypt: bad ephemeral key (damaged envelope)");
         goto out;
     }
     derive(k1, es, NULL, h + OFF_EPK, NULL, recipient->xpk);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(sender, NULL, NULL, h + KITH_ENVELOPE_HEADER_LEN,
                                                    SENDER_CT, h, KITH_ENVELOPE_HEADER_LEN,
                                                    h + OFF_NONCE, k1) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: not sealed for this node, or damaged");
+        kith__errbuf_set(errbuf, errcap, "cannot decrypt: not sealed for this node, or damaged");
         goto out;
     }
     /* Anyone who knows our public key can get this far; the sender key is just a claim
      * until the payload decrypts under a key that needs its secret half. */
     if (crypto_sign_ed25519_pk_to_curve25519(spk, sender) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: invalid sender key");
+        kith__errbuf_set(errbuf, errcap, "cannot decrypt: invalid sender key");
         goto out;
     }
     if (crypto_scalarmult(ss, recipient->xsk, spk) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: invalid sender key");
+        kith__errbuf_set(errbuf, errcap, "cannot decrypt: invalid sender key");
         goto out;
     }
     derive(k2, es, ss, h + OFF_EPK, spk, recipient->xpk);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             pt.data, NULL, NULL, h + PREFIX, pt_len + TAG_LEN, h, PREFIX, h + OFF_NONCE, k2) != 0) {
-        seterr(errbuf, errcap, "cannot decrypt: damaged, tampered with, or forged");
+        kith__errbuf_set(errbuf, errcap, "cannot decrypt: damaged, tampered with, or forged");
         goto out;
     }
     pt.len = pt_len;

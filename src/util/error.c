@@ -3,6 +3,11 @@
  */
 #include "kith/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "util/errbuf.h"
+
 const char *
 kith_strerror(int err)
 {
@@ -17,4 +22,16 @@ kith_strerror(int err)
     default:
         return "unknown error";
     }
+}
+
+void
+kith__errbuf_set(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+    if (errbuf == NULL || errcap == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errcap, fmt, ap);
+    va_end(ap);
 }
