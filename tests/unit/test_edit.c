@@ -4,60 +4,11 @@
  * shared changes a node may not make, deletion and restore, and that a refused change
  * writes nothing.
  */
-#include "check.h"
+#include "node_pair.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
-#include "kith/kith.h"
 #include "node/edit.h"
-
-static char base[64];
-static kith_node_t *alice, *bob;
-static uint64_t now = 1700000000000ULL;
-
-static kith_node_t *
-make_node(const char *name)
-{
-    char home[160], err[256];
-    snprintf(home, sizeof(home), "%s/%s", base, name);
-    assert_int_equal(kith_node_create(home, name, NULL, err, sizeof(err)), KITH_OK);
-    kith_node_t *n = NULL;
-    assert_int_equal(kith_node_open(home, NULL, &n, err, sizeof(err)), KITH_OK);
-    return n;
-}
-
-static int
-setup(void **state)
-{
-    (void) state;
-    if (kith_init() != KITH_OK) {
-        return -1;
-    }
-    snprintf(base, sizeof(base), "/tmp/kith-test-edit-XXXXXX");
-    if (mkdtemp(base) == NULL) {
-        return -1;
-    }
-    alice = make_node("alice");
-    bob = make_node("bob");
-    kith_peer_t p;
-    memset(&p, 0, sizeof(p));
-    p.name = "bob";
-    memcpy(p.key, bob->id->pk, KITH_PK_LEN);
-    p.groups = p.addr = p.last_addr = "";
-    return kith_node_peer_add(alice, &p, now) == KITH_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    kith_node_close(alice);
-    kith_node_close(bob);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* One edit of field in mode with up to two items. */
 static kith_edit_t
@@ -224,5 +175,5 @@ main(void)
         cmocka_unit_test(sticky_privacy_and_lists),
         cmocka_unit_test(readers_keep_private_notes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
 }

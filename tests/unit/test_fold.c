@@ -911,6 +911,36 @@ rnd(uint64_t *x)
     return *x;
 }
 
+/* Folds s in `rounds` shuffled orders (x: the shuffle's state) and asserts that each gives
+ * the stored encoding want and, op by op, the effective flags want_eff. */
+static void
+assert_any_order(opset_t *s, const kith_buf_t *want, const int *want_eff, int rounds, uint64_t *x)
+{
+    kith_buf_t got;
+    kith_buf_init(&got);
+    for (int round = 0; round < rounds; round++) {
+        for (size_t i = s->n - 1; i > 0; i--) {
+            size_t j = (size_t) (rnd(x) % (i + 1));
+            kith_fold_input_t t = s->in[i];
+            s->in[i] = s->in[j];
+            s->in[j] = t;
+        }
+        int flags[MAX_OPS], eff[MAX_OPS];
+        kith_record_t r;
+        ASSERT_OK(kith_fold(s->in, s->n, &r, flags));
+        for (size_t i = 0; i < s->n; i++) {
+            eff[s->in[i].op - s->op] = flags[i];
+        }
+        assert_memory_equal(eff, want_eff, s->n * sizeof(int));
+        got.len = 0;
+        ASSERT_OK(kith_record_encode(&r, &got));
+        ASSERT_EQ(got.len, want->len);
+        assert_memory_equal(got.data, want->data, want->len);
+        kith_record_close(&r);
+    }
+    kith_buf_close(&got);
+}
+
 /* The property test of issue 10: random ops from three authors (sets, list adds and
  * removes, private ops, audience changes with cuts, deletes and restores) folded in
  * 1,000 random orders give one record and one set of effective flags; private values
@@ -978,39 +1008,19 @@ random_histories(void **state)
             }
         }
         kith_record_t r;
-        int want_eff[MAX_OPS], eff[MAX_OPS];
+        int want_eff[MAX_OPS];
         fold(&s, &r, want_eff);
         for (size_t i = 0; i < r.n_fields; i++) {
             const kith_rfield_t *f = &r.fields[i];
             const char *v = f->value.type == KITH_V_STR ? f->value.str : f->value.items[0];
             ASSERT_EQ(strncmp(v, "PRIV-", 5) == 0, f->private);
         }
-        kith_buf_t want, got;
+        kith_buf_t want;
         kith_buf_init(&want);
-        kith_buf_init(&got);
         ASSERT_OK(kith_record_encode(&r, &want));
         kith_record_close(&r);
-        for (int round = 0; round < 1000; round++) {
-            for (size_t i = s.n - 1; i > 0; i--) {
-                size_t j = (size_t) (rnd(&x) % (i + 1));
-                kith_fold_input_t t = s.in[i];
-                s.in[i] = s.in[j];
-                s.in[j] = t;
-            }
-            int flags[MAX_OPS];
-            ASSERT_OK(kith_fold(s.in, s.n, &r, flags));
-            for (size_t i = 0; i < s.n; i++) {
-                eff[s.in[i].op - s.op] = flags[i];
-            }
-            assert_memory_equal(eff, want_eff, s.n * sizeof(int));
-            got.len = 0;
-            ASSERT_OK(kith_record_encode(&r, &got));
-            ASSERT_EQ(got.len, want.len);
-            assert_memory_equal(got.data, want.data, want.len);
-            kith_record_close(&r);
-        }
+        assert_any_order(&s, &want, want_eff, 1000, &x);
         kith_buf_close(&want);
-        kith_buf_close(&got);
         opset_close(&s);
     }
 }
@@ -1107,11 +1117,10 @@ permutations(void **state)
     op_new(&s, OWNER, 200)->kind = KITH_KIND_PERSON;
 
     kith_record_t r;
-    int want_eff[MAX_OPS], eff[MAX_OPS];
+    int want_eff[MAX_OPS];
     fold(&s, &r, want_eff);
-    kith_buf_t want, got;
+    kith_buf_t want;
     kith_buf_init(&want);
-    kith_buf_init(&got);
     ASSERT_OK(kith_record_encode(&r, &want));
     /* Spot checks that the history does what it says. */
     ASSERT_STREQ(field_str(&r, "name"), "Acme");
@@ -1127,30 +1136,8 @@ permutations(void **state)
     kith_record_close(&r);
 
     uint64_t x = 0x2545f4914f6cdd1dULL;
-    for (int round = 0; round < 50; round++) {
-        for (size_t i = s.n - 1; i > 0; i--) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            size_t j = (size_t) (x % (i + 1));
-            kith_fold_input_t t = s.in[i];
-            s.in[i] = s.in[j];
-            s.in[j] = t;
-        }
-        int flags[MAX_OPS];
-        ASSERT_OK(kith_fold(s.in, s.n, &r, flags));
-        for (size_t i = 0; i < s.n; i++) {
-            eff[s.in[i].op - s.op] = flags[i];
-        }
-        assert_memory_equal(eff, want_eff, s.n * sizeof(int));
-        got.len = 0;
-        ASSERT_OK(kith_record_encode(&r, &got));
-        ASSERT_EQ(got.len, want.len);
-        assert_memory_equal(got.data, want.data, want.len);
-        kith_record_close(&r);
-    }
+    assert_any_order(&s, &want, want_eff, 50, &x);
     kith_buf_close(&want);
-    kith_buf_close(&got);
     opset_close(&s);
 }
 

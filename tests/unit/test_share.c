@@ -3,62 +3,12 @@
  * temporary directories: peers and live groups, unsharing a peer that a group still
  * reaches, refusals that change nothing.
  */
-#include "check.h"
+#include "node_pair.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
-#include "kith/kith.h"
 #include "node/edit.h"
 #include "node/share.h"
-
-static char base[64];
-static kith_node_t *alice, *bob;
-static uint64_t now = 1700000000000ULL;
-
-static kith_node_t *
-make_node(const char *name)
-{
-    char home[160], err[256];
-    snprintf(home, sizeof(home), "%s/%s", base, name);
-    assert_int_equal(kith_node_create(home, name, NULL, err, sizeof(err)), KITH_OK);
-    kith_node_t *n = NULL;
-    assert_int_equal(kith_node_open(home, NULL, &n, err, sizeof(err)), KITH_OK);
-    return n;
-}
-
-static int
-setup(void **state)
-{
-    (void) state;
-    if (kith_init() != KITH_OK) {
-        return -1;
-    }
-    snprintf(base, sizeof(base), "/tmp/kith-test-share-XXXXXX");
-    if (mkdtemp(base) == NULL) {
-        return -1;
-    }
-    alice = make_node("alice");
-    bob = make_node("bob");
-    kith_peer_t p;
-    memset(&p, 0, sizeof(p));
-    p.name = "bob";
-    memcpy(p.key, bob->id->pk, KITH_PK_LEN);
-    p.groups = "sales";
-    p.addr = p.last_addr = "";
-    return kith_node_peer_add(alice, &p, now) == KITH_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    kith_node_close(alice);
-    kith_node_close(bob);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static int
 in_audience(const uint8_t id[KITH_REC_ID_LEN], const uint8_t key[KITH_PK_LEN])
@@ -121,5 +71,5 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(share_and_unshare),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
 }
