@@ -27,7 +27,9 @@
     X(AUTH, "not authorized")                                                                      \
     X(PASSPHRASE, "wrong passphrase")                                                              \
     X(CORRUPT, "stored data is corrupt")                                                           \
-    X(NOSPACE, "the disk is full")
+    X(NOSPACE, "the disk is full")                                                                 \
+    X(TAMPER, "the database was changed outside kith")                                             \
+    X(ROLLBACK, "the database is older than this node's last known state")
 
 enum {
     KITH_OK = 0,

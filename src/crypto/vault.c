@@ -13,6 +13,7 @@
 struct kith_vault {
     uint8_t key[32];      /* storage key */
     uint8_t name_key[32]; /* key for name tags, derived from the storage key */
+    uint8_t mac_key[32];  /* key for row MACs, derived from the storage key */
     /* Random bytes for nonces, drawn from the OS a page at a time: libsodium asks the
      * kernel on every call, and one system call per sealed blob dominated bulk imports. */
     uint8_t pool[NONCE_POOL];
@@ -36,7 +37,7 @@ take_random(kith_vault_t *v, uint8_t *out, size_t n)
     v->pool_left -= n;
 }
 
-/* The whole struct is sodium_malloc'd: both members are secrets. */
+/* The whole struct is sodium_malloc'd: its keys are secrets. */
 static int
 vault_from_key(const uint8_t key[32], kith_vault_t **out)
 {
@@ -46,7 +47,8 @@ vault_from_key(const uint8_t key[32], kith_vault_t **out)
     }
     memcpy(v->key, key, 32);
     v->pool_left = 0;
-    if (crypto_kdf_derive_from_key(v->name_key, 32, 1, "kithname", v->key) != 0) {
+    if (crypto_kdf_derive_from_key(v->name_key, 32, 1, "kithname", v->key) != 0 ||
+        crypto_kdf_derive_from_key(v->mac_key, 32, 1, "kithrmac", v->key) != 0) {
         sodium_free(v);
         return KITH_ECRYPTO;
     }
@@ -55,16 +57,28 @@ vault_from_key(const uint8_t key[32], kith_vault_t **out)
 }
 
 static int
-wrap_key(const kith_identity_t *id, uint8_t *out)
+identity_key(const kith_identity_t *id, const char ctx[8], uint8_t *out)
 {
     uint8_t *seed = sodium_malloc(KITH_SEED_LEN);
     if (seed == NULL) {
         return KITH_ENOMEM;
     }
     kith_identity_seed(id, seed);
-    int rc = crypto_kdf_derive_from_key(out, 32, 1, "kithwrap", seed) == 0 ? KITH_OK : KITH_ECRYPTO;
+    int rc = crypto_kdf_derive_from_key(out, 32, 1, ctx, seed) == 0 ? KITH_OK : KITH_ECRYPTO;
     sodium_free(seed);
     return rc;
+}
+
+static int
+wrap_key(const kith_identity_t *id, uint8_t *out)
+{
+    return identity_key(id, "kithwrap", out);
+}
+
+int
+kith_vault_state_key(const kith_identity_t *id, uint8_t key[static 32])
+{
+    return identity_key(id, "kithstat", key);
 }
 
 int
@@ -181,4 +195,11 @@ void
 kith_vault_random(kith_vault_t *v, uint8_t *out, size_t n)
 {
     take_random(v, out, n);
+}
+
+void
+kith_vault_mac(const kith_vault_t *v, const uint8_t *msg, size_t len,
+               uint8_t mac[static KITH_ROW_MAC_LEN])
+{
+    crypto_generichash(mac, KITH_ROW_MAC_LEN, msg, len, v->mac_key, 32);
 }

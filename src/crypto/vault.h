@@ -10,6 +10,11 @@
  * A second key derived from the storage key makes "name tags": keyed BLAKE2b hashes
  * of folded names, which let the store find a record by exact name without keeping
  * the name in the clear (they reveal only which records share a name).
+ *
+ * A third derived key makes row MACs: keyed BLAKE2b over a row's plaintext columns, so
+ * that the rows deciding who gets what (peers, shares, audiences, owners) cannot be
+ * added or changed by someone who can write the database but not read the identity
+ * (proto/STORE.md).
  */
 #ifndef KITH_VAULT_H
 #define KITH_VAULT_H
@@ -23,6 +28,7 @@
 #define KITH_VAULT_WRAPPED_LEN 72 /* nonce 24 + key 32 + tag 16 */
 #define KITH_VAULT_OVERHEAD    40 /* nonce 24 + tag 16, per sealed blob */
 #define KITH_NAME_TAG_LEN      16
+#define KITH_ROW_MAC_LEN       16
 
 typedef struct kith_vault kith_vault_t;
 
@@ -45,5 +51,12 @@ void kith_vault_random(kith_vault_t *v, uint8_t *out, size_t n);
 /* Keyed hash of text (already folded by the caller). */
 void kith_vault_name_tag(const kith_vault_t *v, const char *text, size_t len,
                          uint8_t tag[static KITH_NAME_TAG_LEN]);
+
+/* Keyed hash (KITH_ROW_MAC_LEN bytes) of msg, which the caller domain-separates. */
+void kith_vault_mac(const kith_vault_t *v, const uint8_t *msg, size_t len,
+                    uint8_t mac[static KITH_ROW_MAC_LEN]);
+/* The key that seals the node's state file (kith.state): derived from the identity, not
+ * the storage key, so that it does not depend on the database it vouches for. */
+int kith_vault_state_key(const kith_identity_t *id, uint8_t key[static 32]);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "kith/error.h"
+#include "store/rowmac.h"
 #include "util/errbuf.h"
 #include "model/accept.h"
 #include "model/fold.h"
@@ -37,6 +39,13 @@ struct kith_store {
     uint64_t hlc_last;
     int hlc_loaded, hlc_dirty;
     uint64_t skipped; /* records passed over by walks because they failed to decrypt */
+    /* Authenticated rows (proto/STORE.md). mac: the reused input buffer. auth_dirty:
+     * peers or shares changed in this transaction, so their table MACs are redone at
+     * commit. peers_ok_at: the data version at which the whole peers table last
+     * checked, so that a daemon does not recheck it for every handshake. */
+    kith_rowmac_t mac;
+    int auth_dirty;
+    int64_t peers_ok_at;
 };
 
 /* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
@@ -93,6 +102,16 @@ static const char *const migrations[] = {
     "CREATE TABLE former(rec BLOB NOT NULL, member BLOB NOT NULL, op BLOB NOT NULL,"
     "  hlc INTEGER NOT NULL, PRIMARY KEY(rec, member)) WITHOUT ROWID;"
     "CREATE INDEX former_member ON former(member);",
+    /* Authenticated rows (proto/STORE.md): a MAC on every row that decides what a peer
+     * is sent, and the sequence number a record was folded at, which its audience and
+     * former rows are bound to. Filled in by the first open with the vault
+     * (kith_store_auth_upgrade()). */
+    "ALTER TABLE records ADD COLUMN fold_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records ADD COLUMN mac BLOB;"
+    "ALTER TABLE audience ADD COLUMN mac BLOB;"
+    "ALTER TABLE former ADD COLUMN mac BLOB;"
+    "ALTER TABLE peers ADD COLUMN mac BLOB;"
+    "ALTER TABLE shares ADD COLUMN mac BLOB;",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -217,6 +236,8 @@ kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, 
     if (s == NULL) {
         return KITH_ENOMEM;
     }
+    kith_rowmac_init(&s->mac);
+    s->peers_ok_at = -1;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int rc = KITH_EDB;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -273,6 +294,7 @@ kith_store_close(kith_store_t *s)
         sqlite3_finalize(s->cache[i].st);
     }
     sqlite3_close(s->db);
+    kith_rowmac_close(&s->mac);
     free(s);
 }
 
@@ -302,20 +324,26 @@ kith_store_begin(kith_store_t *s)
     /* Another process (the CLI beside the daemon) may have moved the clock. */
     s->hlc_loaded = 0;
     s->hlc_dirty = 0;
+    s->auth_dirty = 0;
     return exec(s, "BEGIN IMMEDIATE");
 }
 
 static int hlc_save(kith_store_t *s);
+static int auth_commit(kith_store_t *s);
 
 int
 kith_store_commit(kith_store_t *s)
 {
     int rc = s->hlc_dirty ? hlc_save(s) : KITH_OK;
+    if (rc == KITH_OK && s->auth_dirty) {
+        rc = auth_commit(s);
+    }
     if (rc == KITH_OK) {
         rc = exec(s, "COMMIT");
     }
     s->hlc_loaded = 0;
     s->hlc_dirty = 0;
+    s->auth_dirty = 0;
     return rc;
 }
 
@@ -324,6 +352,7 @@ kith_store_rollback(kith_store_t *s)
 {
     s->hlc_loaded = 0;
     s->hlc_dirty = 0;
+    s->auth_dirty = 0;
     if (!sqlite3_get_autocommit(s->db)) {
         exec(s, "ROLLBACK");
     }
@@ -446,6 +475,70 @@ unseal_column(kith_store_t *s, sqlite3_stmt *st, int col, const uint8_t *ad, siz
                              (size_t) sqlite3_column_bytes(st, col), out);
 }
 
+/* Associated data of the sealed blobs (proto/STORE.md). Each kind has its own prefix, so
+ * that no blob can stand in for a blob of another kind. An op's binds every plaintext
+ * column of its row: a private op marked shared, or an op moved to another record or
+ * author or time, no longer unseals. */
+#define OP_AD_LEN  (4 + KITH_HASH_LEN + KITH_REC_ID_LEN + KITH_PK_LEN + 1 + 8)
+#define REC_AD_LEN (4 + KITH_REC_ID_LEN)
+
+static void
+op_ad(uint8_t ad[OP_AD_LEN], const uint8_t hash[KITH_HASH_LEN], const uint8_t rec[KITH_REC_ID_LEN],
+      const uint8_t author[KITH_PK_LEN], int private, uint64_t hlc)
+{
+    uint8_t *p = ad;
+    memcpy(p, "op2\0", 4);
+    p += 4;
+    memcpy(p, hash, KITH_HASH_LEN);
+    p += KITH_HASH_LEN;
+    memcpy(p, rec, KITH_REC_ID_LEN);
+    p += KITH_REC_ID_LEN;
+    memcpy(p, author, KITH_PK_LEN);
+    p += KITH_PK_LEN;
+    *p++ = private != 0;
+    for (int i = 0; i < 8; i++) {
+        *p++ = (uint8_t) (hlc >> (56 - 8 * i));
+    }
+}
+
+/* The op AD from a row whose columns from `first` on are hash, rec, author, private, hlc. */
+static int
+op_ad_row(sqlite3_stmt *st, int first, uint8_t ad[OP_AD_LEN])
+{
+    if (sqlite3_column_bytes(st, first) != KITH_HASH_LEN ||
+        sqlite3_column_bytes(st, first + 1) != KITH_REC_ID_LEN ||
+        sqlite3_column_bytes(st, first + 2) != KITH_PK_LEN ||
+        sqlite3_column_type(st, first + 3) != SQLITE_INTEGER ||
+        sqlite3_column_type(st, first + 4) != SQLITE_INTEGER) {
+        return KITH_ECORRUPT;
+    }
+    op_ad(ad, sqlite3_column_blob(st, first), sqlite3_column_blob(st, first + 1),
+          sqlite3_column_blob(st, first + 2), sqlite3_column_int(st, first + 3),
+          (uint64_t) sqlite3_column_int64(st, first + 4));
+    return KITH_OK;
+}
+
+/* Unseals the op in column data_col of a row whose columns from `first` on are hash, rec,
+ * author, private, hlc. KITH_ETAMPER if the columns do not match the sealed op. */
+static int
+unseal_op_row(kith_store_t *s, sqlite3_stmt *st, int first, int data_col, kith_buf_t *out)
+{
+    uint8_t ad[OP_AD_LEN];
+    int rc = op_ad_row(st, first, ad);
+    if (rc == KITH_OK) {
+        rc = unseal_column(s, st, data_col, ad, sizeof(ad), out);
+    }
+    return rc == KITH_ECORRUPT ? KITH_ETAMPER : rc;
+}
+
+/* "rec2" for a folded record, "srch" for its search text. */
+static void
+rec_ad(uint8_t ad[REC_AD_LEN], const char kind[4], const uint8_t id[KITH_REC_ID_LEN])
+{
+    memcpy(ad, kind, 4);
+    memcpy(ad + 4, id, KITH_REC_ID_LEN);
+}
+
 void
 kith_op_list_close(kith_op_list_t *l)
 {
@@ -508,7 +601,7 @@ kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
     sqlite3_stmt *st = NULL;
     kith_buf_t pt;
     kith_buf_init(&pt);
-    int rc = prepare(s, "SELECT hash, data FROM ops WHERE rec=?", &st);
+    int rc = prepare(s, "SELECT hash, rec, author, private, hlc, data FROM ops WHERE rec=?", &st);
     if (rc != KITH_OK) {
         return rc;
     }
@@ -523,7 +616,7 @@ kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
         uint8_t h[KITH_HASH_LEN];
         memcpy(h, hash, KITH_HASH_LEN);
         pt.len = 0;
-        rc = unseal_column(s, st, 1, h, KITH_HASH_LEN, &pt);
+        rc = unseal_op_row(s, st, 0, 5, &pt);
         if (rc != KITH_OK) {
             break;
         }
@@ -588,6 +681,280 @@ name_tag(kith_store_t *s, const char *name, uint8_t tag[static KITH_NAME_TAG_LEN
     return rc;
 }
 
+/* ---- authenticated rows (proto/STORE.md) ------------------------------------------- */
+
+/* Checks the MAC in column mac_col over n columns from `first` on, as a row of table. */
+static int
+check_row(kith_store_t *s, const char *table, sqlite3_stmt *st, int first, int n, int mac_col)
+{
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    kith_rowmac_begin(&s->mac, table);
+    for (int i = 0; i < n; i++) {
+        kith_rowmac_column(&s->mac, st, first + i);
+    }
+    return kith_rowmac_check(&s->mac, s->vault, sqlite3_column_blob(st, mac_col),
+                             (size_t) sqlite3_column_bytes(st, mac_col));
+}
+
+/* The node's authenticated state in meta: "db_id" (16 random bytes naming this
+ * database), "auth_gen" (8 bytes, big-endian: bumped whenever peers or shares change),
+ * "peers_auth" and "shares_auth" (a MAC over db_id, auth_gen and every row's MAC, in key
+ * order), "auth" (a MAC over db_id: the rows are authenticated). */
+#define AUTH_PEERS  1
+#define AUTH_SHARES 2
+
+static int
+auth_meta(kith_store_t *s, uint8_t db_id[16], uint64_t *gen)
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    int rc = kith_store_meta_get(s, "db_id", &b);
+    if (rc == KITH_OK && b.len == 16) {
+        memcpy(db_id, b.data, 16);
+        b.len = 0;
+        rc = kith_store_meta_get(s, "auth_gen", &b);
+    } else if (rc == KITH_OK) {
+        rc = KITH_ETAMPER;
+    }
+    if (rc == KITH_OK && b.len == 8) {
+        *gen = 0;
+        for (int i = 0; i < 8; i++) {
+            *gen = (*gen << 8) | b.data[i];
+        }
+    } else if (rc == KITH_OK) {
+        rc = KITH_ETAMPER;
+    }
+    kith_buf_close(&b);
+    return rc == KITH_ENOTFOUND ? KITH_ETAMPER : rc;
+}
+
+/* The MAC of a whole table (peers or shares) under db_id and gen, checking each row. */
+static int
+table_mac(kith_store_t *s, int table, const uint8_t db_id[16], uint64_t gen,
+          uint8_t out[KITH_ROW_MAC_LEN])
+{
+    const char *name = table == AUTH_PEERS ? "peers" : "shares";
+    int n = table == AUTH_PEERS ? 6 : 3;
+    sqlite3_stmt *st = NULL;
+    kith_rowmac_t t;
+    kith_rowmac_init(&t);
+    kith_rowmac_begin(&t, table == AUTH_PEERS ? "peers-table" : "shares-table");
+    kith_rowmac_blob(&t, db_id, 16);
+    kith_rowmac_int(&t, (int64_t) gen);
+    int rc =
+        prepare(s,
+                table == AUTH_PEERS
+                    ? "SELECT name, key, groups, addr, self, added, mac FROM peers ORDER BY key"
+                    : "SELECT rec, target, role, mac FROM shares ORDER BY rec, target",
+                &st);
+    int r = SQLITE_DONE;
+    while (rc == KITH_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = check_row(s, name, st, 0, n, n);
+        kith_rowmac_blob(&t, sqlite3_column_blob(st, n), (size_t) sqlite3_column_bytes(st, n));
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    if (rc == KITH_OK) {
+        rc = kith_rowmac_end(&t, s->vault, out);
+    }
+    kith_rowmac_close(&t);
+    return rc;
+}
+
+static const char *
+table_key(int table)
+{
+    return table == AUTH_PEERS ? "peers_auth" : "shares_auth";
+}
+
+static int
+auth_check(kith_store_t *s, int table)
+{
+    uint8_t db_id[16], want[KITH_ROW_MAC_LEN];
+    uint64_t gen = 0;
+    kith_buf_t have;
+    kith_buf_init(&have);
+    int rc = s->vault != NULL ? auth_meta(s, db_id, &gen) : KITH_EINVAL;
+    if (rc == KITH_OK) {
+        rc = table_mac(s, table, db_id, gen, want);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_get(s, table_key(table), &have);
+        rc = rc == KITH_ENOTFOUND ? KITH_ETAMPER : rc;
+    }
+    if (rc == KITH_OK &&
+        (have.len != KITH_ROW_MAC_LEN || sodium_memcmp(have.data, want, KITH_ROW_MAC_LEN) != 0)) {
+        rc = KITH_ETAMPER;
+    }
+    kith_buf_close(&have);
+    return rc;
+}
+
+/* Checks a whole table (the name "peers" or "shares") against its MAC. A table this
+ * transaction changed is checked at commit instead (auth_commit()), and the peers table,
+ * read for every handshake, only when the database changed since it last checked. */
+static int
+auth_check_table(kith_store_t *s, const char *name)
+{
+    int table = strcmp(name, "peers") == 0 ? AUTH_PEERS : AUTH_SHARES;
+    if (s->auth_dirty & table) {
+        return KITH_OK;
+    }
+    int64_t version = -1;
+    if (table == AUTH_PEERS) {
+        sqlite3_stmt *st = NULL;
+        if (prepare(s, "PRAGMA data_version", &st) == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+            version = (sqlite3_column_int64(st, 0) << 32) ^ sqlite3_total_changes64(s->db);
+        }
+        release(s, st);
+        if (version >= 0 && version == s->peers_ok_at) {
+            return KITH_OK;
+        }
+    }
+    int rc = auth_check(s, table);
+    if (rc == KITH_OK && table == AUTH_PEERS) {
+        s->peers_ok_at = version;
+    }
+    return rc;
+}
+
+/* Before the first change to a table in a transaction: it must check as it is, or the
+ * new table MAC would vouch for rows someone else put there. */
+static int
+auth_will_change(kith_store_t *s, int table)
+{
+    if (s->auth_dirty & table) {
+        return KITH_OK;
+    }
+    int rc = auth_check(s, table);
+    if (rc == KITH_OK) {
+        s->auth_dirty |= table;
+    }
+    return rc;
+}
+
+/* Peers and shares may be changed outside a transaction (a test, a one-off call): such a
+ * change gets a transaction of its own, so that its table MACs are redone at once. */
+static int
+own_txn_begin(kith_store_t *s, int *own)
+{
+    *own = sqlite3_get_autocommit(s->db);
+    return *own ? kith_store_begin(s) : KITH_OK;
+}
+
+static int
+own_txn_end(kith_store_t *s, int own, int rc)
+{
+    if (!own) {
+        return rc;
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+    }
+    return rc;
+}
+
+static int
+meta_put_u64(kith_store_t *s, const char *key, uint64_t v)
+{
+    uint8_t be[8];
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t) (v >> (56 - 8 * i));
+    }
+    return kith_store_meta_set(s, key, be, 8);
+}
+
+/* At commit, when peers or shares changed: a new generation, and both table MACs under
+ * it (the other table is checked first, under the old one). */
+static int
+auth_commit(kith_store_t *s)
+{
+    uint8_t db_id[16], mac[KITH_ROW_MAC_LEN];
+    uint64_t gen = 0;
+    int rc = auth_meta(s, db_id, &gen);
+    for (int t = AUTH_PEERS; rc == KITH_OK && t <= AUTH_SHARES; t <<= 1) {
+        if (!(s->auth_dirty & t)) {
+            rc = auth_check(s, t);
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = meta_put_u64(s, "auth_gen", ++gen);
+    }
+    for (int t = AUTH_PEERS; rc == KITH_OK && t <= AUTH_SHARES; t <<= 1) {
+        rc = table_mac(s, t, db_id, gen, mac);
+        if (rc == KITH_OK) {
+            rc = kith_store_meta_set(s, table_key(t), mac, sizeof(mac));
+        }
+    }
+    return rc;
+}
+
+/* A records row: id, owner, kind, deleted, created, updated, name_tag, fold_seq. */
+#define RECORD_MAC_COLUMNS "id, owner, kind, deleted, created, updated, name_tag, fold_seq, mac"
+#define RECORD_MAC_N       8
+
+static int
+record_mac(kith_store_t *s, const kith_record_t *r, const uint8_t tag[KITH_NAME_TAG_LEN],
+           int64_t fold_seq, uint8_t mac[KITH_ROW_MAC_LEN])
+{
+    kith_rowmac_begin(&s->mac, "records");
+    kith_rowmac_blob(&s->mac, r->id, KITH_REC_ID_LEN);
+    kith_rowmac_blob(&s->mac, r->owner, KITH_PK_LEN);
+    kith_rowmac_int(&s->mac, r->kind);
+    kith_rowmac_int(&s->mac, r->deleted);
+    kith_rowmac_int(&s->mac, (int64_t) r->created);
+    kith_rowmac_int(&s->mac, (int64_t) r->updated);
+    kith_rowmac_blob(&s->mac, tag, KITH_NAME_TAG_LEN);
+    kith_rowmac_int(&s->mac, fold_seq);
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+/* An audience row is bound to the fold that wrote it: rec, member, role, fold_seq. A row
+ * put back from an earlier fold no longer checks. */
+static int
+audience_mac(kith_store_t *s, const uint8_t rec[KITH_REC_ID_LEN], const uint8_t member[KITH_PK_LEN],
+             int role, int64_t fold_seq, uint8_t mac[KITH_ROW_MAC_LEN])
+{
+    kith_rowmac_begin(&s->mac, "audience");
+    kith_rowmac_blob(&s->mac, rec, KITH_REC_ID_LEN);
+    kith_rowmac_blob(&s->mac, member, KITH_PK_LEN);
+    kith_rowmac_int(&s->mac, role);
+    kith_rowmac_int(&s->mac, fold_seq);
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+/* A former row, bound likewise: rec, member, op, hlc, fold_seq. */
+static int
+former_mac(kith_store_t *s, const uint8_t rec[KITH_REC_ID_LEN], const kith_former_t *f,
+           int64_t fold_seq, uint8_t mac[KITH_ROW_MAC_LEN])
+{
+    kith_rowmac_begin(&s->mac, "former");
+    kith_rowmac_blob(&s->mac, rec, KITH_REC_ID_LEN);
+    kith_rowmac_blob(&s->mac, f->key, KITH_PK_LEN);
+    kith_rowmac_blob(&s->mac, f->op, KITH_HASH_LEN);
+    kith_rowmac_int(&s->mac, (int64_t) f->hlc);
+    kith_rowmac_int(&s->mac, fold_seq);
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+/* The sequence number a record is folded at: the newest op's, so that a record row put
+ * back from before a later op is caught when that op is about to be sent. */
+static int
+current_seq(kith_store_t *s, int64_t *seq)
+{
+    uint64_t max = 0;
+    int rc = kith_store_max_seq(s, &max);
+    *seq = (int64_t) max;
+    return rc;
+}
+
 /* ---- former members ----------------------------------------------------------------- */
 
 /* Rewrites the former-member rows of record r, as its fold found them (proto/SYNC.md "The
@@ -611,15 +978,25 @@ write_former(kith_store_t *s, const kith_record_t *r, int is_new)
         release(s, st);
         st = NULL;
     }
+    int64_t fold_seq = 0;
     if (rc == KITH_OK && n_f > 0) {
-        rc = prepare(s, "INSERT INTO former(rec, member, op, hlc) VALUES(?, ?, ?, ?)", &st);
+        rc = current_seq(s, &fold_seq);
+    }
+    if (rc == KITH_OK && n_f > 0) {
+        rc = prepare(s, "INSERT INTO former(rec, member, op, hlc, mac) VALUES(?, ?, ?, ?, ?)", &st);
     }
     for (size_t i = 0; rc == KITH_OK && i < n_f; i++) {
+        uint8_t mac[KITH_ROW_MAC_LEN];
+        rc = former_mac(s, r->id, &f[i], fold_seq, mac);
+        if (rc != KITH_OK) {
+            break;
+        }
         sqlite3_reset(st);
         sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, f[i].key, KITH_PK_LEN, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, f[i].op, KITH_HASH_LEN, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (sqlite3_int64) f[i].hlc);
+        sqlite3_bind_blob(st, 5, mac, KITH_ROW_MAC_LEN, SQLITE_TRANSIENT);
         rc = step_done(st);
     }
     release(s, st);
@@ -632,14 +1009,20 @@ former_lookup(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], const uint8_t 
               uint8_t *op, uint64_t *hlc)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT op, hlc FROM former WHERE rec=? AND member=?", &st);
+    int rc = prepare(s,
+                     "SELECT f.op, f.hlc, f.rec, f.member, f.op, f.hlc, r.fold_seq, f.mac "
+                     "FROM former f JOIN records r ON r.id = f.rec "
+                     "WHERE f.rec=? AND f.member=?",
+                     &st);
     if (rc != KITH_OK) {
         return rc;
     }
     sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, member, KITH_PK_LEN, SQLITE_STATIC);
     int r = sqlite3_step(st);
-    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_HASH_LEN) {
+    if (r == SQLITE_ROW && (rc = check_row(s, "former", st, 2, 5, 7)) != KITH_OK) {
+        /* rc says why */
+    } else if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_HASH_LEN) {
         if (op != NULL) {
             memcpy(op, sqlite3_column_blob(st, 0), KITH_HASH_LEN);
         }
@@ -671,15 +1054,18 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
     kith_buf_init(&text);
     kith_buf_init(&search);
     uint8_t tag[KITH_NAME_TAG_LEN];
+    uint8_t ad[REC_AD_LEN];
     int rc = kith_record_encode(r, &enc);
     if (rc == KITH_OK) {
-        rc = kith_vault_seal(s->vault, r->id, KITH_REC_ID_LEN, enc.data, enc.len, &data);
+        rec_ad(ad, "rec2", r->id);
+        rc = kith_vault_seal(s->vault, ad, sizeof(ad), enc.data, enc.len, &data);
     }
     if (rc == KITH_OK) {
         rc = search_text(r, &text);
     }
     if (rc == KITH_OK) {
-        rc = kith_vault_seal(s->vault, r->id, KITH_REC_ID_LEN, text.data, text.len, &search);
+        rec_ad(ad, "srch", r->id);
+        rc = kith_vault_seal(s->vault, ad, sizeof(ad), text.data, text.len, &search);
     }
     if (rc == KITH_OK) {
         rc = name_tag(s, kith_record_name(r), tag);
@@ -687,13 +1073,21 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
     if (rc != KITH_OK) {
         goto out;
     }
+    int64_t fold_seq = 0;
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    if ((rc = current_seq(s, &fold_seq)) != KITH_OK ||
+        (rc = record_mac(s, r, tag, fold_seq, mac)) != KITH_OK) {
+        goto out;
+    }
     rc = prepare(s,
                  "INSERT OR REPLACE INTO records(id, owner, kind, deleted, created, updated, "
-                 "name_tag, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                 "name_tag, data, fold_seq, mac) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  &st);
     if (rc != KITH_OK) {
         goto out;
     }
+    sqlite3_bind_int64(st, 9, fold_seq);
+    sqlite3_bind_blob(st, 10, mac, KITH_ROW_MAC_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, r->owner, KITH_PK_LEN, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, r->kind);
@@ -736,12 +1130,17 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
     if (rc != KITH_OK || r->n_aud == 0) {
         goto out;
     }
-    rc = prepare(s, "INSERT INTO audience(rec, member, role) VALUES(?, ?, ?)", &st);
+    rc = prepare(s, "INSERT INTO audience(rec, member, role, mac) VALUES(?, ?, ?, ?)", &st);
     for (size_t i = 0; i < r->n_aud && rc == KITH_OK; i++) {
+        rc = audience_mac(s, r->id, r->aud[i].key, r->aud[i].role, fold_seq, mac);
+        if (rc != KITH_OK) {
+            break;
+        }
         sqlite3_reset(st);
         sqlite3_bind_blob(st, 1, r->id, KITH_REC_ID_LEN, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, r->aud[i].key, KITH_PK_LEN, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, r->aud[i].role);
+        sqlite3_bind_blob(st, 4, mac, KITH_ROW_MAC_LEN, SQLITE_TRANSIENT);
         rc = step_done(st);
     }
 out:
@@ -759,14 +1158,16 @@ record_owner(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], uint8_t owner[K
              int *found)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT owner FROM records WHERE id=?", &st);
+    int rc = prepare(s, "SELECT owner, " RECORD_MAC_COLUMNS " FROM records WHERE id=?", &st);
     if (rc != KITH_OK) {
         return rc;
     }
     sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
     int r = sqlite3_step(st);
     *found = 0;
-    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_PK_LEN) {
+    if (r == SQLITE_ROW && (rc = check_row(s, "records", st, 1, RECORD_MAC_N, 9)) != KITH_OK) {
+        /* rc says why */
+    } else if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KITH_PK_LEN) {
         memcpy(owner, sqlite3_column_blob(st, 0), KITH_PK_LEN);
         *found = 1;
     } else if (r != SQLITE_DONE) {
@@ -797,7 +1198,9 @@ insert_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const kith_op_t
         rc = KITH_EAUTH;
     }
     if (rc == KITH_OK) {
-        rc = kith_vault_seal(s->vault, hash, KITH_HASH_LEN, signed_op, len, &sealed);
+        uint8_t ad[OP_AD_LEN];
+        op_ad(ad, hash, op->rec, op->author, op->private, op->hlc);
+        rc = kith_vault_seal(s->vault, ad, sizeof(ad), signed_op, len, &sealed);
     }
     if (rc == KITH_OK) {
         rc = prepare(s,
@@ -927,6 +1330,114 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
 
 /* ---- sync support ------------------------------------------------------------------- */
 
+/* A record a peer may be sent ops of, vouched for by rows that check, with the sequence
+ * number it was folded at. */
+typedef struct {
+    uint8_t id[KITH_REC_ID_LEN];
+    int64_t fold_seq;
+} vouched_t;
+
+typedef struct {
+    vouched_t *v;
+    size_t n, cap;
+} vouched_list_t;
+
+static int
+vouched_cmp(const void *a, const void *b)
+{
+    return memcmp(((const vouched_t *) a)->id, ((const vouched_t *) b)->id, KITH_REC_ID_LEN);
+}
+
+/* Runs sql (bound to peer) whose rows are a records row (RECORD_MAC_COLUMNS), then, when
+ * table is not NULL, n columns of a row of table and its MAC; adds each record whose rows
+ * all check. */
+static int
+vouch_query(kith_store_t *s, const char *sql, const uint8_t peer[KITH_PK_LEN], const char *table,
+            int n, vouched_list_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, sql, &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = check_row(s, "records", st, 0, RECORD_MAC_N, RECORD_MAC_N);
+        if (rc == KITH_OK && table != NULL) {
+            rc = check_row(s, table, st, RECORD_MAC_N + 1, n, RECORD_MAC_N + 1 + n);
+        }
+        if (rc == KITH_OK && sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            rc = KITH_ECORRUPT;
+        }
+        if (rc == KITH_OK && out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 256;
+            vouched_t *p = realloc(out->v, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+            } else {
+                out->v = p;
+                out->cap = cap;
+            }
+        }
+        if (rc != KITH_OK) {
+            break;
+        }
+        memcpy(out->v[out->n].id, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
+        out->v[out->n].fold_seq = sqlite3_column_int64(st, 7);
+        out->n++;
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = KITH_EDB;
+    }
+    release(s, st);
+    return rc;
+}
+
+/* The records peer may be sent ops of, from its own records, the audiences that include
+ * it and the records it was removed from, each row checked; sorted by id. */
+static int
+vouch_records(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], vouched_list_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = vouch_query(s, "SELECT " RECORD_MAC_COLUMNS " FROM records WHERE owner = ?1", peer,
+                         NULL, 0, out);
+    if (rc == KITH_OK) {
+        rc = vouch_query(s,
+                         "SELECT r.id, r.owner, r.kind, r.deleted, r.created, r.updated, "
+                         "r.name_tag, r.fold_seq, r.mac, a.rec, a.member, a.role, r.fold_seq, "
+                         "a.mac FROM audience a JOIN records r ON r.id = a.rec "
+                         "WHERE a.member = ?1",
+                         peer, "audience", 4, out);
+    }
+    if (rc == KITH_OK) {
+        rc = vouch_query(s,
+                         "SELECT r.id, r.owner, r.kind, r.deleted, r.created, r.updated, "
+                         "r.name_tag, r.fold_seq, r.mac, f.rec, f.member, f.op, f.hlc, "
+                         "r.fold_seq, f.mac FROM former f JOIN records r ON r.id = f.rec "
+                         "WHERE f.member = ?1",
+                         peer, "former", 5, out);
+    }
+    if (rc != KITH_OK) {
+        free(out->v);
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    qsort(out->v, out->n, sizeof(*out->v), vouched_cmp);
+    return KITH_OK;
+}
+
+/* KITH_OK if op seq of record rec is vouched for by the list; KITH_ETAMPER if not: the
+ * query that chose it read rows that do not check, or a record row from before it. */
+static int
+vouched_op(const vouched_list_t *l, const uint8_t rec[KITH_REC_ID_LEN], int64_t seq)
+{
+    vouched_t key;
+    memcpy(key.id, rec, KITH_REC_ID_LEN);
+    const vouched_t *v = bsearch(&key, l->v, l->n, sizeof(*l->v), vouched_cmp);
+    return v != NULL && seq <= v->fold_seq ? KITH_OK : KITH_ETAMPER;
+}
+
 int
 kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                       kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
@@ -940,26 +1451,38 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
     *recs = NULL;
     *n = 0;
     *max_seq = 0;
-    int rc = kith_store_max_seq(s, max_seq);
-    if (rc != KITH_OK) {
-        return rc;
+    vouched_list_t vouched = {0};
+    /* One read transaction: the rows checked below are the rows the query reads. */
+    int own_txn = sqlite3_get_autocommit(s->db);
+    int rc = own_txn ? exec(s, "BEGIN") : KITH_OK;
+    if (rc == KITH_OK) {
+        rc = kith_store_max_seq(s, max_seq);
     }
-    rc = prepare(s,
-                 self_peer ? "SELECT hlc, hash, rec FROM ops INDEXED BY ops_items "
-                             "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
-                           /* Records it may hold, then records it was removed from:
-                            * there, the op that removed it and the ops before it,
-                            * which it could already have, and nothing after. */
-                           : "SELECT hlc, hash, rec FROM ops WHERE rec IN "
-                             "(SELECT rec FROM audience WHERE member = ?1 "
-                             "UNION SELECT id FROM records WHERE owner = ?1) "
-                             "AND private = 0 AND seq <= ?2 "
-                             "UNION ALL SELECT o.hlc, o.hash, o.rec FROM former f "
-                             "JOIN ops o ON o.rec = f.rec WHERE f.member = ?1 "
-                             "AND o.private = 0 AND o.seq <= ?2 "
-                             "AND (o.hlc < f.hlc OR o.hash = f.op) ORDER BY 1, 2",
-                 &st);
+    if (rc == KITH_OK && !self_peer) {
+        rc = vouch_records(s, peer, &vouched);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     self_peer ? "SELECT hlc, hash, rec, seq FROM ops INDEXED BY ops_items "
+                                 "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
+                               /* Records it may hold, then records it was removed from:
+                                * there, the op that removed it and the ops before it,
+                                * which it could already have, and nothing after. */
+                               : "SELECT hlc, hash, rec, seq FROM ops WHERE rec IN "
+                                 "(SELECT rec FROM audience WHERE member = ?1 "
+                                 "UNION SELECT id FROM records WHERE owner = ?1) "
+                                 "AND private = 0 AND seq <= ?2 "
+                                 "UNION ALL SELECT o.hlc, o.hash, o.rec, o.seq FROM former f "
+                                 "JOIN ops o ON o.rec = f.rec WHERE f.member = ?1 "
+                                 "AND o.private = 0 AND o.seq <= ?2 "
+                                 "AND (o.hlc < f.hlc OR o.hash = f.op) ORDER BY 1, 2",
+                     &st);
+    }
     if (rc != KITH_OK) {
+        free(vouched.v);
+        if (own_txn) {
+            exec(s, "ROLLBACK");
+        }
         return rc;
     }
     sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
@@ -986,6 +1509,10 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
             }
             rlist = q;
         }
+        if (!self_peer && (rc = vouched_op(&vouched, sqlite3_column_blob(st, 2),
+                                           sqlite3_column_int64(st, 3))) != KITH_OK) {
+            break;
+        }
         list[count].ts = (uint64_t) sqlite3_column_int64(st, 0);
         memcpy(list[count].id, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
         memcpy(rlist[count], sqlite3_column_blob(st, 2), KITH_REC_ID_LEN);
@@ -995,6 +1522,10 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
         rc = KITH_EDB;
     }
     release(s, st);
+    free(vouched.v);
+    if (own_txn) {
+        exec(s, "COMMIT");
+    }
     if (rc != KITH_OK) {
         free(list);
         free(rlist);
@@ -1033,19 +1564,111 @@ int
 kith_store_op_get(kith_store_t *s, const uint8_t hash[static KITH_HASH_LEN], kith_buf_t *out)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "SELECT data FROM ops WHERE hash = ?", &st);
+    int rc =
+        prepare(s, "SELECT hash, rec, author, private, hlc, data FROM ops WHERE hash = ?", &st);
     if (rc != KITH_OK) {
         return rc;
     }
     sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
-        rc = unseal_column(s, st, 0, hash, KITH_HASH_LEN, out);
+        rc = unseal_op_row(s, st, 0, 5, out);
     } else {
         rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
     }
     release(s, st);
     return rc;
+}
+
+/* The last record vouch_one() found peer may hold (an owner's or audience member's):
+ * pushes come in runs of one record's ops. */
+typedef struct {
+    uint8_t rec[KITH_REC_ID_LEN];
+    int64_t fold_seq;
+    int valid;
+} vouch_cache_t;
+
+/* Runs sql, bound to rec, peer and (when hash is not NULL) hash, and checks the row it
+ * returns (n columns of table, then the MAC). *found = 0 if it returns none. */
+static int
+vouch_row(kith_store_t *s, const char *sql, const char *table, int n,
+          const uint8_t rec[KITH_REC_ID_LEN], const uint8_t peer[KITH_PK_LEN], const uint8_t *hash,
+          int *found)
+{
+    sqlite3_stmt *st = NULL;
+    *found = 0;
+    int rc = prepare(s, sql, &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, peer, KITH_PK_LEN, SQLITE_STATIC);
+    if (hash != NULL) {
+        sqlite3_bind_blob(st, 3, hash, KITH_HASH_LEN, SQLITE_STATIC);
+    }
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = check_row(s, table, st, 0, n, n);
+        *found = rc == KITH_OK;
+    } else if (r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
+/* KITH_OK if op (hash, seq) of record rec may be pushed to peer by rows that check: the
+ * record is its own, or its audience includes it, or this op removed it. KITH_ETAMPER if
+ * not (the query that chose the op read rows that do not check). */
+static int
+vouch_one(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], const uint8_t rec[KITH_REC_ID_LEN],
+          const uint8_t hash[KITH_HASH_LEN], int64_t seq, vouch_cache_t *cache)
+{
+    if (cache->valid && memcmp(cache->rec, rec, KITH_REC_ID_LEN) == 0 && seq <= cache->fold_seq) {
+        return KITH_OK;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT " RECORD_MAC_COLUMNS " FROM records WHERE id = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    int64_t fold_seq = 0;
+    int owner = 0;
+    if (r == SQLITE_ROW) {
+        rc = check_row(s, "records", st, 0, RECORD_MAC_N, RECORD_MAC_N);
+        fold_seq = sqlite3_column_int64(st, 7);
+        owner = sqlite3_column_bytes(st, 1) == KITH_PK_LEN &&
+                memcmp(sqlite3_column_blob(st, 1), peer, KITH_PK_LEN) == 0;
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ETAMPER : db_error(s->db);
+    }
+    release(s, st);
+    if (rc == KITH_OK && seq > fold_seq) {
+        rc = KITH_ETAMPER; /* the record row is from before this op */
+    }
+    int found = owner;
+    if (rc == KITH_OK && !found) {
+        rc = vouch_row(s,
+                       "SELECT a.rec, a.member, a.role, r.fold_seq, a.mac FROM audience a "
+                       "JOIN records r ON r.id = a.rec WHERE a.rec = ?1 AND a.member = ?2",
+                       "audience", 4, rec, peer, NULL, &found);
+    }
+    if (rc == KITH_OK && found) {
+        memcpy(cache->rec, rec, KITH_REC_ID_LEN);
+        cache->fold_seq = fold_seq;
+        cache->valid = 1;
+        return KITH_OK;
+    }
+    if (rc == KITH_OK) {
+        rc = vouch_row(s,
+                       "SELECT f.rec, f.member, f.op, f.hlc, r.fold_seq, f.mac FROM former f "
+                       "JOIN records r ON r.id = f.rec WHERE f.rec = ?1 AND f.member = ?2 "
+                       "AND f.op = ?3",
+                       "former", 5, rec, peer, hash, &found);
+    }
+    return rc == KITH_OK && !found ? KITH_ETAMPER : rc;
 }
 
 int
@@ -1056,20 +1679,21 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
     sqlite3_stmt *st = NULL;
     kith_buf_t pt;
     kith_buf_init(&pt);
+    vouch_cache_t cache = {.valid = 0};
     *last_seq = after_seq;
     int rc = prepare(s,
-                     self_peer
-                         ? "SELECT seq, hash, data FROM ops WHERE ?1 IS NOT NULL AND seq > ?2 "
-                           "ORDER BY seq LIMIT ?3"
-                         /* Of a record it was removed from, only the removing op is
-                          * pushed: the ops before it reached it when they were made, or
-                          * come with the next reconciliation if it holds the record. */
-                         : "SELECT o.seq, o.hash, o.data FROM ops o JOIN records r ON r.id = o.rec "
-                           "WHERE o.seq > ?2 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
-                           "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1) "
-                           "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
-                           "AND f.member = ?1 AND f.op = o.hash)) "
-                           "ORDER BY o.seq LIMIT ?3",
+                     self_peer ? "SELECT seq, hash, rec, author, private, hlc, data FROM ops "
+                                 "WHERE ?1 IS NOT NULL AND seq > ?2 ORDER BY seq LIMIT ?3"
+                               /* Of a record it was removed from, only the removing op is
+                                * pushed: the ops before it reached it when they were made, or
+                                * come with the next reconciliation if it holds the record. */
+                               : "SELECT o.seq, o.hash, o.rec, o.author, o.private, o.hlc, o.data "
+                                 "FROM ops o JOIN records r ON r.id = o.rec "
+                                 "WHERE o.seq > ?2 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
+                                 "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1) "
+                                 "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
+                                 "AND f.member = ?1 AND f.op = o.hash)) "
+                                 "ORDER BY o.seq LIMIT ?3",
                      &st);
     if (rc != KITH_OK) {
         return rc;
@@ -1086,7 +1710,11 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
         uint8_t hash[KITH_HASH_LEN];
         memcpy(hash, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
         pt.len = 0;
-        rc = unseal_column(s, st, 2, hash, KITH_HASH_LEN, &pt);
+        rc = unseal_op_row(s, st, 1, 6, &pt);
+        if (rc == KITH_OK && !self_peer) {
+            rc = vouch_one(s, peer, sqlite3_column_blob(st, 2), hash, sqlite3_column_int64(st, 0),
+                           &cache);
+        }
         if (rc == KITH_OK) {
             rc = cb(ctx, pt.data, pt.len, hash);
         }
@@ -1414,7 +2042,9 @@ decode_record_row(kith_store_t *s, sqlite3_stmt *st, int id_col, int data_col, k
     if (sqlite3_column_bytes(st, id_col) != KITH_REC_ID_LEN) {
         return KITH_ECORRUPT;
     }
-    int rc = unseal_column(s, st, data_col, sqlite3_column_blob(st, id_col), KITH_REC_ID_LEN, &pt);
+    uint8_t ad[REC_AD_LEN];
+    rec_ad(ad, "rec2", sqlite3_column_blob(st, id_col));
+    int rc = unseal_column(s, st, data_col, ad, sizeof(ad), &pt);
     if (rc == KITH_OK) {
         rc = kith_record_decode(pt.data, pt.len, out);
     }
@@ -1515,7 +2145,9 @@ kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *
             break;
         }
         text.len = 0;
-        rc = unseal_column(s, st, 1, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN, &text);
+        uint8_t ad[REC_AD_LEN];
+        rec_ad(ad, "srch", sqlite3_column_blob(st, 0));
+        rc = unseal_column(s, st, 1, ad, sizeof(ad), &text);
         if (rc == KITH_ECORRUPT) {
             s->skipped++;
             rc = KITH_OK;
@@ -1719,20 +2351,39 @@ kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b)
     return a->is_group ? strcmp(a->group, b->group) == 0 : memcmp(a->key, b->key, KITH_PK_LEN) == 0;
 }
 
-int
-kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                     const kith_share_target_t *target, int role)
+static int
+share_set_in(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+             const kith_share_target_t *target, int role)
 {
     sqlite3_stmt *st = NULL;
     if (target->is_group && (target->group[0] == '\0' ||
                              strnlen(target->group, sizeof(target->group)) > KITH_PEER_NAME_MAX)) {
         return KITH_EINVAL;
     }
-    int rc = prepare(s, "INSERT OR REPLACE INTO shares(rec, target, role) VALUES(?, ?, ?)", &st);
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    kith_rowmac_begin(&s->mac, "shares");
+    kith_rowmac_blob(&s->mac, id, KITH_REC_ID_LEN);
+    if (target->is_group) {
+        char text[KITH_PEER_NAME_MAX + 2];
+        snprintf(text, sizeof(text), "@%s", target->group);
+        kith_rowmac_text(&s->mac, text);
+    } else {
+        kith_rowmac_blob(&s->mac, target->key, KITH_PK_LEN);
+    }
+    kith_rowmac_int(&s->mac, role);
+    int rc = s->vault != NULL ? kith_rowmac_end(&s->mac, s->vault, mac) : KITH_EINVAL;
+    if (rc == KITH_OK) {
+        rc = auth_will_change(s, AUTH_SHARES);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s, "INSERT OR REPLACE INTO shares(rec, target, role, mac) VALUES(?, ?, ?, ?)",
+                     &st);
+    }
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
         bind_target(st, 2, target);
         sqlite3_bind_int(st, 3, role);
+        sqlite3_bind_blob(st, 4, mac, KITH_ROW_MAC_LEN, SQLITE_STATIC);
         rc = step_done(st);
     }
     release(s, st);
@@ -1740,12 +2391,27 @@ kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
 }
 
 int
-kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-                        const kith_share_target_t *target, int *removed)
+kith_store_share_set(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                     const kith_share_target_t *target, int role)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = share_set_in(s, id, target, role);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+static int
+share_remove_in(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                const kith_share_target_t *target, int *removed)
 {
     sqlite3_stmt *st = NULL;
     *removed = 0;
-    int rc = prepare(s, "DELETE FROM shares WHERE rec=? AND target=?", &st);
+    int rc = auth_will_change(s, AUTH_SHARES);
+    if (rc == KITH_OK) {
+        rc = prepare(s, "DELETE FROM shares WHERE rec=? AND target=?", &st);
+    }
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
         bind_target(st, 2, target);
@@ -1757,12 +2423,26 @@ kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN
 }
 
 int
-kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
-                             size_t *removed)
+kith_store_share_remove(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                        const kith_share_target_t *target, int *removed)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = share_remove_in(s, id, target, removed);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+static int
+share_remove_peer_in(kith_store_t *s, const uint8_t key[static KITH_PK_LEN], size_t *removed)
 {
     sqlite3_stmt *st = NULL;
     *removed = 0;
-    int rc = prepare(s, "DELETE FROM shares WHERE target=?", &st);
+    int rc = auth_will_change(s, AUTH_SHARES);
+    if (rc == KITH_OK) {
+        rc = prepare(s, "DELETE FROM shares WHERE target=?", &st);
+    }
     if (rc == KITH_OK) {
         sqlite3_bind_blob(st, 1, key, KITH_PK_LEN, SQLITE_STATIC);
         rc = step_done(st);
@@ -1773,13 +2453,30 @@ kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_L
 }
 
 int
+kith_store_share_remove_peer(kith_store_t *s, const uint8_t key[static KITH_PK_LEN],
+                             size_t *removed)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = share_remove_peer_in(s, key, removed);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+int
 kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s,
-                     id ? "SELECT rec, target, role FROM shares WHERE rec=? ORDER BY target"
-                        : "SELECT rec, target, role FROM shares ORDER BY rec, target",
+    /* Every row checks; a walk over all of them (group changes) checks the table too, so
+     * that a share put back after it was removed is caught. */
+    int rc = id == NULL ? auth_check_table(s, "shares") : KITH_OK;
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     id ? "SELECT rec, target, role, mac FROM shares WHERE rec=? ORDER BY target"
+                        : "SELECT rec, target, role, mac FROM shares ORDER BY rec, target",
                      &st);
+    }
     if (rc != KITH_OK) {
         return rc;
     }
@@ -1789,6 +2486,9 @@ kith_store_share_foreach(kith_store_t *s, const uint8_t *id, kith_share_cb cb, v
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         kith_share_target_t t;
+        if ((rc = check_row(s, "shares", st, 0, 3, 3)) != KITH_OK) {
+            break;
+        }
         if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN || column_target(st, 1, &t) != KITH_OK) {
             rc = KITH_ECORRUPT;
             break;
@@ -1867,17 +2567,44 @@ kith_peer_in_group(const kith_peer_t *p, const char *group)
     return 0;
 }
 
-int
-kith_store_peer_add(kith_store_t *s, const kith_peer_t *p)
+/* A peers row: name, key, groups, addr, self, added. When it was last seen, and where,
+ * change with every session and decide nothing, so they are left out. */
+static int
+peer_mac(kith_store_t *s, const char *name, const uint8_t key[KITH_PK_LEN], const char *groups,
+         const char *addr, int self, uint64_t added_ms, uint8_t mac[KITH_ROW_MAC_LEN])
+{
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    kith_rowmac_begin(&s->mac, "peers");
+    kith_rowmac_text(&s->mac, name);
+    kith_rowmac_blob(&s->mac, key, KITH_PK_LEN);
+    kith_rowmac_text(&s->mac, groups ? groups : "");
+    kith_rowmac_text(&s->mac, addr ? addr : "");
+    kith_rowmac_int(&s->mac, self);
+    kith_rowmac_int(&s->mac, (int64_t) added_ms);
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+static int
+peer_add_in(kith_store_t *s, const kith_peer_t *p)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s,
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    int rc = peer_mac(s, p->name, p->key, p->groups, p->addr, p->self, p->added_ms, mac);
+    if (rc == KITH_OK) {
+        rc = auth_will_change(s, AUTH_PEERS);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s,
                      "INSERT INTO peers(name, key, groups, addr, self, added, last_seen, "
-                     "last_addr) VALUES(?, ?, ?, ?, ?, ?, 0, '')",
+                     "last_addr, mac) VALUES(?, ?, ?, ?, ?, ?, 0, '', ?)",
                      &st);
+    }
     if (rc != KITH_OK) {
         return rc;
     }
+    sqlite3_bind_blob(st, 7, mac, KITH_ROW_MAC_LEN, SQLITE_STATIC);
     sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, p->key, KITH_PK_LEN, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, p->groups ? p->groups : "", -1, SQLITE_STATIC);
@@ -1897,10 +2624,24 @@ kith_store_peer_add(kith_store_t *s, const kith_peer_t *p)
 }
 
 int
-kith_store_peer_remove(kith_store_t *s, const char *name)
+kith_store_peer_add(kith_store_t *s, const kith_peer_t *p)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = peer_add_in(s, p);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+static int
+peer_remove_in(kith_store_t *s, const char *name)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, "DELETE FROM peers WHERE name=?", &st);
+    int rc = auth_will_change(s, AUTH_PEERS);
+    if (rc == KITH_OK) {
+        rc = prepare(s, "DELETE FROM peers WHERE name=?", &st);
+    }
     if (rc == KITH_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = step_done(st);
@@ -1913,11 +2654,37 @@ kith_store_peer_remove(kith_store_t *s, const char *name)
 }
 
 int
-kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
+kith_store_peer_remove(kith_store_t *s, const char *name)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = peer_remove_in(s, name);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+static int
+peer_update_in(kith_store_t *s, const char *name, const kith_peer_t *p)
 {
     sqlite3_stmt *st = NULL;
-    int rc =
-        prepare(s, "UPDATE peers SET name = ?, groups = ?, addr = ?, self = ? WHERE name = ?", &st);
+    kith_peer_t old;
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    /* The key and the time it was added stay; they come from the row, which must check. */
+    int rc = kith_store_peer_get(s, name, &old);
+    if (rc == KITH_OK) {
+        rc = peer_mac(s, p->name, old.key, p->groups, p->addr, p->self, old.added_ms, mac);
+        kith_peer_close(&old);
+    }
+    if (rc == KITH_OK) {
+        rc = auth_will_change(s, AUTH_PEERS);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     "UPDATE peers SET name = ?, groups = ?, addr = ?, self = ?, mac = ? "
+                     "WHERE name = ?",
+                     &st);
+    }
     if (rc != KITH_OK) {
         return rc;
     }
@@ -1925,7 +2692,8 @@ kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
     sqlite3_bind_text(st, 2, p->groups ? p->groups : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, p->addr ? p->addr : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, p->self);
-    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, mac, KITH_ROW_MAC_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
         rc = sqlite3_changes(s->db) > 0 ? KITH_OK : KITH_ENOTFOUND;
@@ -1938,12 +2706,27 @@ kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
     return rc;
 }
 
-#define PEER_COLUMNS "name, key, groups, addr, self, added, last_seen, last_addr"
+int
+kith_store_peer_update(kith_store_t *s, const char *name, const kith_peer_t *p)
+{
+    int own = 0;
+    int rc = own_txn_begin(s, &own);
+    if (rc == KITH_OK) {
+        rc = peer_update_in(s, name, p);
+    }
+    return own_txn_end(s, own, rc);
+}
+
+#define PEER_COLUMNS "name, key, groups, addr, self, added, last_seen, last_addr, mac"
 
 static int
-read_peer(sqlite3_stmt *st, kith_peer_t *p)
+read_peer(kith_store_t *s, sqlite3_stmt *st, kith_peer_t *p)
 {
     memset(p, 0, sizeof(*p));
+    int rc = check_row(s, "peers", st, 0, 6, 8);
+    if (rc != KITH_OK) {
+        return rc;
+    }
     if (sqlite3_column_bytes(st, 1) != KITH_PK_LEN) {
         return KITH_ECORRUPT;
     }
@@ -1971,7 +2754,13 @@ peer_get(kith_store_t *s, const char *sql, const void *arg, int arg_len, kith_pe
 {
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof(*out));
-    int rc = prepare(s, sql, &st);
+    /* The whole table checks, not just this row: a peer put back after `peer rm`, with
+     * the MAC its row once had, is caught. The cost is the same whether or not the key
+     * is known (docs/THREATS.md, a stranger who connects). */
+    int rc = auth_check_table(s, "peers");
+    if (rc == KITH_OK) {
+        rc = prepare(s, sql, &st);
+    }
     if (rc != KITH_OK) {
         return rc;
     }
@@ -1982,7 +2771,7 @@ peer_get(kith_store_t *s, const char *sql, const void *arg, int arg_len, kith_pe
     }
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
-        rc = read_peer(st, out);
+        rc = read_peer(s, st, out);
     } else {
         rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
     }
@@ -2010,7 +2799,10 @@ kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
     size_t count = 0;
     *out = NULL;
     *n = 0;
-    int rc = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", &st);
+    int rc = auth_check_table(s, "peers");
+    if (rc == KITH_OK) {
+        rc = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", &st);
+    }
     if (rc != KITH_OK) {
         return rc;
     }
@@ -2022,7 +2814,7 @@ kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
             break;
         }
         list = p;
-        rc = read_peer(st, &list[count]);
+        rc = read_peer(s, st, &list[count]);
         if (rc != KITH_OK) {
             break;
         }
@@ -2112,6 +2904,251 @@ kith_store_rederive(kith_store_t *s)
     return rc;
 }
 
+/* ---- authenticating a store written by an older kith --------------------------------- */
+
+static int
+auth_marker(kith_store_t *s, const uint8_t db_id[16], uint8_t mac[KITH_ROW_MAC_LEN])
+{
+    kith_rowmac_begin(&s->mac, "auth");
+    kith_rowmac_blob(&s->mac, db_id, 16);
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+/* Reseals one op under the associated data of version 2 (hash and every plaintext column)
+ * and sets those columns from the op itself, not from what the row said. */
+static int
+reseal_op(kith_store_t *s, const uint8_t hash[KITH_HASH_LEN], size_t *damaged)
+{
+    sqlite3_stmt *st = NULL;
+    kith_buf_t pt, sealed;
+    kith_buf_init(&pt);
+    kith_buf_init(&sealed);
+    kith_op_t op;
+    int have_op = 0;
+    int rc =
+        prepare(s, "SELECT hash, rec, author, private, hlc, data FROM ops WHERE hash = ?", &st);
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, hash, KITH_HASH_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_ROW ? KITH_OK : KITH_EDB;
+    }
+    if (rc == KITH_OK && unseal_column(s, st, 5, hash, KITH_HASH_LEN, &pt) != KITH_OK) {
+        /* Sealed the new way already: someone removed the marker to have the rows
+         * vouched for again. Otherwise it is damaged; doctor reports it. */
+        pt.len = 0;
+        rc = unseal_op_row(s, st, 0, 5, &pt) == KITH_OK ? KITH_ETAMPER : KITH_ENOTFOUND;
+    }
+    release(s, st);
+    st = NULL;
+    if (rc == KITH_ENOTFOUND) {
+        (*damaged)++;
+        rc = KITH_OK;
+        goto out;
+    }
+    if (rc == KITH_OK &&
+        (pt.len <= KITH_SIG_LEN ||
+         kith_op_decode(pt.data + KITH_SIG_LEN, pt.len - KITH_SIG_LEN, &op) != KITH_OK)) {
+        (*damaged)++;
+        goto out;
+    }
+    have_op = rc == KITH_OK;
+    if (rc == KITH_OK) {
+        uint8_t ad[OP_AD_LEN];
+        op_ad(ad, hash, op.rec, op.author, op.private, op.hlc);
+        rc = kith_vault_seal(s->vault, ad, sizeof(ad), pt.data, pt.len, &sealed);
+    }
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     "UPDATE ops SET rec = ?, author = ?, private = ?, hlc = ?, data = ? "
+                     "WHERE hash = ?",
+                     &st);
+    }
+    if (rc == KITH_OK) {
+        sqlite3_bind_blob(st, 1, op.rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, op.author, KITH_PK_LEN, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, op.private != 0);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) op.hlc);
+        sqlite3_bind_blob(st, 5, sealed.data, (int) sealed.len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, hash, KITH_HASH_LEN, SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    release(s, st);
+out:
+    if (have_op) {
+        kith_op_close(&op);
+    }
+    kith_buf_close(&pt);
+    kith_buf_close(&sealed);
+    return rc;
+}
+
+/* MACs every row of peers or shares as it stands. */
+static int
+mac_table_rows(kith_store_t *s, int table)
+{
+    sqlite3_stmt *st = NULL, *up = NULL;
+    int n = table == AUTH_PEERS ? 6 : 3;
+    int rc = prepare(s,
+                     table == AUTH_PEERS ? "SELECT name, key, groups, addr, self, added FROM peers"
+                                         : "SELECT rec, target, role FROM shares",
+                     &st);
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     table == AUTH_PEERS ? "UPDATE peers SET mac = ?1 WHERE name = ?2"
+                                         : "UPDATE shares SET mac = ?1 WHERE rec = ?2 AND "
+                                           "target = ?3",
+                     &up);
+    }
+    int r = SQLITE_DONE;
+    while (rc == KITH_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t mac[KITH_ROW_MAC_LEN];
+        kith_rowmac_begin(&s->mac, table == AUTH_PEERS ? "peers" : "shares");
+        for (int i = 0; i < n; i++) {
+            kith_rowmac_column(&s->mac, st, i);
+        }
+        rc = kith_rowmac_end(&s->mac, s->vault, mac);
+        if (rc != KITH_OK) {
+            break;
+        }
+        sqlite3_reset(up);
+        sqlite3_bind_blob(up, 1, mac, KITH_ROW_MAC_LEN, SQLITE_TRANSIENT);
+        sqlite3_bind_value(up, 2, sqlite3_column_value(st, table == AUTH_PEERS ? 0 : 0));
+        if (table == AUTH_SHARES) {
+            sqlite3_bind_value(up, 3, sqlite3_column_value(st, 1));
+        }
+        rc = step_done(up);
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    release(s, up);
+    return rc;
+}
+
+int
+kith_store_auth_upgrade(kith_store_t *s, int allow, kith_store_upgrade_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    uint8_t db_id[16], mac[KITH_ROW_MAC_LEN];
+    uint64_t gen = 0;
+    kith_buf_t marker;
+    kith_buf_init(&marker);
+    int rc = kith_store_meta_get(s, "auth", &marker);
+    if (rc == KITH_OK) {
+        rc = auth_meta(s, db_id, &gen);
+        if (rc == KITH_OK) {
+            rc = auth_marker(s, db_id, mac);
+        }
+        if (rc == KITH_OK && (marker.len != KITH_ROW_MAC_LEN ||
+                              sodium_memcmp(marker.data, mac, KITH_ROW_MAC_LEN) != 0)) {
+            rc = KITH_ETAMPER;
+        }
+        kith_buf_close(&marker);
+        return rc;
+    }
+    kith_buf_close(&marker);
+    if (rc != KITH_ENOTFOUND) {
+        return rc;
+    }
+    if (!allow) {
+        return KITH_ETAMPER;
+    }
+    /* The first open by a kith that authenticates rows. The ops are resealed and the
+     * derived rows rebuilt from them, so neither is taken on trust; the peers and shares
+     * cannot be derived, so they are vouched for as they stand and the caller shows them. */
+    sqlite3_stmt *st = NULL;
+    uint8_t(*hashes)[KITH_HASH_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t refolded = 0;
+    rc = kith_store_begin(s);
+    if (rc == KITH_OK) {
+        rc = prepare(s, "SELECT hash FROM ops", &st);
+    }
+    int r = SQLITE_DONE;
+    while (rc == KITH_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_HASH_LEN) {
+            out->damaged++;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            void *p = realloc(hashes, cap * KITH_HASH_LEN);
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            hashes = p;
+        }
+        memcpy(hashes[n++], sqlite3_column_blob(st, 0), KITH_HASH_LEN);
+    }
+    release(s, st);
+    for (size_t i = 0; rc == KITH_OK && i < n; i++) {
+        rc = reseal_op(s, hashes[i], &out->damaged);
+    }
+    free(hashes);
+    out->ops = n;
+    if (rc == KITH_OK) {
+        kith_vault_random(s->vault, db_id, sizeof(db_id));
+        rc = kith_store_meta_set(s, "db_id", db_id, sizeof(db_id));
+    }
+    if (rc == KITH_OK) {
+        rc = meta_put_u64(s, "auth_gen", 1);
+    }
+    if (rc == KITH_OK) {
+        rc = exec(s, "DELETE FROM records; DELETE FROM search; DELETE FROM audience;"
+                     "DELETE FROM former;");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_refold_all(s, &refolded);
+    }
+    out->records = refolded;
+    if (rc == KITH_OK) {
+        rc = mac_table_rows(s, AUTH_PEERS);
+    }
+    if (rc == KITH_OK) {
+        rc = mac_table_rows(s, AUTH_SHARES);
+    }
+    for (int t = AUTH_PEERS; rc == KITH_OK && t <= AUTH_SHARES; t <<= 1) {
+        rc = table_mac(s, t, db_id, 1, mac);
+        if (rc == KITH_OK) {
+            rc = kith_store_meta_set(s, table_key(t), mac, sizeof(mac));
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = auth_marker(s, db_id, mac);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_set(s, "auth", mac, sizeof(mac));
+    }
+    if (rc == KITH_OK) {
+        char version = '0' + KITH_STORE_DERIVED_VERSION;
+        rc = kith_store_meta_set(s, "derived_version", &version, 1);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+        return rc;
+    }
+    out->upgraded = 1;
+    return KITH_OK;
+}
+
+int
+kith_store_position(kith_store_t *s, uint8_t db_id[static 16], uint64_t *generation,
+                    uint64_t *max_seq)
+{
+    int rc = auth_meta(s, db_id, generation);
+    if (rc == KITH_OK) {
+        rc = kith_store_max_seq(s, max_seq);
+    }
+    return rc;
+}
+
 /* ---- checks (kith doctor) ----------------------------------------------------------- */
 
 typedef struct {
@@ -2133,6 +3170,77 @@ problem(check_ctx_t *c, const char *fmt, ...)
     va_end(ap);
     c->problems++;
     c->cb(c->ctx, line);
+}
+
+/* The first four bytes of a blob column, in hex, to name a row without its content. */
+static void
+short_hex(sqlite3_stmt *st, int col, char out[9])
+{
+    const uint8_t *b = sqlite3_column_blob(st, col);
+    if (b == NULL || sqlite3_column_bytes(st, col) < 4) {
+        snprintf(out, 9, "????????");
+        return;
+    }
+    snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
+/* Checks every row of a query whose columns are n values of table, then its MAC; the
+ * row is named by its column name_col (text, or a blob shown as a short hex). */
+static void
+check_rows(check_ctx_t *c, const char *sql, const char *table, int n, int name_col,
+           const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(c->s, sql, &st) != KITH_OK) {
+        problem(c, "the %s rows cannot be read: %s", table, sqlite3_errmsg(c->s->db));
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (check_row(c->s, table, st, 0, n, n) == KITH_OK) {
+            continue;
+        }
+        char name[80];
+        if (sqlite3_column_type(st, name_col) == SQLITE_TEXT) {
+            snprintf(name, sizeof(name), "'%s'", (const char *) sqlite3_column_text(st, name_col));
+        } else {
+            short_hex(st, name_col, name);
+        }
+        problem(c, "%s %s: its row was changed or added outside kith (%s)", table, name, what);
+    }
+    release(c->s, st);
+}
+
+static void
+check_auth(check_ctx_t *c)
+{
+    kith_store_t *s = c->s;
+    kith_store_upgrade_t up;
+    if (kith_store_auth_upgrade(s, 0, &up) != KITH_OK) {
+        problem(c, "the store's authentication marker is missing or does not check");
+        return;
+    }
+    check_rows(c, "SELECT " RECORD_MAC_COLUMNS " FROM records", "records", RECORD_MAC_N, 0,
+               "owner, kind, deletion or times");
+    check_rows(c,
+               "SELECT a.rec, a.member, a.role, r.fold_seq, a.mac FROM audience a "
+               "LEFT JOIN records r ON r.id = a.rec",
+               "audience", 4, 0, "who a record is shared with");
+    check_rows(c,
+               "SELECT f.rec, f.member, f.op, f.hlc, r.fold_seq, f.mac FROM former f "
+               "LEFT JOIN records r ON r.id = f.rec",
+               "former", 5, 0, "who a record was unshared from");
+    check_rows(c, "SELECT name, key, groups, addr, self, added, mac FROM peers", "peers", 6, 0,
+               "a peer's key, groups or own-device mark");
+    check_rows(c, "SELECT rec, target, role, mac FROM shares", "shares", 3, 0,
+               "what a record is shared with");
+    if (auth_check(s, AUTH_PEERS) == KITH_ETAMPER) {
+        problem(c, "the peer list as a whole does not check: a peer was added, put back or "
+                   "removed outside kith");
+    }
+    if (auth_check(s, AUTH_SHARES) == KITH_ETAMPER) {
+        problem(c, "the shares as a whole do not check: a share was added, put back or "
+                   "removed outside kith");
+    }
 }
 
 int
@@ -2157,7 +3265,7 @@ kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_
     release(s, st);
     st = NULL;
     /* Every op must decrypt, decode and carry a valid signature. */
-    rc = prepare(s, "SELECT hash, data FROM ops", &st);
+    rc = prepare(s, "SELECT hash, rec, author, private, hlc, data FROM ops", &st);
     while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
         out->ops++;
         if (sqlite3_column_bytes(st, 0) != KITH_HASH_LEN) {
@@ -2167,8 +3275,12 @@ kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_
         pt.len = 0;
         kith_op_t op;
         uint8_t h[KITH_HASH_LEN];
-        if (unseal_column(s, st, 1, sqlite3_column_blob(st, 0), KITH_HASH_LEN, &pt) != KITH_OK) {
-            problem(&c, "an op does not decrypt (damaged, or sealed with another key)");
+        const uint8_t *hb = sqlite3_column_blob(st, 0);
+        if (unseal_op_row(s, st, 0, 5, &pt) != KITH_OK) {
+            problem(&c,
+                    "op %02x%02x%02x%02x does not unseal: its row was changed outside kith, or "
+                    "it is damaged",
+                    hb[0], hb[1], hb[2], hb[3]);
         } else if (kith_op_verify(pt.data, pt.len, &op, h) != KITH_OK) {
             problem(&c, "an op fails its signature or format check");
         } else {
@@ -2199,10 +3311,160 @@ kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_
     }
     release(s, st);
     st = NULL;
+    check_auth(&c);
 out:
     kith_buf_close(&pt);
     out->problems = c.problems;
     return KITH_OK;
+}
+
+/* Deletes the rows of table (peers or shares) that do not check, reporting each. */
+static int
+drop_bad_rows(kith_store_t *s, int table, kith_store_check_cb cb, void *ctx, uint64_t *fixed)
+{
+    sqlite3_stmt *st = NULL, *del = NULL;
+    int peers = table == AUTH_PEERS;
+    int rc = prepare(s,
+                     peers ? "SELECT name, key, groups, addr, self, added, mac FROM peers"
+                           : "SELECT rec, target, role, mac FROM shares",
+                     &st);
+    if (rc == KITH_OK) {
+        rc = prepare(s,
+                     peers ? "DELETE FROM peers WHERE name = ?1"
+                           : "DELETE FROM shares WHERE rec = ?1 AND target = ?2",
+                     &del);
+    }
+    int n = peers ? 6 : 3;
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (check_row(s, peers ? "peers" : "shares", st, 0, n, n) == KITH_OK) {
+            continue;
+        }
+        char line[200], name[80];
+        if (peers) {
+            snprintf(name, sizeof(name), "%s", (const char *) sqlite3_column_text(st, 0));
+        } else {
+            short_hex(st, 0, name);
+        }
+        snprintf(line, sizeof(line), "removed %s %s: kith did not write that row",
+                 peers ? "peer" : "a share of record", name);
+        cb(ctx, line);
+        sqlite3_reset(del);
+        sqlite3_bind_value(del, 1, sqlite3_column_value(st, 0));
+        if (!peers) {
+            sqlite3_bind_value(del, 2, sqlite3_column_value(st, 1));
+        }
+        rc = step_done(del);
+        (*fixed)++;
+    }
+    release(s, st);
+    release(s, del);
+    return rc;
+}
+
+/* An op whose row does not match its sealed op: the private mark flipped is put back;
+ * anything else cannot be read, so the row goes (a shared op comes back from a peer). */
+static int
+fix_bad_ops(kith_store_t *s, kith_store_check_cb cb, void *ctx, uint64_t *fixed)
+{
+    sqlite3_stmt *st = NULL, *up = NULL;
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    int rc = prepare(s, "SELECT hash, rec, author, private, hlc, data FROM ops", &st);
+    while (rc == KITH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        pt.len = 0;
+        if (unseal_op_row(s, st, 0, 5, &pt) == KITH_OK) {
+            continue;
+        }
+        uint8_t ad[OP_AD_LEN];
+        int flipped = !sqlite3_column_int(st, 3);
+        int put_back = 0;
+        if (op_ad_row(st, 0, ad) == KITH_OK) {
+            ad[OP_AD_LEN - 9] = (uint8_t) flipped;
+            pt.len = 0;
+            put_back = unseal_column(s, st, 5, ad, sizeof(ad), &pt) == KITH_OK;
+        }
+        char name[9], line[200];
+        short_hex(st, 0, name);
+        snprintf(line, sizeof(line),
+                 put_back ? "op %s: put its private mark back as it was signed"
+                          : "removed op %s: it cannot be read (a shared op comes back from "
+                            "your peers on the next sync)",
+                 name);
+        cb(ctx, line);
+        rc = prepare(s,
+                     put_back ? "UPDATE ops SET private = ?2 WHERE hash = ?1"
+                              : "DELETE FROM ops WHERE hash = ?1 AND ?2 IS NOT NULL",
+                     &up);
+        if (rc == KITH_OK) {
+            sqlite3_bind_value(up, 1, sqlite3_column_value(st, 0));
+            sqlite3_bind_int(up, 2, flipped);
+            rc = step_done(up);
+        }
+        release(s, up);
+        up = NULL;
+        (*fixed)++;
+    }
+    release(s, st);
+    kith_buf_close(&pt);
+    return rc;
+}
+
+int
+kith_store_auth_repair(kith_store_t *s, kith_store_check_cb cb, void *ctx, uint64_t *fixed)
+{
+    uint8_t db_id[16], mac[KITH_ROW_MAC_LEN];
+    uint64_t gen = 0, refolded = 0;
+    *fixed = 0;
+    if (s->vault == NULL) {
+        return KITH_EINVAL;
+    }
+    int rc = kith_store_begin(s);
+    if (rc == KITH_OK && auth_meta(s, db_id, &gen) != KITH_OK) {
+        kith_vault_random(s->vault, db_id, sizeof(db_id));
+        gen = 0;
+        rc = kith_store_meta_set(s, "db_id", db_id, sizeof(db_id));
+    }
+    if (rc == KITH_OK) {
+        rc = fix_bad_ops(s, cb, ctx, fixed);
+    }
+    /* Whatever is derived is derived again, from the ops that now check. */
+    if (rc == KITH_OK) {
+        rc = exec(s, "DELETE FROM records; DELETE FROM search; DELETE FROM audience;"
+                     "DELETE FROM former;");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_refold_all(s, &refolded);
+    }
+    if (rc == KITH_OK) {
+        rc = drop_bad_rows(s, AUTH_PEERS, cb, ctx, fixed);
+    }
+    if (rc == KITH_OK) {
+        rc = drop_bad_rows(s, AUTH_SHARES, cb, ctx, fixed);
+    }
+    /* What is left checks row by row; the tables as a whole are accepted as they are. */
+    if (rc == KITH_OK) {
+        rc = meta_put_u64(s, "auth_gen", ++gen);
+    }
+    for (int t = AUTH_PEERS; rc == KITH_OK && t <= AUTH_SHARES; t <<= 1) {
+        rc = table_mac(s, t, db_id, gen, mac);
+        if (rc == KITH_OK) {
+            rc = kith_store_meta_set(s, table_key(t), mac, sizeof(mac));
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = auth_marker(s, db_id, mac);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_set(s, "auth", mac, sizeof(mac));
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(s);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(s);
+    }
+    s->peers_ok_at = -1;
+    return rc;
 }
 
 uint64_t

@@ -30,7 +30,7 @@
 /* Bumped when the fold changes what it derives from the same ops: 2 is ops version 2
  * (the private layer, list elements, cuts, former members). */
 #define KITH_STORE_DERIVED_VERSION 2
-#define KITH_STORE_SCHEMA_VERSION  4
+#define KITH_STORE_SCHEMA_VERSION  5
 #define KITH_PEER_NAME_MAX         64
 
 typedef struct kith_store kith_store_t;
@@ -63,6 +63,27 @@ int kith_store_schema_version(kith_store_t *s);
  * for the next open to redo. */
 int kith_store_rederive(kith_store_t *s);
 
+/* What the first open by a kith that authenticates rows did (proto/STORE.md). */
+typedef struct {
+    int upgraded;       /* 1: the store was authenticated now; 0: it already was */
+    uint64_t ops;       /* ops resealed */
+    uint64_t damaged;   /* ops that could not be read, left as they were */
+    uint64_t records;   /* records rebuilt from their ops */
+} kith_store_upgrade_t;
+
+/* Checks that the store's rows are authenticated (the "auth" marker checks), or, when
+ * they are not yet and `allow`, authenticates them: reseals every op so that its row's
+ * columns are bound to it, rebuilds the records, audiences and former members from the
+ * ops, and vouches for the peers and shares as they stand. KITH_ETAMPER if the marker
+ * does not check, if it is missing and !allow (the caller knows the store was
+ * authenticated before), or if an op is already sealed the new way. */
+int kith_store_auth_upgrade(kith_store_t *s, int allow, kith_store_upgrade_t *out);
+/* Where the store stands: its id, the generation of its peers and shares, and its newest
+ * op's sequence number. All three only grow; the node keeps them beside the identity to
+ * notice a database that went back in time. */
+int kith_store_position(kith_store_t *s, uint8_t db_id[static 16], uint64_t *generation,
+                        uint64_t *max_seq);
+
 /* Sets SQLite's page cache for this connection (bulk imports use a larger one). */
 int kith_store_set_cache_kib(kith_store_t *s, int kib);
 /* Folds the write-ahead log back into the database file (on a clean shutdown). */
@@ -92,6 +113,13 @@ typedef void (*kith_store_check_cb)(void *ctx, const char *problem);
  * record decrypts and has ops. Each problem is reported through cb (a sentence without
  * any record content). Returns KITH_OK even when problems are found; see out. */
 int kith_store_check(kith_store_t *s, kith_store_check_cb cb, void *ctx, kith_store_check_t *out);
+
+/* Puts the store's authentication right (kith doctor --repair), in a transaction of its
+ * own: an op whose private mark was flipped gets it back, an op that cannot be read goes,
+ * everything derived from the ops is derived again, peers and shares rows kith did not
+ * write go, and the peer list and shares as they now stand are vouched for. Each change
+ * is reported through cb; *fixed counts them. */
+int kith_store_auth_repair(kith_store_t *s, kith_store_check_cb cb, void *ctx, uint64_t *fixed);
 
 /* Rebuilds every record from its ops (kith doctor --repair), inside the caller's
  * transaction. Fails if an op cannot be read: ops are the source of truth. */

@@ -39,7 +39,7 @@ db.execute("UPDATE ops SET data = ? WHERE hash = ?", (bytes(b), h))
 db.commit()
 PY
 refuses "damaged op reported" k doctor
-contains "op problem" "$TMP/out" "an op does not decrypt"
+contains "op problem" "$TMP/out" "does not unseal"
 rm -rf "$KITH_HOME" && cp -a "$TMP/backup" "$KITH_HOME"
 
 # Loose permissions: a warning on every command, a problem for doctor.
