@@ -275,11 +275,196 @@ kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errb
     return rc;
 }
 
+/* Reads kith.state: *found = 0 if there is none. */
+static int
+state_read(kith_node_t *n, kith_state_t *out, int *found)
+{
+    kith_buf_t path, data;
+    kith_buf_init(&path);
+    kith_buf_init(&data);
+    uint8_t *key = sodium_malloc(32);
+    *found = 0;
+    int rc = key != NULL ? path_join(&path, n->dir, KITH_STATE_FILE) : KITH_ENOMEM;
+    if (rc == KITH_OK) {
+        rc = kith_vault_state_key(n->id, key);
+    }
+    if (rc == KITH_OK) {
+        int fd = open((char *) path.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            rc = errno == ENOENT ? KITH_OK : KITH_EIO;
+            goto out;
+        }
+        uint8_t buf[KITH_STATE_LEN + 1];
+        ssize_t got = read(fd, buf, sizeof(buf));
+        close(fd);
+        rc = got < 0 ? KITH_EIO : kith_state_decode(key, n->id->pk, buf, (size_t) got, out);
+        *found = rc == KITH_OK;
+    }
+out:
+    sodium_free(key);
+    kith_buf_close(&path);
+    kith_buf_close(&data);
+    return rc;
+}
+
+static int
+state_write(kith_node_t *n, const kith_state_t *st)
+{
+    kith_buf_t path;
+    kith_buf_init(&path);
+    uint8_t *key = sodium_malloc(32);
+    uint8_t enc[KITH_STATE_LEN];
+    int rc = key != NULL ? path_join(&path, n->dir, KITH_STATE_FILE) : KITH_ENOMEM;
+    if (rc == KITH_OK) {
+        rc = kith_vault_state_key(n->id, key);
+    }
+    if (rc == KITH_OK) {
+        kith_state_encode(key, n->id->pk, st, enc);
+        rc = write_file_atomic((char *) path.data, enc, sizeof(enc));
+    }
+    if (rc == KITH_OK) {
+        n->state = *st;
+        n->state_known = 1;
+    }
+    sodium_free(key);
+    kith_buf_close(&path);
+    return rc;
+}
+
+static int
+store_state(kith_node_t *n, kith_state_t *st)
+{
+    return kith_store_position(n->store, st->db_id, &st->generation, &st->max_seq);
+}
+
+int
+kith_node_save_state(kith_node_t *n)
+{
+    kith_state_t now;
+    if (n->trust != KITH_OK) {
+        return n->trust; /* never vouch for a store that did not check */
+    }
+    int rc = store_state(n, &now);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (n->state_known && memcmp(&now, &n->state, sizeof(now)) == 0) {
+        return KITH_OK;
+    }
+    /* Two processes (the daemon and a command) may both write: never move it back. */
+    kith_state_t disk;
+    int found = 0;
+    if (state_read(n, &disk, &found) == KITH_OK && found && !kith_state_not_older(&now, &disk) &&
+        kith_state_not_older(&disk, &now)) {
+        n->state = disk;
+        n->state_known = 1;
+        return KITH_OK;
+    }
+    return state_write(n, &now);
+}
+
+int
+kith_node_accept_state(kith_node_t *n)
+{
+    kith_state_t now;
+    int rc = store_state(n, &now);
+    if (rc == KITH_OK) {
+        rc = state_write(n, &now);
+    }
+    if (rc == KITH_OK) {
+        n->trust = KITH_OK;
+        n->trust_msg[0] = '\0';
+    }
+    return rc;
+}
+
+/* Authenticates the store (proto/STORE.md): its rows check, and it is not older than
+ * kith.state says it was. Sets n->trust and n->trust_msg. */
+static int
+check_trust(kith_node_t *n)
+{
+    kith_state_t saved, now;
+    int have_state = 0;
+    int rc = state_read(n, &saved, &have_state);
+    if (rc == KITH_ECORRUPT) {
+        snprintf(n->trust_msg, sizeof(n->trust_msg),
+                 "%s/%s is damaged or belongs to another identity", n->dir, KITH_STATE_FILE);
+        return n->trust = KITH_ETAMPER;
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    /* Without a state file the store may be from an older kith: authenticate it now. With
+     * one, it was authenticated before, and a missing marker means someone removed it. */
+    rc = kith_store_auth_upgrade(n->store, !have_state, &n->upgrade);
+    if (rc == KITH_ETAMPER) {
+        snprintf(n->trust_msg, sizeof(n->trust_msg),
+                 "%s/%s was changed outside kith: a row that decides who gets what does not "
+                 "check",
+                 n->dir, KITH_DB_FILE);
+        return n->trust = KITH_ETAMPER;
+    }
+    if (rc == KITH_OK) {
+        /* The peer list is small and decides whom the node talks to at all: it checks
+         * as a whole on every open. (The shares check when they are walked.) */
+        kith_peer_t *peers = NULL;
+        size_t n_peers = 0;
+        rc = kith_store_peer_list(n->store, &peers, &n_peers);
+        kith_peers_free(peers, n_peers);
+        if (rc == KITH_ETAMPER) {
+            snprintf(n->trust_msg, sizeof(n->trust_msg),
+                     "%s/%s was changed outside kith: its peer list does not check", n->dir,
+                     KITH_DB_FILE);
+            return n->trust = KITH_ETAMPER;
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = store_state(n, &now);
+    }
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    if (have_state && memcmp(now.db_id, saved.db_id, sizeof(now.db_id)) != 0) {
+        snprintf(n->trust_msg, sizeof(n->trust_msg),
+                 "%s/%s is not the database this node last used (another copy of it?)", n->dir,
+                 KITH_DB_FILE);
+        return n->trust = KITH_EROLLBACK;
+    }
+    if (have_state && !kith_state_not_older(&now, &saved)) {
+        snprintf(n->trust_msg, sizeof(n->trust_msg),
+                 "%s/%s is older than this node last saw it (peers and shares at generation "
+                 "%llu, last %llu; ops up to %llu, last %llu): it was put back from an earlier "
+                 "copy",
+                 n->dir, KITH_DB_FILE, (unsigned long long) now.generation,
+                 (unsigned long long) saved.generation, (unsigned long long) now.max_seq,
+                 (unsigned long long) saved.max_seq);
+        return n->trust = KITH_EROLLBACK;
+    }
+    if (!have_state && !n->upgrade.upgraded) {
+        snprintf(n->trust_msg, sizeof(n->trust_msg),
+                 "%s/%s is missing, so kith cannot tell whether %s was put back from an "
+                 "earlier copy",
+                 n->dir, KITH_STATE_FILE, KITH_DB_FILE);
+        return n->trust = KITH_EROLLBACK;
+    }
+    n->trust = KITH_OK;
+    if (have_state) {
+        n->state = saved;
+        n->state_known = 1;
+    }
+    /* A read-only home cannot keep it; the check above is all it gets. */
+    (void) kith_node_save_state(n);
+    return KITH_OK;
+}
+
 void
 kith_node_close(kith_node_t *n)
 {
     if (n == NULL) {
         return;
+    }
+    if (n->store != NULL && n->vault != NULL && n->trust == KITH_OK) {
+        (void) kith_node_save_state(n);
     }
     kith_store_close(n->store);
     kith_vault_free(n->vault);
@@ -292,6 +477,13 @@ kith_node_close(kith_node_t *n)
 int
 kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
                size_t errcap)
+{
+    return kith_node_open_flags(dir, passphrase, 0, out, errbuf, errcap);
+}
+
+int
+kith_node_open_flags(const char *dir, const char *passphrase, int flags, kith_node_t **out,
+                     char *errbuf, size_t errcap)
 {
     *out = NULL;
     kith_buf_t key, db_path, wrapped, name;
@@ -347,6 +539,21 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         goto out;
     }
     kith_store_set_vault(n->store, n->vault);
+    n->trust = KITH_EINVAL;
+    rc = check_trust(n);
+    if (rc != KITH_OK && rc != KITH_ETAMPER && rc != KITH_EROLLBACK) {
+        kith__errbuf_set(errbuf, errcap, "cannot check the store in %s: %s", dir,
+                         kith_strerror(rc));
+        goto out;
+    }
+    if (rc != KITH_OK && !(flags & KITH_OPEN_UNCHECKED)) {
+        kith__errbuf_set(errbuf, errcap,
+                         "%s. kith will not use it until you look: `kith doctor` says what is "
+                         "wrong, `kith doctor --repair` puts it right",
+                         n->trust_msg);
+        goto out;
+    }
+    rc = KITH_OK;
     /* Records folded by an older kith are refolded once: the private layer brings back
      * private values that a shared edit used to overwrite, lists gain the element ids that
      * a remove needs, and former members are found. A failure (another process holding

@@ -5,6 +5,7 @@
  * Home layout (directory 0700, files 0600):
  *   identity.key   the Ed25519 identity, optionally wrapped with Argon2id (keyfile.h)
  *   kith.db        the SQLite store (+ -wal and -shm while open)
+ *   kith.state     where the store stood when kith last wrote it (state.h)
  *
  * Local changes: the caller builds an op (record id, fields, audience...), and
  * kith_node_apply_local() stamps it with this node as author and the next clock value,
@@ -19,6 +20,7 @@
 #include "crypto/identity.h"
 #include "crypto/vault.h"
 #include "model/op.h"
+#include "node/state.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -32,7 +34,19 @@ typedef struct {
     kith_identity_t *id;
     kith_vault_t *vault;
     kith_store_t *store;
+    /* The store's authentication (proto/STORE.md): KITH_OK, or why it cannot be trusted
+     * (KITH_ETAMPER, KITH_EROLLBACK), with a sentence for the user. Only a node opened
+     * with KITH_OPEN_UNCHECKED can be open with a problem. */
+    int trust;
+    char trust_msg[512];
+    kith_store_upgrade_t upgrade; /* what this open did to authenticate an older store */
+    kith_state_t state;           /* as last read from or written to kith.state */
+    int state_known;
 } kith_node_t;
+
+/* kith_node_open_flags(): open a store whose authentication fails, so that `kith doctor`
+ * can say what is wrong and repair it. Nothing else may use such a node. */
+#define KITH_OPEN_UNCHECKED 1
 
 /* The home directory: opt if given, else $KITH_HOME, else $XDG_DATA_HOME/kith, else
  * $HOME/.local/share/kith. Appended to out. KITH_EINVAL if none can be found. */
@@ -51,6 +65,14 @@ int kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *
  * is needed or wrong. errbuf gets a sentence for the user. */
 int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
                    size_t errcap);
+int kith_node_open_flags(const char *dir, const char *passphrase, int flags, kith_node_t **out,
+                         char *errbuf, size_t errcap);
+/* Writes kith.state (the store's position now) when it moved; kith_node_close() does it
+ * too. A long-running process (the daemon) calls it from time to time. */
+int kith_node_save_state(kith_node_t *n);
+/* Accepts the store as it stands (kith doctor --repair, after telling the user): writes
+ * kith.state from it, whatever the old one said. */
+int kith_node_accept_state(kith_node_t *n);
 void kith_node_close(kith_node_t *n);
 
 /* Fills a fresh record id, owned by this node (see kith_op_rec_id_make()). */
