@@ -199,6 +199,12 @@ warn_loose_modes(const char *home)
 kith_node_t *
 cli_open_node(cli_globals_t *g)
 {
+    return cli_open_node_flags(g, 0);
+}
+
+kith_node_t *
+cli_open_node_flags(cli_globals_t *g, int flags)
+{
     const char *home = cli_home(g);
     if (home == NULL) {
         return NULL;
@@ -218,7 +224,7 @@ cli_open_node(cli_globals_t *g)
         }
     }
     kith_node_t *n = NULL;
-    int rc = kith_node_open(home, pass, &n, err, sizeof(err));
+    int rc = kith_node_open_flags(home, pass, flags, &n, err, sizeof(err));
     cli_passphrase_free(pass);
     if (rc != KITH_OK) {
         cli_error("%s", err[0] ? err : kith_strerror(rc));

@@ -44,6 +44,8 @@ int cli_wants_help(int argc, char **argv);
 /* Resolves the home and opens the node, asking for a passphrase when the identity needs
  * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. */
 kith_node_t *cli_open_node(cli_globals_t *g);
+/* cli_open_node() with kith_node_open_flags() flags (KITH_OPEN_UNCHECKED for doctor). */
+kith_node_t *cli_open_node_flags(cli_globals_t *g, int flags);
 /* The resolved home directory (static storage), or NULL after printing why. */
 const char *cli_home(cli_globals_t *g);
 /* Reads a passphrase: $KITH_PASSPHRASE when set, else from the terminal without echo

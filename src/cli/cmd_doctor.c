@@ -44,6 +44,56 @@ check_mode(doctor_t *d, const char *path, const char *what, int dir)
     }
 }
 
+static void
+print_line(void *ctx, const char *line)
+{
+    (void) ctx;
+    printf("  repaired: %s\n", line);
+}
+
+/* Tells what the first open by this kith vouched for as it stood. */
+static void
+print_upgrade(kith_node_t *n)
+{
+    kith_peer_t *peers = NULL;
+    size_t n_peers = 0;
+    printf("  authenticated the store for this kith: %llu ops resealed, %llu records rebuilt "
+           "from them\n",
+           (unsigned long long) n->upgrade.ops, (unsigned long long) n->upgrade.records);
+    if (kith_store_peer_list(n->store, &peers, &n_peers) == KITH_OK && n_peers > 0) {
+        printf("  the peer list was accepted as it stood; check it is yours:\n");
+        for (size_t i = 0; i < n_peers; i++) {
+            printf("    %s%s\n", peers[i].name, peers[i].self ? " (your own device)" : "");
+        }
+    }
+    kith_peers_free(peers, n_peers);
+}
+
+/* Puts right what the store's authentication found, then accepts the store as the
+ * node's current state (kith.state). */
+static void
+repair_trust(kith_node_t *n)
+{
+    uint64_t fixed = 0;
+    int rc = kith_store_auth_repair(n->store, print_line, NULL, &fixed);
+    if (rc == KITH_OK) {
+        rc = kith_node_accept_state(n);
+    }
+    if (rc != KITH_OK) {
+        printf("  could not repair the store's authentication: %s\n", kith_strerror(rc));
+        return;
+    }
+    kith_peer_t *peers = NULL;
+    size_t n_peers = 0;
+    if (kith_store_peer_list(n->store, &peers, &n_peers) == KITH_OK) {
+        printf("  the peer list is now%s:\n", n_peers ? "" : " empty");
+        for (size_t i = 0; i < n_peers; i++) {
+            printf("    %s%s\n", peers[i].name, peers[i].self ? " (your own device)" : "");
+        }
+    }
+    kith_peers_free(peers, n_peers);
+}
+
 int
 cmd_doctor(cli_globals_t *g, int argc, char **argv)
 {
@@ -78,7 +128,7 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
     }
     int sealed = kith_node_needs_passphrase(home);
     printf("  identity: readable%s\n", sealed == 1 ? ", protected by a passphrase" : "");
-    kith_node_t *n = cli_open_node(g);
+    kith_node_t *n = cli_open_node_flags(g, KITH_OPEN_UNCHECKED);
     if (n == NULL) {
         d.problems++;
         fflush(stdout);
@@ -87,12 +137,19 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
         return 1;
     }
     printf("  database: schema version %d\n", kith_store_schema_version(n->store));
+    if (n->upgrade.upgraded) {
+        print_upgrade(n);
+    }
+    if (n->trust != KITH_OK) {
+        report(&d, n->trust_msg);
+    }
     kith_store_check_t st;
     kith_store_check(n->store, report, &d, &st);
     printf("  checked %llu records and %llu ops (every op decrypted and its signature "
            "verified)\n",
            (unsigned long long) st.records, (unsigned long long) st.ops);
     if (repair && d.problems > 0) {
+        repair_trust(n);
         uint64_t refolded = 0;
         kith_store_set_cache_kib(n->store, 32 * 1024); /* rewrites every record at once */
         int rc = kith_store_begin(n->store);
