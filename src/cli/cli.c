@@ -196,6 +196,26 @@ warn_loose_modes(const char *home)
     }
 }
 
+/* The first open by a kith that authenticates the store's rows vouched for the peer list
+ * as it stood: the user should see it once (proto/STORE.md, "Upgrading"). */
+static void
+note_upgrade(kith_node_t *n)
+{
+    kith_peer_t *peers = NULL;
+    size_t count = 0;
+    if (kith_store_peer_list(n->store, &peers, &count) != KITH_OK || count == 0) {
+        kith_peers_free(peers, count);
+        return;
+    }
+    fprintf(stderr, "kith: this store's peer list is now protected against changes made "
+                    "outside kith. It was accepted as it stood; check that these are yours:\n");
+    for (size_t i = 0; i < count; i++) {
+        fprintf(stderr, "kith:   %s%s\n", peers[i].name, peers[i].self ? " (your own device)" : "");
+    }
+    fprintf(stderr, "kith: ('kith peer rm NAME' removes one you do not know.)\n");
+    kith_peers_free(peers, count);
+}
+
 kith_node_t *
 cli_open_node(cli_globals_t *g)
 {
@@ -229,6 +249,9 @@ cli_open_node_flags(cli_globals_t *g, int flags)
     if (rc != KITH_OK) {
         cli_error("%s", err[0] ? err : kith_strerror(rc));
         return NULL;
+    }
+    if (n->upgrade.upgraded) {
+        note_upgrade(n);
     }
     return n;
 }

@@ -29,6 +29,7 @@
 #include "util/nodeid.h"
 
 #define TICK_MS        1000
+#define STATE_SAVE_MS  10000 /* how often the daemon writes kith.state, at most */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define PULL_CHUNK     (256 * 1024)
@@ -94,6 +95,7 @@ struct conn {
 struct kith_daemon {
     uv_loop_t *loop;
     kith_node_t *node;
+    uint64_t state_saved_ms; /* when a job last wrote kith.state */
     kith_daemon_opts_t opts;
     kith_syncenv_t syncenv;
     kith_session_env_t env;
@@ -574,6 +576,12 @@ conn_work(job_t *j)
             rc = rc ? rc : KITH_EDB;
         }
         c->rx_job.len = 0;
+        /* Where the store stands goes to kith.state now and then, not only at exit, so
+         * that a database put back while the daemon runs is noticed (proto/STORE.md). */
+        if (t - d->state_saved_ms >= STATE_SAVE_MS) {
+            d->state_saved_ms = t;
+            (void) kith_node_save_state(d->node);
+        }
     }
     if (rc == KITH_OK && kith_session_is_confirmed(c->session) && !c->announced) {
         c->announced = 1;
@@ -652,7 +660,13 @@ conn_done(job_t *j)
     if (c->rc != KITH_OK || (!kith_session_is_open(c->session) && c->opened)) {
         const char *who =
             kith_session_peer_name(c->session)[0] ? kith_session_peer_name(c->session) : c->addr;
-        if (c->rc != KITH_OK && confirmed) {
+        if (c->rc == KITH_ETAMPER) {
+            logf_(d, KITH_LOG_ERROR,
+                  "stopped the session with %s: kith.db was changed outside kith (a row that "
+                  "decides who gets what does not check), so nothing more is sent; run 'kith "
+                  "doctor'",
+                  who);
+        } else if (c->rc != KITH_OK && confirmed) {
             logf_(d, KITH_LOG_INFO, "session with %s ended: %s", who, kith_strerror(c->rc));
         } else if (c->rc != KITH_OK && kith_session_is_open(c->session)) {
             logf_(d, KITH_LOG_INFO,
@@ -1394,6 +1408,16 @@ kith_control_call(const char *home, const char *command, kith_buf_t *out)
 
 /* ---- life --------------------------------------------------------------------------- */
 
+static int
+count_share(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *t, int role)
+{
+    (void) ctx;
+    (void) id;
+    (void) t;
+    (void) role;
+    return KITH_OK;
+}
+
 int
 kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
                 const kith_daemon_opts_t *opts, char *errbuf, size_t errcap)
@@ -1424,6 +1448,18 @@ kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
     int rc = read_peers(d, &d->peers, &d->n_peers, &d->beacon_send, &d->beacon_recv);
     if (rc != KITH_OK) {
         snprintf(errbuf, errcap, "cannot read the peers: %s", kith_strerror(rc));
+        free(d);
+        return rc;
+    }
+    /* The shares decide what is shared when a group changes: they check as a whole before
+     * the daemon serves anyone (the peers checked as the node opened). */
+    rc = kith_store_share_foreach(node->store, NULL, count_share, NULL);
+    if (rc != KITH_OK) {
+        snprintf(errbuf, errcap, "cannot read the shares: %s; run 'kith doctor'",
+                 kith_strerror(rc));
+        free(d->peers);
+        free_keys(d->beacon_send);
+        free_keys(d->beacon_recv);
         free(d);
         return rc;
     }
