@@ -174,9 +174,13 @@ const cli_command_t cli_commands[] = {
      "  --accept-unknown   import from a node that is not your peer\n"},
     {"doctor", cmd_doctor, "[--repair]", "check the home for damage and loose permissions",
      "Checks the permissions of the home and its files, that the identity and the store\n"
-     "open, SQLite's integrity check, and that every op decrypts and carries a valid\n"
-     "signature and every record decrypts. Changes nothing unless --repair is given, which\n"
-     "rebuilds every record from its ops. Exits 1 if anything was wrong.\n"},
+     "open, SQLite's integrity check, that every op decrypts and carries a valid\n"
+     "signature and every record decrypts, that every row deciding who gets what (peers,\n"
+     "shares, audiences, owners, the private mark) was written by kith, and that the\n"
+     "store has not gone back to an older copy of itself (kith.state). Changes nothing\n"
+     "unless --repair is given, which removes rows kith did not write, restores a flipped\n"
+     "private mark, rebuilds every record from its ops and accepts the store as it\n"
+     "stands. Exits 1 if anything was wrong.\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };

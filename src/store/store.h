@@ -6,7 +6,9 @@
  * (XChaCha20-Poly1305): the ops, the folded records and their search text. In the clear
  * are the metadata needed for indexed queries: record ids, owners, kinds, timestamps,
  * audience keys, op hashes/authors/timestamps, a keyed tag of each record's name, and the
- * peer list (docs/THREATS.md says what that reveals).
+ * peer list (docs/THREATS.md says what that reveals). The rows among them that decide who
+ * gets what carry MACs, and an op's columns are bound to its sealed blob: a row changed
+ * outside kith is refused (KITH_ETAMPER) rather than trusted (proto/STORE.md).
  *
  * Changes: kith_store_begin(), any number of puts, kith_store_commit(); a failure or
  * kith_store_rollback() undoes all of it. Every public write function must be called
