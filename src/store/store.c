@@ -1423,7 +1423,9 @@ vouch_records(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], vouched_list_t *
         memset(out, 0, sizeof(*out));
         return rc;
     }
-    qsort(out->v, out->n, sizeof(*out->v), vouched_cmp);
+    if (out->n > 1) {
+        qsort(out->v, out->n, sizeof(*out->v), vouched_cmp);
+    }
     return KITH_OK;
 }
 
@@ -1433,6 +1435,9 @@ static int
 vouched_op(const vouched_list_t *l, const uint8_t rec[KITH_REC_ID_LEN], int64_t seq)
 {
     vouched_t key;
+    if (l->n == 0) {
+        return KITH_ETAMPER;
+    }
     memcpy(key.id, rec, KITH_REC_ID_LEN);
     const vouched_t *v = bsearch(&key, l->v, l->n, sizeof(*l->v), vouched_cmp);
     return v != NULL && seq <= v->fold_seq ? KITH_OK : KITH_ETAMPER;
