@@ -220,8 +220,19 @@ cli_open_node(cli_globals_t *g)
     kith_node_t *n = NULL;
     int rc = kith_node_open(home, pass, &n, err, sizeof(err));
     cli_passphrase_free(pass);
+    if (rc != KITH_OK && kith_node_home_read_only(home)) {
+        cli_error("the home %s is read-only: %s", home, err[0] ? err : kith_strerror(rc));
+        return NULL;
+    }
     if (rc != KITH_OK) {
         cli_error("%s", err[0] ? err : kith_strerror(rc));
+        return NULL;
+    }
+    if (g->writes && kith_store_is_read_only(n->store)) {
+        cli_error("the home %s is read-only: 'kith %s' changes it, so nothing was done (make "
+                  "the directory and %s writable by you, or use another --home)",
+                  home, g->command ? g->command : "", KITH_DB_FILE);
+        kith_node_close(n);
         return NULL;
     }
     return n;

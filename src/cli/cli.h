@@ -17,7 +17,9 @@
 #define EXIT_USAGE 2
 
 typedef struct {
-    const char *home; /* --home, or NULL */
+    const char *home;    /* --home, or NULL */
+    const char *command; /* the command's name */
+    int writes;          /* 1 if the command may change the store (main.c decides) */
 } cli_globals_t;
 
 typedef struct {
@@ -42,7 +44,9 @@ void cli_print_help(const cli_command_t *c);
 int cli_wants_help(int argc, char **argv);
 
 /* Resolves the home and opens the node, asking for a passphrase when the identity needs
- * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. */
+ * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. A
+ * read-only home opens for commands that only read; for the others (g->writes) it is
+ * refused with a message saying so, before anything is done. */
 kith_node_t *cli_open_node(cli_globals_t *g);
 /* The resolved home directory (static storage), or NULL after printing why. */
 const char *cli_home(cli_globals_t *g);

@@ -55,6 +55,12 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
     if (home == NULL) {
         return 1;
     }
+    if (repair && kith_node_home_read_only(home)) {
+        cli_error("the home %s is read-only: 'kith doctor --repair' would change it, so nothing "
+                  "was done ('kith doctor' alone checks it)",
+                  home);
+        return 1;
+    }
     doctor_t d = {0};
     kith_buf_t path;
     kith_buf_init(&path);
@@ -87,6 +93,10 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
         return 1;
     }
     printf("  database: schema version %d\n", kith_store_schema_version(n->store));
+    if (kith_store_is_read_only(n->store)) {
+        printf("  home: read-only (commands that only read work; those that change the store "
+               "are refused)\n");
+    }
     kith_store_check_t st;
     kith_store_check(n->store, report, &d, &st);
     printf("  checked %llu records and %llu ops (every op decrypted and its signature "

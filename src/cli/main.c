@@ -192,6 +192,32 @@ cli_find_command(const char *name)
     return NULL;
 }
 
+/* 1 if the command (argv[0], with its arguments) may change the store. Those that only
+ * read work in a read-only home; the others are refused there before they start. */
+static int
+command_writes(int argc, char **argv)
+{
+    static const char *const readers[] = {"id",  "list",   "show",   "search",
+                                          "log", "export", "status", "help"};
+    for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+        if (strcmp(argv[0], readers[i]) == 0) {
+            return 0;
+        }
+    }
+    if (strcmp(argv[0], "peer") == 0) {
+        return !(argc >= 2 && strcmp(argv[1], "list") == 0);
+    }
+    if (strcmp(argv[0], "doctor") == 0) {
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--repair") == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+}
+
 static void
 usage(FILE *out)
 {
@@ -251,5 +277,7 @@ main(int argc, char **argv)
         cli_print_help(c);
         return 0;
     }
+    g.command = c->name;
+    g.writes = command_writes(argc - i, argv + i);
     return c->fn(&g, argc - i, argv + i);
 }

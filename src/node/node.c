@@ -275,6 +275,27 @@ kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errb
     return rc;
 }
 
+/* 1 if this process may not write path: no permission (EACCES, EPERM) or a read-only
+ * file system (EROFS). A missing file is not read-only. */
+static int
+not_writable(const char *path)
+{
+    return access(path, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS);
+}
+
+int
+kith_node_home_read_only(const char *dir)
+{
+    kith_buf_t db;
+    kith_buf_init(&db);
+    int ro = not_writable(dir);
+    if (!ro && path_join(&db, dir, KITH_DB_FILE) == KITH_OK) {
+        ro = not_writable((char *) db.data);
+    }
+    kith_buf_close(&db);
+    return ro;
+}
+
 void
 kith_node_close(kith_node_t *n)
 {
@@ -330,7 +351,9 @@ kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char 
         goto out;
     }
     mode_t old_umask = umask(077);
-    rc = kith_store_open((char *) db_path.data, 0, &n->store, errbuf, errcap);
+    rc = kith_node_home_read_only(dir)
+             ? kith_store_open_read_only((char *) db_path.data, &n->store, errbuf, errcap)
+             : kith_store_open((char *) db_path.data, 0, &n->store, errbuf, errcap);
     umask(old_umask);
     if (rc != KITH_OK) {
         goto out;

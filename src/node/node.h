@@ -47,6 +47,10 @@ int kith_node_needs_passphrase(const char *dir);
 /* The node's public key, readable without a passphrase. */
 int kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errbuf,
                          size_t errcap);
+/* 1 if this process may not write the home dir or its store (permissions, or a read-only
+ * mount), 0 otherwise. kith_node_open() then opens the store read-only: reading works,
+ * and every write fails with KITH_EREADONLY (see kith_store_open_read_only()). */
+int kith_node_home_read_only(const char *dir);
 /* Opens the node in dir. KITH_ENOTFOUND: no node there; KITH_EPASSPHRASE: a passphrase
  * is needed or wrong. errbuf gets a sentence for the user. */
 int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct kith_store {
     uint64_t hlc_last;
     int hlc_loaded, hlc_dirty;
     uint64_t skipped; /* records passed over by walks because they failed to decrypt */
+    int read_only;    /* opened by kith_store_open_read_only(): no transaction may begin */
 };
 
 /* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
@@ -302,6 +304,9 @@ kith_store_begin(kith_store_t *s)
     /* Another process (the CLI beside the daemon) may have moved the clock. */
     s->hlc_loaded = 0;
     s->hlc_dirty = 0;
+    if (s->read_only) {
+        return KITH_EREADONLY;
+    }
     return exec(s, "BEGIN IMMEDIATE");
 }
 
@@ -2255,4 +2260,95 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
     }
     free(ids);
     return rc;
+}
+
+/* ---- read-only homes ---------------------------------------------------------------- */
+
+int
+kith_store_open_read_only(const char *path, kith_store_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    kith_store_t *s = calloc(1, sizeof(*s));
+    kith_buf_t uri, wal;
+    kith_buf_init(&uri);
+    kith_buf_init(&wal);
+    int rc = s == NULL ? KITH_ENOMEM : kith_buf_printf(&wal, "%s-wal", path);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    /* The store is in WAL mode. While a -wal file exists it may hold committed
+     * transactions, and mode=ro reads them (SQLite can use the -shm read-only, or its own
+     * heap copy). Without one, mode=ro cannot open a WAL database in a directory it may not
+     * write (it would create the -shm), and none is needed: no process can be writing a
+     * WAL database that has no -wal file, and none can create one in this directory. The
+     * file is then immutable for as long as the home stays read-only. Path characters
+     * that mean something in a URI are escaped. */
+    struct stat st;
+    int has_wal = stat((char *) wal.data, &st) == 0;
+    rc = kith_buf_puts(&uri, "file:");
+    for (const char *p = path; rc == KITH_OK && *p; p++) {
+        rc = (*p == '%' || *p == '?' || *p == '#')
+                 ? kith_buf_printf(&uri, "%%%02X", (unsigned char) *p)
+                 : kith_buf_putc(&uri, *p);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&uri, has_wal ? "?mode=ro" : "?mode=ro&immutable=1");
+    }
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = KITH_EDB;
+    s->read_only = 1;
+    if (sqlite3_open_v2((char *) uri.data, &s->db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                        NULL) != SQLITE_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot open %s: %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (exec(s, "PRAGMA cache_size=-2048") != KITH_OK ||
+        exec(s, "PRAGMA temp_store=MEMORY") != KITH_OK) {
+        kith__errbuf_set(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                         sqlite3_errmsg(s->db));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    int v = kith_store_schema_version(s);
+    if (v < 0) {
+        kith__errbuf_set(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                         sqlite3_errmsg(s->db));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    if (v > N_MIGRATIONS) {
+        kith__errbuf_set(errbuf, errcap,
+                         "the database is from a newer kith (schema %d, this kith knows %d)", v,
+                         N_MIGRATIONS);
+        rc = KITH_EVERSION;
+        goto out;
+    }
+    if (v < N_MIGRATIONS) {
+        kith__errbuf_set(errbuf, errcap,
+                         "the database needs an upgrade to schema %d, which cannot be written "
+                         "while it is read-only",
+                         N_MIGRATIONS);
+        rc = KITH_EREADONLY;
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = KITH_OK;
+out:
+    kith_buf_close(&uri);
+    kith_buf_close(&wal);
+    kith_store_close(s);
+    return rc;
+}
+
+int
+kith_store_is_read_only(const kith_store_t *s)
+{
+    return s->read_only;
 }

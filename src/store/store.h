@@ -50,6 +50,14 @@ typedef struct {
  * operations that touch no sealed data (meta, peers). */
 int kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, size_t errcap);
 void kith_store_close(kith_store_t *s);
+/* Opens the database at path for reading only, for a home this process may not write (a
+ * read-only directory, file or mount). Nothing is migrated or rederived: KITH_EREADONLY
+ * with a sentence in errbuf if the schema is older than this kith's. On such a store
+ * kith_store_begin() returns KITH_EREADONLY, so every write function fails and changes
+ * nothing. */
+int kith_store_open_read_only(const char *path, kith_store_t **out, char *errbuf, size_t errcap);
+/* 1 if s was opened by kith_store_open_read_only(). */
+int kith_store_is_read_only(const kith_store_t *s);
 /* Gives the store the vault used to seal and unseal blobs (not owned). */
 void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */

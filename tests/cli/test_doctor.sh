@@ -50,6 +50,54 @@ refuses "doctor flags the mode" k doctor
 contains "chmod advice" "$TMP/out" "chmod 700"
 chmod 700 "$KITH_HOME"
 
+# A read-only home: commands that only read work, those that write are refused with a
+# clear message and change nothing, and doctor does not call it damage. As root,
+# permissions do not stop writes, so the home is bind-mounted read-only instead (in a
+# mount namespace of its own); without either, the check is skipped.
+ro() {
+    if [ "$(id -u)" -ne 0 ]; then
+        "$@"
+    else
+        unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift &&
+            exec "$@"' ro "$KITH_HOME" "$@"
+    fi
+}
+ro_ok=1
+if [ "$(id -u)" -ne 0 ]; then
+    chmod 500 "$KITH_HOME"; chmod 400 "$KITH_HOME/kith.db"
+elif ! unshare -m true 2>/dev/null; then
+    ro_ok=0
+    echo "skipping the read-only home checks: no mount namespace" >&2
+fi
+if [ $ro_ok -eq 1 ]; then
+    sum_before=$(cat "$KITH_HOME"/kith.db* | sha256sum)
+    ok "read-only: list" ro "$KITH" list
+    same "read-only: both listed" "$(wc -l <"$TMP/out")" "2"
+    ok "read-only: show" ro "$KITH" show "Ada Lovelace"
+    contains "read-only: show" "$TMP/out" "first"
+    ok "read-only: search" ro "$KITH" search grace
+    contains "read-only: search" "$TMP/out" "Grace Hopper"
+    ok "read-only: log" ro "$KITH" log "Ada Lovelace"
+    ok "read-only: export" ro "$KITH" export json
+    contains "read-only: export" "$TMP/out" "Grace Hopper"
+    ok "read-only: id" ro "$KITH" id
+    ok "read-only: status" ro "$KITH" status
+    ok "read-only: doctor" ro "$KITH" doctor
+    contains "read-only: doctor says so" "$TMP/out" "read-only"
+    lacks "read-only: no repair advice" "$TMP/err" "--repair"
+    lacks "read-only: not damage" "$TMP/err" "damaged"
+    refuses "read-only: add" ro "$KITH" add person --name "Edsger Dijkstra"
+    contains "read-only: add says so" "$TMP/err" "the home $KITH_HOME is read-only"
+    lacks "read-only: add is not damage" "$TMP/err" "damaged"
+    refuses "read-only: edit" ro "$KITH" edit "Ada Lovelace" --set note=changed
+    contains "read-only: edit says so" "$TMP/err" "is read-only"
+    refuses "read-only: repair" ro "$KITH" doctor --repair
+    contains "read-only: repair says so" "$TMP/err" "is read-only"
+    same "read-only: nothing changed" "$(cat "$KITH_HOME"/kith.db* | sha256sum)" "$sum_before"
+    chmod 700 "$KITH_HOME"; chmod 600 "$KITH_HOME/kith.db"
+    ok "writable again" k edit "Ada Lovelace" --set note=first
+fi
+
 # Truncated or garbage database and key file: clear errors, no crash (exit 1, not a signal).
 cp "$KITH_HOME/kith.db" "$TMP/db.bak"
 head -c 2000 "$TMP/db.bak" >"$KITH_HOME/kith.db"
