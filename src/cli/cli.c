@@ -615,8 +615,9 @@ json_shares(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
     specs_close(&s);
 }
 
-void
-cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
+/* open_ended: leave the object open for the caller to add members and end it. */
+static void
+record_json(kith_node_t *n, const kith_record_t *r, int with_shares, int open_ended, void *json)
 {
     kith_json_t *j = json;
     char hex[33], nid[KITH_NODEID_BUFSIZE], label[80];
@@ -678,7 +679,21 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *j
     cli_json_time(j, r->created);
     kith_json_key(j, "updated");
     cli_json_time(j, r->updated);
-    kith_json_object_end(j);
+    if (!open_ended) {
+        kith_json_object_end(j);
+    }
+}
+
+void
+cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
+{
+    record_json(n, r, with_shares, 0, json);
+}
+
+void
+cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json)
+{
+    record_json(n, r, 0, 1, json);
 }
 
 /* Prints a value that may hold newlines, indenting continuation lines. */

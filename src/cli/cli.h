@@ -81,6 +81,8 @@ void cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char o
  * the owner's share specs, each group with its members (null for another's record). */
 struct kith_json_s;
 void cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json);
+/* The same without shares, leaving the object open: the caller adds members and ends it. */
+void cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json);
 /* Prints a record for people (kith show). */
 void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
 /* One line for list/search; note (may be NULL) is shown in brackets at its end. */

@@ -13,9 +13,12 @@
 #include "kith/kith.h"
 
 const cli_command_t cli_commands[] = {
-    {"init", cmd_init, "[--name NAME] [--passphrase]", "create this node's identity and store",
+    {"init", cmd_init, "[--name NAME] [--passphrase | --identity FILE]",
+     "create this node's identity and store",
      "Creates a new identity (an Ed25519 key pair) and an empty encrypted store in the home\n"
      "directory. Refuses to touch a home that already holds a node.\n\n"
+     "  --identity FILE keep the identity in FILE (a copy of an identity.key) instead of\n"
+     "                  making one: with 'kith import json' this restores a node from backups\n"
      "  --name NAME     how this node introduces itself to colleagues\n"
      "  --passphrase    protect the keys at rest with a passphrase (asked on the terminal,\n"
      "                  or read from $KITH_PASSPHRASE when there is no terminal)\n"},

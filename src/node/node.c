@@ -153,9 +153,11 @@ out:
     return rc;
 }
 
-int
-kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
-                 size_t errcap)
+/* kith_node_create() and kith_node_create_from_key(): restore (restore_len bytes) is
+ * an identity file to keep, or NULL for a new identity. */
+static int
+create_node(const char *dir, const char *name, const char *passphrase, const uint8_t *restore,
+            size_t restore_len, char *errbuf, size_t errcap)
 {
     kith_identity_t *id = NULL;
     kith_vault_t *vault = NULL;
@@ -187,8 +189,23 @@ kith_node_create(const char *dir, const char *name, const char *passphrase, char
         rc = KITH_EINVAL;
         goto out;
     }
-    if ((rc = kith_identity_new(&id)) != KITH_OK ||
-        (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK ||
+    if (restore != NULL) {
+        rc = kith_keyfile_decode(restore, restore_len, passphrase, &id);
+        if (rc == KITH_EPASSPHRASE) {
+            kith__errbuf_set(errbuf, errcap,
+                             passphrase ? "wrong passphrase" : "a passphrase is needed");
+            goto out;
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_append(&key, restore, restore_len);
+        }
+        if (rc != KITH_OK) {
+            kith__errbuf_set(errbuf, errcap, "not a kith identity file: %s", kith_strerror(rc));
+            goto out;
+        }
+    }
+    if ((restore == NULL && ((rc = kith_identity_new(&id)) != KITH_OK ||
+                             (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK)) ||
         (rc = kith_vault_create(id, wrapped, &vault)) != KITH_OK) {
         kith__errbuf_set(errbuf, errcap, "cannot create the identity: %s", kith_strerror(rc));
         goto out;
@@ -240,6 +257,20 @@ out:
     kith_vault_free(vault);
     kith_identity_free(id);
     return rc;
+}
+
+int
+kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
+                 size_t errcap)
+{
+    return create_node(dir, name, passphrase, NULL, 0, errbuf, errcap);
+}
+
+int
+kith_node_create_from_key(const char *dir, const char *name, const uint8_t *keyfile,
+                          size_t keyfile_len, const char *passphrase, char *errbuf, size_t errcap)
+{
+    return create_node(dir, name, passphrase, keyfile, keyfile_len, errbuf, errcap);
 }
 
 int

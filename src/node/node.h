@@ -41,6 +41,13 @@ int kith_home_resolve(const char *opt, kith_buf_t *out);
  * an identity or a store. passphrase may be NULL. */
 int kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
                      size_t errcap);
+/* As kith_node_create(), with the identity in keyfile (the contents of an identity.key,
+ * keyfile_len bytes, kept as it is) instead of a new one: a node restored from a backup of
+ * its key, with an empty store. passphrase unlocks a sealed key file (KITH_EPASSPHRASE if
+ * it is missing or wrong); other decoding failures are returned as they are. */
+int kith_node_create_from_key(const char *dir, const char *name, const uint8_t *keyfile,
+                              size_t keyfile_len, const char *passphrase, char *errbuf,
+                              size_t errcap);
 /* 1 if the identity in dir needs a passphrase, 0 if not, < 0 on error (KITH_ENOTFOUND when
  * dir holds no node). */
 int kith_node_needs_passphrase(const char *dir);
