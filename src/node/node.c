@@ -327,6 +327,31 @@ kith_node_home_read_only(const char *dir)
     return ro;
 }
 
+int
+kith__node_load_identity(const char *dir, const char *passphrase, kith_identity_t **out,
+                         char *errbuf, size_t errcap)
+{
+    kith_buf_t key;
+    kith_buf_init(&key);
+    *out = NULL;
+    int rc = read_key_file(dir, &key, errbuf, errcap);
+    if (rc == KITH_OK) {
+        rc = kith_keyfile_decode(key.data, key.len, passphrase, out);
+        if (rc == KITH_EPASSPHRASE) {
+            kith__errbuf_set(errbuf, errcap,
+                             passphrase ? "wrong passphrase" : "a passphrase is needed");
+        } else if (rc != KITH_OK) {
+            kith__errbuf_set(errbuf, errcap, "%s/%s is damaged: %s", dir, KITH_KEY_FILE,
+                             kith_strerror(rc));
+        }
+    }
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    return rc;
+}
+
 void
 kith_node_close(kith_node_t *n)
 {

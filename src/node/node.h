@@ -63,6 +63,10 @@ int kith_node_home_read_only(const char *dir);
 int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
                    size_t errcap);
 void kith_node_close(kith_node_t *n);
+/* Internal (kith doctor --repair): the identity in dir, without opening the store. The
+ * caller frees it with kith_identity_free(). Errors as kith_node_open(). */
+int kith__node_load_identity(const char *dir, const char *passphrase, kith_identity_t **out,
+                             char *errbuf, size_t errcap);
 
 /* Fills a fresh record id, owned by this node (see kith_op_rec_id_make()). */
 void kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN]);
