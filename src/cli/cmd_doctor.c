@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "crypto/keyfile.h"
 #include "kith/error.h"
+#include "net/daemon.h"
 #include "node/repair.h"
 
 typedef struct {
@@ -61,6 +62,17 @@ rebuild(cli_globals_t *g, const char *home)
 {
     char *pass = NULL;
     char err[512] = "";
+    kith_buf_t probe;
+    kith_buf_init(&probe);
+    int running = kith_control_call(home, "status", &probe) == KITH_OK;
+    kith_buf_close(&probe);
+    if (running) {
+        fflush(stdout);
+        cli_error("a kith daemon is running for %s: stop it ('kith serve' there) before "
+                  "'kith doctor --repair' replaces the store. Nothing was changed.",
+                  home);
+        return 1;
+    }
     if (kith_node_needs_passphrase(home) == 1 &&
         (pass = cli_read_passphrase("Passphrase: ", 0)) == NULL) {
         return 1;
