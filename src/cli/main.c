@@ -120,18 +120,26 @@ const cli_command_t cli_commands[] = {
      "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
      "updates, and their edits are refused. A peer who gets the record through a group\n"
      "keeps it until it leaves the group or the group is unshared.\n"},
-    {"import", cmd_import, "vcard|linkedin|csv FILE [--share PEER|@GROUP]...", "import contacts",
+    {"import", cmd_import, "vcard|linkedin|csv|json FILE [--share PEER|@GROUP]...",
+     "import contacts, or records from 'kith export json'",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"
-     "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n\n"
+     "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n"
+     "  json      a 'kith export json' file: the records with their ids and history, from\n"
+     "            their signed ops, each verified as ops from your own devices are (private\n"
+     "            ops only if you made them); no --share\n\n"
      "  --share PEER|@GROUP  share everything imported (repeatable)\n"
      "  --read-only          with --share: as readers\n\n"
      "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
      "be - for standard input.\n"},
-    {"export", cmd_export, "vcard|json [REF...] [--v3] [--all] [-o FILE]", "export records",
+    {"export", cmd_export, "vcard|json [REF...] [--v3] [--all] [--no-private] [-o FILE]",
+     "export records",
      "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"
      "            unless --all\n"
-     "  json      every field of every record, as a JSON array\n"
+     "  json      every field of every record, as a JSON array, each record with \"ops\":\n"
+     "            its signed ops (base64), which 'kith import json' reads back. Your\n"
+     "            private fields and ops are in it (standard error says so) unless\n"
+     "            --no-private\n"
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
     {"serve", cmd_serve, "[--listen ADDR:PORT] [--no-discovery] [--log-level LEVEL]",
@@ -179,7 +187,10 @@ const cli_command_t cli_commands[] = {
      "Checks the permissions of the home and its files, that the identity and the store\n"
      "open, SQLite's integrity check, and that every op decrypts and carries a valid\n"
      "signature and every record decrypts. Changes nothing unless --repair is given, which\n"
-     "rebuilds every record from its ops. Exits 1 if anything was wrong.\n"},
+     "rebuilds every record from its ops, and if that is not enough (a truncated or\n"
+     "damaged file) rebuilds the store from every op, peer and share that can still be\n"
+     "read and verified, keeping the damaged file as kith.db.damaged-DATE and saying what\n"
+     "was recovered and what was lost. Exits 1 if anything was wrong or lost.\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };
