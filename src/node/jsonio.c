@@ -114,6 +114,7 @@ typedef struct {
     int has_op;
     uint64_t hlc;
     uint8_t author[KITH_PK_LEN];
+    uint8_t rec[KITH_REC_ID_LEN];
 } refusal_t;
 
 static void
@@ -128,6 +129,7 @@ on_reject(void *ctx, const kith_op_t *op, const char *why)
         r->has_op = 1;
         r->hlc = op->hlc;
         memcpy(r->author, op->author, KITH_PK_LEN);
+        memcpy(r->rec, op->rec, KITH_REC_ID_LEN);
     }
 }
 
@@ -197,6 +199,40 @@ check_record(kith_node_t *n, const kith_opsjson_t *f, const kith_opsjson_rec_t *
     return KITH_OK;
 }
 
+/* Where a refusal in the records [first, end) of f happened, as "record I (id X), op K:
+ * refused: why" in errbuf. */
+static void
+explain_refusal(const kith_opsjson_t *f, size_t first, size_t end, const refusal_t *r, char *errbuf,
+                size_t errcap)
+{
+    const char *why = r->why ? r->why : "not accepted";
+    for (size_t i = first; i < end; i++) {
+        const kith_opsjson_rec_t *rec = &f->recs[i];
+        if (r->has_op && memcmp(rec->id, r->rec, KITH_REC_ID_LEN) != 0) {
+            continue;
+        }
+        size_t pos = refused_position(f, rec, r);
+        if (pos == 0 && !r->has_op) {
+            continue;
+        }
+        char hex[2 * KITH_REC_ID_LEN + 1];
+        sodium_bin2hex(hex, sizeof(hex), rec->id, KITH_REC_ID_LEN);
+        if (pos > 0) {
+            kith__errbuf_set(errbuf, errcap, "record %zu (id %.8s), op %zu: refused: %s", i + 1,
+                             hex, pos, why);
+        } else {
+            kith__errbuf_set(errbuf, errcap, "record %zu (id %.8s): an op was refused: %s", i + 1,
+                             hex, why);
+        }
+        return;
+    }
+    kith__errbuf_set(errbuf, errcap, "an op was refused: %s", why);
+}
+
+/* Ops applied in one call: enough to verify them on several threads, few enough that
+ * grouping them by record stays cheap. */
+#define IMPORT_BATCH_OPS 512
+
 int
 kith_node_import_ops(kith_node_t *n, const kith_opsjson_t *f, kith_import_stats_t *stats,
                      char *errbuf, size_t errcap)
@@ -205,33 +241,36 @@ kith_node_import_ops(kith_node_t *n, const kith_opsjson_t *f, kith_import_stats_
     stats->records = f->n_recs;
     stats->ops = f->n_ops;
     int rc = kith_store_begin(n->store);
-    for (size_t i = 0; rc == KITH_OK && i < f->n_recs; i++) {
-        const kith_opsjson_rec_t *rec = &f->recs[i];
-        char hex[2 * KITH_REC_ID_LEN + 1], at[64];
-        sodium_bin2hex(hex, sizeof(hex), rec->id, KITH_REC_ID_LEN);
-        snprintf(at, sizeof(at), "record %zu (id %.8s)", i + 1, hex);
-        rc = check_record(n, f, rec, at, errbuf, errcap);
+    for (size_t i = 0; rc == KITH_OK && i < f->n_recs;) {
+        /* A batch of whole records, each checked first. */
+        size_t end = i, n_ops = 0;
+        while (rc == KITH_OK && end < f->n_recs &&
+               (end == i || n_ops + f->recs[end].n_ops <= IMPORT_BATCH_OPS)) {
+            const kith_opsjson_rec_t *rec = &f->recs[end];
+            char hex[2 * KITH_REC_ID_LEN + 1], at[64];
+            sodium_bin2hex(hex, sizeof(hex), rec->id, KITH_REC_ID_LEN);
+            snprintf(at, sizeof(at), "record %zu (id %.8s)", end + 1, hex);
+            rc = check_record(n, f, rec, at, errbuf, errcap);
+            n_ops += rec->n_ops;
+            end++;
+        }
         if (rc != KITH_OK) {
             break;
         }
         kith_apply_stats_t st = {0, 0, 0};
-        refusal_t refused = {NULL, 0, 0, {0}};
+        refusal_t refused;
+        memset(&refused, 0, sizeof(refused));
+        size_t first_op = f->recs[i].first_op;
         rc = kith_store_apply_remote(n->store, n->id->pk, n->id->pk, 1,
-                                     (const uint8_t *const *) f->ops + rec->first_op,
-                                     f->lens + rec->first_op, rec->n_ops, &st, on_reject, &refused);
+                                     (const uint8_t *const *) f->ops + first_op, f->lens + first_op,
+                                     n_ops, &st, on_reject, &refused);
         if (rc == KITH_OK && st.rejected > 0) {
-            size_t pos = refused_position(f, rec, &refused);
-            if (pos > 0) {
-                kith__errbuf_set(errbuf, errcap, "%s, op %zu: refused: %s", at, pos,
-                                 refused.why ? refused.why : "not accepted");
-            } else {
-                kith__errbuf_set(errbuf, errcap, "%s: an op was refused: %s", at,
-                                 refused.why ? refused.why : "not accepted");
-            }
+            explain_refusal(f, i, end, &refused, errbuf, errcap);
             rc = KITH_EAUTH;
         }
         stats->accepted += st.accepted;
         stats->duplicate += st.duplicate;
+        i = end;
     }
     if (rc == KITH_OK) {
         rc = kith_store_commit(n->store);
