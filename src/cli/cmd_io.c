@@ -724,13 +724,11 @@ int
 cmd_export(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"v3", no_argument, NULL, '3'},
-        {"all", no_argument, NULL, 'a'},
-        {"output", required_argument, NULL, 'o'},
-        {"no-private", no_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0},
+        {"v3", no_argument, NULL, '3'},           {"all", no_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'}, {"no-private", no_argument, NULL, 'P'},
+        {"deleted", no_argument, NULL, 'D'},      {NULL, 0, NULL, 0},
     };
-    int v3 = 0, all = 0, no_private = 0, c, ret = EXIT_USAGE;
+    int v3 = 0, all = 0, no_private = 0, deleted = 0, c, ret = EXIT_USAGE;
     const char *outpath = NULL;
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -742,6 +740,8 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
             outpath = optarg;
         } else if (c == 'P') {
             no_private = 1;
+        } else if (c == 'D') {
+            deleted = 1;
         } else {
             return bad_option("export", argv);
         }
@@ -756,6 +756,9 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     }
     if (json && v3) {
         return cli_usage_error("export", "--v3 is for vcard");
+    }
+    if (deleted && (!json || optind + 1 < argc)) {
+        return cli_usage_error("export", "--deleted is for json, without REF");
     }
     if (!json && no_private) {
         return cli_usage_error("export", "--no-private is for json (vcard leaves private "
@@ -778,6 +781,11 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     }
     if (optind + 1 == argc) {
         rc = kith_store_foreach_record(n->store, export_one, &e);
+    }
+    /* The trash too, on request: a backup then keeps deleted records and their history
+     * ("deleted": true tells them apart). */
+    if (optind + 1 == argc && deleted && rc == KITH_OK) {
+        rc = kith_store_foreach_deleted(n->store, export_one, &e);
     }
     for (int i = optind + 1; i < argc && rc == KITH_OK; i++) {
         uint8_t id[KITH_REC_ID_LEN];

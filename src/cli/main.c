@@ -132,14 +132,14 @@ const cli_command_t cli_commands[] = {
      "  --read-only          with --share: as readers\n\n"
      "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
      "be - for standard input.\n"},
-    {"export", cmd_export, "vcard|json [REF...] [--v3] [--all] [--no-private] [-o FILE]",
-     "export records",
+    {"export", cmd_export,
+     "vcard|json [REF...] [--v3] [--all] [--no-private] [--deleted] [-o FILE]", "export records",
      "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"
      "            unless --all\n"
      "  json      every field of every record, as a JSON array, each record with \"ops\":\n"
      "            its signed ops (base64), which 'kith import json' reads back. Your\n"
      "            private fields and ops are in it (standard error says so) unless\n"
-     "            --no-private\n"
+     "            --no-private. --deleted adds the records in the trash\n"
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
     {"serve", cmd_serve, "[--listen ADDR:PORT] [--no-discovery] [--log-level LEVEL]",

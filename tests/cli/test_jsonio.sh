@@ -10,11 +10,15 @@ k add org --name "Analytical Engines" --set note=first >/dev/null
 k rm "Analytical Engines" >/dev/null
 k restore "Analytical Engines" >/dev/null
 k add person --name "Grace Hopper" >/dev/null
+k add person --name "Trashed Person" --set note=gone >/dev/null
+k rm "Trashed Person" >/dev/null
 
 # What each home shows, to compare two of them.
 snapshot() {
     {
         "$KITH" --home "$1" list
+        "$KITH" --home "$1" list --deleted
+        "$KITH" --home "$1" log "Trashed Person"
         for r in "Ada Lovelace" "Analytical Engines" "Grace Hopper"; do
             "$KITH" --home "$1" show "$r"
             "$KITH" --home "$1" log "$r"
@@ -22,33 +26,33 @@ snapshot() {
     } 2>&1
 }
 
-ok "export json" k export json -o "$TMP/all.json"
+ok "export json" k export json --deleted -o "$TMP/all.json"
 contains "says private data is in it" "$TMP/err" "--no-private"
 python3 - "$TMP/all.json" <<'PY' || fail "the export lacks readable fields or ops"
 import json, sys
 recs = json.load(open(sys.argv[1]))
-assert len(recs) == 3
+assert len(recs) == 4 and sum(r["deleted"] for r in recs) == 1
 ada = [r for r in recs if r["name"] == "Ada Lovelace"][0]
 assert ada["title"] == "Analyst" and ada["private"]["politics"] == "rival of X"
 assert len(ada["ops"]) == 3 and all(isinstance(o, str) for o in ada["ops"])
 PY
 snapshot "$KITH_HOME" >"$TMP/before"
-sum_before=$(k export json 2>/dev/null | sha256sum)
+sum_before=$(k export json --deleted 2>/dev/null | sha256sum)
 
 ok "import into the same node" k import json "$TMP/all.json"
 contains "nothing new" "$TMP/out" "0 new ops"
 snapshot "$KITH_HOME" >"$TMP/after"
 same "same node: nothing changed" "$(diff "$TMP/before" "$TMP/after" && echo same)" "same"
-same "same node: same export" "$(k export json 2>/dev/null | sha256sum)" "$sum_before"
+same "same node: same export" "$(k export json --deleted 2>/dev/null | sha256sum)" "$sum_before"
 
 # A fresh home with the same identity file gets everything back.
 fresh="$TMP/fresh"
 ok "init from the identity file" k --home "$fresh" init --identity "$KITH_HOME/identity.key"
 ok "import into the fresh home" k --home "$fresh" import json "$TMP/all.json"
-contains "all ops new" "$TMP/out" "7 new ops"
+contains "all ops new" "$TMP/out" "9 new ops"
 snapshot "$fresh" >"$TMP/fresh.txt"
 same "fresh home: same records, fields, history" "$(diff "$TMP/before" "$TMP/fresh.txt" && echo same)" "same"
-same "fresh home: same export" "$(k --home "$fresh" export json 2>/dev/null | sha256sum)" "$sum_before"
+same "fresh home: same export" "$(k --home "$fresh" export json --deleted 2>/dev/null | sha256sum)" "$sum_before"
 ok "fresh home: doctor" k --home "$fresh" doctor
 
 # --no-private leaves the private layer and private ops out, and says nothing about them.
