@@ -345,6 +345,10 @@ kith_store_salvage(const char *path, kith_salvage_t *out, char *errbuf, size_t e
         rc = KITH_ECORRUPT;
         goto out;
     }
+    /* One read transaction for all the range reads: each would otherwise take the lock
+     * and fill the page cache again. */
+    sqlite3_exec(c.db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+    sqlite3_exec(c.db, "BEGIN", NULL, NULL, NULL);
     read_meta(&c, "storage_key", &out->storage_key);
     read_meta(&c, "name", &out->name);
     read_meta(&c, "public_key", &out->public_key);
@@ -394,6 +398,9 @@ kith_store_salvage(const char *path, kith_salvage_t *out, char *errbuf, size_t e
         out->n_seen_recs = uniq(out->seen_recs, out->n_seen_recs, KITH_REC_ID_LEN, cmp_rec);
     }
 out:
+    if (c.db != NULL && !sqlite3_get_autocommit(c.db)) {
+        sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
+    }
     sqlite3_close(c.db);
     kith_buf_close(&uri);
     if (rc != KITH_OK) {
