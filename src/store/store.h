@@ -76,6 +76,7 @@ int kith_store_set_cache_kib(kith_store_t *s, int kib);
 /* Folds the write-ahead log back into the database file (on a clean shutdown). */
 int kith_store_checkpoint(kith_store_t *s);
 
+/* Starts a write transaction: KITH_EREADONLY on a store opened read-only. */
 int kith_store_begin(kith_store_t *s);
 int kith_store_commit(kith_store_t *s);
 void kith_store_rollback(kith_store_t *s);
