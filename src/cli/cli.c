@@ -246,8 +246,19 @@ cli_open_node_flags(cli_globals_t *g, int flags)
     kith_node_t *n = NULL;
     int rc = kith_node_open_flags(home, pass, flags, &n, err, sizeof(err));
     cli_passphrase_free(pass);
+    if (rc != KITH_OK && kith_node_home_read_only(home)) {
+        cli_error("the home %s is read-only: %s", home, err[0] ? err : kith_strerror(rc));
+        return NULL;
+    }
     if (rc != KITH_OK) {
         cli_error("%s", err[0] ? err : kith_strerror(rc));
+        return NULL;
+    }
+    if (g->writes && kith_store_is_read_only(n->store)) {
+        cli_error("the home %s is read-only: 'kith %s' changes it, so nothing was done (make "
+                  "the directory and %s writable by you, or use another --home)",
+                  home, g->command ? g->command : "", KITH_DB_FILE);
+        kith_node_close(n);
         return NULL;
     }
     if (n->upgrade.upgraded) {
@@ -633,8 +644,9 @@ json_shares(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
     specs_close(&s);
 }
 
-void
-cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
+/* open_ended: leave the object open for the caller to add members and end it. */
+static void
+record_json(kith_node_t *n, const kith_record_t *r, int with_shares, int open_ended, void *json)
 {
     kith_json_t *j = json;
     char hex[33], nid[KITH_NODEID_BUFSIZE], label[80];
@@ -696,7 +708,21 @@ cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *j
     cli_json_time(j, r->created);
     kith_json_key(j, "updated");
     cli_json_time(j, r->updated);
-    kith_json_object_end(j);
+    if (!open_ended) {
+        kith_json_object_end(j);
+    }
+}
+
+void
+cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
+{
+    record_json(n, r, with_shares, 0, json);
+}
+
+void
+cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json)
+{
+    record_json(n, r, 0, 1, json);
 }
 
 /* Prints a value that may hold newlines, indenting continuation lines. */

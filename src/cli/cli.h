@@ -17,7 +17,9 @@
 #define EXIT_USAGE 2
 
 typedef struct {
-    const char *home; /* --home, or NULL */
+    const char *home;    /* --home, or NULL */
+    const char *command; /* the command's name */
+    int writes;          /* 1 if the command may change the store (main.c decides) */
 } cli_globals_t;
 
 typedef struct {
@@ -42,7 +44,9 @@ void cli_print_help(const cli_command_t *c);
 int cli_wants_help(int argc, char **argv);
 
 /* Resolves the home and opens the node, asking for a passphrase when the identity needs
- * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. */
+ * one ($KITH_PASSPHRASE, else the terminal). On failure prints why and returns NULL. A
+ * read-only home opens for commands that only read; for the others (g->writes) it is
+ * refused with a message saying so, before anything is done. */
 kith_node_t *cli_open_node(cli_globals_t *g);
 /* cli_open_node() with kith_node_open_flags() flags (KITH_OPEN_UNCHECKED for doctor). */
 kith_node_t *cli_open_node_flags(cli_globals_t *g, int flags);
@@ -79,6 +83,8 @@ void cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char o
  * the owner's share specs, each group with its members (null for another's record). */
 struct kith_json_s;
 void cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json);
+/* The same without shares, leaving the object open: the caller adds members and ends it. */
+void cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json);
 /* Prints a record for people (kith show). */
 void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
 /* One line for list/search; note (may be NULL) is shown in brackets at its end. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,9 +17,11 @@
 #include "cli/cli.h"
 #include "formats/card.h"
 #include "formats/contacts_csv.h"
+#include "formats/opsjson.h"
 #include "formats/vcard.h"
 #include "kith/error.h"
 #include "model/schema.h"
+#include "node/jsonio.h"
 #include "util/hlc.h"
 #include "util/json.h"
 
@@ -333,6 +336,54 @@ flush_new(kith_node_t *n, kith_op_t **ops, size_t count, const kith_share_target
     return rc;
 }
 
+/* kith import json: the signed ops of an export, verified and applied in one
+ * transaction (node/jsonio.h). The readable fields of the file are not read. */
+static int
+import_json(cli_globals_t *g, const char *path)
+{
+    kith_buf_t data;
+    kith_buf_init(&data);
+    kith_opsjson_t f;
+    memset(&f, 0, sizeof(f));
+    kith_node_t *n = NULL;
+    char err[512] = "";
+    int ret = 1;
+    if (read_input(path, &data) != 0) {
+        goto out;
+    }
+    int rc = kith_opsjson_parse(data.data ? (const char *) data.data : "", data.len, &f, err,
+                                sizeof(err));
+    kith_buf_close(&data);
+    if (rc != KITH_OK) {
+        cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
+        goto out;
+    }
+    n = cli_open_node(g);
+    if (n == NULL) {
+        goto out;
+    }
+    kith_import_stats_t st;
+    kith_store_set_cache_kib(n->store, f.n_recs > 10000 ? 128 * 1024 : 32 * 1024);
+    rc = kith_node_import_ops(n, &f, &st, err, sizeof(err));
+    if (rc != KITH_OK) {
+        cli_error("%s: %s; nothing imported", path,
+                  rc == KITH_EAUTH && err[0] ? err : kith_strerror(rc));
+        goto out;
+    }
+    printf("Imported %zu record%s from %s: %zu new op%s, %zu already held\n", st.records,
+           st.records == 1 ? "" : "s", path, st.accepted, st.accepted == 1 ? "" : "s",
+           st.duplicate);
+    if (st.accepted > 0) {
+        cli_poke(n->dir);
+    }
+    ret = 0;
+out:
+    kith_opsjson_close(&f);
+    kith_buf_close(&data);
+    kith_node_close(n);
+    return ret;
+}
+
 int
 cmd_import(cli_globals_t *g, int argc, char **argv)
 {
@@ -373,13 +424,21 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         }
     }
     if (argc - optind != 2) {
-        ret = cli_usage_error("import", "needs a format (vcard, linkedin or csv) and a FILE");
+        ret = cli_usage_error("import", "needs a format (vcard, linkedin, csv or json) and a FILE");
         goto out;
     }
     const char *format = argv[optind], *path = argv[optind + 1];
+    if (strcmp(format, "json") == 0) {
+        ret = n_targets > 0 || read_only
+                  ? cli_usage_error("import", "--share and --read-only are not for json: the "
+                                              "records keep the audience their ops give them")
+                  : import_json(g, path);
+        goto out;
+    }
     int linkedin = strcmp(format, "linkedin") == 0;
     if (strcmp(format, "vcard") != 0 && !linkedin && strcmp(format, "csv") != 0) {
-        ret = cli_usage_error("import", "unknown format '%s': use vcard, linkedin or csv", format);
+        ret = cli_usage_error("import", "unknown format '%s': use vcard, linkedin, csv or json",
+                              format);
         goto out;
     }
     ret = 1;
@@ -586,8 +645,62 @@ typedef struct {
     kith_json_t *json;
     int vcard_version; /* 0: JSON */
     int all;
+    int no_private; /* JSON: leave out the private layer and private ops */
     size_t count;
+    size_t n_private; /* JSON: records with private fields, plus private ops, exported */
+    kith_buf_t b64;   /* JSON: scratch for one op's base64 */
 } export_ctx_t;
+
+/* One record as JSON: its readable fields, then "ops", its signed ops in fold order as
+ * base64 (what 'kith import json' reads). */
+static int
+export_json(export_ctx_t *e, const kith_record_t *r)
+{
+    kith_rfield_t *shared = NULL;
+    kith_record_t view = *r; /* shallow: never closed */
+    size_t n_priv_fields = 0;
+    for (size_t i = 0; i < r->n_fields; i++) {
+        n_priv_fields += r->fields[i].private != 0;
+    }
+    if (e->no_private && n_priv_fields > 0) {
+        shared = calloc(r->n_fields, sizeof(*shared));
+        if (shared == NULL) {
+            return KITH_ENOMEM;
+        }
+        view.n_fields = 0;
+        for (size_t i = 0; i < r->n_fields; i++) {
+            if (!r->fields[i].private) {
+                shared[view.n_fields++] = r->fields[i];
+            }
+        }
+        view.fields = shared;
+    }
+    kith_signed_ops_t ops;
+    int rc = kith_node_record_ops(e->node, r->id, !e->no_private, &ops);
+    if (rc == KITH_OK) {
+        e->n_private += ops.n_private + (!e->no_private && n_priv_fields > 0);
+        cli_record_json_open(e->node, &view, e->json);
+        kith_json_key(e->json, "ops");
+        kith_json_array_begin(e->json);
+    }
+    for (size_t i = 0; rc == KITH_OK && i < ops.n; i++) {
+        size_t cap = sodium_base64_ENCODED_LEN(ops.ops[i].len, sodium_base64_VARIANT_ORIGINAL);
+        e->b64.len = 0;
+        rc = kith_buf_reserve(&e->b64, cap);
+        if (rc == KITH_OK) {
+            sodium_bin2base64((char *) e->b64.data, cap, ops.ops[i].data, ops.ops[i].len,
+                              sodium_base64_VARIANT_ORIGINAL);
+            kith_json_string(e->json, (const char *) e->b64.data);
+        }
+    }
+    if (rc == KITH_OK) {
+        kith_json_array_end(e->json);
+        kith_json_object_end(e->json);
+    }
+    kith_signed_ops_close(&ops);
+    free(shared);
+    return rc;
+}
 
 static int
 export_one(void *ctx, const kith_record_t *r)
@@ -595,8 +708,7 @@ export_one(void *ctx, const kith_record_t *r)
     export_ctx_t *e = ctx;
     e->count++;
     if (e->vcard_version == 0) {
-        cli_record_json(e->node, r, 0, e->json);
-        return KITH_OK;
+        return export_json(e, r);
     }
     kith_card_t card;
     kith_card_init(&card);
@@ -612,12 +724,11 @@ int
 cmd_export(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"v3", no_argument, NULL, '3'},
-        {"all", no_argument, NULL, 'a'},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
+        {"v3", no_argument, NULL, '3'},           {"all", no_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'}, {"no-private", no_argument, NULL, 'P'},
+        {"deleted", no_argument, NULL, 'D'},      {NULL, 0, NULL, 0},
     };
-    int v3 = 0, all = 0, c, ret = EXIT_USAGE;
+    int v3 = 0, all = 0, no_private = 0, deleted = 0, c, ret = EXIT_USAGE;
     const char *outpath = NULL;
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -627,6 +738,10 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
             all = 1;
         } else if (c == 'o') {
             outpath = optarg;
+        } else if (c == 'P') {
+            no_private = 1;
+        } else if (c == 'D') {
+            deleted = 1;
         } else {
             return bad_option("export", argv);
         }
@@ -642,6 +757,13 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     if (json && v3) {
         return cli_usage_error("export", "--v3 is for vcard");
     }
+    if (deleted && (!json || optind + 1 < argc)) {
+        return cli_usage_error("export", "--deleted is for json, without REF");
+    }
+    if (!json && no_private) {
+        return cli_usage_error("export", "--no-private is for json (vcard leaves private "
+                                         "fields out unless --all)");
+    }
     kith_node_t *n = cli_open_node(g);
     if (n == NULL) {
         return 1;
@@ -650,7 +772,8 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     kith_buf_init(&out);
     kith_json_t j;
     kith_json_init(&j, &out, 1);
-    export_ctx_t e = {n, &out, &j, json ? 0 : (v3 ? 3 : 4), all, 0};
+    export_ctx_t e = {n, &out, &j, json ? 0 : (v3 ? 3 : 4), all, no_private, 0, 0, {0}};
+    kith_buf_init(&e.b64);
     int rc = KITH_OK;
     ret = 1;
     if (json) {
@@ -658,6 +781,11 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     }
     if (optind + 1 == argc) {
         rc = kith_store_foreach_record(n->store, export_one, &e);
+    }
+    /* The trash too, on request: a backup then keeps deleted records and their history
+     * ("deleted": true tells them apart). */
+    if (optind + 1 == argc && deleted && rc == KITH_OK) {
+        rc = kith_store_foreach_deleted(n->store, export_one, &e);
     }
     for (int i = optind + 1; i < argc && rc == KITH_OK; i++) {
         uint8_t id[KITH_REC_ID_LEN];
@@ -681,6 +809,11 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
         cli_error("cannot export: %s", kith_strerror(rc));
         goto out;
     }
+    if (json && e.n_private > 0) {
+        fprintf(stderr,
+                "kith: the export holds private fields and private ops (yours alone): keep it "
+                "to yourself, or leave them out with --no-private\n");
+    }
     if (outpath == NULL || strcmp(outpath, "-") == 0) {
         ret = cli_write_stdout(&out) == 0 ? 0 : 1;
         goto out;
@@ -695,6 +828,7 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     fprintf(stderr, "Exported %zu record%s to %s\n", e.count, e.count == 1 ? "" : "s", outpath);
     ret = 0;
 out:
+    kith_buf_close(&e.b64);
     kith_buf_close(&out);
     kith_node_close(n);
     return ret;

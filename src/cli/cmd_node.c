@@ -1,6 +1,7 @@
 /*
  * kith init, id, peer, help.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "crypto/keyfile.h"
 #include "kith/error.h"
 #include "model/schema.h"
 #include "util/hlc.h"
@@ -23,15 +25,37 @@ bad_option(const char *cmd, char **argv)
     return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
 }
 
+/* Reads a backed-up identity file (at most 4 KiB) into out. 0 on success. */
+static int
+read_key_backup(const char *path, kith_buf_t *out)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t tmp[4096];
+    size_t len = f ? fread(tmp, 1, sizeof(tmp), f) : 0;
+    int bad = f == NULL || ferror(f) || len == sizeof(tmp);
+    if (f != NULL) {
+        fclose(f);
+    }
+    if (bad || kith_buf_append(out, tmp, len) != KITH_OK) {
+        cli_error("cannot read the identity file %s%s%s", path, f == NULL ? ": " : "",
+                  f == NULL ? strerror(errno) : "");
+        sodium_memzero(tmp, sizeof(tmp));
+        return -1;
+    }
+    sodium_memzero(tmp, sizeof(tmp));
+    return 0;
+}
+
 int
 cmd_init(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"name", required_argument, NULL, 'n'},
         {"passphrase", no_argument, NULL, 'p'},
+        {"identity", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
-    const char *name = NULL;
+    const char *name = NULL, *identity = NULL;
     int want_pass = 0, c;
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -39,6 +63,8 @@ cmd_init(cli_globals_t *g, int argc, char **argv)
             name = optarg;
         } else if (c == 'p') {
             want_pass = 1;
+        } else if (c == 'i') {
+            identity = optarg;
         } else {
             return bad_option("init", argv);
         }
@@ -59,16 +85,32 @@ cmd_init(cli_globals_t *g, int argc, char **argv)
         cli_error("%s already holds a kith node; not overwriting it", home);
         return 1;
     }
+    if (identity != NULL && want_pass) {
+        return cli_usage_error("init", "--passphrase is for a new identity: a restored one "
+                                       "keeps its own");
+    }
+    kith_buf_t key;
+    kith_buf_init(&key);
+    if (identity != NULL && read_key_backup(identity, &key) != 0) {
+        return 1;
+    }
     char *pass = NULL;
-    if (want_pass) {
-        pass = cli_read_passphrase("New passphrase: ", 1);
+    if (want_pass || (identity != NULL && kith_keyfile_is_sealed(key.data, key.len) == 1)) {
+        pass = cli_read_passphrase(want_pass ? "New passphrase: " : "Passphrase: ", want_pass);
         if (pass == NULL) {
+            kith_buf_close(&key);
             return 1;
         }
     }
     char err[512] = "";
-    int rc = kith_node_create(home, name, pass, err, sizeof(err));
+    int rc = identity != NULL
+                 ? kith_node_create_from_key(home, name, key.data, key.len, pass, err, sizeof(err))
+                 : kith_node_create(home, name, pass, err, sizeof(err));
     cli_passphrase_free(pass);
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
     if (rc != KITH_OK) {
         cli_error("%s", err[0] ? err : kith_strerror(rc));
         return 1;
@@ -80,7 +122,7 @@ cmd_init(cli_globals_t *g, int argc, char **argv)
         return 1;
     }
     kith_nodeid_encode(pk, nid);
-    printf("Created a kith node in %s%s\n", home,
+    printf("%s a kith node in %s%s\n", identity ? "Restored the identity of" : "Created", home,
            want_pass ? " (keys protected by passphrase)" : "");
     printf("Node ID: %s\n", nid);
     printf("Give this ID to colleagues so they can 'kith peer add' you.\n");

@@ -13,9 +13,12 @@
 #include "kith/kith.h"
 
 const cli_command_t cli_commands[] = {
-    {"init", cmd_init, "[--name NAME] [--passphrase]", "create this node's identity and store",
+    {"init", cmd_init, "[--name NAME] [--passphrase | --identity FILE]",
+     "create this node's identity and store",
      "Creates a new identity (an Ed25519 key pair) and an empty encrypted store in the home\n"
      "directory. Refuses to touch a home that already holds a node.\n\n"
+     "  --identity FILE keep the identity in FILE (a copy of an identity.key) instead of\n"
+     "                  making one: with 'kith import json' this restores a node from backups\n"
      "  --name NAME     how this node introduces itself to colleagues\n"
      "  --passphrase    protect the keys at rest with a passphrase (asked on the terminal,\n"
      "                  or read from $KITH_PASSPHRASE when there is no terminal)\n"},
@@ -117,18 +120,26 @@ const cli_command_t cli_commands[] = {
      "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
      "updates, and their edits are refused. A peer who gets the record through a group\n"
      "keeps it until it leaves the group or the group is unshared.\n"},
-    {"import", cmd_import, "vcard|linkedin|csv FILE [--share PEER|@GROUP]...", "import contacts",
+    {"import", cmd_import, "vcard|linkedin|csv|json FILE [--share PEER|@GROUP]...",
+     "import contacts, or records from 'kith export json'",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"
-     "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n\n"
+     "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n"
+     "  json      a 'kith export json' file: the records with their ids and history, from\n"
+     "            their signed ops, each verified as ops from your own devices are (private\n"
+     "            ops only if you made them); no --share\n\n"
      "  --share PEER|@GROUP  share everything imported (repeatable)\n"
      "  --read-only          with --share: as readers\n\n"
      "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
      "be - for standard input.\n"},
-    {"export", cmd_export, "vcard|json [REF...] [--v3] [--all] [-o FILE]", "export records",
+    {"export", cmd_export,
+     "vcard|json [REF...] [--v3] [--all] [--no-private] [--deleted] [-o FILE]", "export records",
      "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"
      "            unless --all\n"
-     "  json      every field of every record, as a JSON array\n"
+     "  json      every field of every record, as a JSON array, each record with \"ops\":\n"
+     "            its signed ops (base64), which 'kith import json' reads back. Your\n"
+     "            private fields and ops are in it (standard error says so) unless\n"
+     "            --no-private. --deleted adds the records in the trash\n"
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
     {"serve", cmd_serve, "[--listen ADDR:PORT] [--no-discovery] [--log-level LEVEL]",
@@ -180,7 +191,10 @@ const cli_command_t cli_commands[] = {
      "store has not gone back to an older copy of itself (kith.state). Changes nothing\n"
      "unless --repair is given, which removes rows kith did not write, restores a flipped\n"
      "private mark, rebuilds every record from its ops and accepts the store as it\n"
-     "stands. Exits 1 if anything was wrong.\n"},
+     "stands; if that is not enough (a truncated or damaged file) it rebuilds the store\n"
+     "from every op, peer and share that can still be read and verified, keeping the\n"
+     "damaged file as kith.db.damaged-DATE and saying what was recovered and what was\n"
+     "lost. Exits 1 if anything was wrong or lost.\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -194,6 +208,32 @@ cli_find_command(const char *name)
         }
     }
     return NULL;
+}
+
+/* 1 if the command (argv[0], with its arguments) may change the store. Those that only
+ * read work in a read-only home; the others are refused there before they start. */
+static int
+command_writes(int argc, char **argv)
+{
+    static const char *const readers[] = {"id",  "list",   "show",   "search",
+                                          "log", "export", "status", "help"};
+    for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+        if (strcmp(argv[0], readers[i]) == 0) {
+            return 0;
+        }
+    }
+    if (strcmp(argv[0], "peer") == 0) {
+        return !(argc >= 2 && strcmp(argv[1], "list") == 0);
+    }
+    if (strcmp(argv[0], "doctor") == 0) {
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--repair") == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
 }
 
 static void
@@ -255,5 +295,7 @@ main(int argc, char **argv)
         cli_print_help(c);
         return 0;
     }
+    g.command = c->name;
+    g.writes = command_writes(argc - i, argv + i);
     return c->fn(&g, argc - i, argv + i);
 }

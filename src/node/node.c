@@ -153,9 +153,11 @@ out:
     return rc;
 }
 
-int
-kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
-                 size_t errcap)
+/* kith_node_create() and kith_node_create_from_key(): restore (restore_len bytes) is
+ * an identity file to keep, or NULL for a new identity. */
+static int
+create_node(const char *dir, const char *name, const char *passphrase, const uint8_t *restore,
+            size_t restore_len, char *errbuf, size_t errcap)
 {
     kith_identity_t *id = NULL;
     kith_vault_t *vault = NULL;
@@ -187,8 +189,23 @@ kith_node_create(const char *dir, const char *name, const char *passphrase, char
         rc = KITH_EINVAL;
         goto out;
     }
-    if ((rc = kith_identity_new(&id)) != KITH_OK ||
-        (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK ||
+    if (restore != NULL) {
+        rc = kith_keyfile_decode(restore, restore_len, passphrase, &id);
+        if (rc == KITH_EPASSPHRASE) {
+            kith__errbuf_set(errbuf, errcap,
+                             passphrase ? "wrong passphrase" : "a passphrase is needed");
+            goto out;
+        }
+        if (rc == KITH_OK) {
+            rc = kith_buf_append(&key, restore, restore_len);
+        }
+        if (rc != KITH_OK) {
+            kith__errbuf_set(errbuf, errcap, "not a kith identity file: %s", kith_strerror(rc));
+            goto out;
+        }
+    }
+    if ((restore == NULL && ((rc = kith_identity_new(&id)) != KITH_OK ||
+                             (rc = kith_keyfile_encode(id, passphrase, &key)) != KITH_OK)) ||
         (rc = kith_vault_create(id, wrapped, &vault)) != KITH_OK) {
         kith__errbuf_set(errbuf, errcap, "cannot create the identity: %s", kith_strerror(rc));
         goto out;
@@ -240,6 +257,20 @@ out:
     kith_vault_free(vault);
     kith_identity_free(id);
     return rc;
+}
+
+int
+kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
+                 size_t errcap)
+{
+    return create_node(dir, name, passphrase, NULL, 0, errbuf, errcap);
+}
+
+int
+kith_node_create_from_key(const char *dir, const char *name, const uint8_t *keyfile,
+                          size_t keyfile_len, const char *passphrase, char *errbuf, size_t errcap)
+{
+    return create_node(dir, name, passphrase, keyfile, keyfile_len, errbuf, errcap);
 }
 
 int
@@ -457,6 +488,52 @@ check_trust(kith_node_t *n)
     return KITH_OK;
 }
 
+/* 1 if this process may not write path: no permission (EACCES, EPERM) or a read-only
+ * file system (EROFS). A missing file is not read-only. */
+static int
+not_writable(const char *path)
+{
+    return access(path, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS);
+}
+
+int
+kith_node_home_read_only(const char *dir)
+{
+    kith_buf_t db;
+    kith_buf_init(&db);
+    int ro = not_writable(dir);
+    if (!ro && path_join(&db, dir, KITH_DB_FILE) == KITH_OK) {
+        ro = not_writable((char *) db.data);
+    }
+    kith_buf_close(&db);
+    return ro;
+}
+
+int
+kith__node_load_identity(const char *dir, const char *passphrase, kith_identity_t **out,
+                         char *errbuf, size_t errcap)
+{
+    kith_buf_t key;
+    kith_buf_init(&key);
+    *out = NULL;
+    int rc = read_key_file(dir, &key, errbuf, errcap);
+    if (rc == KITH_OK) {
+        rc = kith_keyfile_decode(key.data, key.len, passphrase, out);
+        if (rc == KITH_EPASSPHRASE) {
+            kith__errbuf_set(errbuf, errcap,
+                             passphrase ? "wrong passphrase" : "a passphrase is needed");
+        } else if (rc != KITH_OK) {
+            kith__errbuf_set(errbuf, errcap, "%s/%s is damaged: %s", dir, KITH_KEY_FILE,
+                             kith_strerror(rc));
+        }
+    }
+    if (key.data != NULL) {
+        sodium_memzero(key.data, key.len);
+    }
+    kith_buf_close(&key);
+    return rc;
+}
+
 void
 kith_node_close(kith_node_t *n)
 {
@@ -522,7 +599,9 @@ kith_node_open_flags(const char *dir, const char *passphrase, int flags, kith_no
         goto out;
     }
     mode_t old_umask = umask(077);
-    rc = kith_store_open((char *) db_path.data, 0, &n->store, errbuf, errcap);
+    rc = kith_node_home_read_only(dir)
+             ? kith_store_open_read_only((char *) db_path.data, &n->store, errbuf, errcap)
+             : kith_store_open((char *) db_path.data, 0, &n->store, errbuf, errcap);
     umask(old_umask);
     if (rc != KITH_OK) {
         goto out;

@@ -55,12 +55,23 @@ int kith_home_resolve(const char *opt, kith_buf_t *out);
  * an identity or a store. passphrase may be NULL. */
 int kith_node_create(const char *dir, const char *name, const char *passphrase, char *errbuf,
                      size_t errcap);
+/* As kith_node_create(), with the identity in keyfile (the contents of an identity.key,
+ * keyfile_len bytes, kept as it is) instead of a new one: a node restored from a backup of
+ * its key, with an empty store. passphrase unlocks a sealed key file (KITH_EPASSPHRASE if
+ * it is missing or wrong); other decoding failures are returned as they are. */
+int kith_node_create_from_key(const char *dir, const char *name, const uint8_t *keyfile,
+                              size_t keyfile_len, const char *passphrase, char *errbuf,
+                              size_t errcap);
 /* 1 if the identity in dir needs a passphrase, 0 if not, < 0 on error (KITH_ENOTFOUND when
  * dir holds no node). */
 int kith_node_needs_passphrase(const char *dir);
 /* The node's public key, readable without a passphrase. */
 int kith_node_public_key(const char *dir, uint8_t pk[static KITH_PK_LEN], char *errbuf,
                          size_t errcap);
+/* 1 if this process may not write the home dir or its store (permissions, or a read-only
+ * mount), 0 otherwise. kith_node_open() then opens the store read-only: reading works,
+ * and every write fails with KITH_EREADONLY (see kith_store_open_read_only()). */
+int kith_node_home_read_only(const char *dir);
 /* Opens the node in dir. KITH_ENOTFOUND: no node there; KITH_EPASSPHRASE: a passphrase
  * is needed or wrong. errbuf gets a sentence for the user. */
 int kith_node_open(const char *dir, const char *passphrase, kith_node_t **out, char *errbuf,
@@ -74,6 +85,10 @@ int kith_node_save_state(kith_node_t *n);
  * kith.state from it, whatever the old one said. */
 int kith_node_accept_state(kith_node_t *n);
 void kith_node_close(kith_node_t *n);
+/* Internal (kith doctor --repair): the identity in dir, without opening the store. The
+ * caller frees it with kith_identity_free(). Errors as kith_node_open(). */
+int kith__node_load_identity(const char *dir, const char *passphrase, kith_identity_t **out,
+                             char *errbuf, size_t errcap);
 
 /* Fills a fresh record id, owned by this node (see kith_op_rec_id_make()). */
 void kith_node_new_record_id(kith_node_t *n, uint8_t id[static KITH_REC_ID_LEN]);

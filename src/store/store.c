@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -46,6 +47,7 @@ struct kith_store {
     kith_rowmac_t mac;
     int auth_dirty;
     int64_t peers_ok_at;
+    int read_only; /* opened by kith_store_open_read_only(): no transaction may begin */
 };
 
 /* Forward migrations, applied in order; index i upgrades version i to i + 1. Never edit
@@ -325,6 +327,9 @@ kith_store_begin(kith_store_t *s)
     s->hlc_loaded = 0;
     s->hlc_dirty = 0;
     s->auth_dirty = 0;
+    if (s->read_only) {
+        return KITH_EREADONLY;
+    }
     return exec(s, "BEGIN IMMEDIATE");
 }
 
@@ -499,6 +504,14 @@ op_ad(uint8_t ad[OP_AD_LEN], const uint8_t hash[KITH_HASH_LEN], const uint8_t re
     for (int i = 0; i < 8; i++) {
         *p++ = (uint8_t) (hlc >> (56 - 8 * i));
     }
+}
+
+void
+kith_store_op_ad(uint8_t ad[static KITH_STORE_OP_AD_LEN], const uint8_t hash[static KITH_HASH_LEN],
+                 const uint8_t rec[static KITH_REC_ID_LEN],
+                 const uint8_t author[static KITH_PK_LEN], int private, uint64_t hlc)
+{
+    op_ad(ad, hash, rec, author, private, hlc);
 }
 
 /* The op AD from a row whose columns from `first` on are hash, rec, author, private, hlc. */
@@ -2356,16 +2369,14 @@ kith_share_target_eq(const kith_share_target_t *a, const kith_share_target_t *b)
     return a->is_group ? strcmp(a->group, b->group) == 0 : memcmp(a->key, b->key, KITH_PK_LEN) == 0;
 }
 
+/* A shares row: rec, target (a key, or "@group" as text), role. */
 static int
-share_set_in(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
-             const kith_share_target_t *target, int role)
+share_mac(kith_store_t *s, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
+          int role, uint8_t mac[KITH_ROW_MAC_LEN])
 {
-    sqlite3_stmt *st = NULL;
-    if (target->is_group && (target->group[0] == '\0' ||
-                             strnlen(target->group, sizeof(target->group)) > KITH_PEER_NAME_MAX)) {
+    if (s->vault == NULL) {
         return KITH_EINVAL;
     }
-    uint8_t mac[KITH_ROW_MAC_LEN];
     kith_rowmac_begin(&s->mac, "shares");
     kith_rowmac_blob(&s->mac, id, KITH_REC_ID_LEN);
     if (target->is_group) {
@@ -2376,7 +2387,30 @@ share_set_in(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
         kith_rowmac_blob(&s->mac, target->key, KITH_PK_LEN);
     }
     kith_rowmac_int(&s->mac, role);
-    int rc = s->vault != NULL ? kith_rowmac_end(&s->mac, s->vault, mac) : KITH_EINVAL;
+    return kith_rowmac_end(&s->mac, s->vault, mac);
+}
+
+int
+kith_store_share_mac_ok(kith_store_t *s, const uint8_t rec[static KITH_REC_ID_LEN],
+                        const kith_share_target_t *target, int role,
+                        const uint8_t mac[static KITH_ROW_MAC_LEN])
+{
+    uint8_t want[KITH_ROW_MAC_LEN];
+    return share_mac(s, rec, target, role, want) == KITH_OK &&
+           sodium_memcmp(want, mac, KITH_ROW_MAC_LEN) == 0;
+}
+
+static int
+share_set_in(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+             const kith_share_target_t *target, int role)
+{
+    sqlite3_stmt *st = NULL;
+    if (target->is_group && (target->group[0] == '\0' ||
+                             strnlen(target->group, sizeof(target->group)) > KITH_PEER_NAME_MAX)) {
+        return KITH_EINVAL;
+    }
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    int rc = share_mac(s, id, target, role, mac);
     if (rc == KITH_OK) {
         rc = auth_will_change(s, AUTH_SHARES);
     }
@@ -2626,6 +2660,16 @@ peer_add_in(kith_store_t *s, const kith_peer_t *p)
     }
     release(s, st);
     return rc;
+}
+
+int
+kith_store_peer_mac_ok(kith_store_t *s, const kith_peer_t *p,
+                       const uint8_t mac[static KITH_ROW_MAC_LEN])
+{
+    uint8_t want[KITH_ROW_MAC_LEN];
+    return peer_mac(s, p->name, p->key, p->groups, p->addr, p->self, p->added_ms, want) ==
+               KITH_OK &&
+           sodium_memcmp(want, mac, KITH_ROW_MAC_LEN) == 0;
 }
 
 int
@@ -3522,4 +3566,99 @@ kith_store_refold_all(kith_store_t *s, uint64_t *refolded)
     }
     free(ids);
     return rc;
+}
+
+/* ---- read-only homes ---------------------------------------------------------------- */
+
+int
+kith_store_open_read_only(const char *path, kith_store_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    kith_store_t *s = calloc(1, sizeof(*s));
+    kith_buf_t uri, wal;
+    kith_buf_init(&uri);
+    kith_buf_init(&wal);
+    if (s != NULL) {
+        kith_rowmac_init(&s->mac);
+        s->peers_ok_at = -1;
+    }
+    int rc = s == NULL ? KITH_ENOMEM : kith_buf_printf(&wal, "%s-wal", path);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    /* The store is in WAL mode. While a -wal file exists it may hold committed
+     * transactions, and mode=ro reads them (SQLite can use the -shm read-only, or its own
+     * heap copy). Without one, mode=ro cannot open a WAL database in a directory it may not
+     * write (it would create the -shm), and none is needed: no process can be writing a
+     * WAL database that has no -wal file, and none can create one in this directory. The
+     * file is then immutable for as long as the home stays read-only. Path characters
+     * that mean something in a URI are escaped. */
+    struct stat st;
+    int has_wal = stat((char *) wal.data, &st) == 0;
+    rc = kith_buf_puts(&uri, "file:");
+    for (const char *p = path; rc == KITH_OK && *p; p++) {
+        rc = (*p == '%' || *p == '?' || *p == '#')
+                 ? kith_buf_printf(&uri, "%%%02X", (unsigned char) *p)
+                 : kith_buf_putc(&uri, *p);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&uri, has_wal ? "?mode=ro" : "?mode=ro&immutable=1");
+    }
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    rc = KITH_EDB;
+    s->read_only = 1;
+    if (sqlite3_open_v2((char *) uri.data, &s->db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                        NULL) != SQLITE_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot open %s: %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (exec(s, "PRAGMA cache_size=-2048") != KITH_OK ||
+        exec(s, "PRAGMA temp_store=MEMORY") != KITH_OK) {
+        kith__errbuf_set(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                         sqlite3_errmsg(s->db));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    int v = kith_store_schema_version(s);
+    if (v < 0) {
+        kith__errbuf_set(errbuf, errcap, "%s is not a kith database or is damaged: %s", path,
+                         sqlite3_errmsg(s->db));
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    if (v > N_MIGRATIONS) {
+        kith__errbuf_set(errbuf, errcap,
+                         "the database is from a newer kith (schema %d, this kith knows %d)", v,
+                         N_MIGRATIONS);
+        rc = KITH_EVERSION;
+        goto out;
+    }
+    if (v < N_MIGRATIONS) {
+        kith__errbuf_set(errbuf, errcap,
+                         "the database needs an upgrade to schema %d, which cannot be written "
+                         "while it is read-only",
+                         N_MIGRATIONS);
+        rc = KITH_EREADONLY;
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = KITH_OK;
+out:
+    kith_buf_close(&uri);
+    kith_buf_close(&wal);
+    kith_store_close(s);
+    return rc;
+}
+
+int
+kith_store_is_read_only(const kith_store_t *s)
+{
+    return s->read_only;
 }

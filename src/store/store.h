@@ -52,6 +52,14 @@ typedef struct {
  * operations that touch no sealed data (meta, peers). */
 int kith_store_open(const char *path, int create, kith_store_t **out, char *errbuf, size_t errcap);
 void kith_store_close(kith_store_t *s);
+/* Opens the database at path for reading only, for a home this process may not write (a
+ * read-only directory, file or mount). Nothing is migrated or rederived: KITH_EREADONLY
+ * with a sentence in errbuf if the schema is older than this kith's. On such a store
+ * kith_store_begin() returns KITH_EREADONLY, so every write function fails and changes
+ * nothing. */
+int kith_store_open_read_only(const char *path, kith_store_t **out, char *errbuf, size_t errcap);
+/* 1 if s was opened by kith_store_open_read_only(). */
+int kith_store_is_read_only(const kith_store_t *s);
 /* Gives the store the vault used to seal and unseal blobs (not owned). */
 void kith_store_set_vault(kith_store_t *s, kith_vault_t *vault);
 /* The schema version on disk (after migrations). */
@@ -67,10 +75,10 @@ int kith_store_rederive(kith_store_t *s);
 
 /* What the first open by a kith that authenticates rows did (proto/STORE.md). */
 typedef struct {
-    int upgraded;       /* 1: the store was authenticated now; 0: it already was */
-    uint64_t ops;       /* ops resealed */
-    uint64_t damaged;   /* ops that could not be read, left as they were */
-    uint64_t records;   /* records rebuilt from their ops */
+    int upgraded;     /* 1: the store was authenticated now; 0: it already was */
+    uint64_t ops;     /* ops resealed */
+    uint64_t damaged; /* ops that could not be read, left as they were */
+    uint64_t records; /* records rebuilt from their ops */
 } kith_store_upgrade_t;
 
 /* Checks that the store's rows are authenticated (the "auth" marker checks), or, when
@@ -91,6 +99,7 @@ int kith_store_set_cache_kib(kith_store_t *s, int kib);
 /* Folds the write-ahead log back into the database file (on a clean shutdown). */
 int kith_store_checkpoint(kith_store_t *s);
 
+/* Starts a write transaction: KITH_EREADONLY on a store opened read-only. */
 int kith_store_begin(kith_store_t *s);
 int kith_store_commit(kith_store_t *s);
 void kith_store_rollback(kith_store_t *s);
@@ -286,5 +295,20 @@ void kith_peer_close(kith_peer_t *p);
 void kith_peers_free(kith_peer_t *peers, size_t n);
 /* 1 if the comma-separated group list contains group. */
 int kith_peer_in_group(const kith_peer_t *p, const char *group);
+
+/* The associated data an op row's sealed blob has had since schema version 5: its hash and
+ * every plaintext column (proto/STORE.md). For reading a damaged store (doctor --repair). */
+#define KITH_STORE_OP_AD_LEN (4 + KITH_HASH_LEN + KITH_REC_ID_LEN + KITH_PK_LEN + 1 + 8)
+void kith_store_op_ad(uint8_t ad[static KITH_STORE_OP_AD_LEN],
+                      const uint8_t hash[static KITH_HASH_LEN],
+                      const uint8_t rec[static KITH_REC_ID_LEN],
+                      const uint8_t author[static KITH_PK_LEN], int private, uint64_t hlc);
+/* 1 if mac is what this store's key makes of a peers (or shares) row with these values: a
+ * row read from a damaged file that the same storage key vouched for. */
+int kith_store_peer_mac_ok(kith_store_t *s, const kith_peer_t *p,
+                           const uint8_t mac[static KITH_ROW_MAC_LEN]);
+int kith_store_share_mac_ok(kith_store_t *s, const uint8_t rec[static KITH_REC_ID_LEN],
+                            const kith_share_target_t *target, int role,
+                            const uint8_t mac[static KITH_ROW_MAC_LEN]);
 
 #endif
