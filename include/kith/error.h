@@ -27,7 +27,8 @@
     X(AUTH, "not authorized")                                                                      \
     X(PASSPHRASE, "wrong passphrase")                                                              \
     X(CORRUPT, "stored data is corrupt")                                                           \
-    X(NOSPACE, "the disk is full")
+    X(NOSPACE, "the disk is full")                                                                 \
+    X(REPLAY, "replayed or stale message")
 
 enum {
     KITH_OK = 0,
