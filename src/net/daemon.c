@@ -409,8 +409,11 @@ daemon_admit(void *ctx, const uint8_t x25519[32], uint64_t hello_ms, uint8_t ed[
 }
 
 /* Writes the newest message-1 times admitted since the last run, so that a restart does
- * not make recorded messages 1 new again. A job, so it runs after the answer that
- * admitted them went out, and only for admitted handshakes (a stranger cannot cause it). */
+ * not make recorded messages 1 new again. Submitted by the timer, not by the handshake:
+ * a store write right after message 2 would compete for the CPU with the answer's
+ * delivery, and so make a trusted peer's answer arrive later than a decoy (measured with
+ * scripts/bench-handshake). The cost: a crash within a second of a handshake forgets its
+ * time, and a recording of that one message 1 could be answered after the restart. */
 static void
 persist_work(job_t *j)
 {
@@ -769,15 +772,13 @@ conn_done(job_t *j)
     }
     /* The answer to message 1 (message 2, or a decoy of its length for a stranger, a
      * replay, a peer backed off or another version: proto/SYNC.md "Handshake") goes out
-     * first; logging it and storing its time come after, so neither delays the answer. */
+     * first; logging it comes after, so that it does not delay the answer. (Storing an
+     * admitted time waits for the next tick: see persist_work.) */
     conn_write(c, c->tx_job.data, c->tx_job.len);
     if (!c->initiator && !c->hello_logged &&
         (kith_session_is_open(c->session) || kith_session_refusal(c->session) != KITH_OK)) {
         c->hello_logged = 1;
         log_answer(c);
-    }
-    if (d->hello_dirty) {
-        submit(d, &d->persist_job);
     }
     if (c->awaiting_eof) {
         /* Our goodbye is out; the peer's answering goodbye means it handled it all. */
@@ -1270,6 +1271,10 @@ on_tick(uv_timer_t *t)
             conn_write(c, out.data, out.len);
         }
         kith_buf_close(&out);
+    }
+    /* hello_dirty is the workers' to write: read it only while no job runs. */
+    if (d->running == NULL && d->hello_dirty) {
+        submit(d, &d->persist_job);
     }
     if (d->opts.oneshot) {
         if (now - d->started_ms > d->opts.oneshot_timeout_ms) {

@@ -1212,12 +1212,15 @@ test_handshakes_look_alike(void **state)
             }
         }
         ASSERT_OK(rc);
+        uint64_t banned_time = w.hello_last;
         send_pt(&c[0], junk, sizeof(junk));
         assert_true(closed_by_bob(&c[0], 5000));
         client_close(&c[0]);
         assert_true(log_has(mark, part == 0 ? "disconnecting banned for 3 s"
                                             : "disconnecting banned for 6 s"));
 
+        /* Its message 1 was admitted: bob stores its time within a second. */
+        assert_true(bob_stored_hello(w.hostile[BANNED], banned_time));
         digest_t before, after;
         peer_row_t shape_before, banned_before, row;
         bob_digest(&before);
@@ -1249,7 +1252,7 @@ test_handshakes_look_alike(void **state)
             }
             assert_int_equal(log_count(mark, "dropped 127.0.0.1", 5), 5);
         }
-        /* The trusted peer's time is kept (after the answer went out), and only its. */
+        /* The trusted peer's time is kept (stored at the next tick), and only its. */
         assert_true(bob_stored_hello(w.hostile[SHAPE], recorded_time));
 
         /* What bob logged: each as what it is. */
