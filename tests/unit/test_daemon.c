@@ -189,6 +189,34 @@ run_bob(void *arg)
     return NULL;
 }
 
+/* Starts bob's daemon in its own thread, listening on a free loopback port (w.port). */
+static void
+bob_start(void)
+{
+    char err[256] = "";
+    ASSERT_OK(uv_loop_init(&w.loop));
+    kith_daemon_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.listen = "127.0.0.1:0";
+    o.log_level = KITH_LOG_DEBUG;
+    o.log = w.log;
+    o.ban_ms = BAN_MS;
+    ASSERT_OK(kith_daemon_new(&w.d, &w.loop, w.bob, &o, err, sizeof(err)));
+    ASSERT_OK(kith_daemon_start(w.d, err, sizeof(err)));
+    w.port = kith_daemon_port(w.d);
+    ASSERT_OK(uv_async_init(&w.loop, &w.stop, on_stop));
+    assert_int_equal(pthread_create(&w.thread, NULL, run_bob, NULL), 0);
+}
+
+static void
+bob_stop(void)
+{
+    uv_async_send(&w.stop);
+    pthread_join(w.thread, NULL);
+    kith_daemon_free(w.d);
+    assert_int_equal(uv_loop_close(&w.loop), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -222,18 +250,7 @@ setup(void **state)
     w.log = fopen(w.log_path, "w");
     assert_non_null(w.log);
     setvbuf(w.log, NULL, _IOLBF, 0);
-    ASSERT_OK(uv_loop_init(&w.loop));
-    kith_daemon_opts_t o;
-    memset(&o, 0, sizeof(o));
-    o.listen = "127.0.0.1:0";
-    o.log_level = KITH_LOG_DEBUG;
-    o.log = w.log;
-    o.ban_ms = BAN_MS;
-    ASSERT_OK(kith_daemon_new(&w.d, &w.loop, w.bob, &o, err, sizeof(err)));
-    ASSERT_OK(kith_daemon_start(w.d, err, sizeof(err)));
-    w.port = kith_daemon_port(w.d);
-    ASSERT_OK(uv_async_init(&w.loop, &w.stop, on_stop));
-    assert_int_equal(pthread_create(&w.thread, NULL, run_bob, NULL), 0);
+    bob_start();
 
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", w.port);
@@ -245,10 +262,7 @@ static int
 teardown(void **state)
 {
     (void) state;
-    uv_async_send(&w.stop);
-    pthread_join(w.thread, NULL);
-    kith_daemon_free(w.d);
-    uv_loop_close(&w.loop);
+    bob_stop();
     fclose(w.log);
     if (getenv("KEEP") != NULL) {
         fprintf(stderr, "kept %s\n", w.root);
@@ -361,6 +375,7 @@ typedef struct {
     kith_noise_cs_t *tx, *rx; /* sodium_malloc'd: session keys */
     kith_buf_t sent;          /* every byte written, for replays */
     size_t answer_len;        /* bytes of bob's answer to message 1, header included */
+    int hello_rc;             /* client_hello()'s result */
 } client_t;
 
 static void
@@ -440,11 +455,14 @@ hello_time(void)
     return w.hello_last;
 }
 
-/* Writes a framed IK message 1 from id, made for the X25519 key resp_x, into msg (cap
- * bytes); returns its length. *hs keeps the initiator's state. */
+/* Writes a framed IK message 1 from id, made for the X25519 key resp_x, carrying time t,
+ * into msg (cap bytes); returns its length. *hs keeps the initiator's state. e_priv: the
+ * ephemeral key, NULL for a random one. The same id, t and e_priv give the same bytes
+ * and state twice: a test can replay a message 1 and still tell whether the answer is
+ * a message 2 (which only the holder of e_priv can read). */
 static size_t
-message1(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const char *name,
-         uint8_t *msg, size_t cap, kith_noise_hs_t **hs)
+message1_as(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const char *name,
+            uint64_t t, const uint8_t *e_priv, uint8_t *msg, size_t cap, kith_noise_hs_t **hs)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -457,19 +475,30 @@ message1(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const cha
     msgpack_pack_str_body(&pk, name, strlen(name));
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "time", 4);
-    msgpack_pack_uint64(&pk, hello_time());
+    msgpack_pack_uint64(&pk, t);
     msgpack_pack_str(&pk, 8);
     msgpack_pack_str_body(&pk, "versions", 8);
     msgpack_pack_array(&pk, 1);
     msgpack_pack_int(&pk, KITH_PROTO_VERSION);
     ASSERT_OK(
         kith_noise_hs_new(hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9, id->xsk, resp_x));
+    if (e_priv != NULL) {
+        ASSERT_OK(kith__noise_hs_set_ephemeral(*hs, e_priv));
+    }
     size_t len = 0;
     ASSERT_OK(kith_noise_hs_write(*hs, (const uint8_t *) sb.data, sb.size, msg + 2, cap - 2, &len));
     msgpack_sbuffer_destroy(&sb);
     msg[0] = (uint8_t) (len >> 8);
     msg[1] = (uint8_t) len;
     return len + 2;
+}
+
+/* message1_as() with a fresh time and a random ephemeral key. */
+static size_t
+message1(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const char *name,
+         uint8_t *msg, size_t cap, kith_noise_hs_t **hs)
+{
+    return message1_as(id, resp_x, name, hello_time(), NULL, msg, cap, hs);
 }
 
 /* Sends message 1 (len bytes, framed) and reads bob's answer. KITH_OK when it is message
@@ -1153,22 +1182,26 @@ send_each_kind(client_t c[N_KINDS], uint64_t *recorded_time)
     ASSERT_OK(kith_identity_new(&stranger));
     ASSERT_OK(kith_identity_new(&other));
     const kith_identity_t *shape = w.hostile[SHAPE];
+    uint8_t e_priv[KITH_NOISE_KEY_LEN];
+    randombytes_buf(e_priv, sizeof(e_priv));
     for (int k = 0; k < N_KINDS; k++) {
         kith_noise_hs_t *hs = NULL;
         size_t len = 0;
         client_tcp(&c[k]);
         switch (k) {
         case KNOWN:
-            len = message1(shape, w.bob->id->xpk, "shape", recorded, sizeof(recorded), &hs);
-            *recorded_time = w.hello_last;
+            *recorded_time = hello_time();
+            len = message1_as(shape, w.bob->id->xpk, "shape", *recorded_time, e_priv, recorded,
+                              sizeof(recorded), &hs);
             memcpy(msg, recorded, len);
             break;
         case UNKNOWN:
             len = message1(stranger, w.bob->id->xpk, "stranger", msg, sizeof(msg), &hs);
             break;
-        case REPLAYED:
-            len = 2 + (((size_t) recorded[0] << 8) | recorded[1]);
-            memcpy(msg, recorded, len);
+        case REPLAYED: /* the same bytes, and a state that could read a message 2 */
+            len = message1_as(shape, w.bob->id->xpk, "shape", *recorded_time, e_priv, msg,
+                              sizeof(msg), &hs);
+            assert_memory_equal(msg, recorded, len);
             break;
         case ELSEWHERE:
             len = message1(shape, other->xpk, "shape", msg, sizeof(msg), &hs);
@@ -1177,8 +1210,7 @@ send_each_kind(client_t c[N_KINDS], uint64_t *recorded_time)
             len = message1(w.hostile[BANNED], w.bob->id->xpk, "banned", msg, sizeof(msg), &hs);
             break;
         }
-        int rc = client_hello(&c[k], hs, msg, len);
-        ASSERT_EQ(rc, k == KNOWN ? KITH_OK : KITH_EAUTH);
+        c[k].hello_rc = client_hello(&c[k], hs, msg, len);
         kith_noise_hs_free(hs);
     }
     kith_identity_free(stranger);
@@ -1231,10 +1263,13 @@ test_handshakes_look_alike(void **state)
         send_each_kind(c, &recorded_time);
         if (part == 0) {
             for (int k = 0; k < N_KINDS; k++) {
-                print_message("%-34s answered with %zu bytes\n", kind_names[k], c[k].answer_len);
+                print_message("%-34s answered with %zu bytes, %s\n", kind_names[k], c[k].answer_len,
+                              c[k].hello_rc == KITH_OK ? "a message 2" : "not a message 2");
             }
             for (int k = 0; k < N_KINDS; k++) {
                 ASSERT_EQ(c[k].answer_len, msg2_len);
+                /* Only the trusted peer's fresh message 1 gets a message 2 it can read. */
+                ASSERT_EQ(c[k].hello_rc, k == KNOWN ? KITH_OK : KITH_EAUTH);
                 send_garbage_frame(&c[k]);
                 assert_true(closed_by_bob(&c[k], 5000));
                 client_close(&c[k]);
@@ -1244,6 +1279,7 @@ test_handshakes_look_alike(void **state)
             usleep((KITH_HANDSHAKE_MS - 1500) * 1000);
             for (int k = 0; k < N_KINDS; k++) {
                 ASSERT_EQ(c[k].answer_len, msg2_len);
+                ASSERT_EQ(c[k].hello_rc, k == KNOWN ? KITH_OK : KITH_EAUTH);
                 assert_false(closed_by_bob(&c[k], 0));
             }
             for (int k = 0; k < N_KINDS; k++) {
@@ -1278,6 +1314,52 @@ test_handshakes_look_alike(void **state)
     ASSERT_OK(client_open(&c[0], w.hostile[SHAPE], "shape"));
     assert_true(alive(&c[0]));
     client_close(&c[0]);
+}
+
+/* bob keeps the newest message-1 time of each peer in his store: a message 1 of shape's
+ * that he admitted, replayed after his daemon (and node) restarted, gets a decoy too. */
+static void
+test_replay_refused_after_restart(void **state)
+{
+    (void) state;
+    static uint8_t recorded[2 + KITH_NOISE_MAX_MSG];
+    const kith_identity_t *shape = w.hostile[SHAPE];
+    kith_noise_hs_t *hs = NULL;
+    client_t c;
+    client_tcp(&c);
+    uint8_t e_priv[KITH_NOISE_KEY_LEN];
+    randombytes_buf(e_priv, sizeof(e_priv));
+    uint64_t t = hello_time();
+    size_t len =
+        message1_as(shape, w.bob->id->xpk, "shape", t, e_priv, recorded, sizeof(recorded), &hs);
+    ASSERT_OK(client_hello(&c, hs, recorded, len));
+    kith_noise_hs_free(hs);
+    client_close(&c);
+    assert_true(bob_stored_hello(shape, t));
+
+    bob_stop();
+    char err[256] = "";
+    kith_node_close(w.bob);
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &w.bob, err, sizeof(err)));
+    long mark = log_mark();
+    bob_start();
+
+    /* The same message 1 again, with the state that could read a message 2: it gets
+     * bytes it cannot read. */
+    client_tcp(&c);
+    static uint8_t again[2 + KITH_NOISE_MAX_MSG];
+    ASSERT_EQ(message1_as(shape, w.bob->id->xpk, "shape", t, e_priv, again, sizeof(again), &hs),
+              len);
+    assert_memory_equal(again, recorded, len);
+    ASSERT_ERR(client_hello(&c, hs, again, len), KITH_EAUTH);
+    kith_noise_hs_free(hs);
+    ASSERT_EQ(c.answer_len, 2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN);
+    client_close(&c);
+    assert_true(log_has(mark, "claiming to be shape: a replayed message 1"));
+    /* shape itself, with a fresh message 1, is served. */
+    ASSERT_OK(client_open(&c, shape, "shape"));
+    assert_true(alive(&c));
+    client_close(&c);
 }
 
 /* A peer removed while its session's handshake is still unconfirmed: bob answered its
@@ -1379,6 +1461,7 @@ main(void)
         cmocka_unit_test(test_removed_while_unconfirmed),
         cmocka_unit_test(test_self_flag_change_ends_session),
         cmocka_unit_test(test_backdated_edit_refused),
+        cmocka_unit_test(test_replay_refused_after_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
