@@ -1742,6 +1742,9 @@ kith_daemon_stop(kith_daemon_t *d)
         return;
     }
     d->stopping = 1;
+    /* Store the message-1 times admitted since the last tick (a job: it runs after the
+     * one running now, if any, and uv_run() waits for it). */
+    submit(d, &d->persist_job);
     uv_timer_init(d->loop, &d->drain_timer);
     d->drain_timer.data = d;
     d->handles_open++;
