@@ -29,8 +29,9 @@
     X(CORRUPT, "stored data is corrupt")                                                           \
     X(NOSPACE, "the disk is full")                                                                 \
     X(TAMPER, "the database was changed outside kith")                                             \
-    X(ROLLBACK, "the database is older than this node's last known state")                          \
-    X(READONLY, "the home is read-only")
+    X(ROLLBACK, "the database is older than this node's last known state")                         \
+    X(READONLY, "the home is read-only")                                                           \
+    X(REPLAY, "replayed or stale message")
 
 enum {
     KITH_OK = 0,

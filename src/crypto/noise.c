@@ -310,7 +310,8 @@ hs_kill(kith_noise_hs_t *hs)
     hs->dead = 1;
 }
 
-/* MixKey(DH(priv, pub)). An all-zero shared secret (low-order pub) is refused. */
+/* MixKey(DH(priv, pub)). An all-zero shared secret (low-order pub) is refused:
+ * KITH_ECRYPTO, after mixing it in anyway (see kith_noise_hs_read). */
 static int
 mix_dh(kith_noise_hs_t *hs, const uint8_t *priv, int have_priv, const uint8_t *pub, int have_pub)
 {
@@ -320,11 +321,15 @@ mix_dh(kith_noise_hs_t *hs, const uint8_t *priv, int have_priv, const uint8_t *p
     if (!have_priv || !have_pub) {
         goto out; /* unreachable with the fixed patterns; a guard, not a code path */
     }
-    rc = KITH_ECRYPTO;
-    if (crypto_scalarmult(shared, priv, pub) != 0) {
-        goto out;
+    {
+        /* A refused result is mixed in all the same (the state dies at the end of the
+         * message): the message's work and layout stay those of a good one. */
+        int refused = crypto_scalarmult(shared, priv, pub) != 0;
+        rc = mix_key(hs, shared, sizeof(shared));
+        if (refused && rc == KITH_OK) {
+            rc = KITH_ECRYPTO;
+        }
     }
-    rc = mix_key(hs, shared, sizeof(shared));
 out:
     sodium_memzero(shared, sizeof(shared));
     return rc;
@@ -568,7 +573,7 @@ kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len, uint
     uint8_t rs[DHLEN];
     size_t fixed_len, body_len, off = 0;
     int keyed;
-    int rc = KITH_EINVAL;
+    int rc = KITH_EINVAL, first_rc = KITH_OK;
 
     if (hs == NULL) {
         return KITH_EINVAL;
@@ -593,8 +598,14 @@ kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len, uint
         goto out;
     }
 
+    /* Once a token fails, the rest of the message is still worked through (every DH and
+     * the payload's decryption, with a stand-in static key if its decryption failed), and
+     * the first failure is returned at the end: how long a refusal takes must not tell
+     * where it failed. An IK responder that message 1 was not made for (its "s" does not
+     * decrypt) thus takes as long as one that decrypted it; proto/SYNC.md "Handshake". */
     toks = hs->pattern->msgs[hs->next];
     for (int i = 0; toks[i] != TOK_END; i++) {
+        int trc;
         switch (toks[i]) {
         case TOK_E:
             rc = KITH_EINVAL;
@@ -614,8 +625,9 @@ kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len, uint
             if (hs->has_rs) {
                 goto out;
             }
-            if ((rc = decrypt_and_hash(hs, msg + off, len, rs)) != KITH_OK) {
-                goto out;
+            if ((trc = decrypt_and_hash(hs, msg + off, len, rs)) != KITH_OK) {
+                first_rc = first_rc != KITH_OK ? first_rc : trc;
+                randombytes_buf(rs, DHLEN); /* the stand-in: the state dies at the end */
             }
             memcpy(hs->rs, rs, DHLEN);
             hs->has_rs = 1;
@@ -623,8 +635,8 @@ kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len, uint
             break;
         }
         default:
-            if ((rc = dh_token(hs, toks[i])) != KITH_OK) {
-                goto out;
+            if ((trc = dh_token(hs, toks[i])) != KITH_OK) {
+                first_rc = first_rc != KITH_OK ? first_rc : trc;
             }
             break;
         }
@@ -633,8 +645,15 @@ kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len, uint
     if (off != fixed_len) { /* the layout and the tokens disagree: a bug, fail closed */
         goto out;
     }
-    if ((rc = decrypt_and_hash(hs, msg + off, body_len, payload_out ? payload_out : rs)) !=
-        KITH_OK) {
+    rc = decrypt_and_hash(hs, msg + off, body_len, payload_out ? payload_out : rs);
+    if (first_rc != KITH_OK) {
+        rc = first_rc;
+        if (payload_out != NULL && body_len > (keyed ? TAGLEN : 0)) {
+            /* A later step may have "succeeded" under stand-in keys: hold no plaintext. */
+            sodium_memzero(payload_out, body_len - (keyed ? TAGLEN : 0));
+        }
+    }
+    if (rc != KITH_OK) {
         goto out;
     }
     hs->next++;

@@ -124,7 +124,9 @@ int kith_noise_hs_write(kith_noise_hs_t *hs, const uint8_t *payload, size_t payl
  * or state dead); KITH_EPROTO (msg_len is shorter than the message's fixed part or
  * larger than KITH_NOISE_MAX_MSG); KITH_ETOOBIG (the payload does not fit payload_cap);
  * KITH_ECRYPTO (authentication failed or a DH result is invalid, e.g. a low-order key).
- * Any failure kills the state.
+ * Any failure kills the state. A message of the right size is worked through in full
+ * even when an early step fails (every DH and decryption runs, the first failure is
+ * returned), so the time taken does not tell where it failed.
  */
 int kith_noise_hs_read(kith_noise_hs_t *hs, const uint8_t *msg, size_t msg_len,
                        uint8_t *payload_out, size_t payload_cap, size_t *payload_len);

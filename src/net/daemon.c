@@ -62,7 +62,16 @@ typedef struct {
     int strikes;              /* sessions ended for misbehaviour */
     uint64_t banned_until_ms; /* refuse and do not dial before this */
     int self_changed;         /* set by a reload: its self flag is not what it was */
+    uint64_t hello_ms;        /* wall-clock time of the newest message 1 admitted from it */
+    int hello_dirty;          /* hello_ms not yet written to the store */
 } peer_t;
+
+/* The handshake's peer table: every peer's X25519 key, sorted, with its index in peers[].
+ * Built with peers[] (read_peers), so it is always current. */
+typedef struct {
+    uint8_t x25519[KITH_PK_LEN];
+    size_t index;
+} peer_x_t;
 
 struct conn {
     kith_daemon_t *d;
@@ -80,6 +89,7 @@ struct conn {
     int want_start, want_push;
     int rc;                /* the running job's result */
     int opened, announced; /* session open / peer_seen recorded */
+    int hello_logged;      /* the answer to message 1 was logged */
     int synced_reported;
     int has_pending;      /* session has ops waiting for pull (as of the last job) */
     size_t write_pending; /* bytes in uv_write not yet completed */
@@ -111,6 +121,10 @@ struct kith_daemon {
     size_t n_conns;
     peer_t *peers;
     size_t n_peers;
+    peer_x_t *by_x; /* n_peers entries: see peer_x_t */
+    peer_x_t *reloaded_by_x;
+    job_t persist_job; /* writes the peers' newest message-1 times to the store */
+    int hello_dirty;   /* some peer's hello_ms is not yet written */
     /* Job queue. */
     job_t *jobs_head, *jobs_tail;
     job_t *running;
@@ -288,29 +302,34 @@ free_keys(uint8_t (*keys)[KITH_BEACON_KEY_LEN])
     }
 }
 
-/* Reads the peer list from the store into a fresh array, with each peer's beacon keys
- * (runs as a job, or before the loop starts). */
+static int
+cmp_peer_x(const void *a, const void *b)
+{
+    return memcmp(((const peer_x_t *) a)->x25519, ((const peer_x_t *) b)->x25519, KITH_PK_LEN);
+}
+
+/* Reads the peer list from the store into a fresh array, with each peer's beacon keys,
+ * the newest message-1 time admitted from it, and the handshake's table (runs as a job,
+ * or before the loop starts). */
 static int
 read_peers(kith_daemon_t *d, peer_t **out, size_t *n, uint8_t (**send)[KITH_BEACON_KEY_LEN],
-           uint8_t (**recv)[KITH_BEACON_KEY_LEN])
+           uint8_t (**recv)[KITH_BEACON_KEY_LEN], peer_x_t **by_x)
 {
     kith_peer_t *list = NULL;
     size_t count = 0;
     *send = *recv = NULL;
+    *by_x = NULL;
     int rc = kith_store_peer_list(d->node->store, &list, &count);
     if (rc != KITH_OK) {
         return rc;
     }
     peer_t *p = calloc(count ? count : 1, sizeof(*p));
+    peer_x_t *x = calloc(count ? count : 1, sizeof(*x));
     *send = sodium_malloc((count ? count : 1) * KITH_BEACON_KEY_LEN);
     *recv = sodium_malloc((count ? count : 1) * KITH_BEACON_KEY_LEN);
-    if (p == NULL || *send == NULL || *recv == NULL) {
-        kith_peers_free(list, count);
-        free(p);
-        free_keys(*send);
-        free_keys(*recv);
-        *send = *recv = NULL;
-        return KITH_ENOMEM;
+    if (p == NULL || x == NULL || *send == NULL || *recv == NULL) {
+        rc = KITH_ENOMEM;
+        goto fail;
     }
     for (size_t i = 0; i < count; i++) {
         snprintf(p[i].name, sizeof(p[i].name), "%s", list[i].name);
@@ -322,19 +341,116 @@ read_peers(kith_daemon_t *d, peer_t **out, size_t *n, uint8_t (**send)[KITH_BEAC
             randombytes_buf((*send)[i], KITH_BEACON_KEY_LEN);
             randombytes_buf((*recv)[i], KITH_BEACON_KEY_LEN);
         }
+        if (kith_identity_x25519_pk(p[i].key, x[i].x25519) != KITH_OK) {
+            randombytes_buf(x[i].x25519, KITH_PK_LEN); /* likewise */
+        }
+        x[i].index = i;
+        if ((rc = kith_syncenv_hello_load(d->node->store, p[i].key, &p[i].hello_ms)) != KITH_OK) {
+            goto fail;
+        }
     }
+    qsort(x, count, sizeof(*x), cmp_peer_x);
     kith_peers_free(list, count);
     *out = p;
     *n = count;
+    *by_x = x;
     return KITH_OK;
+fail:
+    kith_peers_free(list, count);
+    free(p);
+    free(x);
+    free_keys(*send);
+    free_keys(*recv);
+    *send = *recv = NULL;
+    return rc;
+}
+
+/*
+ * The daemon's answer to "may this initiator have message 2?" (kith_session_env_t.admit).
+ * It must cost the same whatever the answer (proto/SYNC.md "Handshake"), so: a binary
+ * search of by_x that never stops early (its steps depend on the number of peers only),
+ * one constant-time comparison, and the same reads for a stranger as for a peer, from a
+ * stand-in entry. No store access: the newest message-1 times are in peers[] (written
+ * back by the persist job, after the answer is out).
+ *
+ * Runs in a job, on the thread pool. It may read peers[] and by_x there because the loop
+ * thread replaces them (reload_done) and sets bans (conn_done) only between jobs.
+ */
+static int
+daemon_admit(void *ctx, const uint8_t x25519[32], uint64_t hello_ms, uint8_t ed[32], char name[65],
+             int *self_peer)
+{
+    kith_daemon_t *d = (kith_daemon_t *) ((char *) ctx - offsetof(kith_daemon_t, syncenv));
+    const peer_x_t *t = d->by_x;
+    size_t base = 0, len = d->n_peers;
+    while (len > 1) {
+        size_t half = len / 2;
+        base = memcmp(t[base + half].x25519, x25519, KITH_PK_LEN) <= 0 ? base + half : base;
+        len -= half;
+    }
+    int found = d->n_peers > 0 && crypto_verify_32(t[base].x25519, x25519) == 0;
+    peer_t stand_in;
+    memset(&stand_in, 0, sizeof(stand_in));
+    peer_t *p = found ? &d->peers[t[base].index] : &stand_in;
+    memcpy(ed, p->key, KITH_PK_LEN);
+    snprintf(name, 65, "%s", p->name);
+    *self_peer = p->self;
+    int rc = kith_syncenv_hello_check(p->hello_ms, hello_ms, kith_hlc_now_ms());
+    if (p->banned_until_ms > now_ms()) {
+        rc = KITH_EPERM;
+    }
+    if (!found) {
+        rc = KITH_EAUTH;
+    }
+    if (rc == KITH_OK) {
+        p->hello_ms = hello_ms;
+        p->hello_dirty = 1;
+        d->hello_dirty = 1;
+    }
+    return rc;
+}
+
+/* Writes the newest message-1 times admitted since the last run, so that a restart does
+ * not make recorded messages 1 new again. Submitted by the timer, not by the handshake:
+ * a store write right after message 2 would compete for the CPU with the answer's
+ * delivery, and so make a trusted peer's answer arrive later than a decoy (measured with
+ * scripts/bench-handshake). The cost: a crash within a second of a handshake forgets its
+ * time, and a recording of that one message 1 could be answered after the restart. */
+static void
+persist_work(job_t *j)
+{
+    kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, persist_job));
+    int rc = kith_store_begin(d->node->store);
+    for (size_t i = 0; rc == KITH_OK && i < d->n_peers; i++) {
+        if (d->peers[i].hello_dirty) {
+            rc = kith_syncenv_hello_save(d->node->store, d->peers[i].key, d->peers[i].hello_ms);
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(d->node->store);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(d->node->store);
+        return; /* still dirty: the next admitted handshake tries again */
+    }
+    for (size_t i = 0; i < d->n_peers; i++) {
+        d->peers[i].hello_dirty = 0;
+    }
+    d->hello_dirty = 0;
+}
+
+static void
+persist_done(job_t *j)
+{
+    (void) j;
 }
 
 static void
 reload_work(job_t *j)
 {
     kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, reload_job));
-    if (read_peers(d, &d->reloaded, &d->n_reloaded, &d->reloaded_send, &d->reloaded_recv) !=
-        KITH_OK) {
+    if (read_peers(d, &d->reloaded, &d->n_reloaded, &d->reloaded_send, &d->reloaded_recv,
+                   &d->reloaded_by_x) != KITH_OK) {
         d->reloaded = NULL;
         d->n_reloaded = 0;
     }
@@ -361,13 +477,21 @@ reload_done(job_t *j)
                 d->reloaded[i].strikes = old->strikes;
                 d->reloaded[i].banned_until_ms = old->banned_until_ms;
                 d->reloaded[i].self_changed = old->self != d->reloaded[i].self;
+                /* The store may lag behind memory (the persist job comes later). */
+                if (old->hello_ms > d->reloaded[i].hello_ms) {
+                    d->reloaded[i].hello_ms = old->hello_ms;
+                }
+                d->reloaded[i].hello_dirty = old->hello_dirty;
             }
         }
         free(d->peers);
+        free(d->by_x);
         free_keys(d->beacon_send);
         free_keys(d->beacon_recv);
         d->peers = d->reloaded;
         d->n_peers = d->n_reloaded;
+        d->by_x = d->reloaded_by_x;
+        d->reloaded_by_x = NULL;
         d->beacon_send = d->reloaded_send;
         d->beacon_recv = d->reloaded_recv;
         d->reloaded = NULL;
@@ -599,6 +723,50 @@ conn_work(job_t *j)
     c->rc = rc;
 }
 
+/* Logs how message 1 was answered (see conn_done). */
+static void
+log_answer(conn_t *c)
+{
+    kith_daemon_t *d = c->d;
+    const char *name = kith_session_peer_name(c->session);
+    switch (kith_session_refusal(c->session)) {
+    case KITH_OK:
+        logf_(d, KITH_LOG_DEBUG, "answered a handshake from %s", name[0] ? name : c->addr);
+        break;
+    case KITH_EAUTH:
+        logf_(d, KITH_LOG_INFO,
+              "refused a handshake from %s: not a trusted peer, or not made for this node's key "
+              "(answered with random bytes)",
+              c->addr);
+        break;
+    case KITH_EPERM:
+        logf_(d, KITH_LOG_INFO, "refused %s: backed off after misbehaving", name);
+        break;
+    case KITH_EREPLAY:
+        logf_(d, KITH_LOG_INFO,
+              "refused a handshake from %s claiming to be %s: a replayed message 1 (not newer "
+              "than the last one accepted)",
+              c->addr, name);
+        break;
+    case KITH_ERANGE:
+        logf_(d, KITH_LOG_INFO,
+              "refused a handshake from %s (%s): its clock is more than an hour ahead of ours",
+              c->addr, name);
+        break;
+    case KITH_EVERSION:
+        /* A trusted key, but another sync protocol: say so, since nothing else will
+         * (proto/SYNC.md "Versions"). */
+        logf_(d, KITH_LOG_INFO,
+              "handshake from %s (%s) failed: it runs a kith with another sync protocol "
+              "(this one speaks version %d); update the older node",
+              c->addr, name, KITH_PROTO_VERSION);
+        break;
+    default:
+        logf_(d, KITH_LOG_INFO, "refused a handshake from %s: %s", c->addr,
+              kith_strerror(kith_session_refusal(c->session)));
+    }
+}
+
 static void
 conn_done(job_t *j)
 {
@@ -610,24 +778,16 @@ conn_done(job_t *j)
         close_conn(c);
         return;
     }
-    if (c->rc == KITH_EAUTH) {
-        /* A stranger: no answer, no goodbye. */
-        logf_(d, KITH_LOG_INFO, "closed a connection from %s: not a trusted peer", c->addr);
-        close_conn(c);
-        return;
-    }
-    if (!c->opened && !c->initiator && kith_session_is_open(c->session)) {
-        /* Message 1 named a peer we backed off from: no answer, so it cannot send a
-         * thing until the ban ends. (A replayed message 1 of a banned peer is refused
-         * just the same, which costs nobody anything.) */
-        peer_t *p = find_peer_by_key(d, kith_session_peer(c->session));
-        if (p != NULL && p->banned_until_ms > now_ms()) {
-            logf_(d, KITH_LOG_INFO, "refused %s: backed off after misbehaving", p->name);
-            close_conn(c);
-            return;
-        }
-    }
+    /* The answer to message 1 (message 2, or a decoy of its length for a stranger, a
+     * replay, a peer backed off or another version: proto/SYNC.md "Handshake") goes out
+     * first; logging it comes after, so that it does not delay the answer. (Storing an
+     * admitted time waits for the next tick: see persist_work.) */
     conn_write(c, c->tx_job.data, c->tx_job.len);
+    if (!c->initiator && !c->hello_logged &&
+        (kith_session_is_open(c->session) || kith_session_refusal(c->session) != KITH_OK)) {
+        c->hello_logged = 1;
+        log_answer(c);
+    }
     if (c->awaiting_eof) {
         /* Our goodbye is out; the peer's answering goodbye means it handled it all. */
         if (kith_session_got_bye(c->session) && d->oneshot_conn == c) {
@@ -668,6 +828,9 @@ conn_done(job_t *j)
                   who);
         } else if (c->rc != KITH_OK && confirmed) {
             logf_(d, KITH_LOG_INFO, "session with %s ended: %s", who, kith_strerror(c->rc));
+        } else if (kith_session_refusal(c->session) != KITH_OK) {
+            logf_(d, KITH_LOG_DEBUG, "closed the refused connection from %s: %s", c->addr,
+                  kith_strerror(c->rc));
         } else if (c->rc != KITH_OK && kith_session_is_open(c->session)) {
             logf_(d, KITH_LOG_INFO,
                   "closed a connection from %s claiming to be %s before it proved it: %s "
@@ -1123,6 +1286,10 @@ on_tick(uv_timer_t *t)
         }
         kith_buf_close(&out);
     }
+    /* hello_dirty is the workers' to write: read it only while no job runs. */
+    if (d->running == NULL && d->hello_dirty) {
+        submit(d, &d->persist_job);
+    }
     if (d->opts.oneshot) {
         if (now - d->started_ms > d->opts.oneshot_timeout_ms) {
             logf_(d, KITH_LOG_ERROR, "sync timed out");
@@ -1443,9 +1610,12 @@ kith_daemon_new(kith_daemon_t **out, uv_loop_t *loop, kith_node_t *node,
     d->syncenv.log = session_log;
     d->syncenv.log_ctx = d;
     kith_syncenv_bind(&d->syncenv, &d->env);
+    d->env.admit = daemon_admit;
     d->reload_job.work = reload_work;
     d->reload_job.done = reload_done;
-    int rc = read_peers(d, &d->peers, &d->n_peers, &d->beacon_send, &d->beacon_recv);
+    d->persist_job.work = persist_work;
+    d->persist_job.done = persist_done;
+    int rc = read_peers(d, &d->peers, &d->n_peers, &d->beacon_send, &d->beacon_recv, &d->by_x);
     if (rc != KITH_OK) {
         snprintf(errbuf, errcap, "cannot read the peers: %s", kith_strerror(rc));
         free(d);
@@ -1608,6 +1778,9 @@ kith_daemon_stop(kith_daemon_t *d)
         return;
     }
     d->stopping = 1;
+    /* Store the message-1 times admitted since the last tick (a job: it runs after the
+     * one running now, if any, and uv_run() waits for it). */
+    submit(d, &d->persist_job);
     uv_timer_init(d->loop, &d->drain_timer);
     d->drain_timer.data = d;
     d->handles_open++;
@@ -1649,6 +1822,8 @@ kith_daemon_free(kith_daemon_t *d)
     }
     free(d->peers);
     free(d->reloaded);
+    free(d->by_x);
+    free(d->reloaded_by_x);
     free_keys(d->beacon_send);
     free_keys(d->beacon_recv);
     free_keys(d->reloaded_send);

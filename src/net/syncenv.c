@@ -6,9 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "crypto/identity.h"
 #include "kith/error.h"
+#include "model/accept.h"
+#include "util/hlc.h"
 #include "util/nodeid.h"
+
+#define HELLO_KEY_PREFIX "sync.hello."
 
 static int
 find_peer(void *ctx, const uint8_t x25519[32], uint8_t ed[32], char name[65], int *self_peer)
@@ -34,6 +40,93 @@ find_peer(void *ctx, const uint8_t x25519[32], uint8_t ed[32], char name[65], in
     }
     kith_peers_free(peers, n);
     return rc;
+}
+
+static void
+hello_key(const uint8_t peer[static 32], char key[static sizeof(HELLO_KEY_PREFIX) + 64])
+{
+    memcpy(key, HELLO_KEY_PREFIX, sizeof(HELLO_KEY_PREFIX) - 1);
+    sodium_bin2hex(key + sizeof(HELLO_KEY_PREFIX) - 1, 65, peer, 32);
+}
+
+int
+kith_syncenv_hello_load(kith_store_t *st, const uint8_t peer[static 32], uint64_t *ms)
+{
+    char key[sizeof(HELLO_KEY_PREFIX) + 64];
+    kith_buf_t b;
+    kith_buf_init(&b);
+    hello_key(peer, key);
+    *ms = 0;
+    int rc = kith_store_meta_get(st, key, &b);
+    if (rc == KITH_ENOTFOUND) {
+        rc = KITH_OK;
+    } else if (rc == KITH_OK && b.len != 8) {
+        rc = KITH_ECORRUPT;
+    } else if (rc == KITH_OK) {
+        for (int i = 0; i < 8; i++) {
+            *ms = (*ms << 8) | b.data[i];
+        }
+    }
+    kith_buf_close(&b);
+    return rc;
+}
+
+int
+kith_syncenv_hello_save(kith_store_t *st, const uint8_t peer[static 32], uint64_t ms)
+{
+    char key[sizeof(HELLO_KEY_PREFIX) + 64];
+    uint8_t enc[8];
+    hello_key(peer, key);
+    for (int i = 0; i < 8; i++) {
+        enc[i] = (uint8_t) (ms >> (56 - 8 * i));
+    }
+    return kith_store_meta_set(st, key, enc, sizeof(enc));
+}
+
+int
+kith_syncenv_hello_check(uint64_t newest, uint64_t hello_ms, uint64_t wall_ms)
+{
+    if (hello_ms <= newest) {
+        return KITH_EREPLAY;
+    }
+    return hello_ms > wall_ms + KITH_MAX_CLOCK_SKEW_MS ? KITH_ERANGE : KITH_OK;
+}
+
+/* The store-backed admission (see syncenv.h: not for a listening daemon). */
+static int
+admit(void *ctx, const uint8_t x25519[32], uint64_t hello_ms, uint8_t ed[32], char name[65],
+      int *self_peer)
+{
+    kith_syncenv_t *se = ctx;
+    uint64_t newest = 0;
+    int rc = find_peer(ctx, x25519, ed, name, self_peer);
+    if (rc == KITH_ENOTFOUND) {
+        return KITH_EAUTH;
+    }
+    if (rc == KITH_OK) {
+        rc = kith_syncenv_hello_load(se->node->store, ed, &newest);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_syncenv_hello_check(newest, hello_ms, kith_hlc_now_ms());
+    }
+    if (rc == KITH_OK) {
+        rc = kith_syncenv_hello_save(se->node->store, ed, hello_ms);
+    }
+    return rc;
+}
+
+/* Wall-clock time for message 1, made strictly increasing: two handshakes begun within
+ * one millisecond must not look like a replay of each other. */
+static uint64_t
+hello_clock(void *ctx)
+{
+    kith_syncenv_t *se = ctx;
+    uint64_t t = kith_hlc_now_ms();
+    if (t <= se->last_hello_ms) {
+        t = se->last_hello_ms + 1;
+    }
+    se->last_hello_ms = t;
+    return t;
 }
 
 static int
@@ -129,6 +222,8 @@ kith_syncenv_bind(kith_syncenv_t *se, kith_session_env_t *env)
 {
     env->ctx = se;
     env->find_peer = find_peer;
+    env->admit = admit;
+    env->hello_clock = hello_clock;
     env->load_items = load_items;
     env->load_op = load_op;
     env->apply_ops = apply_ops;

@@ -34,7 +34,9 @@ enum {
     MSG_BYE = 6,
 };
 
-enum { ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
+/* ST_DECOY: a responder that refused message 1 and answered with random bytes; it acts
+ * out an open session whose peer has not spoken yet (receive keys it cannot have). */
+enum { ST_HANDSHAKE, ST_OPEN, ST_DECOY, ST_CLOSED };
 
 /* Keys of the open channel; sodium_malloc'd because they are secrets. */
 typedef struct {
@@ -48,6 +50,7 @@ struct kith_session {
     int initiator;
     int state;
     int confirmed;           /* see kith_session_is_confirmed() */
+    int refusal;             /* see kith_session_refusal() */
     unsigned useless_tokens; /* budget for messages that carry nothing */
     uint64_t useless_refill_ms;
     kith_noise_hs_t *hs;
@@ -770,19 +773,30 @@ out:
 
 /* ---- handshake ---------------------------------------------------------------------- */
 
-/* Handshake payload: {"name": str, "versions": [uint, ...]}. */
+/* Packs {"name": str, "pad": bin, ["time": uint,] "versions": [uint]} with pad_len bytes
+ * of padding; the time (message 1 only) when hello_ms is not 0. */
 static int
-hello_payload(kith_session_t *s, kith_buf_t *out)
+pack_hello(kith_session_t *s, uint64_t hello_ms, size_t pad_len, kith_buf_t *out)
 {
+    static const uint8_t zeros[KITH_HELLO_LEN];
     kith_mpsink_t k;
     msgpack_packer pk;
     kith_mpsink_init(&k, &pk, out);
     size_t n = strlen(s->self_name);
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, hello_ms ? 4 : 3);
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "name", 4);
     msgpack_pack_str(&pk, n);
     msgpack_pack_str_body(&pk, s->self_name, n);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "pad", 3);
+    msgpack_pack_bin(&pk, pad_len);
+    msgpack_pack_bin_body(&pk, zeros, pad_len);
+    if (hello_ms) {
+        msgpack_pack_str(&pk, 4);
+        msgpack_pack_str_body(&pk, "time", 4);
+        msgpack_pack_uint64(&pk, hello_ms);
+    }
     msgpack_pack_str(&pk, 8);
     msgpack_pack_str_body(&pk, "versions", 8);
     msgpack_pack_array(&pk, 1);
@@ -790,9 +804,29 @@ hello_payload(kith_session_t *s, kith_buf_t *out)
     return k.rc;
 }
 
-/* Checks the peer's hello: it must offer our version. */
+/* Handshake payload, padded to exactly KITH_HELLO_LEN bytes so that neither message's
+ * length tells anything (a name's length, or, for a refused message 1, that the answer
+ * is not a real message 2). hello_ms: message 1's time, 0 in message 2. */
 static int
-check_hello(kith_session_t *s, const uint8_t *p, size_t len)
+hello_payload(kith_session_t *s, uint64_t hello_ms, kith_buf_t *out)
+{
+    size_t start = out->len;
+    int rc = pack_hello(s, hello_ms, 0, out); /* bin8 header: the size grows by pad_len */
+    size_t bare = out->len - start;
+    out->len = start;
+    if (rc == KITH_OK && bare > KITH_HELLO_LEN) {
+        rc = KITH_ETOOBIG; /* a name of at most 64 bytes always fits */
+    }
+    if (rc == KITH_OK) {
+        rc = pack_hello(s, hello_ms, KITH_HELLO_LEN - bare, out);
+    }
+    return rc;
+}
+
+/* Checks the peer's hello: it must offer our version; message 1's must carry its time,
+ * which goes to *hello_ms (NULL when reading message 2). */
+static int
+check_hello(kith_session_t *s, const uint8_t *p, size_t len, uint64_t *hello_ms)
 {
     if (kith_mpcheck(p, len, 2) != KITH_OK) {
         return KITH_EPROTO;
@@ -801,6 +835,7 @@ check_hello(kith_session_t *s, const uint8_t *p, size_t len)
     msgpack_unpacked_init(&msg);
     size_t off = 0;
     int rc = KITH_EPROTO, has_version = 0;
+    uint64_t t = 0;
     if (msgpack_unpack_next(&msg, (const char *) p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len || msg.data.type != MSGPACK_OBJECT_MAP) {
         goto out;
@@ -820,6 +855,11 @@ check_hello(kith_session_t *s, const uint8_t *p, size_t len)
                 has_version |=
                     e->type == MSGPACK_OBJECT_POSITIVE_INTEGER && e->via.u64 == KITH_PROTO_VERSION;
             }
+        } else if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "time", 4) == 0) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                goto out;
+            }
+            t = v->via.u64;
         } else if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "name", 4) == 0) {
             if (v->type != MSGPACK_OBJECT_STR) {
                 goto out;
@@ -838,7 +878,10 @@ check_hello(kith_session_t *s, const uint8_t *p, size_t len)
         }
         /* Unknown keys are ignored: later versions may add some. */
     }
-    rc = has_version ? KITH_OK : KITH_EVERSION;
+    rc = !has_version ? KITH_EVERSION : hello_ms != NULL && t == 0 ? KITH_EPROTO : KITH_OK;
+    if (rc == KITH_OK && hello_ms != NULL) {
+        *hello_ms = t;
+    }
 out:
     msgpack_unpacked_destroy(&msg);
     return rc;
@@ -860,7 +903,8 @@ kith_session_start(kith_session_t *s, kith_buf_t *out)
     kith_buf_t payload;
     kith_buf_init(&payload);
     if (rc == KITH_OK) {
-        rc = hello_payload(s, &payload);
+        uint64_t t = s->env.hello_clock != NULL ? s->env.hello_clock(s->env.ctx) : 0;
+        rc = hello_payload(s, t, &payload);
     }
     uint8_t msg[KITH_NOISE_MAX_MSG];
     size_t msg_len = 0;
@@ -890,6 +934,129 @@ open_channel(kith_session_t *s)
     return rc;
 }
 
+/*
+ * The answer to a refused message 1: what message 2 would be, as seen from outside. Its
+ * first 32 bytes are a fresh X25519 public key, as message 2's are (32 random bytes would
+ * give the decoy away: a public key's top bit is always clear, and only half of all
+ * strings are on the curve); the rest is random, as a ciphertext looks. The work is
+ * message 2's: one key generation and two DH (whose results nobody uses). The session
+ * then waits with random receive keys, so whatever the initiator sends next fails to
+ * decrypt after the same work as in a real session.
+ */
+static int
+write_decoy(kith_session_t *s, size_t payload_len, int why, kith_buf_t *out)
+{
+    uint8_t e_priv[KITH_NOISE_KEY_LEN], e_pub[KITH_NOISE_KEY_LEN], dh[KITH_NOISE_KEY_LEN];
+    size_t len = KITH_NOISE_KEY_LEN + payload_len + KITH_NOISE_TAG_LEN;
+    int rc = KITH_ECRYPTO;
+    randombytes_buf(e_priv, sizeof(e_priv));
+    if (crypto_scalarmult_base(e_pub, e_priv) != 0 ||
+        crypto_scalarmult(dh, e_priv, s->self->xpk) != 0 ||
+        crypto_scalarmult(dh, e_priv, e_pub) != 0) {
+        goto out;
+    }
+    rc = put_frame_header(out, len);
+    if (rc == KITH_OK) {
+        rc = kith_buf_reserve(out, len);
+    }
+    if (rc == KITH_OK) {
+        memcpy(out->data + out->len, e_pub, sizeof(e_pub));
+        randombytes_buf(out->data + out->len + sizeof(e_pub), len - sizeof(e_pub));
+        out->len += len;
+        s->stats.bytes_out += 2 + len;
+        randombytes_buf(s->ch->rx.k, sizeof(s->ch->rx.k));
+        s->ch->rx.n = 0;
+        s->state = ST_DECOY;
+        s->refusal = why;
+    }
+out:
+    sodium_memzero(e_priv, sizeof(e_priv));
+    sodium_memzero(dh, sizeof(dh));
+    return rc;
+}
+
+/*
+ * Responder, message 1. Every message 1 takes the same path and the same work, whether
+ * it comes from a trusted peer, a stranger, a replay, a peer backed off, or was made for
+ * another key and does not decrypt (proto/SYNC.md "Handshake"): the whole message is
+ * worked through (the Noise module does not stop at the first failure), its hello is
+ * parsed (our own stands in for one that did not decrypt), the peer table is asked once
+ * (a random key stands in), and the answer is message 2 or a decoy of its length after
+ * the same DH. Nothing is logged here: the daemon logs after the answer is out.
+ */
+static int
+on_message1(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
+{
+    uint8_t payload[KITH_NOISE_MAX_MSG], remote_x[KITH_PK_LEN];
+    size_t payload_len = 0;
+    uint64_t hello_ms = 0;
+    kith_buf_t hello;
+    kith_buf_init(&hello);
+    int rc = hello_payload(s, 0, &hello);
+    if (rc != KITH_OK) {
+        goto out;
+    }
+    int nrc = kith_noise_hs_new(&s->hs, KITH_NOISE_IK, 0, (const uint8_t *) PROLOGUE,
+                                sizeof(PROLOGUE) - 1, s->self->xsk, NULL);
+    if (nrc == KITH_OK) {
+        nrc = kith_noise_hs_read(s->hs, msg, len, payload, sizeof(payload), &payload_len);
+    }
+    if (nrc == KITH_OK) {
+        nrc = kith_noise_hs_remote_static(s->hs, remote_x);
+    }
+    if (nrc != KITH_OK) {
+        if (nrc == KITH_ENOMEM || nrc == KITH_EINVAL) {
+            rc = nrc; /* ours, not the peer's */
+            goto out;
+        }
+        randombytes_buf(remote_x, sizeof(remote_x));
+        memcpy(payload, hello.data, hello.len);
+        payload_len = hello.len;
+    }
+    int hrc = check_hello(s, payload, payload_len, &hello_ms);
+    char name[65] = "";
+    int arc = s->env.admit == NULL ? KITH_EAUTH
+                                   : s->env.admit(s->env.ctx, remote_x,
+                                                  nrc == KITH_OK && hrc == KITH_OK ? hello_ms : 0,
+                                                  s->peer, name, &s->self_peer);
+    if (name[0] != '\0') {
+        snprintf(s->peer_name, sizeof(s->peer_name), "%s", name);
+    }
+    int why = nrc != KITH_OK         ? KITH_EAUTH
+              : arc == KITH_EAUTH    ? KITH_EAUTH
+              : hrc == KITH_EVERSION ? KITH_EVERSION
+              : hrc != KITH_OK       ? KITH_EAUTH
+                                     : arc;
+    if (why != KITH_OK) {
+        kith_noise_hs_free(s->hs);
+        s->hs = NULL;
+        memset(s->peer, 0, sizeof(s->peer));
+        s->self_peer = 0;
+        if (why == KITH_EAUTH) {
+            s->peer_name[0] = '\0'; /* a stranger's claimed name is not worth a log line */
+        }
+        rc = write_decoy(s, hello.len, why, out);
+        goto out;
+    }
+    uint8_t reply[KITH_NOISE_MAX_MSG];
+    size_t reply_len = 0;
+    rc = kith_noise_hs_write(s->hs, hello.data, hello.len, reply, sizeof(reply), &reply_len);
+    if (rc == KITH_OK) {
+        rc = put_frame_header(out, reply_len);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(out, reply, reply_len);
+        s->stats.bytes_out += 2 + reply_len;
+    }
+    if (rc == KITH_OK) {
+        rc = open_channel(s);
+    }
+out:
+    sodium_memzero(payload, payload_len);
+    kith_buf_close(&hello);
+    return rc;
+}
+
 static int
 on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
 {
@@ -897,51 +1064,7 @@ on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
     size_t payload_len = 0;
     int rc;
     if (!s->initiator) {
-        /* Message 1: who is calling? A stranger gets no answer at all. */
-        rc = kith_noise_hs_new(&s->hs, KITH_NOISE_IK, 0, (const uint8_t *) PROLOGUE,
-                               sizeof(PROLOGUE) - 1, s->self->xsk, NULL);
-        if (rc == KITH_OK) {
-            rc = kith_noise_hs_read(s->hs, msg, len, payload, sizeof(payload), &payload_len);
-        }
-        uint8_t remote_x[KITH_PK_LEN];
-        if (rc == KITH_OK) {
-            rc = kith_noise_hs_remote_static(s->hs, remote_x);
-        }
-        if (rc != KITH_OK) {
-            return rc == KITH_ECRYPTO ? KITH_EAUTH : KITH_EPROTO;
-        }
-        if (s->env.find_peer(s->env.ctx, remote_x, s->peer, s->peer_name, &s->self_peer) !=
-            KITH_OK) {
-            return KITH_EAUTH;
-        }
-        rc = check_hello(s, payload, payload_len);
-        if (rc != KITH_OK) {
-            return rc;
-        }
-        kith_buf_t hello;
-        kith_buf_init(&hello);
-        uint8_t reply[KITH_NOISE_MAX_MSG];
-        size_t reply_len = 0;
-        rc = hello_payload(s, &hello);
-        if (rc == KITH_OK) {
-            rc =
-                kith_noise_hs_write(s->hs, hello.data, hello.len, reply, sizeof(reply), &reply_len);
-        }
-        kith_buf_close(&hello);
-        if (rc == KITH_OK) {
-            rc = put_frame_header(out, reply_len);
-        }
-        if (rc == KITH_OK) {
-            rc = kith_buf_append(out, reply, reply_len);
-            s->stats.bytes_out += 2 + reply_len;
-        }
-        if (rc == KITH_OK) {
-            rc = open_channel(s);
-        }
-        if (rc == KITH_OK) {
-            logf_(s, 2, "answered a handshake from %s", peer_label(s));
-        }
-        return rc;
+        return on_message1(s, msg, len, out);
     }
     /* Message 2: the responder proved it holds the key we dialled. */
     rc = kith_noise_hs_read(s->hs, msg, len, payload, sizeof(payload), &payload_len);
@@ -959,7 +1082,7 @@ on_handshake(kith_session_t *s, const uint8_t *msg, size_t len, kith_buf_t *out)
             snprintf(s->peer_name, sizeof(s->peer_name), "%s", name);
             s->self_peer = self_peer;
         }
-        rc = check_hello(s, payload, payload_len);
+        rc = check_hello(s, payload, payload_len, NULL);
     }
     if (rc == KITH_OK) {
         rc = open_channel(s);
@@ -1010,8 +1133,12 @@ kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_bu
                 continue;
             }
             size_t pt_len = 0;
+            /* A decoy decrypts with keys nobody has: the same work, and a certain failure. */
             rc = kith_noise_cs_decrypt(&s->ch->rx, NULL, 0, frame, flen, s->pt, sizeof(s->pt),
                                        &pt_len);
+            if (rc == KITH_OK && s->state == ST_DECOY) {
+                rc = KITH_ECRYPTO;
+            }
             if (rc == KITH_OK && s->ch->rx.n % KITH_REKEY_EVERY == 0) {
                 rc = kith_noise_cs_rekey(&s->ch->rx);
             }
@@ -1048,7 +1175,7 @@ int
 kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out)
 {
     s->now_ms = now_ms;
-    if (s->state == ST_HANDSHAKE) {
+    if (s->state == ST_HANDSHAKE || s->state == ST_DECOY) {
         return now_ms - s->started_ms > KITH_HANDSHAKE_MS ? KITH_EPROTO : KITH_OK;
     }
     if (s->state != ST_OPEN) {
@@ -1070,7 +1197,9 @@ kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out)
 int
 kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out)
 {
-    if (s->state != ST_OPEN) {
+    /* Not to a peer that has not confirmed: a replayed message 1 or a decoy gets nothing,
+     * so the two cannot be told apart by a goodbye either. */
+    if (s->state != ST_OPEN || !s->confirmed) {
         return KITH_OK;
     }
     int rc = send_simple(s, MSG_BYE, reason ? reason : "", out);
@@ -1095,6 +1224,12 @@ int
 kith_session_is_confirmed(const kith_session_t *s)
 {
     return s->state == ST_OPEN && s->confirmed;
+}
+
+int
+kith_session_refusal(const kith_session_t *s)
+{
+    return s->refusal;
 }
 
 int

@@ -23,8 +23,9 @@
 #include "sync/reconcile.h"
 #include "util/buf.h"
 
-#define KITH_PROTO_VERSION        2
-#define KITH_FRAME_MAX            65535                 /* bytes of one Noise message on the wire */
+#define KITH_PROTO_VERSION        3
+#define KITH_HELLO_LEN            128   /* bytes of every handshake payload, padded to it */
+#define KITH_FRAME_MAX            65535 /* bytes of one Noise message on the wire */
 #define KITH_MSG_MAX              (KITH_FRAME_MAX - 16) /* plaintext of one message */
 #define KITH_HANDSHAKE_MS         10000                 /* handshake must finish within this */
 #define KITH_KEEPALIVE_MS         30000 /* send a ping after this long without sending */
@@ -44,9 +45,24 @@ typedef struct {
     void *ctx;
     /* The trusted peer whose X25519 static key is x25519: fills its Ed25519 key, local
      * name (may be left empty) and whether it is one of the user's devices. KITH_ENOTFOUND
-     * for a stranger. */
+     * for a stranger. Used by the initiator, to name the peer it reached. */
     int (*find_peer)(void *ctx, const uint8_t x25519[32], uint8_t ed[32], char name[65],
                      int *self_peer);
+    /* Responder, message 1: may the initiator whose X25519 static key is x25519 and whose
+     * message 1 carries hello_ms (its wall clock) have an answer? Called once for every
+     * message 1, valid or not (then with a random key and hello_ms 0, which is never
+     * admitted), and must take the same time whatever it answers: no per-peer loop, no
+     * lookup whose cost depends on whether the key is known (proto/SYNC.md "Handshake").
+     * When the key is a trusted peer's it fills ed, name and self_peer, even if it
+     * refuses. KITH_OK: admitted, and hello_ms is recorded as the newest message 1 of that
+     * peer. Refusals: KITH_EAUTH (not a trusted key), KITH_EPERM (a peer backed off),
+     * KITH_EREPLAY (hello_ms is not newer than the newest admitted from that peer: a
+     * replay), KITH_ERANGE (hello_ms is too far ahead of our clock). */
+    int (*admit)(void *ctx, const uint8_t x25519[32], uint64_t hello_ms, uint8_t ed[32],
+                 char name[65], int *self_peer);
+    /* Initiator: the wall-clock time (ms since 1970) to put in message 1; every call
+     * returns more than the one before. */
+    uint64_t (*hello_clock)(void *ctx);
     /* The set offered to the peer, sorted, with each item's record id; see
      * kith_store_sync_items(). The session frees both arrays with free(). */
     int (*load_items)(void *ctx, const uint8_t peer[32], int self_peer, kith_item_t **items,
@@ -81,8 +97,12 @@ int kith_session_new(kith_session_t **out, const kith_session_env_t *env,
 void kith_session_free(kith_session_t *s);
 /* Initiator only: writes the first handshake message. */
 int kith_session_start(kith_session_t *s, kith_buf_t *out);
-/* Consumes bytes from the peer; appends replies to out. KITH_EAUTH: the initiator is not
- * trusted (close without a word); KITH_EPROTO/ECRYPTO/EVERSION: close. */
+/* Consumes bytes from the peer; appends replies to out. KITH_EPROTO/ECRYPTO/EVERSION/EAUTH:
+ * close. A responder that refuses message 1 (kith_session_refusal() says why) still
+ * returns KITH_OK: it answers with as many random bytes as message 2 would have, after
+ * the same work, and then behaves as a session waiting for the initiator's first
+ * transport message, which can never decrypt (KITH_ECRYPTO), or for the handshake
+ * timeout. From outside, a refusal looks like an answer. */
 int kith_session_receive(kith_session_t *s, const uint8_t *data, size_t len, kith_buf_t *out,
                          uint64_t now_ms);
 /* Produces pending op batches (and DONE) into out until it holds about max_bytes. */
@@ -95,8 +115,8 @@ int kith_session_push(kith_session_t *s, kith_buf_t *out);
 void kith_session_note_alive(kith_session_t *s, uint64_t when_ms);
 /* Timers: keepalive pings; KITH_EPROTO when the handshake or the peer timed out. */
 int kith_session_tick(kith_session_t *s, uint64_t now_ms, kith_buf_t *out);
-/* Writes a goodbye (when the channel is open). The peer answers with its own goodbye once
- * it has handled everything sent before; kith_session_got_bye() then turns 1. */
+/* Writes a goodbye (when the channel is open and the peer confirmed). The peer answers with its own
+ * goodbye once it has handled everything sent before; kith_session_got_bye() then turns 1. */
 int kith_session_close_msg(kith_session_t *s, const char *reason, kith_buf_t *out);
 
 int kith_session_is_open(const kith_session_t *s);
@@ -105,6 +125,11 @@ int kith_session_is_open(const kith_session_t *s);
  * (a recorded message 1 replayed by an eavesdropper opens a session that never gets
  * there). Until then the peer's identity must not be acted on. */
 int kith_session_is_confirmed(const kith_session_t *s);
+/* Responder: KITH_OK, or why message 1 was refused and answered with random bytes: the
+ * refusals of kith_session_env_t.admit, KITH_EVERSION (a trusted peer that does not speak
+ * this protocol version), or KITH_EAUTH (also for a message 1 that did not decrypt or
+ * parse). */
+int kith_session_refusal(const kith_session_t *s);
 /* 1 once the peer said goodbye (in answer to ours, or first). */
 int kith_session_got_bye(const kith_session_t *s);
 /* 1 when the first reconciliation is complete on both sides and nothing is pending. */

@@ -24,7 +24,7 @@
  *   bit 2  call kith_session_pull() (64 KiB) and kith_session_push() after each message
  *   bit 3  call kith_session_tick() after each message, the clock advancing 20 s each time
  *   bit 4  the first message is the initiator's handshake payload instead of the usual
- *          {"name": "fuzz", "versions": [1]}
+ *          {"name": "fuzz", "time": t, "versions": [3]}, t counting up
  *   bit 5  the store reports the peer as a self peer (one of the user's own devices)
  *
  * Seeds in corpus/session: valid plaintexts ([1, bin] the reconciliation start over an
@@ -70,6 +70,7 @@ static struct {
     int self_peer;           /* bit 5 of the current input */
     int verbose;             /* KITH_FUZZ_VERBOSE set: one line per input, for the corpus */
     int last_rc;             /* the session call that ended the input */
+    uint64_t hello_ms;       /* the time in the last default hello */
 } g;
 
 /* A broken promise (or a harness that no longer fits the library): say where, then die. */
@@ -262,8 +263,23 @@ typedef struct {
     kith_noise_cs_t tx, rx;
 } chan_t;
 
-static const uint8_t default_hello[] = {0x82, 0xa4, 'n', 'a', 'm', 'e', 0xa4, 'f', 'u', 'z',  'z',
-                                        0xa8, 'v',  'e', 'r', 's', 'i', 'o',  'n', 's', 0x91, 0x01};
+/* {"name": "fuzz", "time": t, "versions": [KITH_PROTO_VERSION]} into out (36 bytes): each
+ * input's message 1 is newer than the last, or the responder would refuse it as a replay. */
+static size_t
+default_hello(uint8_t out[static 64])
+{
+    static const uint8_t head[] = {0x83, 0xa4, 'n',  'a', 'm', 'e', 0xa4, 'f', 'u',
+                                   'z',  'z',  0xa4, 't', 'i', 'm', 'e',  0xcf};
+    static const uint8_t tail[] = {
+        0xa8, 'v', 'e', 'r', 's', 'i', 'o', 'n', 's', 0x91, KITH_PROTO_VERSION};
+    uint64_t t = ++g.hello_ms;
+    memcpy(out, head, sizeof(head));
+    for (int i = 0; i < 8; i++) {
+        out[sizeof(head) + i] = (uint8_t) (t >> (56 - 8 * i));
+    }
+    memcpy(out + sizeof(head) + 8, tail, sizeof(tail));
+    return sizeof(head) + 8 + sizeof(tail);
+}
 
 /* Delivers one frame (header included), whole or in two pieces. */
 static int
@@ -336,8 +352,9 @@ run_channel(kith_session_t *s, int flags, const uint8_t *p, const uint8_t *end, 
     check(c != NULL);
     memset(c, 0, sizeof(*c));
     kith_noise_hs_t *hs = NULL;
-    const uint8_t *hello = default_hello, *msg;
-    size_t hello_len = sizeof(default_hello), len = 0;
+    uint8_t own_hello[64];
+    const uint8_t *hello = own_hello, *msg;
+    size_t hello_len = default_hello(own_hello), len = 0;
     if ((flags & 16) && next_msg(&p, end, &msg, &len)) {
         hello = msg;
         hello_len = len < 1024 ? len : 1024;
@@ -354,10 +371,14 @@ run_channel(kith_session_t *s, int flags, const uint8_t *p, const uint8_t *end, 
     uint64_t now = T0;
     int rc = feed(s, frame, mlen + 2, flags & 2, out, now);
     g.last_rc = rc;
-    if (rc != KITH_OK) {
-        goto out; /* a hello the responder refuses */
+    if (rc != KITH_OK || !kith_session_is_open(s)) {
+        /* A hello the responder refuses: it answers with a decoy of message 2's length. */
+        check(rc != KITH_OK || kith_session_refusal(s) != KITH_OK);
+        check(rc != KITH_OK ||
+              out->len == 2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN);
+        goto out;
     }
-    check(out->len > 2 && kith_session_is_open(s));
+    check(out->len > 2);
     size_t flen = ((size_t) out->data[0] << 8) | out->data[1];
     check(flen + 2 == out->len);
     size_t plen = 0;
@@ -423,8 +444,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_channel(s, flags, data + 1, data + size, &out);
     } else {
         int rc = feed(s, data + 1, size - 1, flags & 2, &out, T0);
-        /* Only a genuine message 1 from a trusted key gets an answer. */
-        check(rc == KITH_OK || out.len == 0);
+        /* Every message 1 gets an answer of message 2's length, genuine or not (a decoy
+         * for a refusal), and a refused one opens nothing. */
+        check(out.len == 0 ||
+              out.len == 2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN);
+        check(kith_session_refusal(s) == KITH_OK || !kith_session_is_open(s));
         g.last_rc = rc;
     }
     if (g.verbose) {

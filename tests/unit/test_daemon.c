@@ -39,10 +39,24 @@
 #include "sync/session.h"
 #include "util/hlc.h"
 
-enum { MALLORY, GARBLER, GIANT, ZERO, REFUSER, PINGER, DUPER, REPEAT, LEAVER, DEVICE, N_HOSTILE };
+enum {
+    MALLORY,
+    GARBLER,
+    GIANT,
+    ZERO,
+    REFUSER,
+    PINGER,
+    DUPER,
+    REPEAT,
+    LEAVER,
+    DEVICE,
+    SHAPE,
+    BANNED,
+    N_HOSTILE
+};
 static const char *const hostile_names[N_HOSTILE] = {"mallory", "garbler", "giant", "zero",
                                                      "refuser", "pinger",  "duper", "repeat",
-                                                     "leaver",  "device"};
+                                                     "leaver",  "device",  "shape", "banned"};
 
 /* Bob's first back-off, shorter than the default 60 s so that the test can wait one out. */
 #define BAN_MS 3000
@@ -64,6 +78,7 @@ static struct {
     pthread_t thread;
     FILE *log;
     int port;
+    uint64_t hello_last; /* the time in the last message 1 the test wrote */
 } w;
 
 /* ---- setting up --------------------------------------------------------------------- */
@@ -174,6 +189,34 @@ run_bob(void *arg)
     return NULL;
 }
 
+/* Starts bob's daemon in its own thread, listening on a free loopback port (w.port). */
+static void
+bob_start(void)
+{
+    char err[256] = "";
+    ASSERT_OK(uv_loop_init(&w.loop));
+    kith_daemon_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.listen = "127.0.0.1:0";
+    o.log_level = KITH_LOG_DEBUG;
+    o.log = w.log;
+    o.ban_ms = BAN_MS;
+    ASSERT_OK(kith_daemon_new(&w.d, &w.loop, w.bob, &o, err, sizeof(err)));
+    ASSERT_OK(kith_daemon_start(w.d, err, sizeof(err)));
+    w.port = kith_daemon_port(w.d);
+    ASSERT_OK(uv_async_init(&w.loop, &w.stop, on_stop));
+    assert_int_equal(pthread_create(&w.thread, NULL, run_bob, NULL), 0);
+}
+
+static void
+bob_stop(void)
+{
+    uv_async_send(&w.stop);
+    pthread_join(w.thread, NULL);
+    kith_daemon_free(w.d);
+    assert_int_equal(uv_loop_close(&w.loop), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -207,18 +250,7 @@ setup(void **state)
     w.log = fopen(w.log_path, "w");
     assert_non_null(w.log);
     setvbuf(w.log, NULL, _IOLBF, 0);
-    ASSERT_OK(uv_loop_init(&w.loop));
-    kith_daemon_opts_t o;
-    memset(&o, 0, sizeof(o));
-    o.listen = "127.0.0.1:0";
-    o.log_level = KITH_LOG_DEBUG;
-    o.log = w.log;
-    o.ban_ms = BAN_MS;
-    ASSERT_OK(kith_daemon_new(&w.d, &w.loop, w.bob, &o, err, sizeof(err)));
-    ASSERT_OK(kith_daemon_start(w.d, err, sizeof(err)));
-    w.port = kith_daemon_port(w.d);
-    ASSERT_OK(uv_async_init(&w.loop, &w.stop, on_stop));
-    assert_int_equal(pthread_create(&w.thread, NULL, run_bob, NULL), 0);
+    bob_start();
 
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", w.port);
@@ -230,10 +262,7 @@ static int
 teardown(void **state)
 {
     (void) state;
-    uv_async_send(&w.stop);
-    pthread_join(w.thread, NULL);
-    kith_daemon_free(w.d);
-    uv_loop_close(&w.loop);
+    bob_stop();
     fclose(w.log);
     if (getenv("KEEP") != NULL) {
         fprintf(stderr, "kept %s\n", w.root);
@@ -345,6 +374,8 @@ typedef struct {
     int fd;
     kith_noise_cs_t *tx, *rx; /* sodium_malloc'd: session keys */
     kith_buf_t sent;          /* every byte written, for replays */
+    size_t answer_len;        /* bytes of bob's answer to message 1, header included */
+    int hello_rc;             /* client_hello()'s result */
 } client_t;
 
 static void
@@ -415,45 +446,96 @@ client_tcp(client_t *c)
     assert_int_equal(connect(c->fd, (struct sockaddr *) &a, sizeof(a)), 0);
 }
 
-/* Connects as id and runs the handshake. KITH_OK, or KITH_EAUTH when bob does not
- * answer message 1 (a stranger, or a peer he is backing off from). */
-static int
-client_open(client_t *c, const kith_identity_t *id, const char *name)
+/* A message-1 time newer than every one before (the wall clock, kept increasing). */
+static uint64_t
+hello_time(void)
 {
-    client_tcp(c);
+    uint64_t t = kith_hlc_now_ms();
+    w.hello_last = t > w.hello_last ? t : w.hello_last + 1;
+    return w.hello_last;
+}
+
+/* Writes a framed IK message 1 from id, made for the X25519 key resp_x, carrying time t,
+ * into msg (cap bytes); returns its length. *hs keeps the initiator's state. e_priv: the
+ * ephemeral key, NULL for a random one. The same id, t and e_priv give the same bytes
+ * and state twice: a test can replay a message 1 and still tell whether the answer is
+ * a message 2 (which only the holder of e_priv can read). */
+static size_t
+message1_as(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const char *name,
+            uint64_t t, const uint8_t *e_priv, uint8_t *msg, size_t cap, kith_noise_hs_t **hs)
+{
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, 3);
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "name", 4);
     msgpack_pack_str(&pk, strlen(name));
     msgpack_pack_str_body(&pk, name, strlen(name));
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "time", 4);
+    msgpack_pack_uint64(&pk, t);
     msgpack_pack_str(&pk, 8);
     msgpack_pack_str_body(&pk, "versions", 8);
     msgpack_pack_array(&pk, 1);
     msgpack_pack_int(&pk, KITH_PROTO_VERSION);
-    kith_noise_hs_t *hs = NULL;
-    ASSERT_OK(kith_noise_hs_new(&hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9, id->xsk,
-                                w.bob->id->xpk));
-    static uint8_t msg[2 + KITH_NOISE_MAX_MSG];
+    ASSERT_OK(
+        kith_noise_hs_new(hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9, id->xsk, resp_x));
+    if (e_priv != NULL) {
+        ASSERT_OK(kith__noise_hs_set_ephemeral(*hs, e_priv));
+    }
     size_t len = 0;
-    ASSERT_OK(kith_noise_hs_write(hs, (const uint8_t *) sb.data, sb.size, msg + 2, sizeof(msg) - 2,
-                                  &len));
+    ASSERT_OK(kith_noise_hs_write(*hs, (const uint8_t *) sb.data, sb.size, msg + 2, cap - 2, &len));
     msgpack_sbuffer_destroy(&sb);
     msg[0] = (uint8_t) (len >> 8);
     msg[1] = (uint8_t) len;
-    write_all(c, msg, len + 2);
+    return len + 2;
+}
+
+/* message1_as() with a fresh time and a random ephemeral key. */
+static size_t
+message1(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const char *name,
+         uint8_t *msg, size_t cap, kith_noise_hs_t **hs)
+{
+    return message1_as(id, resp_x, name, hello_time(), NULL, msg, cap, hs);
+}
+
+/* Sends message 1 (len bytes, framed) and reads bob's answer. KITH_OK when it is message
+ * 2 (the channel is then open), KITH_EAUTH when it does not decrypt (bob refused: a
+ * stranger, a replay, a peer he is backing off from, a message for another key) or when
+ * bob says nothing at all. c->answer_len gets the answer's length. */
+static int
+client_hello(client_t *c, kith_noise_hs_t *hs, const uint8_t *msg1, size_t len)
+{
+    static uint8_t msg[KITH_NOISE_MAX_MSG];
+    write_all(c, msg1, len);
     size_t flen = read_frame(c->fd, msg, 5000);
+    c->answer_len = flen > 0 ? flen + 2 : 0;
     int rc = KITH_EAUTH;
-    if (flen > 0) {
+    if (flen > 0 && hs != NULL) {
         uint8_t payload[512];
         size_t plen = 0;
-        ASSERT_OK(kith_noise_hs_read(hs, msg, flen, payload, sizeof(payload), &plen));
-        ASSERT_OK(kith_noise_hs_split(hs, c->tx, c->rx));
-        rc = KITH_OK;
+        rc = kith_noise_hs_read(hs, msg, flen, payload, sizeof(payload), &plen);
+        if (rc == KITH_OK) {
+            ASSERT_OK(kith_noise_hs_split(hs, c->tx, c->rx));
+        } else {
+            ASSERT_ERR(rc, KITH_ECRYPTO);
+            rc = KITH_EAUTH;
+        }
     }
+    return rc;
+}
+
+/* Connects as id and runs the handshake. KITH_OK, or KITH_EAUTH when bob refuses. */
+static int
+client_open(client_t *c, const kith_identity_t *id, const char *name)
+{
+    client_tcp(c);
+    static uint8_t msg[2 + KITH_NOISE_MAX_MSG];
+    kith_noise_hs_t *hs = NULL;
+    size_t len = message1(id, w.bob->id->xpk, name, msg, sizeof(msg), &hs);
+    int rc = client_hello(c, hs, msg, len);
     kith_noise_hs_free(hs);
     return rc;
 }
@@ -956,8 +1038,9 @@ test_floods(void **state)
 }
 
 /* An eavesdropper who recorded one of alice's sessions replays it. Noise IK's first
- * message can be replayed, so bob answers it; but the rest was encrypted under keys the
- * replay cannot have, so nothing in it is accepted. The replay must not displace alice's
+ * message could be replayed; its time is no newer than the one bob accepted, so bob
+ * answers it with random bytes, and the rest was encrypted under keys the replay cannot
+ * have anyway, so nothing in it is accepted. The replay must not displace alice's
  * live session, and it must not get alice banned even when it follows message 1 with
  * garbage. */
 static void
@@ -1010,8 +1093,9 @@ test_replayed_sessions(void **state)
     client_close(&r);
 
     assert_true(alive(&live)); /* alice's session was not displaced */
-    /* Each is logged as what it is, and none as a session of alice's, or a ban. */
-    assert_int_equal(log_count(mark, "claiming to be alice before it proved it", 3), 3);
+    /* Each is logged as what it is (a replayed message 1: bob answered with random
+     * bytes), and none as a session of alice's, or a ban. */
+    assert_int_equal(log_count(mark, "claiming to be alice: a replayed message 1", 3), 3);
     assert_int_equal(log_count(mark, "session with alice", 0), 0);
     assert_int_equal(log_count(mark, "disconnecting alice", 0), 0);
     client_close(&live);
@@ -1023,6 +1107,259 @@ test_replayed_sessions(void **state)
                   "next sync took %llu ms\n",
                   (unsigned long long) ms);
     kith_buf_close(&recorded);
+}
+
+/* A peer's row in bob's peer table (read over a second connection) and the newest
+ * message-1 time bob keeps for it (0 when none). */
+typedef struct {
+    long long last_seen;
+    char last_addr[128];
+    uint64_t hello_ms;
+} peer_row_t;
+
+static void
+bob_peer_row(const kith_identity_t *id, peer_row_t *out)
+{
+    char path[200], key[128] = "sync.hello.";
+    snprintf(path, sizeof(path), "%s/kith.db", w.bob_home);
+    sodium_bin2hex(key + strlen(key), 65, id->pk, KITH_PK_LEN);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT last_seen, last_addr FROM peers WHERE key=?", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, id->pk, KITH_PK_LEN, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    out->last_seen = sqlite3_column_int64(st, 0);
+    snprintf(out->last_addr, sizeof(out->last_addr), "%s", sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        assert_int_equal(sqlite3_column_bytes(st, 0), 8);
+        const uint8_t *v = sqlite3_column_blob(st, 0);
+        for (int i = 0; i < 8; i++) {
+            out->hello_ms = (out->hello_ms << 8) | v[i];
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Waits up to 5 s for bob to store hello_ms as id's newest message-1 time. */
+static int
+bob_stored_hello(const kith_identity_t *id, uint64_t hello_ms)
+{
+    peer_row_t row;
+    for (int tries = 0; tries < 100; tries++) {
+        bob_peer_row(id, &row);
+        if (row.hello_ms == hello_ms) {
+            return 1;
+        }
+        usleep(50000);
+    }
+    print_error("bob keeps %llu as the newest message 1, not %llu\n",
+                (unsigned long long) row.hello_ms, (unsigned long long) hello_ms);
+    return 0;
+}
+
+enum { KNOWN, UNKNOWN, REPLAYED, ELSEWHERE, BACKED_OFF, N_KINDS };
+static const char *const kind_names[N_KINDS] = {
+    "(b) a trusted peer", "(a) an unknown key", "(c) a replayed message 1",
+    "(d) a message 1 for another key", "(e) a peer backed off"};
+
+/* Sends one message 1 of each kind on a fresh connection each; c[k] holds the open
+ * connection, and bob's answer's length. *recorded_time: the time in KNOWN's message 1. */
+static void
+send_each_kind(client_t c[N_KINDS], uint64_t *recorded_time)
+{
+    static uint8_t msg[2 + KITH_NOISE_MAX_MSG], recorded[2 + KITH_NOISE_MAX_MSG];
+    kith_identity_t *stranger = NULL, *other = NULL;
+    ASSERT_OK(kith_identity_new(&stranger));
+    ASSERT_OK(kith_identity_new(&other));
+    const kith_identity_t *shape = w.hostile[SHAPE];
+    uint8_t e_priv[KITH_NOISE_KEY_LEN];
+    randombytes_buf(e_priv, sizeof(e_priv));
+    for (int k = 0; k < N_KINDS; k++) {
+        kith_noise_hs_t *hs = NULL;
+        size_t len = 0;
+        client_tcp(&c[k]);
+        switch (k) {
+        case KNOWN:
+            *recorded_time = hello_time();
+            len = message1_as(shape, w.bob->id->xpk, "shape", *recorded_time, e_priv, recorded,
+                              sizeof(recorded), &hs);
+            memcpy(msg, recorded, len);
+            break;
+        case UNKNOWN:
+            len = message1(stranger, w.bob->id->xpk, "stranger", msg, sizeof(msg), &hs);
+            break;
+        case REPLAYED: /* the same bytes, and a state that could read a message 2 */
+            len = message1_as(shape, w.bob->id->xpk, "shape", *recorded_time, e_priv, msg,
+                              sizeof(msg), &hs);
+            assert_memory_equal(msg, recorded, len);
+            break;
+        case ELSEWHERE:
+            len = message1(shape, other->xpk, "shape", msg, sizeof(msg), &hs);
+            break;
+        case BACKED_OFF:
+            len = message1(w.hostile[BANNED], w.bob->id->xpk, "banned", msg, sizeof(msg), &hs);
+            break;
+        }
+        c[k].hello_rc = client_hello(&c[k], hs, msg, len);
+        kith_noise_hs_free(hs);
+    }
+    kith_identity_free(stranger);
+    kith_identity_free(other);
+}
+
+/* Whether bob holds the key an initiator dialled, knows the initiator, was sent this
+ * message 1 before, or backs the peer off, must not show from outside. For each of the
+ * five kinds of message 1 bob answers with as many bytes as message 2 (random bytes but
+ * for the trusted peer's), and the connection ends the same way for all: when the
+ * initiator's first transport message fails to decrypt, or at the handshake timeout.
+ * None but the trusted peer's opens a session; none changes bob's ops, records, or the
+ * peer's last-seen time, address or newest message-1 time, and none earns a strike. */
+static void
+test_handshakes_look_alike(void **state)
+{
+    (void) state;
+    const size_t msg2_len = 2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN;
+    static const uint8_t junk[] = {0xc1};
+    client_t c[N_KINDS];
+    /* Part 0: each message 1 followed by a frame that is not the initiator's first
+     * transport message; part 1: followed by silence. */
+    for (int part = 0; part < 2; part++) {
+        /* banned breaks the protocol: backed off for 3 s, then 6 s (a second strike). */
+        long mark = log_mark();
+        int rc = KITH_EAUTH;
+        for (int tries = 0; tries < 50 && rc != KITH_OK; tries++) {
+            if ((rc = client_open(&c[0], w.hostile[BANNED], "banned")) != KITH_OK) {
+                client_close(&c[0]); /* still backed off from part 0 */
+                usleep(200000);
+            }
+        }
+        ASSERT_OK(rc);
+        uint64_t banned_time = w.hello_last;
+        send_pt(&c[0], junk, sizeof(junk));
+        assert_true(closed_by_bob(&c[0], 5000));
+        client_close(&c[0]);
+        assert_true(log_has(mark, part == 0 ? "disconnecting banned for 3 s"
+                                            : "disconnecting banned for 6 s"));
+
+        /* Its message 1 was admitted: bob stores its time within a second. */
+        assert_true(bob_stored_hello(w.hostile[BANNED], banned_time));
+        digest_t before, after;
+        peer_row_t shape_before, banned_before, row;
+        bob_digest(&before);
+        bob_peer_row(w.hostile[SHAPE], &shape_before);
+        bob_peer_row(w.hostile[BANNED], &banned_before);
+        mark = log_mark();
+        uint64_t recorded_time = 0;
+        send_each_kind(c, &recorded_time);
+        if (part == 0) {
+            for (int k = 0; k < N_KINDS; k++) {
+                print_message("%-34s answered with %zu bytes, %s\n", kind_names[k], c[k].answer_len,
+                              c[k].hello_rc == KITH_OK ? "a message 2" : "not a message 2");
+            }
+            for (int k = 0; k < N_KINDS; k++) {
+                ASSERT_EQ(c[k].answer_len, msg2_len);
+                /* Only the trusted peer's fresh message 1 gets a message 2 it can read. */
+                ASSERT_EQ(c[k].hello_rc, k == KNOWN ? KITH_OK : KITH_EAUTH);
+                send_garbage_frame(&c[k]);
+                assert_true(closed_by_bob(&c[k], 5000));
+                client_close(&c[k]);
+            }
+        } else {
+            /* All end at the handshake timeout, none before. */
+            usleep((KITH_HANDSHAKE_MS - 1500) * 1000);
+            for (int k = 0; k < N_KINDS; k++) {
+                ASSERT_EQ(c[k].answer_len, msg2_len);
+                ASSERT_EQ(c[k].hello_rc, k == KNOWN ? KITH_OK : KITH_EAUTH);
+                assert_false(closed_by_bob(&c[k], 0));
+            }
+            for (int k = 0; k < N_KINDS; k++) {
+                assert_true(closed_by_bob(&c[k], 4000));
+                client_close(&c[k]);
+            }
+            assert_int_equal(log_count(mark, "dropped 127.0.0.1", 5), 5);
+        }
+        /* The trusted peer's time is kept (stored at the next tick), and only its. */
+        assert_true(bob_stored_hello(w.hostile[SHAPE], recorded_time));
+
+        /* What bob logged: each as what it is. */
+        assert_int_equal(log_count(mark, "answered a handshake from shape", 1), 1);
+        assert_int_equal(log_count(mark, "not a trusted peer, or not made for this node's key", 2),
+                         2);
+        assert_int_equal(log_count(mark, "claiming to be shape: a replayed message 1", 1), 1);
+        assert_int_equal(log_count(mark, "refused banned: backed off after misbehaving", 1), 1);
+        /* No session, no strike, nothing stored. */
+        assert_int_equal(log_count(mark, "session with", 0), 0);
+        assert_int_equal(log_count(mark, "disconnecting", 0), 0);
+        bob_digest(&after);
+        assert_same_digest(&before, &after);
+        bob_peer_row(w.hostile[SHAPE], &row);
+        assert_int_equal(row.last_seen, shape_before.last_seen);
+        assert_string_equal(row.last_addr, shape_before.last_addr);
+        bob_peer_row(w.hostile[BANNED], &row);
+        assert_int_equal(row.last_seen, banned_before.last_seen);
+        assert_string_equal(row.last_addr, banned_before.last_addr);
+        assert_int_equal(row.hello_ms, banned_before.hello_ms);
+    }
+    /* The garbage after the trusted peer's message 1 cost it nothing: it is served. */
+    ASSERT_OK(client_open(&c[0], w.hostile[SHAPE], "shape"));
+    assert_true(alive(&c[0]));
+    client_close(&c[0]);
+}
+
+/* bob keeps the newest message-1 time of each peer in his store: a message 1 of shape's
+ * that he admitted, replayed after his daemon (and node) restarted, gets a decoy too. */
+static void
+test_replay_refused_after_restart(void **state)
+{
+    (void) state;
+    static uint8_t recorded[2 + KITH_NOISE_MAX_MSG];
+    const kith_identity_t *shape = w.hostile[SHAPE];
+    kith_noise_hs_t *hs = NULL;
+    client_t c;
+    client_tcp(&c);
+    uint8_t e_priv[KITH_NOISE_KEY_LEN];
+    randombytes_buf(e_priv, sizeof(e_priv));
+    uint64_t t = hello_time();
+    size_t len =
+        message1_as(shape, w.bob->id->xpk, "shape", t, e_priv, recorded, sizeof(recorded), &hs);
+    ASSERT_OK(client_hello(&c, hs, recorded, len));
+    kith_noise_hs_free(hs);
+    client_close(&c);
+    assert_true(bob_stored_hello(shape, t));
+
+    bob_stop();
+    char err[256] = "";
+    kith_node_close(w.bob);
+    ASSERT_OK(kith_node_open(w.bob_home, NULL, &w.bob, err, sizeof(err)));
+    long mark = log_mark();
+    bob_start();
+
+    /* The same message 1 again, with the state that could read a message 2: it gets
+     * bytes it cannot read. */
+    client_tcp(&c);
+    static uint8_t again[2 + KITH_NOISE_MAX_MSG];
+    ASSERT_EQ(message1_as(shape, w.bob->id->xpk, "shape", t, e_priv, again, sizeof(again), &hs),
+              len);
+    assert_memory_equal(again, recorded, len);
+    ASSERT_ERR(client_hello(&c, hs, again, len), KITH_EAUTH);
+    kith_noise_hs_free(hs);
+    ASSERT_EQ(c.answer_len, 2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN);
+    client_close(&c);
+    assert_true(log_has(mark, "claiming to be shape: a replayed message 1"));
+    /* shape itself, with a fresh message 1, is served. */
+    ASSERT_OK(client_open(&c, shape, "shape"));
+    assert_true(alive(&c));
+    client_close(&c);
 }
 
 /* A peer removed while its session's handshake is still unconfirmed: bob answered its
@@ -1120,9 +1457,11 @@ main(void)
         cmocka_unit_test(test_backoff_doubles),
         cmocka_unit_test(test_floods),
         cmocka_unit_test(test_replayed_sessions),
+        cmocka_unit_test(test_handshakes_look_alike),
         cmocka_unit_test(test_removed_while_unconfirmed),
         cmocka_unit_test(test_self_flag_change_ends_session),
         cmocka_unit_test(test_backdated_edit_refused),
+        cmocka_unit_test(test_replay_refused_after_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

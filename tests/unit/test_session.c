@@ -36,9 +36,12 @@
 #include "node/node.h"
 #include "store/store.h"
 #include "sync/session.h"
+#include "util/hlc.h"
 
-#define T0       UINT64_C(1700000000000) /* session clock at the start of every link, ms */
-#define PULL_MAX ((size_t) 1 << 20)      /* bytes one pull may produce */
+#define T0 UINT64_C(1700000000000) /* session clock at the start of every link, ms */
+/* Message 2, or the decoy that stands in for it, framed: e, payload, tag. */
+#define DECOY_LEN (2 + KITH_NOISE_KEY_LEN + KITH_HELLO_LEN + KITH_NOISE_TAG_LEN)
+#define PULL_MAX  ((size_t) 1 << 20) /* bytes one pull may produce */
 
 /* The wall clock handed to kith_node_apply_local: one millisecond per op, so that every
  * op of a test has a distinct, increasing time. */
@@ -421,23 +424,77 @@ typedef struct {
     uint64_t now; /* the clock raw_send() gives the session; 0 means T0 */
 } raw_chan_t;
 
-static const uint8_t raw_hello[] = {0x82, 0xa4, 'n', 'a',  'm', 'e',  0xa3,
-                                    'r',  'a',  'w', 0xa8, 'v', 'e',  'r',
-                                    's',  'i',  'o', 'n',  's', 0x91, KITH_PROTO_VERSION};
+/* A hello {"name": "raw", "time": hello_ms, "versions": [version]} (no time when 0) into
+ * out; returns its length. */
+static size_t
+raw_hello(uint8_t *out, size_t cap, int version, uint64_t hello_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, hello_ms ? 3 : 2);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "name", 4);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "raw", 3);
+    if (hello_ms) {
+        msgpack_pack_str(&pk, 4);
+        msgpack_pack_str_body(&pk, "time", 4);
+        msgpack_pack_uint64(&pk, hello_ms);
+    }
+    msgpack_pack_str(&pk, 8);
+    msgpack_pack_str_body(&pk, "versions", 8);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, version);
+    assert_true(sb.size <= cap);
+    memcpy(out, sb.data, sb.size);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+/* A message-1 time newer than every one before (the wall clock, kept increasing). */
+static uint64_t
+raw_time(void)
+{
+    static uint64_t last;
+    uint64_t t = kith_hlc_now_ms();
+    last = t > last ? t : last + 1;
+    return last;
+}
+
+/* A framed IK message 1 from id to the X25519 key resp_x carrying hello (hello_len
+ * bytes) into msg; returns its length, header included. *hs_out (may be NULL) keeps the
+ * initiator's state. */
+static size_t
+raw_message1(const kith_identity_t *id, const uint8_t resp_x[KITH_PK_LEN], const uint8_t *hello,
+             size_t hello_len, uint8_t *msg, size_t cap, kith_noise_hs_t **hs_out)
+{
+    kith_noise_hs_t *hs = NULL;
+    size_t len = 0;
+    ASSERT_OK(kith_noise_hs_new(&hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9, id->xsk,
+                                resp_x));
+    ASSERT_OK(kith_noise_hs_write(hs, hello, hello_len, msg + 2, cap - 2, &len));
+    msg[0] = (uint8_t) (len >> 8);
+    msg[1] = (uint8_t) len;
+    if (hs_out != NULL) {
+        *hs_out = hs;
+    } else {
+        kith_noise_hs_free(hs);
+    }
+    return len + 2;
+}
 
 /* Runs IK as identity `id` against the responder session r (whose node is `resp`). */
 static void
 raw_open(raw_chan_t *c, const kith_identity_t *id, tnode_t *resp, kith_session_t *r)
 {
     kith_noise_hs_t *hs = NULL;
-    uint8_t msg[2 + KITH_NOISE_MAX_MSG], payload[256];
+    uint8_t msg[2 + KITH_NOISE_MAX_MSG], payload[256], hello[128];
     size_t len = 0, plen = 0;
-    ASSERT_OK(kith_noise_hs_new(&hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9, id->xsk,
-                                resp->n->id->xpk));
-    ASSERT_OK(
-        kith_noise_hs_write(hs, raw_hello, sizeof(raw_hello), msg + 2, sizeof(msg) - 2, &len));
-    msg[0] = (uint8_t) (len >> 8);
-    msg[1] = (uint8_t) len;
+    size_t hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, raw_time());
+    len = raw_message1(id, resp->n->id->xpk, hello, hlen, msg, sizeof(msg), &hs) - 2;
     kith_buf_t out;
     kith_buf_init(&out);
     ASSERT_OK(kith_session_receive(r, msg, len + 2, &out, T0));
@@ -933,17 +990,19 @@ test_untrusted_initiator(void **state)
     make_record(a, id, "Plant", NULL, NULL, to_bob, 1, KITH_ROLE_EDITOR);
     link_t l;
     link_open(&l, a, b, NULL);
-    ASSERT_ERR(deliver(&l, 0), KITH_EAUTH);
-    ASSERT_EQ(l.out[1].len, 0);
-    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, 0);
+    /* bob answers with a decoy as long as message 2, which mallory cannot read. */
+    ASSERT_OK(deliver(&l, 0));
+    ASSERT_EQ(l.out[1].len, DECOY_LEN);
+    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, DECOY_LEN);
+    ASSERT_EQ(kith_session_refusal(l.s[1]), KITH_EAUTH);
     assert_false(kith_session_is_open(l.s[1]));
-    /* Feeding more changes nothing: the responder never answers. */
-    ASSERT_OK(deliver(&l, 1));
+    ASSERT_ERR(deliver(&l, 1), KITH_ECRYPTO);
     ASSERT_EQ(l.out[0].len, 0);
     ASSERT_EQ(count_records(b), 0);
-    /* The initiator gives up after the handshake timeout. */
-    ASSERT_OK(kith_session_tick(l.s[0], T0 + KITH_HANDSHAKE_MS, &l.out[0]));
-    ASSERT_ERR(kith_session_tick(l.s[0], T0 + KITH_HANDSHAKE_MS + 1, &l.out[0]), KITH_EPROTO);
+    /* The responder gives up after the handshake timeout, as for a real session. */
+    ASSERT_OK(kith_session_tick(l.s[1], T0 + KITH_HANDSHAKE_MS, &l.out[1]));
+    ASSERT_ERR(kith_session_tick(l.s[1], T0 + KITH_HANDSHAKE_MS + 1, &l.out[1]), KITH_EPROTO);
+    ASSERT_EQ(l.out[1].len, 0);
     link_close(&l);
     tnode_free(a);
     tnode_free(b);
@@ -964,9 +1023,10 @@ test_wrong_responder_key(void **state)
     link_t l;
     link_open(&l, a, b, pk(k)); /* alice dials kim's key, bob answers */
     int rc = link_run(&l, 10);
-    assert_true(rc != KITH_OK && rc != LINK_STALLED);
-    ASSERT_EQ(l.err[1], KITH_EAUTH);
-    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, 0);
+    ASSERT_EQ(rc, KITH_ECRYPTO); /* alice cannot read bob's decoy */
+    ASSERT_EQ(l.err[0], KITH_ECRYPTO);
+    ASSERT_EQ(kith_session_refusal(l.s[1]), KITH_EAUTH);
+    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, DECOY_LEN);
     assert_false(kith_session_is_open(l.s[0]));
     assert_false(kith_session_is_open(l.s[1]));
     ASSERT_ERR(kith_session_tick(l.s[0], T0 + KITH_HANDSHAKE_MS + 1, &l.out[0]), KITH_EPROTO);
@@ -1072,8 +1132,9 @@ test_tampered_handshake(void **state)
     link_open(&l, a, b, NULL);
     l.hook = flip_handshake;
     int rc = link_run(&l, 10);
-    ASSERT_EQ(rc, KITH_EAUTH);
-    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, 0);
+    ASSERT_EQ(rc, KITH_ECRYPTO); /* the initiator cannot read the decoy */
+    ASSERT_EQ(kith_session_refusal(l.s[1]), KITH_EAUTH);
+    ASSERT_EQ(kith_session_stats(l.s[1])->bytes_out, DECOY_LEN);
     link_close(&l);
     tnode_free(a);
     tnode_free(b);
@@ -1300,34 +1361,194 @@ pack(msgpack_sbuffer *sb, const char *what)
     return sb->size;
 }
 
-/* A node of sync protocol 1 (ops version 1 only) offers [1]: refused at the handshake,
- * without a byte in answer, and reported as a version problem so the daemon can say to
- * update it (proto/SYNC.md "Versions"). */
+/* A node of an older sync protocol offers [1] or [2] (protocol 2's hello has no time):
+ * refused at the handshake, answered with a decoy like every refusal, and reported as a
+ * version problem so the daemon can say to update it (proto/SYNC.md "Versions"). */
 static void
 test_older_protocol_refused(void **state)
 {
     (void) state;
     tnode_t *a, *b;
     setup_ops_pair(&a, &b, 1);
+    for (int version = 1; version < KITH_PROTO_VERSION; version++) {
+        kith_session_t *r = NULL;
+        ASSERT_OK(kith_session_new(&r, &b->env, b->n->id, "bob", 0, NULL, T0));
+        uint8_t hello[128], msg[2 + KITH_NOISE_MAX_MSG], pt[256];
+        size_t hlen = raw_hello(hello, sizeof(hello), version, 0);
+        kith_noise_hs_t *hs = NULL;
+        size_t len = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, msg, sizeof(msg), &hs);
+        kith_buf_t out;
+        kith_buf_init(&out);
+        ASSERT_OK(kith_session_receive(r, msg, len, &out, T0));
+        ASSERT_EQ(out.len, DECOY_LEN);
+        ASSERT_EQ(kith_session_refusal(r), KITH_EVERSION);
+        assert_false(kith_session_is_open(r));
+        size_t plen = 0;
+        ASSERT_ERR(kith_noise_hs_read(hs, out.data + 2, out.len - 2, pt, sizeof(pt), &plen),
+                   KITH_ECRYPTO);
+        kith_buf_close(&out);
+        kith_noise_hs_free(hs);
+        kith_session_free(r);
+    }
+    tnode_free(a);
+    tnode_free(b);
+}
+
+/* What a responder session does with one message 1: the bytes it answers, whether it
+ * opened, why it refused, and how the connection then ends (a frame that is not the
+ * initiator's, then the handshake timeout). */
+typedef struct {
+    size_t answer;
+    int open, refusal, next_frame, timeout;
+} shape_t;
+
+static shape_t
+respond(tnode_t *b, const uint8_t *msg, size_t len)
+{
+    shape_t sh;
     kith_session_t *r = NULL;
-    ASSERT_OK(kith_session_new(&r, &b->env, b->n->id, "bob", 0, NULL, T0));
-    uint8_t hello[sizeof(raw_hello)], msg[2 + KITH_NOISE_MAX_MSG];
-    memcpy(hello, raw_hello, sizeof(hello));
-    hello[sizeof(hello) - 1] = 1;
-    kith_noise_hs_t *hs = NULL;
-    size_t len = 0;
-    ASSERT_OK(kith_noise_hs_new(&hs, KITH_NOISE_IK, 1, (const uint8_t *) "kith sync", 9,
-                                a->n->id->xsk, b->n->id->xpk));
-    ASSERT_OK(kith_noise_hs_write(hs, hello, sizeof(hello), msg + 2, sizeof(msg) - 2, &len));
-    msg[0] = (uint8_t) (len >> 8);
-    msg[1] = (uint8_t) len;
     kith_buf_t out;
     kith_buf_init(&out);
-    ASSERT_ERR(kith_session_receive(r, msg, len + 2, &out, T0), KITH_EVERSION);
-    ASSERT_EQ(out.len, 0);
-    kith_buf_close(&out);
-    kith_noise_hs_free(hs);
+    ASSERT_OK(kith_session_new(&r, &b->env, b->n->id, "bob", 0, NULL, T0));
+    ASSERT_OK(kith_session_receive(r, msg, len, &out, T0));
+    sh.answer = out.len;
+    sh.open = kith_session_is_open(r);
+    sh.refusal = kith_session_refusal(r);
+    sh.timeout = kith_session_tick(r, T0 + KITH_HANDSHAKE_MS + 1, &out);
+    ASSERT_EQ(out.len, sh.answer); /* nothing more is said */
+    uint8_t frame[2 + 64];
+    randombytes_buf(frame, sizeof(frame));
+    frame[0] = 0;
+    frame[1] = 64;
+    sh.next_frame = kith_session_receive(r, frame, sizeof(frame), &out, T0);
+    ASSERT_EQ(out.len, sh.answer);
     kith_session_free(r);
+    kith_buf_close(&out);
+    return sh;
+}
+
+/* Every message 1 gets an answer of the same length, and the connection ends the same
+ * way after it, whether it came from a trusted peer (answered with message 2), a
+ * stranger, a replay, an older protocol, or was made for another key (each answered
+ * with random bytes). Only the trusted peer's opens a session. */
+static void
+test_refusals_look_alike(void **state)
+{
+    (void) state;
+    tnode_t *a, *b;
+    setup_ops_pair(&a, &b, 1);
+    kith_identity_t *stranger = NULL, *other = NULL;
+    ASSERT_OK(kith_identity_new(&stranger));
+    ASSERT_OK(kith_identity_new(&other));
+    uint8_t hello[128], msg[2 + KITH_NOISE_MAX_MSG], replay[2 + KITH_NOISE_MAX_MSG];
+    size_t hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, raw_time());
+    size_t len = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    memcpy(replay, msg, len);
+    shape_t known = respond(b, msg, len);
+    shape_t replayed = respond(b, replay, len);
+    len = raw_message1(stranger, b->n->id->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    shape_t unknown = respond(b, msg, len);
+    hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, raw_time());
+    len = raw_message1(a->n->id, other->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    shape_t elsewhere = respond(b, msg, len);
+    size_t old_len = raw_hello(hello, sizeof(hello), 2, 0);
+    len = raw_message1(a->n->id, b->n->id->xpk, hello, old_len, msg, sizeof(msg), NULL);
+    shape_t older = respond(b, msg, len);
+    static const uint8_t short_msg[] = {0, 3, 1, 2, 3};
+    shape_t garbage = respond(b, short_msg, sizeof(short_msg));
+
+    const shape_t *all[] = {&known, &replayed, &unknown, &elsewhere, &older, &garbage};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        ASSERT_EQ(all[i]->answer, DECOY_LEN);
+        ASSERT_EQ(all[i]->next_frame, KITH_ECRYPTO);
+        ASSERT_EQ(all[i]->timeout, KITH_EPROTO);
+        ASSERT_EQ(all[i]->open, all[i] == &known);
+    }
+    ASSERT_EQ(known.refusal, KITH_OK);
+    ASSERT_EQ(replayed.refusal, KITH_EREPLAY);
+    ASSERT_EQ(unknown.refusal, KITH_EAUTH);
+    ASSERT_EQ(elsewhere.refusal, KITH_EAUTH);
+    ASSERT_EQ(older.refusal, KITH_EVERSION);
+    ASSERT_EQ(garbage.refusal, KITH_EAUTH);
+    ASSERT_EQ(count_records(b), 0);
+    kith_identity_free(stranger);
+    kith_identity_free(other);
+    tnode_free(a);
+    tnode_free(b);
+}
+
+/* Both handshake messages have one length whatever the names: the payload is padded. */
+static void
+test_handshake_lengths_fixed(void **state)
+{
+    (void) state;
+    tnode_t *a = tnode_new("a"), *b = tnode_new("b");
+    add_peer(a, "b", b, 0);
+    add_peer(b, "a", a, 0);
+    const char *names[] = {"", "x",
+                           "a name of exactly sixty-four bytes, the longest a node may have."};
+    assert_int_equal(strlen(names[2]), 64);
+    for (size_t i = 0; i < 3; i++) {
+        link_t l;
+        memset(&l, 0, sizeof(l));
+        kith_buf_init(&l.out[0]);
+        kith_buf_init(&l.out[1]);
+        l.now = T0;
+        ASSERT_OK(kith_session_new(&l.s[0], &a->env, a->n->id, names[i], 1, pk(b), T0));
+        ASSERT_OK(kith_session_new(&l.s[1], &b->env, b->n->id, names[i], 0, NULL, T0));
+        ASSERT_OK(kith_session_start(l.s[0], &l.out[0]));
+        ASSERT_EQ(l.out[0].len, 2 + 32 + 48 + KITH_HELLO_LEN + 16);
+        ASSERT_OK(deliver(&l, 0));
+        ASSERT_EQ(l.out[1].len, DECOY_LEN);
+        assert_true(kith_session_is_open(l.s[1]));
+        ASSERT_OK(deliver(&l, 1));
+        assert_true(kith_session_is_confirmed(l.s[0]));
+        link_close(&l);
+    }
+    tnode_free(a);
+    tnode_free(b);
+}
+
+/* A recorded message 1 replayed later is refused, also after the responder restarts
+ * (the newest time admitted from each peer is in its store); a message 1 dated more than
+ * an hour ahead of the responder's clock is refused too, so that a peer whose clock
+ * jumped ahead does not lock itself out until its clock gets there. */
+static void
+test_replayed_message1_refused(void **state)
+{
+    (void) state;
+    tnode_t *a, *b;
+    setup_ops_pair(&a, &b, 1);
+    uint8_t hello[128], msg[2 + KITH_NOISE_MAX_MSG], old[2 + KITH_NOISE_MAX_MSG];
+    uint64_t t1 = raw_time();
+    size_t hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, t1);
+    size_t len = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, old, sizeof(old), NULL);
+    ASSERT_EQ(respond(b, old, len).refusal, KITH_OK);
+    ASSERT_EQ(respond(b, old, len).refusal, KITH_EREPLAY);
+    /* An older time in a message never seen before is no better. */
+    hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, t1 - 1);
+    size_t len2 = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    ASSERT_EQ(respond(b, msg, len2).refusal, KITH_EREPLAY);
+
+    /* bob restarts: a new node handle on the same home, a new environment. */
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s", b->dir);
+    kith_node_close(b->n);
+    char err[256] = "";
+    ASSERT_OK(kith_node_open(dir, NULL, &b->n, err, sizeof(err)));
+    memset(&b->se, 0, sizeof(b->se));
+    b->se.node = b->n;
+    kith_syncenv_bind(&b->se, &b->env);
+    ASSERT_EQ(respond(b, old, len).refusal, KITH_EREPLAY);
+
+    hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, kith_hlc_now_ms() + 2 * 3600 * 1000);
+    len2 = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    ASSERT_EQ(respond(b, msg, len2).refusal, KITH_ERANGE);
+    hlen = raw_hello(hello, sizeof(hello), KITH_PROTO_VERSION, raw_time());
+    len2 = raw_message1(a->n->id, b->n->id->xpk, hello, hlen, msg, sizeof(msg), NULL);
+    ASSERT_EQ(respond(b, msg, len2).refusal, KITH_OK);
+    /* And a real session still works. */
+    ASSERT_OK(sync_pair(a, b, NULL, NULL));
     tnode_free(a);
     tnode_free(b);
 }
@@ -2494,6 +2715,9 @@ main(void)
         cmocka_unit_test(test_zero_length_frame),
         cmocka_unit_test(test_garbage_never_overflows),
         cmocka_unit_test(test_older_protocol_refused),
+        cmocka_unit_test(test_refusals_look_alike),
+        cmocka_unit_test(test_handshake_lengths_fixed),
+        cmocka_unit_test(test_replayed_message1_refused),
         cmocka_unit_test(test_messages_well_formed),
         cmocka_unit_test(test_messages_malformed),
         cmocka_unit_test(test_rekey),
