@@ -1623,6 +1623,15 @@ tamper_audience_row_added(void **state)
     tamper(db, "UPDATE records SET owner = %s WHERE id = %s", other.s, r.s);
     ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
     ASSERT_ERR(pushed(f, other_id, 0, &n_pushed, &last), KITH_ETAMPER);
+    /* An audience row for a record whose records row is gone: nothing vouches for the
+     * record, so the set is refused (and pushes, which join the records row, find none). */
+    tamper(db,
+           "DELETE FROM records WHERE id = %s;"
+           "INSERT INTO audience(rec, member, role, mac) VALUES(%s, %s, 2, NULL)",
+           r.s, r.s, other.s);
+    ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+    ASSERT_OK(pushed(f, other_id, 0, &n_pushed, &last));
+    ASSERT_EQ(n_pushed, 0);
     sqlite3_close(db);
 }
 
