@@ -2023,6 +2023,124 @@ tamper_record_rolled_back(void **state)
     sqlite3_close(db);
 }
 
+/* ---- tests: a change committed by another process while the store checks ----------- */
+
+/* Another process (the CLI beside the daemon) commits a legitimate change, through kith,
+ * just as this store starts the statement whose SQL is `when`: an SQLite trace callback on
+ * the store's connection, installed by an auto extension, makes the change from a second
+ * connection before that statement takes its read snapshot. */
+static struct {
+    const char *when; /* SQL text, as prepared by the store */
+    const char *path;
+    kith_vault_t *vault;
+    int skip; /* statements with that SQL to let pass first */
+    int armed, fired, rc;
+} race;
+
+static int
+race_trace(unsigned type, void *ctx, void *p, void *x)
+{
+    (void) ctx;
+    (void) x;
+    const char *sql = type == SQLITE_TRACE_STMT ? sqlite3_sql((sqlite3_stmt *) p) : NULL;
+    if (!race.armed || sql == NULL || strcmp(sql, race.when) != 0 || race.skip-- > 0) {
+        return 0;
+    }
+    race.armed = 0;
+    kith_store_t *other = NULL;
+    char err[256];
+    race.rc = kith_store_open(race.path, 0, &other, err, sizeof(err));
+    if (race.rc == KITH_OK) {
+        kith_store_set_vault(other, race.vault);
+        kith_peer_t dave = peer("dave", 0xd0, "");
+        race.rc = kith_store_peer_add(other, &dave);
+    }
+    kith_store_close(other);
+    race.fired = 1;
+    return 0;
+}
+
+static int
+race_hook(sqlite3 *db, char **err, const struct sqlite3_api_routines *api)
+{
+    (void) err;
+    (void) api;
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, race_trace, NULL);
+    return SQLITE_OK;
+}
+
+static void
+race_arm(fixture_t *f, const char *when, int skip)
+{
+    race.when = when;
+    race.skip = skip;
+    race.path = f->db;
+    race.vault = f->vault;
+    race.fired = 0;
+    race.rc = KITH_EINVAL;
+    race.armed = 1;
+}
+
+static void
+race_disarm(fixture_t *f)
+{
+    ASSERT_EQ(race.fired, 1);
+    ASSERT_OK(race.rc);
+    kith_peer_t got;
+    ASSERT_OK(kith_store_peer_get(f->s, "dave", &got));
+    kith_peer_close(&got);
+    ASSERT_OK(kith_store_peer_remove(f->s, "dave"));
+}
+
+/* The generation, the rows and the table MAC are read as one snapshot: a peer added by
+ * another process between them is not tampering. */
+static void
+checks_read_one_snapshot(void **state)
+{
+    fixture_t *f = *state;
+    kith_peer_t bob = peer("bob", 0xb0, "sales");
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    kith_share_target_t sales = group_target("sales");
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0x5a, 0, 0);
+    ASSERT_OK(kith_store_share_set(f->s, id, &sales, KITH_ROLE_READER));
+    ASSERT_EQ(sqlite3_auto_extension((void (*)(void)) race_hook), SQLITE_OK);
+    reopen(f); /* its connection gets the trace */
+    static const char *peers_rows =
+        "SELECT name, key, groups, addr, self, added, mac FROM peers ORDER BY key";
+    static const char *shares_rows =
+        "SELECT rec, target, role, mac FROM shares ORDER BY rec, target";
+    static const char *meta_read = "SELECT value FROM meta WHERE key=?";
+
+    kith_peer_t *list = NULL, got;
+    size_t n = 0;
+    race_arm(f, peers_rows, 0);
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    race_disarm(f);
+
+    reopen(f); /* a fresh connection checks the peer list again */
+    race_arm(f, peers_rows, 0);
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, bob.key, &got));
+    kith_peer_close(&got);
+    race_disarm(f);
+
+    race_arm(f, shares_rows, 0);
+    shares_t sh = {0};
+    ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &sh));
+    ASSERT_EQ(sh.n, 1);
+    race_disarm(f);
+
+    /* Between the rows and the stored table MAC: the third meta read of a check (db_id,
+     * auth_gen, peers_auth). */
+    reopen(f);
+    race_arm(f, meta_read, 2);
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    race_disarm(f);
+    sqlite3_reset_auto_extension();
+}
+
 /* ---- tests: transactions and data at rest ------------------------------------------- */
 
 static void
@@ -2191,6 +2309,7 @@ main(void)
         T(tamper_repaired),
         T(tamper_auth_marker),
         T(tamper_record_rolled_back),
+        T(checks_read_one_snapshot),
         T(rollback_undoes_put),
         T(nothing_in_the_clear),
     };
