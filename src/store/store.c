@@ -778,7 +778,17 @@ auth_check(kith_store_t *s, int table)
     uint64_t gen = 0;
     kith_buf_t have;
     kith_buf_init(&have);
-    int rc = s->vault != NULL ? auth_meta(s, db_id, &gen) : KITH_EINVAL;
+    /* One read transaction: the generation, the rows and the stored MAC must come from one
+     * snapshot, or a change another process (the CLI beside the daemon) commits between
+     * two of these reads looks like tampering. */
+    int rc = s->vault != NULL ? KITH_OK : KITH_EINVAL;
+    int own_txn = rc == KITH_OK && sqlite3_get_autocommit(s->db);
+    if (own_txn) {
+        rc = exec(s, "BEGIN");
+    }
+    if (rc == KITH_OK) {
+        rc = auth_meta(s, db_id, &gen);
+    }
     if (rc == KITH_OK) {
         rc = table_mac(s, table, db_id, gen, want);
     }
@@ -789,6 +799,9 @@ auth_check(kith_store_t *s, int table)
     if (rc == KITH_OK &&
         (have.len != KITH_ROW_MAC_LEN || sodium_memcmp(have.data, want, KITH_ROW_MAC_LEN) != 0)) {
         rc = KITH_ETAMPER;
+    }
+    if (own_txn && !sqlite3_get_autocommit(s->db)) {
+        exec(s, "COMMIT"); /* it only read */
     }
     kith_buf_close(&have);
     return rc;
