@@ -1,8 +1,10 @@
 /*
  * Tests for the store (src/store/store.c), each in a fresh temporary directory: opening
  * and migrations, settings and the clock, ops and folded records, search and reference
- * resolution, peers and shares, transactions, and that no field text reaches the disk
- * in the clear.
+ * resolution, peers and shares, transactions, that no field text reaches the disk in
+ * the clear, and that rows changed, added or put back with sqlite3 behind the store's back
+ * are refused (KITH_ETAMPER), reported by kith_store_check() and put right by
+ * kith_store_auth_repair().
  */
 #include "check.h"
 
@@ -1402,6 +1404,743 @@ former_member_receives(void **state)
     kith_buf_close(&older);
 }
 
+/* ---- tests: tampering with the authenticated rows ----------------------------------- */
+
+/* A second connection to the fixture's database, as someone who can write the file but
+ * not read the identity: it edits rows between the store's operations. Its temporary
+ * tables (this connection's alone) keep rows it copied, to put back later. */
+static sqlite3 *
+tamper_open(const fixture_t *f)
+{
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void tamper(sqlite3 *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+tamper(sqlite3 *db, const char *fmt, ...)
+{
+    char sql[2048], *err = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        print_error("%s: %s\n", sql, err);
+        sqlite3_free(err);
+        fail();
+    }
+}
+
+/* The integer that one SELECT returns. */
+static int64_t tamper_int(sqlite3 *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int64_t
+tamper_int(sqlite3 *db, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* An SQL blob literal, x'...', of n bytes (n <= 32). */
+typedef struct {
+    char s[2 * 32 + 4];
+} hexlit_t;
+
+static hexlit_t
+hexlit(const uint8_t *p, size_t n)
+{
+    hexlit_t h;
+    h.s[0] = 'x';
+    h.s[1] = '\'';
+    sodium_bin2hex(h.s + 2, sizeof(h.s) - 3, p, n);
+    strcat(h.s, "'");
+    return h;
+}
+
+/* The set offered to peer (not a self peer); *n gets its size. */
+static int
+offered(fixture_t *f, const kith_identity_t *peer, size_t *n)
+{
+    kith_item_t *items = NULL;
+    uint8_t(*recs)[KITH_REC_ID_LEN] = NULL;
+    uint64_t seq = 0;
+    *n = 0;
+    int rc = kith_store_sync_items(f->s, peer->pk, 0, &items, &recs, n, &seq);
+    if (rc != KITH_OK) {
+        assert_null(items);
+        assert_null(recs);
+        ASSERT_EQ(*n, 0);
+    }
+    free(items);
+    free(recs);
+    return rc;
+}
+
+/* Pushes to peer (not a self peer) every op after after_seq; *pushed counts the ops handed
+ * over before it stopped, *last is the last sequence number handed over. */
+static int
+pushed(fixture_t *f, const kith_identity_t *peer, uint64_t after_seq, size_t *n, uint64_t *last)
+{
+    uint8_t seen[8][KITH_HASH_LEN];
+    void *ctx[2] = {seen, n};
+    *n = 0;
+    return kith_store_ops_since(f->s, peer->pk, 0, after_seq, 100, count_seq_op, ctx, last);
+}
+
+/* owner_id's record, as the owner's node received it from editor_id: a creation op (h[0],
+ * sequence number 1 in a fresh store) and an audience op (h[1], 2) sharing it with aud
+ * (NULL-terminated, editor_id among them). */
+static void
+shared_record(fixture_t *f, uint8_t rec[KITH_REC_ID_LEN], uint8_t nonce_byte,
+              const uint8_t *const *aud, uint8_t h[2][KITH_HASH_LEN])
+{
+    uint8_t nonce[8];
+    memset(nonce, nonce_byte, sizeof(nonce));
+    kith_op_rec_id_make(owner_id->pk, nonce, rec);
+    kith_buf_t ops[2];
+    sign_op(&ops[0], owner_id, rec, HLC(1000, 0), KITH_KIND_PERSON, NULL, NULL, h[0]);
+    sign_op(&ops[1], owner_id, rec, HLC(1100, 0), -1, NULL, aud, h[1]);
+    kith_apply_stats_t st = receive(f, owner_id, editor_id, ops, 2);
+    ASSERT_EQ(st.accepted, 2);
+    kith_buf_close(&ops[0]);
+    kith_buf_close(&ops[1]);
+}
+
+/* Signs op by id and stores it as a local change; its hash goes to hash. */
+static void
+put_local(fixture_t *f, const kith_identity_t *id, const kith_op_t *op, uint8_t hash[KITH_HASH_LEN])
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    int added = 0;
+    ASSERT_OK(kith_op_sign(op, id, &b, hash));
+    ASSERT_OK(kith_store_begin(f->s));
+    ASSERT_OK(kith_store_put_op(f->s, b.data, b.len, op, hash, &added));
+    ASSERT_OK(kith_store_commit(f->s));
+    ASSERT_EQ(added, 1);
+    kith_buf_close(&b);
+}
+
+/* What kith_store_check() and kith_store_auth_repair() report, one line each. */
+typedef struct {
+    int n;
+    char text[4096];
+} lines_t;
+
+static void
+lines_cb(void *ctx, const char *line)
+{
+    lines_t *l = ctx;
+    size_t len = strlen(l->text);
+    snprintf(l->text + len, sizeof(l->text) - len, "%s\n", line);
+    l->n++;
+}
+
+/* The number of problems kith_store_check() finds; they go to l (may be NULL). */
+static uint64_t
+problems(fixture_t *f, lines_t *l)
+{
+    lines_t scratch;
+    if (l == NULL) {
+        l = &scratch;
+    }
+    memset(l, 0, sizeof(*l));
+    kith_store_check_t c;
+    ASSERT_OK(kith_store_check(f->s, lines_cb, l, &c));
+    ASSERT_EQ(c.problems, (uint64_t) l->n);
+    return c.problems;
+}
+
+/* (a) An audience row that shares a record with someone its ops did not: the set offered
+ * to that key, and every push to it, is refused; a member no tampered row concerns is
+ * still served. */
+static void
+tamper_audience_row_added(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], h[2][KITH_HASH_LEN];
+    const uint8_t *editor_only[] = {editor_id->pk, NULL};
+    shared_record(f, rec, 0xa0, editor_only, h);
+    size_t n = 0, n_pushed = 0;
+    uint64_t last = 0;
+    ASSERT_OK(offered(f, other_id, &n));
+    ASSERT_EQ(n, 0);
+    ASSERT_OK(offered(f, editor_id, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(problems(f, NULL), 0);
+
+    hexlit_t r = hexlit(rec, KITH_REC_ID_LEN), other = hexlit(other_id->pk, KITH_PK_LEN),
+             editor = hexlit(editor_id->pk, KITH_PK_LEN);
+    sqlite3 *db = tamper_open(f);
+    /* Without a MAC, with a made-up one, and with the MAC of the editor's row. */
+    const char *macs[] = {"NULL", "randomblob(16)", "(SELECT mac FROM audience WHERE member = %s)"};
+    for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+        char mac[200];
+        snprintf(mac, sizeof(mac), macs[i], editor.s);
+        tamper(db, "INSERT INTO audience(rec, member, role, mac) VALUES(%s, %s, 2, %s)", r.s,
+               other.s, mac);
+        ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+        ASSERT_ERR(pushed(f, other_id, 0, &n_pushed, &last), KITH_ETAMPER);
+        ASSERT_EQ(n_pushed, 0);
+        ASSERT_EQ(last, 0);
+        /* The editor's rows are untouched: it is served as before. */
+        ASSERT_OK(offered(f, editor_id, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_OK(pushed(f, editor_id, 0, &n_pushed, &last));
+        ASSERT_EQ(n_pushed, 2);
+        ASSERT_EQ(last, 2);
+        /* So is the owner, for its own record. */
+        ASSERT_OK(offered(f, owner_id, &n));
+        ASSERT_EQ(n, 2);
+        lines_t l;
+        ASSERT_EQ(problems(f, &l), 1);
+        assert_non_null(strstr(l.text, "audience"));
+        tamper(db, "DELETE FROM audience WHERE member = %s", other.s);
+        ASSERT_OK(offered(f, other_id, &n));
+        ASSERT_EQ(n, 0);
+    }
+    /* A tampered row that does concern the editor: its role raised. Now it is refused. */
+    tamper(db, "UPDATE audience SET role = role + 1 WHERE member = %s", editor.s);
+    ASSERT_ERR(offered(f, editor_id, &n), KITH_ETAMPER);
+    ASSERT_ERR(pushed(f, editor_id, 0, &n_pushed, &last), KITH_ETAMPER);
+    ASSERT_EQ(n_pushed, 0);
+    tamper(db, "UPDATE audience SET role = role - 1 WHERE member = %s", editor.s);
+    ASSERT_OK(offered(f, editor_id, &n));
+    /* The record handed to another owner: the set offered to that owner is refused. */
+    tamper(db, "UPDATE records SET owner = %s WHERE id = %s", other.s, r.s);
+    ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+    ASSERT_ERR(pushed(f, other_id, 0, &n_pushed, &last), KITH_ETAMPER);
+    /* An audience row for a record whose records row is gone: nothing vouches for the
+     * record, so the set is refused (and pushes, which join the records row, find none). */
+    tamper(db,
+           "DELETE FROM records WHERE id = %s;"
+           "INSERT INTO audience(rec, member, role, mac) VALUES(%s, %s, 2, NULL)",
+           r.s, r.s, other.s);
+    ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+    ASSERT_OK(pushed(f, other_id, 0, &n_pushed, &last));
+    ASSERT_EQ(n_pushed, 0);
+    sqlite3_close(db);
+}
+
+/* (b) A private op marked shared (and other columns of an op row changed): it no longer
+ * unseals, so it is never read, let alone pushed. */
+static void
+tamper_op_private_flipped(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], h[2][KITH_HASH_LEN], hp[KITH_HASH_LEN];
+    const uint8_t *editor_only[] = {editor_id->pk, NULL};
+    shared_record(f, rec, 0xb0, editor_only, h);
+    kith_op_t op;
+    new_op(&op, rec, owner_id, owner_id, HLC(1200, 0));
+    op.private = 1;
+    op_str(&op, "note", "the owner's private note");
+    put_local(f, owner_id, &op, hp);
+    kith_op_close(&op);
+    size_t n = 0;
+    uint64_t last = 0;
+    ASSERT_OK(pushed(f, editor_id, 0, &n, &last));
+    ASSERT_EQ(n, 2); /* not the private op */
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_store_op_get(f->s, hp, &b));
+
+    sqlite3 *db = tamper_open(f);
+    hexlit_t p = hexlit(hp, KITH_HASH_LEN), shared = hexlit(h[1], KITH_HASH_LEN);
+    tamper(db, "UPDATE ops SET private = 0 WHERE hash = %s", p.s);
+    b.len = 0;
+    ASSERT_ERR(kith_store_op_get(f->s, hp, &b), KITH_ETAMPER);
+    /* The other ops still read. */
+    ASSERT_OK(kith_store_op_get(f->s, h[0], &b));
+    /* A push to the editor stops at it, after the two shared ops. */
+    ASSERT_ERR(pushed(f, editor_id, 0, &n, &last), KITH_ETAMPER);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(last, 2);
+    /* And the record cannot be folded from its ops any more. */
+    kith_op_list_t list;
+    ASSERT_ERR(kith_store_load_ops(f->s, rec, &list), KITH_ETAMPER);
+    lines_t l;
+    ASSERT_EQ(problems(f, &l), 1);
+    assert_non_null(strstr(l.text, "does not unseal"));
+    tamper(db, "UPDATE ops SET private = 1 WHERE hash = %s", p.s);
+    b.len = 0;
+    ASSERT_OK(kith_store_op_get(f->s, hp, &b));
+
+    /* A shared op marked private, moved to another record or author, or to another time:
+     * the same. Each edit is undone by putting the row back as it was. */
+    hexlit_t other_rec = hexlit(h[0], KITH_REC_ID_LEN), other = hexlit(other_id->pk, KITH_PK_LEN);
+    const char *edits[] = {"private = 1", "rec = %s", "author = %s", "hlc = hlc + 1"};
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char set[200];
+        snprintf(set, sizeof(set), edits[i], i == 1 ? other_rec.s : other.s);
+        tamper(db, "CREATE TEMP TABLE saved AS SELECT * FROM ops WHERE hash = %s", shared.s);
+        tamper(db, "UPDATE ops SET %s WHERE hash = %s", set, shared.s);
+        b.len = 0;
+        ASSERT_ERR(kith_store_op_get(f->s, h[1], &b), KITH_ETAMPER);
+        tamper(db,
+               "DELETE FROM ops WHERE hash = %s; INSERT INTO ops SELECT * FROM saved;"
+               "DROP TABLE saved",
+               shared.s);
+        b.len = 0;
+        ASSERT_OK(kith_store_op_get(f->s, h[1], &b));
+    }
+    ASSERT_EQ(problems(f, NULL), 0);
+    kith_buf_close(&b);
+    sqlite3_close(db);
+}
+
+/* (c) A peers row that makes a stranger one of this user's own devices (self = 1): the
+ * whole peer list is refused, whatever the MAC in the row. */
+static void
+tamper_self_peer_added(void **state)
+{
+    fixture_t *f = *state;
+    kith_peer_t bob = peer("bob", 0xb0, "sales");
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    kith_peer_t got, *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    uint8_t mallory[KITH_PK_LEN];
+    memset(mallory, 0xee, sizeof(mallory));
+    hexlit_t m = hexlit(mallory, KITH_PK_LEN);
+    sqlite3 *db = tamper_open(f);
+    const char *macs[] = {"NULL", "randomblob(16)", "(SELECT mac FROM peers WHERE name = 'bob')"};
+    for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+        tamper(db,
+               "INSERT INTO peers(name, key, groups, addr, self, added, last_seen, last_addr, "
+               "mac) VALUES('laptop', %s, '', '', 1, 1234567, 0, '', %s)",
+               m.s, macs[i]);
+        ASSERT_ERR(kith_store_peer_get_by_key(f->s, mallory, &got), KITH_ETAMPER);
+        /* Not only the row itself: every lookup reads a table that does not check. */
+        ASSERT_ERR(kith_store_peer_get_by_key(f->s, bob.key, &got), KITH_ETAMPER);
+        ASSERT_ERR(kith_store_peer_get(f->s, "bob", &got), KITH_ETAMPER);
+        list = (kith_peer_t *) (uintptr_t) 1;
+        n = 99;
+        ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+        assert_null(list);
+        ASSERT_EQ(n, 0);
+        /* Nor is a change made on top of it, which would vouch for the row. */
+        kith_peer_t carol = peer("carol", 0xc0, "");
+        ASSERT_ERR(kith_store_peer_add(f->s, &carol), KITH_ETAMPER);
+        ASSERT_EQ(tamper_int(db, "SELECT count(*) FROM peers WHERE name = 'carol'"), 0);
+        tamper(db, "DELETE FROM peers WHERE name = 'laptop'");
+        ASSERT_OK(kith_store_peer_get_by_key(f->s, bob.key, &got));
+        kith_peer_close(&got);
+    }
+    /* bob made an own device: the same. */
+    tamper(db, "UPDATE peers SET self = 1 WHERE name = 'bob'");
+    ASSERT_ERR(kith_store_peer_get_by_key(f->s, bob.key, &got), KITH_ETAMPER);
+    ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+    lines_t l;
+    ASSERT_EQ(problems(f, &l), 2); /* the row, and the table as a whole */
+    assert_non_null(strstr(l.text, "peers 'bob'"));
+    tamper(db, "UPDATE peers SET self = 0 WHERE name = 'bob'");
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, bob.key, &got));
+    kith_peer_close(&got);
+    /* When it was last seen, and where, decide nothing and are not covered. */
+    tamper(db, "UPDATE peers SET last_seen = 99, last_addr = '198.51.100.7:1' WHERE name = 'bob'");
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, bob.key, &got));
+    ASSERT_EQ(got.last_seen_ms, 99);
+    kith_peer_close(&got);
+    sqlite3_close(db);
+}
+
+/* (d) A peer removed with kith, then put back with sqlite3 as its row was, MAC and all:
+ * the row checks, the peer list as a whole does not. */
+static void
+tamper_peer_put_back(void **state)
+{
+    fixture_t *f = *state;
+    kith_peer_t bob = peer("bob", 0xb0, "sales"), alice = peer("alice", 0xa1, "");
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    ASSERT_OK(kith_store_peer_add(f->s, &alice));
+    sqlite3 *db = tamper_open(f);
+    tamper(db, "CREATE TEMP TABLE old_bob AS SELECT * FROM peers WHERE name = 'bob'");
+    ASSERT_OK(kith_store_peer_remove(f->s, "bob"));
+    kith_peer_t got, *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    ASSERT_EQ(n, 1);
+    kith_peers_free(list, n);
+
+    tamper(db, "INSERT INTO peers SELECT * FROM old_bob");
+    ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+    ASSERT_ERR(kith_store_peer_get_by_key(f->s, bob.key, &got), KITH_ETAMPER);
+    ASSERT_ERR(kith_store_peer_get(f->s, "alice", &got), KITH_ETAMPER);
+    lines_t l;
+    ASSERT_EQ(problems(f, &l), 1);
+    assert_non_null(strstr(l.text, "peer list as a whole"));
+    /* It stays caught across a reopen. */
+    reopen(f);
+    ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+
+    /* A row deleted outside kith is caught the same way; putting back exactly what was
+     * there undoes it. */
+    tamper(db, "DELETE FROM peers WHERE name = 'bob'");
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    tamper(db, "CREATE TEMP TABLE old_alice AS SELECT * FROM peers WHERE name = 'alice';"
+               "DELETE FROM peers WHERE name = 'alice'");
+    ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+    ASSERT_ERR(kith_store_peer_get_by_key(f->s, alice.key, &got), KITH_ETAMPER);
+    tamper(db, "INSERT INTO peers SELECT * FROM old_alice");
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, alice.key, &got));
+    kith_peer_close(&got);
+    ASSERT_EQ(problems(f, NULL), 0);
+    sqlite3_close(db);
+}
+
+/* (e) Repair: the flipped private mark goes back, rows kith did not write go, everything
+ * derived is derived again, and afterwards the store checks clean. */
+static void
+tamper_repaired(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], h[2][KITH_HASH_LEN], hp[KITH_HASH_LEN];
+    const uint8_t *editor_only[] = {editor_id->pk, NULL};
+    shared_record(f, rec, 0xe0, editor_only, h);
+    kith_op_t op;
+    new_op(&op, rec, owner_id, owner_id, HLC(1200, 0));
+    op.private = 1;
+    op_str(&op, "note", "the owner's private note");
+    put_local(f, owner_id, &op, hp);
+    kith_op_close(&op);
+    kith_peer_t bob = peer("bob", 0xb0, "sales");
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    kith_share_target_t sales = group_target("sales");
+    ASSERT_OK(kith_store_share_set(f->s, rec, &sales, KITH_ROLE_READER));
+    ASSERT_EQ(problems(f, NULL), 0);
+
+    /* Everything at once: an audience row, a private op marked shared, a stranger as an
+     * own device, and a share with the stranger. */
+    uint8_t mallory[KITH_PK_LEN];
+    memset(mallory, 0xee, sizeof(mallory));
+    hexlit_t r = hexlit(rec, KITH_REC_ID_LEN), other = hexlit(other_id->pk, KITH_PK_LEN),
+             m = hexlit(mallory, KITH_PK_LEN), p = hexlit(hp, KITH_HASH_LEN);
+    sqlite3 *db = tamper_open(f);
+    tamper(db, "INSERT INTO audience(rec, member, role, mac) VALUES(%s, %s, 2, NULL)", r.s,
+           other.s);
+    tamper(db, "UPDATE ops SET private = 0 WHERE hash = %s", p.s);
+    tamper(db,
+           "INSERT INTO peers(name, key, groups, addr, self, added, last_seen, last_addr, mac) "
+           "VALUES('laptop', %s, '', '', 1, 0, 0, '', NULL)",
+           m.s);
+    tamper(db, "INSERT INTO shares(rec, target, role, mac) VALUES(%s, %s, 2, randomblob(16))", r.s,
+           m.s);
+    size_t n = 0;
+    ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+    kith_peer_t *list = NULL;
+    ASSERT_ERR(kith_store_peer_list(f->s, &list, &n), KITH_ETAMPER);
+    shares_t sh = {0};
+    ASSERT_ERR(kith_store_share_foreach(f->s, rec, share_cb, &sh), KITH_ETAMPER);
+    lines_t l;
+    /* The audience row, the op, the peer row, the share row, and both tables as wholes. */
+    ASSERT_EQ(problems(f, &l), 6);
+
+    uint64_t fixed = 0;
+    memset(&l, 0, sizeof(l));
+    ASSERT_OK(kith_store_auth_repair(f->s, lines_cb, &l, &fixed));
+    ASSERT_EQ(fixed, 3);
+    ASSERT_EQ(l.n, 3);
+    assert_non_null(strstr(l.text, "put its private mark back"));
+    assert_non_null(strstr(l.text, "removed peer laptop"));
+    assert_non_null(strstr(l.text, "removed a share of record"));
+    if (problems(f, &l) != 0) {
+        print_error("after the repair:\n%s", l.text);
+        fail();
+    }
+    /* Each part works again, and is as kith wrote it. */
+    ASSERT_EQ(tamper_int(db, "SELECT private FROM ops WHERE hash = %s", p.s), 1);
+    ASSERT_EQ(tamper_int(db, "SELECT count(*) FROM audience WHERE member = %s", other.s), 0);
+    ASSERT_EQ(tamper_int(db, "SELECT count(*) FROM peers WHERE self = 1"), 0);
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(kith_store_op_get(f->s, hp, &b));
+    kith_buf_close(&b);
+    ASSERT_OK(offered(f, other_id, &n));
+    ASSERT_EQ(n, 0);
+    ASSERT_OK(offered(f, editor_id, &n));
+    ASSERT_EQ(n, 2);
+    uint64_t last = 0;
+    ASSERT_OK(pushed(f, editor_id, 0, &n, &last));
+    ASSERT_EQ(n, 2);
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0].name, "bob");
+    kith_peers_free(list, n);
+    memset(&sh, 0, sizeof(sh));
+    ASSERT_OK(kith_store_share_foreach(f->s, rec, share_cb, &sh));
+    ASSERT_EQ(sh.n, 1);
+    assert_true(kith_share_target_eq(&sh.targets[0], &sales));
+    kith_record_t rr;
+    ASSERT_OK(kith_store_record_get(f->s, rec, &rr));
+    ASSERT_STREQ(kith_record_field(&rr, "note")->value.str, "the owner's private note");
+    kith_record_close(&rr);
+    /* And it stays so across a reopen, which checks the marker. */
+    reopen(f);
+    ASSERT_EQ(problems(f, NULL), 0);
+    /* Repairing a clean store changes nothing. */
+    ASSERT_OK(kith_store_auth_repair(f->s, lines_cb, &l, &fixed));
+    ASSERT_EQ(fixed, 0);
+    sqlite3_close(db);
+}
+
+/* (f) The marker that says a store's rows are authenticated: removed, a store that was
+ * authenticated before is refused (allow = 0); changed, it is refused either way. */
+static void
+tamper_auth_marker(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0xf0, 0, 0);
+    create_record(f->s, id, "Marker Test", HLC(1000, 0));
+    kith_store_upgrade_t up;
+    ASSERT_OK(kith_store_auth_upgrade(f->s, 0, &up));
+    ASSERT_EQ(up.upgraded, 0);
+    sqlite3 *db = tamper_open(f);
+    tamper(db, "CREATE TEMP TABLE old_meta AS SELECT * FROM meta");
+
+    tamper(db, "DELETE FROM meta WHERE key = 'auth'");
+    ASSERT_ERR(kith_store_auth_upgrade(f->s, 0, &up), KITH_ETAMPER);
+    ASSERT_EQ(up.upgraded, 0);
+    lines_t l;
+    ASSERT_EQ(problems(f, &l), 1);
+    assert_non_null(strstr(l.text, "marker"));
+    /* Even allowed, the ops give it away: they are sealed the new way already. Nothing
+     * is vouched for, and the marker stays missing. */
+    ASSERT_ERR(kith_store_auth_upgrade(f->s, 1, &up), KITH_ETAMPER);
+    ASSERT_EQ(up.upgraded, 0);
+    ASSERT_EQ(tamper_int(db, "SELECT count(*) FROM meta WHERE key = 'auth'"), 0);
+
+    /* A marker that does not check, and a database id changed under a good marker. */
+    const char *edits[] = {
+        "INSERT INTO meta VALUES('auth', randomblob(16))",
+        "INSERT INTO meta VALUES('auth', x'')",
+        "INSERT INTO meta SELECT key, value FROM old_meta WHERE key = 'auth';"
+        "UPDATE meta SET value = randomblob(16) WHERE key = 'db_id'",
+        "INSERT INTO meta SELECT key, value FROM old_meta WHERE key = 'auth';"
+        "DELETE FROM meta WHERE key = 'db_id'",
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        tamper(db,
+               "DELETE FROM meta; INSERT INTO meta SELECT * FROM old_meta;"
+               "DELETE FROM meta WHERE key = 'auth'; %s",
+               edits[i]);
+        ASSERT_ERR(kith_store_auth_upgrade(f->s, 0, &up), KITH_ETAMPER);
+        ASSERT_ERR(kith_store_auth_upgrade(f->s, 1, &up), KITH_ETAMPER);
+        ASSERT_EQ(problems(f, NULL) > 0, 1);
+    }
+    /* Put back as it was, it checks again. */
+    tamper(db, "DELETE FROM meta; INSERT INTO meta SELECT * FROM old_meta");
+    ASSERT_OK(kith_store_auth_upgrade(f->s, 0, &up));
+    ASSERT_EQ(problems(f, NULL), 0);
+    /* doctor --repair writes a new marker for a missing one. */
+    tamper(db, "DELETE FROM meta WHERE key = 'auth'");
+    uint64_t fixed = 0;
+    memset(&l, 0, sizeof(l));
+    ASSERT_OK(kith_store_auth_repair(f->s, lines_cb, &l, &fixed));
+    ASSERT_OK(kith_store_auth_upgrade(f->s, 0, &up));
+    ASSERT_EQ(problems(f, NULL), 0);
+    sqlite3_close(db);
+}
+
+/* (g) A record taken back in time: its records row and audience rows as they were before
+ * a later op, which stays. Each row checks on its own; the record row's fold sequence
+ * number is older than the op, so a push to an audience member stops at that op. */
+static void
+tamper_record_rolled_back(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], h[2][KITH_HASH_LEN], later[KITH_HASH_LEN];
+    const uint8_t *both[] = {other_id->pk, editor_id->pk, NULL},
+                  *editor_only[] = {editor_id->pk, NULL};
+    shared_record(f, rec, 0x90, both, h);
+    sqlite3 *db = tamper_open(f);
+    hexlit_t r = hexlit(rec, KITH_REC_ID_LEN);
+    tamper(db,
+           "CREATE TEMP TABLE old_rec AS SELECT * FROM records WHERE id = %s;"
+           "CREATE TEMP TABLE old_aud AS SELECT * FROM audience WHERE rec = %s",
+           r.s, r.s);
+    /* The later op (sequence number 3) takes other_id out of the audience. */
+    kith_buf_t removal;
+    sign_op(&removal, owner_id, rec, HLC(1300, 0), -1, NULL, editor_only, later);
+    kith_apply_stats_t st = receive(f, owner_id, editor_id, &removal, 1);
+    ASSERT_EQ(st.accepted, 1);
+    kith_buf_close(&removal);
+    size_t n = 0;
+    uint64_t last = 0;
+    ASSERT_OK(pushed(f, editor_id, 0, &n, &last));
+    ASSERT_EQ(n, 3);
+    ASSERT_OK(pushed(f, other_id, 0, &n, &last));
+    ASSERT_EQ(n, 1); /* only the op that removed it */
+    ASSERT_EQ(last, 3);
+
+    /* Back to before it: other_id in the audience again, the op kept. */
+    tamper(db,
+           "DELETE FROM records WHERE id = %s; INSERT INTO records SELECT * FROM old_rec;"
+           "DELETE FROM audience WHERE rec = %s; INSERT INTO audience SELECT * FROM old_aud;"
+           "DELETE FROM former WHERE rec = %s",
+           r.s, r.s, r.s);
+    ASSERT_EQ(tamper_int(db, "SELECT count(*) FROM ops WHERE rec = %s", r.s), 3);
+    /* Pushes reach the two older ops, then stop at the later one. */
+    ASSERT_ERR(pushed(f, editor_id, 0, &n, &last), KITH_ETAMPER);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(last, 2);
+    ASSERT_ERR(pushed(f, editor_id, 2, &n, &last), KITH_ETAMPER);
+    ASSERT_EQ(n, 0);
+    ASSERT_ERR(pushed(f, other_id, 0, &n, &last), KITH_ETAMPER);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(last, 2);
+    /* Nor is the set offered to either of them built on the old rows. */
+    ASSERT_ERR(offered(f, editor_id, &n), KITH_ETAMPER);
+    ASSERT_ERR(offered(f, other_id, &n), KITH_ETAMPER);
+    /* kith doctor, which the refusal sends the user to, must see it too. */
+    lines_t l;
+    ASSERT_EQ(problems(f, &l), 1);
+    assert_non_null(strstr(l.text, "records"));
+    /* And the repair rebuilds the record from its ops. */
+    uint64_t fixed = 0;
+    ASSERT_OK(kith_store_auth_repair(f->s, lines_cb, &l, &fixed));
+    ASSERT_EQ(problems(f, NULL), 0);
+    ASSERT_OK(pushed(f, editor_id, 0, &n, &last));
+    ASSERT_EQ(n, 3);
+    ASSERT_OK(pushed(f, other_id, 0, &n, &last));
+    ASSERT_EQ(n, 1);
+    sqlite3_close(db);
+}
+
+/* ---- tests: a change committed by another process while the store checks ----------- */
+
+/* Another process (the CLI beside the daemon) commits a legitimate change, through kith,
+ * just as this store starts the statement whose SQL is `when`: an SQLite trace callback on
+ * the store's connection, installed by an auto extension, makes the change from a second
+ * connection before that statement takes its read snapshot. */
+static struct {
+    const char *when; /* SQL text, as prepared by the store */
+    const char *path;
+    kith_vault_t *vault;
+    int skip; /* statements with that SQL to let pass first */
+    int armed, fired, rc;
+} race;
+
+static int
+race_trace(unsigned type, void *ctx, void *p, void *x)
+{
+    (void) ctx;
+    (void) x;
+    const char *sql = type == SQLITE_TRACE_STMT ? sqlite3_sql((sqlite3_stmt *) p) : NULL;
+    if (!race.armed || sql == NULL || strcmp(sql, race.when) != 0 || race.skip-- > 0) {
+        return 0;
+    }
+    race.armed = 0;
+    kith_store_t *other = NULL;
+    char err[256];
+    race.rc = kith_store_open(race.path, 0, &other, err, sizeof(err));
+    if (race.rc == KITH_OK) {
+        kith_store_set_vault(other, race.vault);
+        kith_peer_t dave = peer("dave", 0xd0, "");
+        race.rc = kith_store_peer_add(other, &dave);
+    }
+    kith_store_close(other);
+    race.fired = 1;
+    return 0;
+}
+
+static int
+race_hook(sqlite3 *db, char **err, const struct sqlite3_api_routines *api)
+{
+    (void) err;
+    (void) api;
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, race_trace, NULL);
+    return SQLITE_OK;
+}
+
+static void
+race_arm(fixture_t *f, const char *when, int skip)
+{
+    race.when = when;
+    race.skip = skip;
+    race.path = f->db;
+    race.vault = f->vault;
+    race.fired = 0;
+    race.rc = KITH_EINVAL;
+    race.armed = 1;
+}
+
+static void
+race_disarm(fixture_t *f)
+{
+    ASSERT_EQ(race.fired, 1);
+    ASSERT_OK(race.rc);
+    kith_peer_t got;
+    ASSERT_OK(kith_store_peer_get(f->s, "dave", &got));
+    kith_peer_close(&got);
+    ASSERT_OK(kith_store_peer_remove(f->s, "dave"));
+}
+
+/* The generation, the rows and the table MAC are read as one snapshot: a peer added by
+ * another process between them is not tampering. */
+static void
+checks_read_one_snapshot(void **state)
+{
+    fixture_t *f = *state;
+    kith_peer_t bob = peer("bob", 0xb0, "sales");
+    ASSERT_OK(kith_store_peer_add(f->s, &bob));
+    kith_share_target_t sales = group_target("sales");
+    uint8_t id[KITH_REC_ID_LEN];
+    rec_id(id, 0x5a, 0, 0);
+    ASSERT_OK(kith_store_share_set(f->s, id, &sales, KITH_ROLE_READER));
+    ASSERT_EQ(sqlite3_auto_extension((void (*)(void)) race_hook), SQLITE_OK);
+    reopen(f); /* its connection gets the trace */
+    static const char *peers_rows =
+        "SELECT name, key, groups, addr, self, added, mac FROM peers ORDER BY key";
+    static const char *shares_rows =
+        "SELECT rec, target, role, mac FROM shares ORDER BY rec, target";
+    static const char *meta_read = "SELECT value FROM meta WHERE key=?";
+
+    kith_peer_t *list = NULL, got;
+    size_t n = 0;
+    race_arm(f, peers_rows, 0);
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    race_disarm(f);
+
+    reopen(f); /* a fresh connection checks the peer list again */
+    race_arm(f, peers_rows, 0);
+    ASSERT_OK(kith_store_peer_get_by_key(f->s, bob.key, &got));
+    kith_peer_close(&got);
+    race_disarm(f);
+
+    race_arm(f, shares_rows, 0);
+    shares_t sh = {0};
+    ASSERT_OK(kith_store_share_foreach(f->s, NULL, share_cb, &sh));
+    ASSERT_EQ(sh.n, 1);
+    race_disarm(f);
+
+    /* Between the rows and the stored table MAC: the third meta read of a check (db_id,
+     * auth_gen, peers_auth). */
+    reopen(f);
+    race_arm(f, meta_read, 2);
+    ASSERT_OK(kith_store_peer_list(f->s, &list, &n));
+    kith_peers_free(list, n);
+    race_disarm(f);
+    sqlite3_reset_auto_extension();
+}
+
 /* ---- tests: transactions and data at rest ------------------------------------------- */
 
 static void
@@ -1563,6 +2302,14 @@ main(void)
         T(migrates_share_names_to_keys),
         T(former_members_offered),
         T(former_member_receives),
+        T(tamper_audience_row_added),
+        T(tamper_op_private_flipped),
+        T(tamper_self_peer_added),
+        T(tamper_peer_put_back),
+        T(tamper_repaired),
+        T(tamper_auth_marker),
+        T(tamper_record_rolled_back),
+        T(checks_read_one_snapshot),
         T(rollback_undoes_put),
         T(nothing_in_the_clear),
     };
