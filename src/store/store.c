@@ -2816,28 +2816,39 @@ peer_get(kith_store_t *s, const char *sql, const void *arg, int arg_len, kith_pe
 {
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof(*out));
-    /* The whole table checks, not just this row: a peer put back after `peer rm`, with
-     * the MAC its row once had, is caught. The cost is the same whether or not the key
-     * is known (docs/THREATS.md, a stranger who connects). */
-    int rc = auth_check_table(s, "peers");
+    /* One read transaction: the row is read first, which fixes the snapshot, and then the
+     * whole table checks in that same snapshot, not just this row: a peer put back after
+     * `peer rm`, with the MAC its row once had, is caught. The cost is the same whether or
+     * not the key is known (docs/THREATS.md, a stranger who connects). */
+    int own_txn = sqlite3_get_autocommit(s->db);
+    int rc = own_txn ? exec(s, "BEGIN") : KITH_OK;
     if (rc == KITH_OK) {
         rc = prepare(s, sql, &st);
     }
-    if (rc != KITH_OK) {
-        return rc;
+    if (rc == KITH_OK) {
+        if (arg_len < 0) {
+            sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_blob(st, 1, arg, arg_len, SQLITE_STATIC);
+        }
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            rc = read_peer(s, st, out);
+        } else {
+            rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+        }
+        release(s, st);
     }
-    if (arg_len < 0) {
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_blob(st, 1, arg, arg_len, SQLITE_STATIC);
+    if (rc == KITH_OK || rc == KITH_ENOTFOUND) {
+        int trc = auth_check_table(s, "peers");
+        if (trc != KITH_OK) {
+            kith_peer_close(out);
+            rc = trc;
+        }
     }
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        rc = read_peer(s, st, out);
-    } else {
-        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : KITH_EDB;
+    if (own_txn) {
+        exec(s, "COMMIT");
     }
-    release(s, st);
     return rc;
 }
 
@@ -2853,18 +2864,14 @@ kith_store_peer_get_by_key(kith_store_t *s, const uint8_t key[static KITH_PK_LEN
     return peer_get(s, "SELECT " PEER_COLUMNS " FROM peers WHERE key=?", key, KITH_PK_LEN, out);
 }
 
-int
-kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
+/* Reads every peer row, each checked, into *out. */
+static int
+peer_list_rows(kith_store_t *s, kith_peer_t **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     kith_peer_t *list = NULL;
     size_t count = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = auth_check_table(s, "peers");
-    if (rc == KITH_OK) {
-        rc = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", &st);
-    }
+    int rc = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", &st);
     if (rc != KITH_OK) {
         return rc;
     }
@@ -2893,6 +2900,28 @@ kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
     *out = list;
     *n = count;
     return KITH_OK;
+}
+
+int
+kith_store_peer_list(kith_store_t *s, kith_peer_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    /* As peer_get(): the rows, then the table's check, in one snapshot. */
+    int own_txn = sqlite3_get_autocommit(s->db);
+    int rc = own_txn ? exec(s, "BEGIN") : KITH_OK;
+    if (rc == KITH_OK) {
+        rc = peer_list_rows(s, out, n);
+    }
+    if (rc == KITH_OK && (rc = auth_check_table(s, "peers")) != KITH_OK) {
+        kith_peers_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    if (own_txn) {
+        exec(s, "COMMIT");
+    }
+    return rc;
 }
 
 int
