@@ -4,13 +4,14 @@
  *
  * Usage. At start, for every trusted peer, kith_beacon_pair_keys() gives a send key
  * and a recv key (the caller keeps them in sodium_malloc'd memory). Every 30 s the
- * daemon calls kith_beacon_build() with the send keys and sends each datagram; for
- * every datagram it receives it calls kith_beacon_match() with the recv keys and, on
- * KITH_OK, tries a Noise connection to the sender's address and the advertised port.
+ * daemon calls kith_beacon_build() with the send keys, once per source address, and
+ * sends each datagram from that address; for every datagram it receives it calls
+ * kith_beacon_match() with the address it came from and the recv keys and, on KITH_OK,
+ * tries a Noise connection to the sender's address and the advertised port.
  *
- * A beacon only hints where a peer might be. It authenticates nothing about the
- * sender's address (anyone on the LAN can replay a beacon within the time window from
- * another address), so the Noise handshake that follows is what proves who answers.
+ * A beacon only hints where a peer might be. Its tags cover the source address the sender
+ * sends it from (version 2), so a beacon replayed from another address matches no key.
+ * The Noise handshake that follows is what proves who answers.
  *
  * Limits: at most KITH_BEACON_MAX_TAGS tags per datagram; more peers mean more
  * datagrams. Receiving costs one keyed BLAKE2b per recv key whatever the datagram
@@ -22,6 +23,7 @@
  */
 #include "net/beacon.h"
 
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,9 @@
 #define LABEL     "kith beacon v1"
 #define LABEL_LEN (sizeof(LABEL) - 1)
 
-/* Offsets in a datagram. The tags are keyed hashes of bytes [0, TAGGED_LEN). */
+/* Offsets in a datagram. The tags are keyed hashes of bytes [0, TAGGED_LEN) followed by
+ * the 16-byte source address, which is not in the datagram: the receiver takes it from
+ * the IP header. */
 #define OFF_VERSION 0
 #define OFF_NONCE   1
 #define OFF_TIME    17
@@ -39,6 +43,7 @@
 #define OFF_COUNT   27
 #define OFF_TAGS    28
 #define TAGGED_LEN  OFF_COUNT
+#define INPUT_LEN   (TAGGED_LEN + KITH_BEACON_ADDR_LEN)
 
 /* Random bytes drawn per datagram: a nonce, then up to one full datagram of padding. */
 #define RAND_LEN (KITH_BEACON_NONCE_LEN + KITH_BEACON_MAX_TAGS * KITH_BEACON_TAG_LEN)
@@ -134,9 +139,11 @@ cmp_tag(const void *a, const void *b)
 /* Fills one datagram for the k send keys at keys, with randomness from rnd (RAND_LEN). */
 static int
 build_one(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t k, uint16_t port, uint64_t now_s,
-          const uint8_t *rnd, kith_beacon_dgram_t *d)
+          const uint8_t src[static KITH_BEACON_ADDR_LEN], const uint8_t *rnd,
+          kith_beacon_dgram_t *d)
 {
     uint8_t h[crypto_generichash_BYTES];
+    uint8_t input[INPUT_LEN];
     size_t count =
         k + (KITH_BEACON_TAG_QUANTUM - k % KITH_BEACON_TAG_QUANTUM) % KITH_BEACON_TAG_QUANTUM;
     int rc = KITH_ECRYPTO;
@@ -151,10 +158,13 @@ build_one(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t k, uint16_t port, u
     p[OFF_PORT] = (uint8_t) (port >> 8);
     p[OFF_PORT + 1] = (uint8_t) port;
     p[OFF_COUNT] = (uint8_t) count;
+    memcpy(input, p, TAGGED_LEN);
+    memcpy(input + TAGGED_LEN, src, KITH_BEACON_ADDR_LEN);
 
     uint8_t *tags = p + OFF_TAGS;
     for (size_t i = 0; i < k; i++) {
-        if (crypto_generichash(h, sizeof(h), p, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) != 0) {
+        if (crypto_generichash(h, sizeof(h), input, sizeof(input), keys[i], KITH_BEACON_KEY_LEN) !=
+            0) {
             goto out;
         }
         memcpy(tags + i * KITH_BEACON_TAG_LEN, h, KITH_BEACON_TAG_LEN);
@@ -175,8 +185,9 @@ out:
 
 int
 kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
-                          uint64_t now_s, const uint8_t seed[static 32], kith_beacon_dgram_t *out,
-                          size_t cap, size_t *n_out)
+                          uint64_t now_s, const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                          const uint8_t seed[static 32], kith_beacon_dgram_t *out, size_t cap,
+                          size_t *n_out)
 {
     uint8_t rnd[RAND_LEN];
     uint8_t stream_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
@@ -188,7 +199,7 @@ kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_k
         *n_out = n_dgrams;
     }
     if (port == 0 || (keys == NULL && n_keys > 0) || n_out == NULL || cap < n_dgrams ||
-        out == NULL) {
+        out == NULL || src == NULL) {
         goto out;
     }
     /* Spread the peers evenly: the first `extra` datagrams carry one more. */
@@ -204,7 +215,7 @@ kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_k
         if (crypto_stream_chacha20_ietf(rnd, sizeof(rnd), stream_nonce, seed) != 0) {
             goto out;
         }
-        rc = build_one(keys + next, k, port, now_s, rnd, &out[d]);
+        rc = build_one(keys + next, k, port, now_s, src, rnd, &out[d]);
         if (rc != KITH_OK) {
             goto out;
         }
@@ -218,11 +229,12 @@ out:
 
 int
 kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
-                  uint64_t now_s, kith_beacon_dgram_t *out, size_t cap, size_t *n_out)
+                  uint64_t now_s, const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                  kith_beacon_dgram_t *out, size_t cap, size_t *n_out)
 {
     uint8_t seed[32];
     randombytes_buf(seed, sizeof(seed));
-    int rc = kith__beacon_build_seeded(keys, n_keys, port, now_s, seed, out, cap, n_out);
+    int rc = kith__beacon_build_seeded(keys, n_keys, port, now_s, src, seed, out, cap, n_out);
     sodium_memzero(seed, sizeof(seed));
     return rc;
 }
@@ -255,15 +267,17 @@ search(const uint64_t *v, size_t n, uint64_t e)
 }
 
 int
-kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_BEACON_KEY_LEN],
-                  size_t n_keys, uint64_t now_s, size_t *peer_index, uint16_t *port)
+kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t *src,
+                  const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint64_t now_s,
+                  size_t *peer_index, uint16_t *port, uint64_t *time_s)
 {
     uint64_t v[KITH_BEACON_MAX_TAGS];
     uint8_t h[crypto_generichash_BYTES];
+    uint8_t input[INPUT_LEN];
     int rc = KITH_EINVAL;
 
     sodium_memzero(h, sizeof(h));
-    if ((dgram == NULL && len > 0) || (keys == NULL && n_keys > 0)) {
+    if ((dgram == NULL && len > 0) || src == NULL || (keys == NULL && n_keys > 0)) {
         goto out;
     }
     rc = KITH_EPARSE;
@@ -305,8 +319,10 @@ kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_B
     if (skew > KITH_BEACON_WINDOW_S) {
         goto out;
     }
+    memcpy(input, dgram, TAGGED_LEN);
+    memcpy(input + TAGGED_LEN, src, KITH_BEACON_ADDR_LEN);
     for (size_t i = 0; i < n_keys; i++) {
-        if (crypto_generichash(h, sizeof(h), dgram, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) !=
+        if (crypto_generichash(h, sizeof(h), input, sizeof(input), keys[i], KITH_BEACON_KEY_LEN) !=
             0) {
             rc = KITH_ECRYPTO;
             goto out;
@@ -319,6 +335,9 @@ kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_B
             if (port != NULL) {
                 *port = adv_port;
             }
+            if (time_s != NULL) {
+                *time_s = t;
+            }
             rc = KITH_OK;
             goto out;
         }
@@ -327,4 +346,25 @@ out:
     /* An expected tag that is not in the datagram would let its holder forge one. */
     sodium_memzero(h, sizeof(h));
     return rc;
+}
+
+int
+kith_beacon_addr(const struct sockaddr *sa, uint8_t out[static KITH_BEACON_ADDR_LEN])
+{
+    memset(out, 0, KITH_BEACON_ADDR_LEN);
+    if (sa == NULL) {
+        return KITH_EINVAL;
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *) sa;
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &in4->sin_addr, 4);
+        return KITH_OK;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+        memcpy(out, &in6->sin6_addr, KITH_BEACON_ADDR_LEN);
+        return KITH_OK;
+    }
+    return KITH_EINVAL;
 }

@@ -22,18 +22,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "crypto/identity.h"
 
-#define KITH_BEACON_VERSION     1
+#define KITH_BEACON_VERSION     2
 #define KITH_BEACON_KEY_LEN     32
 #define KITH_BEACON_NONCE_LEN   16
 #define KITH_BEACON_TAG_LEN     8
-#define KITH_BEACON_HEADER_LEN  28  /* version 1 + nonce 16 + time 8 + port 2 + count 1 */
+#define KITH_BEACON_HEADER_LEN  28  /* bytes: version 1, nonce 16, time 8, port 2, count 1 */
 #define KITH_BEACON_MAX_TAGS    128 /* tags per datagram */
 #define KITH_BEACON_TAG_QUANTUM 8   /* the tag count is a multiple of this, at least this */
 #define KITH_BEACON_MAX_LEN     (KITH_BEACON_HEADER_LEN + KITH_BEACON_MAX_TAGS * KITH_BEACON_TAG_LEN)
 #define KITH_BEACON_WINDOW_S    600 /* a beacon's time may differ from ours by this much */
+#define KITH_BEACON_ADDR_LEN    16  /* a source address as tagged: IPv6, or IPv4-mapped IPv6 */
 
 /* One datagram, ready for sendto(). Caller-owned; nothing inside needs freeing. */
 typedef struct {
@@ -69,7 +71,10 @@ size_t kith_beacon_count(size_t n_keys);
 
 /*
  * Builds this node's beacons for the peers whose send keys are keys[0..n_keys-1],
- * advertising TCP port `port` at Unix time now_s. Each datagram gets a fresh random
+ * advertising TCP port `port` at Unix time now_s, to be sent from the source address src
+ * (kith_beacon_addr()): the tags only match for a receiver that sees the datagram come
+ * from src, so a node with several addresses builds one set per address it sends from.
+ * Each datagram gets a fresh random
  * nonce; the peers are spread evenly over kith_beacon_count(n_keys) datagrams; each
  * datagram's tags are padded with random ones to a multiple of 8 (at least 8) and
  * sorted. With n_keys == 0 one datagram of 8 random tags is made, which no one
@@ -83,29 +88,43 @@ size_t kith_beacon_count(size_t n_keys);
  * untouched); KITH_ECRYPTO if libsodium fails.
  */
 int kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
-                      uint64_t now_s, kith_beacon_dgram_t *out, size_t cap, size_t *n_out);
+                      uint64_t now_s, const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                      kith_beacon_dgram_t *out, size_t cap, size_t *n_out);
 
 /*
  * Checks whether a received datagram is a beacon from one of our peers, whose recv keys
- * are keys[0..n_keys-1]. Cost: one BLAKE2b per key plus one pass and a binary search
+ * are keys[0..n_keys-1], sent from the source address src (kith_beacon_addr() of the
+ * address the datagram came from). Cost: one BLAKE2b per key plus one pass and a binary search
  * per key over the tags, O(n_keys * log(tags) + tags); nothing is allocated.
  *
  * Returns
- *   KITH_OK        a tag made with keys[i] is present: *peer_index = i (the lowest such
- *                  i) and *port = the advertised TCP port;
- *   KITH_ENOTFOUND well-formed, but no key's tag is present (a stranger, ourselves, or
- *                  a tampered beacon), or its time is more than KITH_BEACON_WINDOW_S
- *                  seconds from now_s (a replay);
- *   KITH_EVERSION  the first byte is not 1;
+ *   KITH_OK        a tag made with keys[i] for src is present: *peer_index = i (the
+ *                  lowest such i), *port = the advertised TCP port and *time_s = the
+ *                  beacon's time;
+ *   KITH_ENOTFOUND well-formed, but no key's tag is present (a stranger, ourselves, a
+ *                  tampered beacon, or one replayed from another address), or its time
+ *                  is more than KITH_BEACON_WINDOW_S seconds from now_s (a replay);
+ *   KITH_EVERSION  the first byte is not 2 (version 1 beacons, whose tags do not cover
+ *                  the address, are refused like any unknown version);
  *   KITH_EPARSE    malformed: shorter than the header, a tag count that is 0, over 128
  *                  or not a multiple of 8, a length other than 28 + 8 * count (trailing
  *                  bytes included), port 0, or tags not in ascending order;
- *   KITH_EINVAL    dgram is NULL with len > 0, or keys is NULL with n_keys > 0;
+ *   KITH_EINVAL    dgram is NULL with len > 0, src is NULL, or keys is NULL with
+ *                  n_keys > 0;
  *   KITH_ECRYPTO   libsodium failed (never expected).
- * *peer_index and *port are written only on KITH_OK. Either may be NULL.
+ * *peer_index, *port and *time_s are written only on KITH_OK. Any of them may be NULL.
  */
-int kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_BEACON_KEY_LEN],
-                      size_t n_keys, uint64_t now_s, size_t *peer_index, uint16_t *port);
+int kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t *src,
+                      const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint64_t now_s,
+                      size_t *peer_index, uint16_t *port, uint64_t *time_s);
+
+/*
+ * The 16 bytes a beacon's tags bind for the socket address sa: an IPv6 address as is
+ * (without its scope: a link-local address is the same on both ends, the interface index
+ * is not), an IPv4 address a.b.c.d as the IPv4-mapped ::ffff:a.b.c.d. The port is not
+ * used. Returns KITH_OK, or KITH_EINVAL for NULL or another address family.
+ */
+int kith_beacon_addr(const struct sockaddr *sa, uint8_t out[static KITH_BEACON_ADDR_LEN]);
 
 /*
  * kith_beacon_build() with every random byte (nonces, padding tags) drawn from a
@@ -114,7 +133,9 @@ int kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KI
  * kith_beacon_build(), which uses a fresh random seed each time.
  */
 int kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys,
-                              uint16_t port, uint64_t now_s, const uint8_t seed[static 32],
-                              kith_beacon_dgram_t *out, size_t cap, size_t *n_out);
+                              uint16_t port, uint64_t now_s,
+                              const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                              const uint8_t seed[static 32], kith_beacon_dgram_t *out, size_t cap,
+                              size_t *n_out);
 
 #endif

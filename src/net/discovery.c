@@ -1,15 +1,25 @@
 /*
  * LAN discovery over UDP; see discovery.h and proto/BEACON.md.
+ *
+ * Sending: one set of beacons per (interface, address), each sent with that address as
+ * its source (IP_PKTINFO / IPV6_PKTINFO on sendmsg(), since libuv cannot choose a source
+ * address), because the tags bind the source address the receiver will see.
+ *
+ * Receiving: every datagram passes the rate limit, then kith_beacon_match() with the
+ * address it came from; a nonce already matched is not acted on again.
  */
+#define _GNU_SOURCE /* struct in6_pktinfo */
 #include "net/discovery.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "kith/error.h"
@@ -79,62 +89,98 @@ mono_ms(void)
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-typedef struct {
-    uv_udp_send_t req;
-    uv_buf_t buf;
-    char data[KITH_BEACON_MAX_LEN];
-} send_t;
-
+/* Sends one datagram from source address src on interface ifindex, without blocking: a
+ * datagram the socket cannot take now is a beacon missed, and the next comes in 30 s. */
 static void
-on_sent(uv_udp_send_t *req, int status)
+send_from(kith_discovery_t *d, uv_udp_t *udp, const struct sockaddr *to, socklen_t to_len,
+          const struct sockaddr *src, unsigned ifindex, const uint8_t *data, size_t len)
 {
-    (void) status; /* a datagram lost is a beacon missed: the next one comes in 30 s */
-    free(req);
-}
-
-static void
-send_to(kith_discovery_t *d, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *data,
-        size_t len)
-{
-    send_t *s = malloc(sizeof(*s));
-    if (s == NULL) {
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *) udp, &fd) != 0) {
         return;
     }
-    memcpy(s->data, data, len);
-    s->buf = uv_buf_init(s->data, (unsigned) len);
-    if (uv_udp_send(&s->req, udp, &s->buf, 1, to, on_sent) != 0) {
-        free(s);
-        return;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct iovec iov = {.iov_base = (void *) data, .iov_len = len};
+    struct msghdr msg = {.msg_name = (void *) to,
+                         .msg_namelen = to_len,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf};
+    struct cmsghdr *c = (struct cmsghdr *) ctl.buf;
+    if (src->sa_family == AF_INET) {
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof(pi));
+        pi.ipi_ifindex = (int) ifindex;
+        pi.ipi_spec_dst = ((const struct sockaddr_in *) src)->sin_addr;
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+    } else {
+        struct in6_pktinfo pi;
+        memset(&pi, 0, sizeof(pi));
+        pi.ipi6_ifindex = ifindex;
+        pi.ipi6_addr = ((const struct sockaddr_in6 *) src)->sin6_addr;
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        msg.msg_controllen = CMSG_SPACE(sizeof(pi));
     }
-    d->sent++;
+    if (sendmsg(fd, &msg, MSG_DONTWAIT) == (ssize_t) len) {
+        d->sent++;
+    }
 }
 
-/* Sends the beacons to every interface: IPv4 directed broadcast and multicast, IPv6
- * multicast. Loopback interfaces are skipped: beacons are for the LAN. */
+/* Builds this node's beacons for source address src. Returns the count, 0 on failure;
+ * *out is then NULL, else the caller frees it. */
+static size_t
+build_for(kith_discovery_t *d, const struct sockaddr *src, kith_beacon_dgram_t **out)
+{
+    uint8_t a[KITH_BEACON_ADDR_LEN];
+    size_t cap = kith_beacon_count(d->n_keys), n = 0;
+    *out = NULL;
+    kith_beacon_dgram_t *dg = calloc(cap, sizeof(*dg));
+    if (dg == NULL || kith_beacon_addr(src, a) != KITH_OK ||
+        kith_beacon_build((const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->send_keys, d->n_keys,
+                          d->tcp_port, (uint64_t) time(NULL), a, dg, cap, &n) != KITH_OK) {
+        free(dg);
+        return 0;
+    }
+    *out = dg;
+    return n;
+}
+
+/*
+ * Sends the beacons from every address of every interface: for each IPv4 address, to the
+ * directed broadcast address of its subnet and to the multicast group; for each IPv6
+ * link-local address, to the multicast group. Each address gets its own beacons, sent
+ * with it as the source, because their tags bind it: a host with several addresses is
+ * recognised from each. Loopback interfaces are skipped: beacons are for the LAN.
+ */
 static void
 announce(kith_discovery_t *d)
 {
     if (d->closing) {
         return;
     }
-    size_t cap = kith_beacon_count(d->n_keys), n = 0;
-    kith_beacon_dgram_t *dg = calloc(cap, sizeof(*dg));
-    if (dg == NULL ||
-        kith_beacon_build((const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->send_keys, d->n_keys,
-                          d->tcp_port, (uint64_t) time(NULL), dg, cap, &n) != KITH_OK) {
-        free(dg);
-        return;
-    }
     uv_interface_address_t *ifs = NULL;
     int n_ifs = 0;
     if (uv_interface_addresses(&ifs, &n_ifs) != 0) {
-        free(dg);
         return;
     }
     for (int i = 0; i < n_ifs; i++) {
         if (ifs[i].is_internal) {
             continue;
         }
+        const struct sockaddr *src = (const struct sockaddr *) &ifs[i].address;
+        kith_beacon_dgram_t *dg = NULL;
+        size_t n = 0;
         if (ifs[i].address.address4.sin_family == AF_INET && d->has4) {
             struct sockaddr_in bcast, mcast;
             uint32_t a = ifs[i].address.address4.sin_addr.s_addr;
@@ -142,28 +188,29 @@ announce(kith_discovery_t *d)
             uv_ip4_addr("0.0.0.0", d->udp_port, &bcast);
             bcast.sin_addr.s_addr = a | ~m;
             uv_ip4_addr(MCAST4, d->udp_port, &mcast);
-            char ifaddr[INET_ADDRSTRLEN];
-            uv_ip4_name(&ifs[i].address.address4, ifaddr, sizeof(ifaddr));
+            unsigned ifindex = if_nametoindex(ifs[i].name);
+            n = build_for(d, src, &dg);
             for (size_t k = 0; k < n; k++) {
-                send_to(d, &d->udp4, (struct sockaddr *) &bcast, dg[k].data, dg[k].len);
-            }
-            if (uv_udp_set_multicast_interface(&d->udp4, ifaddr) == 0) {
-                for (size_t k = 0; k < n; k++) {
-                    send_to(d, &d->udp4, (struct sockaddr *) &mcast, dg[k].data, dg[k].len);
-                }
+                send_from(d, &d->udp4, (struct sockaddr *) &bcast, sizeof(bcast), src, ifindex,
+                          dg[k].data, dg[k].len);
+                send_from(d, &d->udp4, (struct sockaddr *) &mcast, sizeof(mcast), src, ifindex,
+                          dg[k].data, dg[k].len);
             }
         } else if (ifs[i].address.address6.sin6_family == AF_INET6 && d->has6 &&
                    IN6_IS_ADDR_LINKLOCAL(&ifs[i].address.address6.sin6_addr)) {
             struct sockaddr_in6 mcast;
+            unsigned ifindex = ifs[i].address.address6.sin6_scope_id;
             uv_ip6_addr(MCAST6, d->udp_port, &mcast);
-            mcast.sin6_scope_id = ifs[i].address.address6.sin6_scope_id;
+            mcast.sin6_scope_id = ifindex;
+            n = build_for(d, src, &dg);
             for (size_t k = 0; k < n; k++) {
-                send_to(d, &d->udp6, (struct sockaddr *) &mcast, dg[k].data, dg[k].len);
+                send_from(d, &d->udp6, (struct sockaddr *) &mcast, sizeof(mcast), src, ifindex,
+                          dg[k].data, dg[k].len);
             }
         }
+        free(dg);
     }
     uv_free_interface_addresses(ifs, n_ifs);
-    free(dg);
 }
 
 /* Joins the multicast groups on every interface (again after a change; errors for groups
@@ -230,13 +277,16 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base ? RX_BUF : 0;
 }
 
+/* ---- Receiving ---------------------------------------------------------------------- */
+
 static void
 on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
         unsigned flags)
 {
     kith_discovery_t *d = udp->data;
+    uint8_t src[KITH_BEACON_ADDR_LEN];
     if (nread <= 0 || from == NULL || d->closing || (flags & UV_UDP_PARTIAL) ||
-        (size_t) nread > KITH_BEACON_MAX_LEN) {
+        (size_t) nread > KITH_BEACON_MAX_LEN || kith_beacon_addr(from, src) != KITH_OK) {
         free(buf->base);
         return;
     }
@@ -255,9 +305,9 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     d->received++;
     size_t index;
     uint16_t port;
-    int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread,
+    int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread, src,
                                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->recv_keys, d->n_keys,
-                               (uint64_t) time(NULL), &index, &port);
+                               (uint64_t) time(NULL), &index, &port, NULL);
     int replayed = rc == KITH_OK && seen_before(d, (const uint8_t *) buf->base + 1);
     free(buf->base);
     if (rc != KITH_OK || replayed) {
@@ -346,6 +396,7 @@ int
 kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port, uint16_t tcp_port,
                      kith_discovery_cb cb, kith_discovery_log log, void *ctx)
 {
+    *out = NULL;
     kith_discovery_t *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         return KITH_ENOMEM;

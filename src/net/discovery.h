@@ -1,10 +1,12 @@
 /*
  * LAN discovery: the daemon's beacons (src/net/beacon.h) on UDP port 5484, sent to IPv4
- * broadcast, IPv4 multicast 239.255.84.84 and IPv6 multicast ff02::5484 on every
- * interface, at start, every 30 seconds and whenever the machine's addresses change.
- * Received datagrams are bounded in size and rate and handed to kith_beacon_match(); a
- * beacon from a trusted peer is reported through the callback with the address it came
- * from. Strangers' beacons and everything else are dropped without a trace.
+ * broadcast, IPv4 multicast 239.255.84.84 and IPv6 multicast ff02::5484 from every
+ * address of every interface (one set per address, with that address as the source, since
+ * the tags bind it), at start, every 30 seconds and whenever the machine's addresses
+ * change. Received datagrams are bounded in size and rate and handed to
+ * kith_beacon_match() with the address they came from; a beacon from a trusted peer is
+ * reported through the callback with that address. Strangers' beacons and everything else are
+ * dropped without a trace.
  */
 #ifndef KITH_DISCOVERY_H
 #define KITH_DISCOVERY_H

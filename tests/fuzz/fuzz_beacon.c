@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for src/net/beacon: arbitrary bytes handed to kith_beacon_match() by a
- * receiver (bob, seed 20..3f) with 20 trusted senders, at a fixed time.
+ * receiver (bob, seed 20..3f) with 20 trusted senders, at a fixed time, as if heard from
+ * 198.18.0.1 and from 198.18.0.2.
  *
  * Nothing may crash, and the result is checked against a slow, obvious oracle written
  * from proto/BEACON.md: the framing rules decide between KITH_EVERSION, KITH_EPARSE and
@@ -12,7 +13,9 @@
  *
  * Sender i (0..19) has the seed  i, 0x80, then 0x5a ^ 13j for bytes j = 2..31.
  * tests/fuzz/corpus/beacon/ holds real beacons from senders 3 and 19 (1, 10, 100 and
- * 200 peers, bob among them) at FUZZ_NOW, a stranger's, and broken ones.
+ * 200 peers, bob among them) at FUZZ_NOW from 198.18.0.1 and one from 198.18.0.2, a
+ * stranger's, broken ones and a version 1 beacon; they are written by
+ * tests/tools/beacon_corpus.py.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +29,12 @@
 
 #define N_KEYS   20
 #define FUZZ_NOW 1700000000ULL
+
+/* 198.18.0.1 and 198.18.0.2, IPv4-mapped. */
+static const uint8_t SRC[2][KITH_BEACON_ADDR_LEN] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2},
+};
 
 static uint8_t keys[N_KEYS][KITH_BEACON_KEY_LEN];
 static int ready;
@@ -83,14 +92,16 @@ be64(const uint8_t *p)
     return v;
 }
 
-/* The spec, read naively: what kith_beacon_match must return for data at now_s. */
+/* The spec, read naively: what kith_beacon_match must return for data heard from src at
+ * now_s. */
 static int
-oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *port)
+oracle(const uint8_t *data, size_t size, const uint8_t *src, uint64_t now_s, size_t *idx,
+       uint16_t *port)
 {
     if (size == 0) {
         return KITH_EPARSE;
     }
-    if (data[0] != 1) {
+    if (data[0] != 2) {
         return KITH_EVERSION;
     }
     if (size < 28) {
@@ -113,9 +124,12 @@ oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *
     if ((t > now_s ? t - now_s : now_s - t) > 600) {
         return KITH_ENOTFOUND;
     }
+    uint8_t in[27 + KITH_BEACON_ADDR_LEN];
+    memcpy(in, data, 27);
+    memcpy(in + 27, src, KITH_BEACON_ADDR_LEN);
     for (size_t k = 0; k < N_KEYS; k++) {
         uint8_t h[32];
-        check(crypto_generichash_blake2b(h, 32, data, 27, keys[k], 32) == 0);
+        check(crypto_generichash_blake2b(h, 32, in, sizeof(in), keys[k], 32) == 0);
         for (size_t i = 0; i < count; i++) {
             if (memcmp(h, data + 28 + 8 * i, 8) == 0) {
                 *idx = k;
@@ -127,19 +141,27 @@ oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *
 }
 
 static void
-one(const uint8_t *data, size_t size, uint64_t now_s)
+one_from(const uint8_t *data, size_t size, const uint8_t *src, uint64_t now_s)
 {
     size_t idx = SIZE_MAX, want_idx = SIZE_MAX;
     uint16_t port = 0, want_port = 0;
-    int rc = kith_beacon_match(data, size, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys, N_KEYS,
-                               now_s, &idx, &port);
-    int want = oracle(data, size, now_s, &want_idx, &want_port);
+    uint64_t t = 0;
+    int rc = kith_beacon_match(data, size, src, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys,
+                               N_KEYS, now_s, &idx, &port, &t);
+    int want = oracle(data, size, src, now_s, &want_idx, &want_port);
     check(rc == want);
     if (rc == KITH_OK) {
-        check(idx == want_idx && port == want_port && port != 0);
+        check(idx == want_idx && port == want_port && port != 0 && t == be64(data + 17));
     } else {
-        check(idx == SIZE_MAX && port == 0);
+        check(idx == SIZE_MAX && port == 0 && t == 0);
     }
+}
+
+static void
+one(const uint8_t *data, size_t size, uint64_t now_s)
+{
+    one_from(data, size, SRC[0], now_s);
+    one_from(data, size, SRC[1], now_s);
 }
 
 int
@@ -154,8 +176,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     one(data, size, FUZZ_NOW + 601);
     /* NULL outputs are allowed. */
-    int rc = kith_beacon_match(data, size, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys, N_KEYS,
-                               FUZZ_NOW, NULL, NULL);
+    int rc = kith_beacon_match(data, size, SRC[0], (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys,
+                               N_KEYS, FUZZ_NOW, NULL, NULL, NULL);
     check(rc == KITH_OK || rc == KITH_ENOTFOUND || rc == KITH_EPARSE || rc == KITH_EVERSION);
     return 0;
 }
