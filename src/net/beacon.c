@@ -6,16 +6,20 @@
  * and a recv key (the caller keeps them in sodium_malloc'd memory). Every 30 s the
  * daemon calls kith_beacon_build() with the send keys, once per source address, and
  * sends each datagram from that address; for every datagram it receives it calls
- * kith_beacon_match() with the address it came from and the recv keys and, on KITH_OK,
- * tries a Noise connection to the sender's address and the advertised port.
+ * kith_beacon_match() with the address it came from and the recv keys and, on KITH_OK
+ * and if kith_beacon_replay_check() finds the beacon newer than the peer's last, tries a
+ * Noise connection to the sender's address and the advertised port.
  *
  * A beacon only hints where a peer might be. Its tags cover the source address the sender
- * sends it from (version 2), so a beacon replayed from another address matches no key.
- * The Noise handshake that follows is what proves who answers.
+ * sends it from (version 2), so a beacon replayed from another address matches no key;
+ * the daemon also refuses a beacon not newer than the last one accepted from that peer
+ * (kith_beacon_replay_check()). The Noise handshake that follows is what proves who
+ * answers.
  *
  * Limits: at most KITH_BEACON_MAX_TAGS tags per datagram; more peers mean more
  * datagrams. Receiving costs one keyed BLAKE2b per recv key whatever the datagram
- * holds, so the daemon should rate-limit datagrams per source address.
+ * holds, so the daemon should rate-limit datagrams per source address. The replay table
+ * remembers at most KITH_BEACON_REPLAY_CAP peers.
  *
  * Randomness: each build draws a 32-byte seed from randombytes_buf() and expands it
  * with ChaCha20 into the nonces and padding tags, one stream per datagram. The seeded
@@ -367,4 +371,104 @@ kith_beacon_addr(const struct sockaddr *sa, uint8_t out[static KITH_BEACON_ADDR_
         return KITH_OK;
     }
     return KITH_EINVAL;
+}
+
+/* ---- Replay table ------------------------------------------------------------------- */
+
+#define REPLAY_LABEL    "kith beacon replay id"
+#define REPLAY_FILE_VER 1
+
+void
+kith_beacon_replay_init(kith_beacon_replay_t *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+int
+kith_beacon_replay_id(const uint8_t recv_key[static KITH_BEACON_KEY_LEN],
+                      uint8_t id[static KITH_BEACON_REPLAY_ID_LEN])
+{
+    if (crypto_generichash(id, KITH_BEACON_REPLAY_ID_LEN, (const uint8_t *) REPLAY_LABEL,
+                           sizeof(REPLAY_LABEL) - 1, recv_key, KITH_BEACON_KEY_LEN) != 0) {
+        return KITH_ECRYPTO;
+    }
+    return KITH_OK;
+}
+
+/* Records time_s for id if it is newer; 1 if it was, 0 if not. */
+static int
+replay_update(kith_beacon_replay_t *r, const uint8_t *id, uint64_t time_s)
+{
+    size_t oldest = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        /* Ids are not secret (they are saved to disk as they are). */
+        if (memcmp(r->seen[i].id, id, KITH_BEACON_REPLAY_ID_LEN) == 0) {
+            if (time_s <= r->seen[i].newest_s) {
+                return 0;
+            }
+            r->seen[i].newest_s = time_s;
+            return 1;
+        }
+        if (r->seen[i].newest_s < r->seen[oldest].newest_s) {
+            oldest = i;
+        }
+    }
+    /* A full table forgets the oldest time: with fewer than KITH_BEACON_REPLAY_CAP peers
+     * heard within the window, that entry is older than the window and refuses nothing the
+     * window does not. */
+    size_t at = r->n < KITH_BEACON_REPLAY_CAP ? r->n++ : oldest;
+    memcpy(r->seen[at].id, id, KITH_BEACON_REPLAY_ID_LEN);
+    r->seen[at].newest_s = time_s;
+    return 1;
+}
+
+int
+kith_beacon_replay_check(kith_beacon_replay_t *r,
+                         const uint8_t id[static KITH_BEACON_REPLAY_ID_LEN], uint64_t time_s)
+{
+    if (r == NULL || id == NULL) {
+        return KITH_EINVAL;
+    }
+    return replay_update(r, id, time_s) ? KITH_OK : KITH_EEXISTS;
+}
+
+int
+kith_beacon_replay_save(const kith_beacon_replay_t *r, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (r == NULL || out == NULL || out_len == NULL || cap < 1 + r->n * KITH_BEACON_REPLAY_REC) {
+        return KITH_EINVAL;
+    }
+    out[0] = REPLAY_FILE_VER;
+    uint8_t *p = out + 1;
+    for (size_t i = 0; i < r->n; i++) {
+        memcpy(p, r->seen[i].id, KITH_BEACON_REPLAY_ID_LEN);
+        put_be64(p + KITH_BEACON_REPLAY_ID_LEN, r->seen[i].newest_s);
+        p += KITH_BEACON_REPLAY_REC;
+    }
+    *out_len = (size_t) (p - out);
+    return KITH_OK;
+}
+
+int
+kith_beacon_replay_load(kith_beacon_replay_t *r, const uint8_t *in, size_t len)
+{
+    if (r == NULL || (in == NULL && len > 0)) {
+        return KITH_EINVAL;
+    }
+    kith_beacon_replay_init(r);
+    if (len < 1) {
+        return KITH_EPARSE;
+    }
+    if (in[0] != REPLAY_FILE_VER) {
+        return KITH_EVERSION;
+    }
+    size_t body = len - 1;
+    if (body % KITH_BEACON_REPLAY_REC != 0 ||
+        body / KITH_BEACON_REPLAY_REC > KITH_BEACON_REPLAY_CAP) {
+        return KITH_EPARSE;
+    }
+    for (const uint8_t *p = in + 1; p < in + len; p += KITH_BEACON_REPLAY_REC) {
+        replay_update(r, p, get_be64(p + KITH_BEACON_REPLAY_ID_LEN));
+    }
+    return KITH_OK;
 }

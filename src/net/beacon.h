@@ -100,7 +100,7 @@ int kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys,
  * Returns
  *   KITH_OK        a tag made with keys[i] for src is present: *peer_index = i (the
  *                  lowest such i), *port = the advertised TCP port and *time_s = the
- *                  beacon's time;
+ *                  beacon's time (for kith_beacon_replay_check());
  *   KITH_ENOTFOUND well-formed, but no key's tag is present (a stranger, ourselves, a
  *                  tampered beacon, or one replayed from another address), or its time
  *                  is more than KITH_BEACON_WINDOW_S seconds from now_s (a replay);
@@ -137,5 +137,66 @@ int kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t
                               const uint8_t src[static KITH_BEACON_ADDR_LEN],
                               const uint8_t seed[static 32], kith_beacon_dgram_t *out, size_t cap,
                               size_t *n_out);
+
+/* ---- Receiving: replays --------- ------------------------------------------------------
+ *
+ * A small pure table for the receiver (the daemon's discovery keeps one; the clock is
+ * passed in). See proto/BEACON.md, "Receiving policy".
+ */
+
+#define KITH_BEACON_REPLAY_ID_LEN   16   /* bytes of a peer's replay id */
+#define KITH_BEACON_REPLAY_CAP      1024 /* peers remembered */
+#define KITH_BEACON_REPLAY_REC      24   /* bytes per saved entry: id 16, time 8 */
+#define KITH_BEACON_REPLAY_MAX_SAVE (1 + KITH_BEACON_REPLAY_CAP * KITH_BEACON_REPLAY_REC)
+
+/* Per sending peer, the newest beacon time accepted from it (the sender's clock). */
+typedef struct {
+    uint8_t id[KITH_BEACON_REPLAY_ID_LEN]; /* kith_beacon_replay_id() of the recv key */
+    uint64_t newest_s;                     /* Unix seconds, as in the beacon */
+} kith_beacon_seen_t;
+
+/* Caller-owned (about 24 KiB); nothing inside needs freeing. */
+typedef struct {
+    kith_beacon_seen_t seen[KITH_BEACON_REPLAY_CAP];
+    size_t n; /* entries used */
+} kith_beacon_replay_t;
+
+/* Empties r. */
+void kith_beacon_replay_init(kith_beacon_replay_t *r);
+
+/*
+ * The id under which the replay table remembers the peer whose recv key is recv_key:
+ * BLAKE2b-128(key = recv_key, "kith beacon replay id"). It names no one to whoever reads
+ * the saved table, and stays the same for as long as the pair's keys do.
+ * Returns KITH_OK or KITH_ECRYPTO.
+ */
+int kith_beacon_replay_id(const uint8_t recv_key[static KITH_BEACON_KEY_LEN],
+                          uint8_t id[static KITH_BEACON_REPLAY_ID_LEN]);
+
+/*
+ * Decides whether a matched beacon of time time_s from the peer with id may be acted on:
+ * only if it is newer than every beacon accepted from that peer before. Then it is
+ * recorded. A full table forgets the entry with the oldest time first.
+ * Returns KITH_OK (accepted and recorded), KITH_EEXISTS (not newer: a replay, or a
+ * second copy of one beacon), KITH_EINVAL for NULL arguments.
+ */
+int kith_beacon_replay_check(kith_beacon_replay_t *r,
+                             const uint8_t id[static KITH_BEACON_REPLAY_ID_LEN], uint64_t time_s);
+
+/*
+ * Serialises r into out (caller-owned, cap bytes; KITH_BEACON_REPLAY_MAX_SAVE always
+ * suffices): a version byte 1, then per entry the id and the time as 8 bytes big-endian.
+ * Returns KITH_OK and sets *out_len, or KITH_EINVAL if cap is too small.
+ */
+int kith_beacon_replay_save(const kith_beacon_replay_t *r, uint8_t *out, size_t cap,
+                            size_t *out_len);
+
+/*
+ * Replaces r's contents with what kith_beacon_replay_save() wrote. Returns KITH_OK;
+ * KITH_EVERSION for another version byte; KITH_EPARSE if empty, not a whole number of
+ * entries, or more than KITH_BEACON_REPLAY_CAP of them. On error r is left empty. An id
+ * listed twice keeps its newest time.
+ */
+int kith_beacon_replay_load(kith_beacon_replay_t *r, const uint8_t *in, size_t len);
 
 #endif

@@ -5,13 +5,19 @@
  * its source (IP_PKTINFO / IPV6_PKTINFO on sendmsg(), since libuv cannot choose a source
  * address), because the tags bind the source address the receiver will see.
  *
- * Receiving: every datagram passes the rate limit, then kith_beacon_match() with the
- * address it came from; a nonce already matched is not acted on again.
+ * Receiving: every datagram first passes the rate limit, then kith_beacon_match() with
+ * the address it came from, then the replay table
+ * (kith_beacon_replay_*): a peer's beacon is acted on only if it is newer than the last
+ * one accepted from that peer. The replay table is saved to a file in the home after
+ * every change, from the thread pool (temporary file, fsync, rename), and read at start,
+ * so a restart does not reopen the replay window.
  */
 #define _GNU_SOURCE /* struct in6_pktinfo */
 #include "net/discovery.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -20,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kith/error.h"
 
@@ -41,28 +49,20 @@ struct kith_discovery {
     uint8_t (*send_keys)[KITH_BEACON_KEY_LEN]; /* sodium_malloc'd */
     uint8_t (*recv_keys)[KITH_BEACON_KEY_LEN]; /* sodium_malloc'd */
     size_t n_keys;
-    uint64_t addr_hash; /* of the interface list, to notice changes */
-    double tokens;      /* rate limit: datagrams we may still accept */
+    uint8_t (*replay_ids)[KITH_BEACON_REPLAY_ID_LEN]; /* one per key, kith_beacon_replay_id() */
+    uint64_t addr_hash;                               /* of the interface list, to notice changes */
+    double tokens; /* rate limit: datagrams we may still accept */
     uint64_t tokens_ms;
+    kith_beacon_replay_t replay;
     uint64_t sent, received;
-    int closing, pending_closes;
-    /* Nonces of recently matched beacons: a replayed beacon is recognised once only. */
-    uint8_t seen[256][KITH_BEACON_NONCE_LEN];
-    size_t seen_next;
+    int closing, pending_closes; /* pending_closes: handles and a save in flight */
+    /* Saving the replay table: one write at a time; dirty asks for another after it. */
+    char *state_path, *state_tmp, *state_dir; /* NULL: not saved */
+    uv_work_t save_work;
+    uint8_t *save_buf; /* the snapshot being written, KITH_BEACON_REPLAY_MAX_SAVE bytes */
+    size_t save_len;
+    int saving, dirty, save_rc;
 };
-
-static int
-seen_before(kith_discovery_t *d, const uint8_t *nonce)
-{
-    for (size_t i = 0; i < 256; i++) {
-        if (memcmp(d->seen[i], nonce, KITH_BEACON_NONCE_LEN) == 0) {
-            return 1;
-        }
-    }
-    memcpy(d->seen[d->seen_next], nonce, KITH_BEACON_NONCE_LEN);
-    d->seen_next = (d->seen_next + 1) % 256;
-    return 0;
-}
 
 static void logf_(kith_discovery_t *d, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -277,6 +277,128 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base ? RX_BUF : 0;
 }
 
+/* ---- The replay table on disk ------------------------------------------------------ */
+
+static void release(kith_discovery_t *d);
+
+/* Thread pool: writes the snapshot atomically (temporary file, fsync, rename, fsync of the
+ * directory so that the rename survives a power cut). Touches only the snapshot and the
+ * paths, which the loop thread leaves alone while saving is set. */
+static void
+save_work(uv_work_t *w)
+{
+    kith_discovery_t *d = w->data;
+    int rc = KITH_EIO;
+    int fd = open(d->state_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        goto out;
+    }
+    size_t off = 0;
+    while (off < d->save_len) {
+        ssize_t n = write(fd, d->save_buf + off, d->save_len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            close(fd);
+            unlink(d->state_tmp);
+            goto out;
+        }
+        off += (size_t) n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(d->state_tmp, d->state_path) != 0) {
+        unlink(d->state_tmp);
+        goto out;
+    }
+    int dfd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    rc = KITH_OK;
+out:
+    d->save_rc = rc;
+}
+
+static void save(kith_discovery_t *d);
+
+static void
+save_done(uv_work_t *w, int status)
+{
+    kith_discovery_t *d = w->data;
+    d->saving = 0;
+    if (status != 0 || d->save_rc != KITH_OK) {
+        logf_(d, 1, "discovery: cannot save %s: %s", d->state_path,
+              status != 0 ? uv_strerror(status) : kith_strerror(d->save_rc));
+    }
+    if (d->dirty) {
+        save(d);
+    }
+    release(d);
+}
+
+/* Writes the replay table out, or, if a write is under way, asks for another after it. */
+static void
+save(kith_discovery_t *d)
+{
+    if (d->state_path == NULL) {
+        return;
+    }
+    if (d->saving) {
+        d->dirty = 1;
+        return;
+    }
+    if (kith_beacon_replay_save(&d->replay, d->save_buf, KITH_BEACON_REPLAY_MAX_SAVE,
+                                &d->save_len) != KITH_OK) {
+        return;
+    }
+    d->dirty = 0;
+    d->save_work.data = d;
+    if (uv_queue_work(d->loop, &d->save_work, save_work, save_done) != 0) {
+        return;
+    }
+    d->saving = 1;
+    d->pending_closes++; /* the memory must outlive the write */
+}
+
+/* Reads the replay table saved by an earlier run. A small file, read once before the
+ * daemon serves anything. A missing file is a first run; a damaged one is logged and
+ * replaced, and replay protection then restarts from nothing. */
+static void
+load(kith_discovery_t *d)
+{
+    int fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            logf_(d, 1, "discovery: cannot read %s: %s", d->state_path, strerror(errno));
+        }
+        return;
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, d->save_buf + len, KITH_BEACON_REPLAY_MAX_SAVE - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t) n;
+        if (len == KITH_BEACON_REPLAY_MAX_SAVE) {
+            char extra;
+            if (read(fd, &extra, 1) > 0) {
+                len = 0; /* too long: not ours */
+            }
+            break;
+        }
+    }
+    close(fd);
+    int rc = kith_beacon_replay_load(&d->replay, d->save_buf, len);
+    if (rc != KITH_OK) {
+        logf_(d, 1, "discovery: ignoring %s: %s", d->state_path, kith_strerror(rc));
+    }
+}
+
 /* ---- Receiving ---------------------------------------------------------------------- */
 
 static void
@@ -305,14 +427,18 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     d->received++;
     size_t index;
     uint16_t port;
+    uint64_t t;
     int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread, src,
                                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->recv_keys, d->n_keys,
-                               (uint64_t) time(NULL), &index, &port, NULL);
-    int replayed = rc == KITH_OK && seen_before(d, (const uint8_t *) buf->base + 1);
+                               (uint64_t) time(NULL), &index, &port, &t);
     free(buf->base);
-    if (rc != KITH_OK || replayed) {
+    if (rc != KITH_OK) {
         return;
     }
+    if (kith_beacon_replay_check(&d->replay, d->replay_ids[index], t) != KITH_OK) {
+        return; /* not newer than one already acted on: a replay, or a second copy */
+    }
+    save(d);
     char host[128];
     if (from->sa_family == AF_INET) {
         uv_ip4_name((const struct sockaddr_in *) from, host, sizeof(host));
@@ -331,6 +457,17 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
 }
 
 static void
+free_state(kith_discovery_t *d)
+{
+    free(d->state_path);
+    free(d->state_tmp);
+    free(d->state_dir);
+    free(d->save_buf);
+    d->state_path = d->state_tmp = d->state_dir = NULL;
+    d->save_buf = NULL;
+}
+
+static void
 free_keys(kith_discovery_t *d)
 {
     if (d->send_keys != NULL) {
@@ -339,7 +476,9 @@ free_keys(kith_discovery_t *d)
     if (d->recv_keys != NULL) {
         sodium_free(d->recv_keys);
     }
+    free(d->replay_ids);
     d->send_keys = d->recv_keys = NULL;
+    d->replay_ids = NULL;
     d->n_keys = 0;
 }
 
@@ -351,12 +490,19 @@ kith_discovery_set_keys(kith_discovery_t *d, const uint8_t (*send_keys)[KITH_BEA
     if (n > 0) {
         d->send_keys = sodium_malloc(n * KITH_BEACON_KEY_LEN);
         d->recv_keys = sodium_malloc(n * KITH_BEACON_KEY_LEN);
-        if (d->send_keys == NULL || d->recv_keys == NULL) {
+        d->replay_ids = calloc(n, KITH_BEACON_REPLAY_ID_LEN);
+        if (d->send_keys == NULL || d->recv_keys == NULL || d->replay_ids == NULL) {
             free_keys(d);
             return KITH_ENOMEM;
         }
         memcpy(d->send_keys, send_keys, n * KITH_BEACON_KEY_LEN);
         memcpy(d->recv_keys, recv_keys, n * KITH_BEACON_KEY_LEN);
+        for (size_t i = 0; i < n; i++) {
+            if (kith_beacon_replay_id(d->recv_keys[i], d->replay_ids[i]) != KITH_OK) {
+                free_keys(d);
+                return KITH_ECRYPTO;
+            }
+        }
         d->n_keys = n;
     }
     announce(d);
@@ -394,7 +540,8 @@ open_udp(kith_discovery_t *d, uv_udp_t *udp, int family)
 
 int
 kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port, uint16_t tcp_port,
-                     kith_discovery_cb cb, kith_discovery_log log, void *ctx)
+                     const char *state_path, kith_discovery_cb cb, kith_discovery_log log,
+                     void *ctx)
 {
     *out = NULL;
     kith_discovery_t *d = calloc(1, sizeof(*d));
@@ -409,6 +556,23 @@ kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port,
     d->ctx = ctx;
     d->tokens = KITH_DISCOVERY_RATE;
     d->tokens_ms = mono_ms();
+    kith_beacon_replay_init(&d->replay);
+    if (state_path != NULL) {
+        size_t len = strlen(state_path);
+        const char *slash = strrchr(state_path, '/');
+        d->state_path = strdup(state_path);
+        d->state_tmp = malloc(len + 5);
+        d->state_dir = slash ? strndup(state_path, (size_t) (slash - state_path) + 1) : strdup(".");
+        d->save_buf = malloc(KITH_BEACON_REPLAY_MAX_SAVE);
+        if (d->state_path == NULL || d->state_tmp == NULL || d->state_dir == NULL ||
+            d->save_buf == NULL) {
+            free_state(d);
+            free(d);
+            return KITH_ENOMEM;
+        }
+        snprintf(d->state_tmp, len + 5, "%s.tmp", state_path);
+        load(d);
+    }
     d->has4 = open_udp(d, &d->udp4, AF_INET) == 0;
     d->has6 = open_udp(d, &d->udp6, AF_INET6) == 0;
     if (!d->has4 && !d->has6) {
@@ -426,14 +590,21 @@ kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port,
     return KITH_OK;
 }
 
+/* One handle closed or one save finished: the last frees the memory. */
+static void
+release(kith_discovery_t *d)
+{
+    if (--d->pending_closes == 0) {
+        free_keys(d);
+        free_state(d);
+        free(d);
+    }
+}
+
 static void
 on_closed(uv_handle_t *h)
 {
-    kith_discovery_t *d = h->data;
-    if (--d->pending_closes == 0) {
-        free_keys(d);
-        free(d);
-    }
+    release(h->data);
 }
 
 void
@@ -443,6 +614,9 @@ kith_discovery_stop(kith_discovery_t *d)
         return;
     }
     d->closing = 1;
+    if (d->dirty && !d->saving) {
+        save(d);
+    }
     uv_close((uv_handle_t *) &d->udp4, on_closed);
     uv_close((uv_handle_t *) &d->udp6, on_closed);
     uv_close((uv_handle_t *) &d->announce_timer, on_closed);

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for src/net/beacon: arbitrary bytes handed to kith_beacon_match() by a
  * receiver (bob, seed 20..3f) with 20 trusted senders, at a fixed time, as if heard from
- * 198.18.0.1 and from 198.18.0.2.
+ * 198.18.0.1 and from 198.18.0.2; and to kith_beacon_replay_load(), the reader of the
+ * saved replay table.
  *
  * Nothing may crash, and the result is checked against a slow, obvious oracle written
  * from proto/BEACON.md: the framing rules decide between KITH_EVERSION, KITH_EPARSE and
@@ -14,7 +15,7 @@
  * Sender i (0..19) has the seed  i, 0x80, then 0x5a ^ 13j for bytes j = 2..31.
  * tests/fuzz/corpus/beacon/ holds real beacons from senders 3 and 19 (1, 10, 100 and
  * 200 peers, bob among them) at FUZZ_NOW from 198.18.0.1 and one from 198.18.0.2, a
- * stranger's, broken ones and a version 1 beacon; they are written by
+ * stranger's, broken ones, a version 1 beacon and saved replay tables; they are written by
  * tests/tools/beacon_corpus.py.
  */
 #include <stdint.h>
@@ -164,6 +165,34 @@ one(const uint8_t *data, size_t size, uint64_t now_s)
     one_from(data, size, SRC[1], now_s);
 }
 
+/* The saved replay table: loads or is refused whole; what loads saves back to something
+ * that loads to the same table, and never holds more than the cap. */
+static void
+replay_table(const uint8_t *data, size_t size)
+{
+    static kith_beacon_replay_t r, again;
+    static uint8_t out[KITH_BEACON_REPLAY_MAX_SAVE];
+    size_t len = 0;
+    int rc = kith_beacon_replay_load(&r, data, size);
+    if (rc != KITH_OK) {
+        check((rc == KITH_EPARSE || rc == KITH_EVERSION) && r.n == 0);
+        return;
+    }
+    check(r.n <= KITH_BEACON_REPLAY_CAP && r.n <= size / KITH_BEACON_REPLAY_REC);
+    check(kith_beacon_replay_save(&r, out, sizeof(out), &len) == KITH_OK);
+    check(len == 1 + r.n * KITH_BEACON_REPLAY_REC);
+    check(kith_beacon_replay_load(&again, out, len) == KITH_OK && again.n == r.n);
+    check(memcmp(again.seen, r.seen, r.n * sizeof(r.seen[0])) == 0);
+    /* Every remembered time refuses itself and accepts a newer one. */
+    for (size_t i = 0; i < r.n; i++) {
+        check(kith_beacon_replay_check(&again, r.seen[i].id, r.seen[i].newest_s) == KITH_EEXISTS);
+        if (r.seen[i].newest_s < UINT64_MAX) {
+            check(kith_beacon_replay_check(&again, r.seen[i].id, r.seen[i].newest_s + 1) ==
+                  KITH_OK);
+        }
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -179,5 +208,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = kith_beacon_match(data, size, SRC[0], (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys,
                                N_KEYS, FUZZ_NOW, NULL, NULL, NULL);
     check(rc == KITH_OK || rc == KITH_ENOTFOUND || rc == KITH_EPARSE || rc == KITH_EVERSION);
+    replay_table(data, size);
     return 0;
 }

@@ -118,6 +118,12 @@ def main(outdir):
                                   b"\x00\x01" + bytes([128]) + bytes(1024))
     files["empty"] = b""
     files["version_3"] = bytes([3]) + real10[1:]
+    # The replay table's saved form (also fed to kith_beacon_replay_load by the target).
+    table = bytes([1])
+    for k in range(3):
+        table += rand(16) + (FUZZ_NOW + k).to_bytes(8, "big")
+    files["replay_table_3"] = table
+    files["replay_table_partial"] = table[:-5]
     for name, data in files.items():
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(data)

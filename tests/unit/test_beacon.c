@@ -4,7 +4,8 @@
  * itself), unlinkability of two beacons, no identifier in the clear, padding and
  * splitting, every single-bit change refused, the replay window, malformed datagrams,
  * the known-answer example of proto/BEACON.md, a beacon replayed from another address
- * refused (version 2 binds the source address), and the receiver's CPU cost.
+ * refused (version 2 binds the source address), a replay after a restart refused (the
+ * saved replay table), and the receiver's CPU cost.
  *
  * Tags and keys are also computed here straight from the spec's formulas (spec_*), so
  * the module is checked against proto/BEACON.md and not only against itself.
@@ -1008,6 +1009,86 @@ replay_other_address(void **state)
                KITH_ENOTFOUND);
 }
 
+/* ---- Replays across a restart ------------------------------------------------------- */
+
+/* A receiver accepts a peer's beacon, restarts (its table saved and read back), and the
+ * same beacon, replayed from the same address within the window, is refused; the peer's
+ * next beacon is accepted. */
+static void
+replay_after_restart(void **state)
+{
+    (void) state;
+    static kith_beacon_replay_t before, after; /* 24 KiB each: not on the stack */
+    static uint8_t saved[KITH_BEACON_REPLAY_MAX_SAVE];
+    kith_beacon_dgram_t dg, next;
+    bkey_t recv;
+    uint8_t id[KITH_BEACON_REPLAY_ID_LEN];
+    uint64_t t = 0;
+    size_t len = 0;
+
+    beacon_at(NOW, &dg, recv);
+    beacon_at(NOW + 30, &next, recv);
+    const bkey_t *k = (const bkey_t *) &recv;
+    ASSERT_OK(kith_beacon_replay_id(recv, id));
+    kith_beacon_replay_init(&before);
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 1, NULL, NULL, &t));
+    ASSERT_OK(kith_beacon_replay_check(&before, id, t));
+    /* While running: the second copy (broadcast and multicast) and any replay refused. */
+    ASSERT_ERR(kith_beacon_replay_check(&before, id, t), KITH_EEXISTS);
+    ASSERT_ERR(kith_beacon_replay_check(&before, id, t - 1), KITH_EEXISTS);
+
+    /* Restart. */
+    ASSERT_OK(kith_beacon_replay_save(&before, saved, sizeof(saved), &len));
+    assert_int_equal(len, 1 + KITH_BEACON_REPLAY_REC);
+    memset(&after, 0x55, sizeof(after));
+    ASSERT_OK(kith_beacon_replay_load(&after, saved, len));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 2, NULL, NULL, &t));
+    ASSERT_ERR(kith_beacon_replay_check(&after, id, t), KITH_EEXISTS);
+    ASSERT_OK(kith_beacon_match(next.data, next.len, SRC, k, 1, NOW + 31, NULL, NULL, &t));
+    ASSERT_OK(kith_beacon_replay_check(&after, id, t));
+    ASSERT_ERR(kith_beacon_replay_check(&after, id, t), KITH_EEXISTS);
+    /* The saved table names no one: neither key appears in it, nor the id of the other
+     * direction's key. */
+    bkey_t send;
+    uint8_t unused[32];
+    ASSERT_OK(kith_beacon_pair_keys(bob, alice->pk, send, unused));
+    assert_false(shares_window(saved, len, recv, 32, 6));
+    assert_false(shares_window(saved, len, send, 32, 6));
+    assert_false(shares_window(saved, len, alice->pk, 32, 5));
+    assert_false(shares_window(saved, len, bob->pk, 32, 5));
+
+    /* Damaged files are refused and leave the table empty. */
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len - 1), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len + 1), KITH_EPARSE);
+    saved[0] = 2;
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len), KITH_EVERSION);
+    assert_int_equal(after.n, 0);
+    saved[0] = 1;
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, KITH_BEACON_REPLAY_MAX_SAVE + 24),
+               KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, NULL, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_save(&before, saved, len - 1, &len), KITH_EINVAL);
+
+    /* Bounded: a full table forgets the oldest time; an id saved twice keeps the newest. */
+    kith_beacon_replay_init(&before);
+    for (uint32_t i = 0; i <= KITH_BEACON_REPLAY_CAP; i++) {
+        uint8_t x[KITH_BEACON_REPLAY_ID_LEN] = {0};
+        memcpy(x, &i, sizeof(i));
+        ASSERT_OK(kith_beacon_replay_check(&before, x, NOW + i));
+    }
+    assert_int_equal(before.n, KITH_BEACON_REPLAY_CAP);
+    uint8_t first[KITH_BEACON_REPLAY_ID_LEN] = {0}, second[KITH_BEACON_REPLAY_ID_LEN] = {0};
+    second[0] = 1;
+    ASSERT_ERR(kith_beacon_replay_check(&before, second, NOW + 1), KITH_EEXISTS);
+    ASSERT_OK(kith_beacon_replay_check(&before, first, NOW)); /* forgotten: accepted */
+    ASSERT_OK(kith_beacon_replay_save(&before, saved, sizeof(saved), &len));
+    assert_int_equal(len, KITH_BEACON_REPLAY_MAX_SAVE);
+    memcpy(saved + 1 + 24, saved + 1, 16);
+    ASSERT_OK(kith_beacon_replay_load(&after, saved, len));
+    assert_int_equal(after.n, KITH_BEACON_REPLAY_CAP - 1);
+}
+
 /* ---- Cost ------------------------------------------------------------------------- */
 
 static double
@@ -1077,12 +1158,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pair_keys),      cmocka_unit_test(recognise),
-        cmocka_unit_test(duplicate_keys), cmocka_unit_test(unlinkable),
-        cmocka_unit_test(no_identifiers), cmocka_unit_test(padding_and_split),
-        cmocka_unit_test(tamper),         cmocka_unit_test(replay_window),
-        cmocka_unit_test(malformed),      cmocka_unit_test(search_positions),
-        cmocka_unit_test(known_answer),   cmocka_unit_test(replay_other_address),
+        cmocka_unit_test(pair_keys),
+        cmocka_unit_test(recognise),
+        cmocka_unit_test(duplicate_keys),
+        cmocka_unit_test(unlinkable),
+        cmocka_unit_test(no_identifiers),
+        cmocka_unit_test(padding_and_split),
+        cmocka_unit_test(tamper),
+        cmocka_unit_test(replay_window),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(search_positions),
+        cmocka_unit_test(known_answer),
+        cmocka_unit_test(replay_other_address),
+        cmocka_unit_test(replay_after_restart),
         cmocka_unit_test(cpu_per_beacon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
