@@ -5,10 +5,11 @@
  * Usage. At start, for every trusted peer, kith_beacon_pair_keys() gives a send key
  * and a recv key (the caller keeps them in sodium_malloc'd memory). Every 30 s the
  * daemon calls kith_beacon_build() with the send keys, once per source address, and
- * sends each datagram from that address; for every datagram it receives it calls
- * kith_beacon_match() with the address it came from and the recv keys and, on KITH_OK
- * and if kith_beacon_replay_check() finds the beacon newer than the peer's last, tries a
- * Noise connection to the sender's address and the advertised port.
+ * sends each datagram from that address; for every datagram it receives it asks
+ * kith_beacon_limiter_admit() whether to spend work on it, calls kith_beacon_match()
+ * with the address it came from and the recv keys and, on KITH_OK and if
+ * kith_beacon_replay_check() finds the beacon newer than the peer's last, tries a Noise
+ * connection to the sender's address and the advertised port.
  *
  * A beacon only hints where a peer might be. Its tags cover the source address the sender
  * sends it from (version 2), so a beacon replayed from another address matches no key;
@@ -18,8 +19,8 @@
  *
  * Limits: at most KITH_BEACON_MAX_TAGS tags per datagram; more peers mean more
  * datagrams. Receiving costs one keyed BLAKE2b per recv key whatever the datagram
- * holds, so the daemon should rate-limit datagrams per source address. The replay table
- * remembers at most KITH_BEACON_REPLAY_CAP peers.
+ * holds, hence the per-source limiter. The replay table remembers at most
+ * KITH_BEACON_REPLAY_CAP peers, the limiter KITH_BEACON_SOURCES source addresses.
  *
  * Randomness: each build draws a 32-byte seed from randombytes_buf() and expands it
  * with ChaCha20 into the nonces and padding tags, one stream per datagram. The seeded
@@ -471,4 +472,132 @@ kith_beacon_replay_load(kith_beacon_replay_t *r, const uint8_t *in, size_t len)
         replay_update(r, p, get_be64(p + KITH_BEACON_REPLAY_ID_LEN));
     }
     return KITH_OK;
+}
+
+/* ---- Per-source rate limit ---------------------------------------------------------- */
+
+#define MILLI 1000ULL
+
+/* Adds what the bucket earned since *last_ms at rate per second, up to burst. */
+static void
+refill(uint64_t *tokens_mt, uint64_t *last_ms, uint64_t now_ms, uint64_t rate, uint64_t burst)
+{
+    if (now_ms > *last_ms) {
+        uint64_t dt = now_ms - *last_ms;
+        uint64_t room = burst * MILLI - *tokens_mt;
+        /* rate * dt milli-datagrams, without overflow for any dt. */
+        uint64_t earned = dt >= room ? room : dt * rate;
+        *tokens_mt += earned < room ? earned : room;
+    }
+    *last_ms = now_ms;
+}
+
+void
+kith_beacon_limiter_init(kith_beacon_limiter_t *l, uint64_t now_ms)
+{
+    memset(l, 0, sizeof(*l));
+    l->strangers_mt = KITH_BEACON_STRANGERS_RATE * MILLI;
+    l->strangers_ms = now_ms;
+}
+
+static kith_beacon_source_t *
+find_source(kith_beacon_limiter_t *l, const uint8_t *addr)
+{
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        if (l->src[i].used && memcmp(l->src[i].addr, addr, KITH_BEACON_ADDR_LEN) == 0) {
+            return &l->src[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The entry a new source takes: a free one, else the unproven entry with the most tokens
+ * (ties: heard from longest ago). A full bucket is what a new entry starts with, so
+ * replacing it loses nothing; a flooder's own entries are drained and are the last to go,
+ * so it cannot refill them by cycling through a few addresses. Proven entries are never
+ * taken: a flooder cannot prove an address (that needs a peer's beacon from it).
+ */
+static kith_beacon_source_t *
+take_source(kith_beacon_limiter_t *l, uint64_t now_ms)
+{
+    kith_beacon_source_t *best = NULL;
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        kith_beacon_source_t *e = &l->src[i];
+        if (!e->used) {
+            return e;
+        }
+        if (e->proven_ms != 0) {
+            continue;
+        }
+        refill(&e->tokens_mt, &e->last_ms, now_ms, KITH_BEACON_SOURCE_RATE,
+               KITH_BEACON_SOURCE_BURST);
+        if (best == NULL || e->tokens_mt > best->tokens_mt ||
+            (e->tokens_mt == best->tokens_mt && e->last_ms < best->last_ms)) {
+            best = e;
+        }
+    }
+    return best;
+}
+
+int
+kith_beacon_limiter_admit(kith_beacon_limiter_t *l, const uint8_t addr[static KITH_BEACON_ADDR_LEN],
+                          uint64_t now_ms)
+{
+    kith_beacon_source_t *e = find_source(l, addr);
+    if (e == NULL) {
+        e = take_source(l, now_ms);
+        if (e == NULL) {
+            return 0; /* every entry proven: cannot happen while PROVEN_MAX < SOURCES */
+        }
+        memset(e, 0, sizeof(*e));
+        memcpy(e->addr, addr, KITH_BEACON_ADDR_LEN);
+        e->used = 1;
+        e->tokens_mt = KITH_BEACON_SOURCE_BURST * MILLI;
+        e->last_ms = now_ms;
+    }
+    refill(&e->tokens_mt, &e->last_ms, now_ms, KITH_BEACON_SOURCE_RATE, KITH_BEACON_SOURCE_BURST);
+    if (e->tokens_mt < MILLI) {
+        return 0;
+    }
+    if (e->proven_ms == 0) {
+        /* Unproven sources also share one bucket: that bounds the work a flood from many
+         * (spoofed) addresses causes, while proven sources keep their own budget. */
+        refill(&l->strangers_mt, &l->strangers_ms, now_ms, KITH_BEACON_STRANGERS_RATE,
+               KITH_BEACON_STRANGERS_RATE);
+        if (l->strangers_mt < MILLI) {
+            return 0;
+        }
+        l->strangers_mt -= MILLI;
+    }
+    e->tokens_mt -= MILLI;
+    return 1;
+}
+
+void
+kith_beacon_limiter_proven(kith_beacon_limiter_t *l,
+                           const uint8_t addr[static KITH_BEACON_ADDR_LEN], uint64_t now_ms)
+{
+    kith_beacon_source_t *e = find_source(l, addr);
+    if (e == NULL) {
+        return;
+    }
+    if (e->proven_ms == 0) {
+        size_t n = 0;
+        kith_beacon_source_t *oldest = NULL;
+        for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+            kith_beacon_source_t *p = &l->src[i];
+            if (p->used && p->proven_ms != 0) {
+                n++;
+                if (oldest == NULL || p->proven_ms < oldest->proven_ms) {
+                    oldest = p;
+                }
+            }
+        }
+        if (n >= KITH_BEACON_PROVEN_MAX && oldest != NULL) {
+            oldest->proven_ms = 0;
+        }
+    }
+    /* 0 means never; a monotonic clock at 0 still marks the entry. */
+    e->proven_ms = now_ms ? now_ms : 1;
 }

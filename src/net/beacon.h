@@ -138,10 +138,10 @@ int kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t
                               const uint8_t seed[static 32], kith_beacon_dgram_t *out, size_t cap,
                               size_t *n_out);
 
-/* ---- Receiving: replays --------- ------------------------------------------------------
+/* ---- Receiving: replays and floods ------------------------------------------------------
  *
- * A small pure table for the receiver (the daemon's discovery keeps one; the clock is
- * passed in). See proto/BEACON.md, "Receiving policy".
+ * Two small pure tables for the receiver (the daemon's discovery keeps one of each; the
+ * clock is passed in). See proto/BEACON.md, "Receiving policy".
  */
 
 #define KITH_BEACON_REPLAY_ID_LEN   16   /* bytes of a peer's replay id */
@@ -198,5 +198,48 @@ int kith_beacon_replay_save(const kith_beacon_replay_t *r, uint8_t *out, size_t 
  * listed twice keeps its newest time.
  */
 int kith_beacon_replay_load(kith_beacon_replay_t *r, const uint8_t *in, size_t len);
+
+#define KITH_BEACON_SOURCES        64  /* source addresses the limiter tracks */
+#define KITH_BEACON_PROVEN_MAX     32  /* of which at most this many proven */
+#define KITH_BEACON_SOURCE_BURST   16  /* datagrams a source may send at once */
+#define KITH_BEACON_SOURCE_RATE    1   /* datagrams per second per source, sustained */
+#define KITH_BEACON_STRANGERS_RATE 100 /* datagrams per second, all unproven sources */
+
+typedef struct {
+    uint8_t addr[KITH_BEACON_ADDR_LEN]; /* kith_beacon_addr() */
+    uint64_t tokens_mt;                 /* milli-datagrams it may still send */
+    uint64_t last_ms;                   /* when tokens_mt was last brought up to date */
+    uint64_t proven_ms;                 /* when a peer's beacon last matched from here; 0: never */
+    int used;
+} kith_beacon_source_t;
+
+/* Caller-owned (a few KiB); nothing inside needs freeing. */
+typedef struct {
+    kith_beacon_source_t src[KITH_BEACON_SOURCES];
+    uint64_t strangers_mt; /* the unproven sources' shared bucket, milli-datagrams */
+    uint64_t strangers_ms; /* when it was last brought up to date */
+} kith_beacon_limiter_t;
+
+/* Empties l, with full buckets, at monotonic time now_ms. */
+void kith_beacon_limiter_init(kith_beacon_limiter_t *l, uint64_t now_ms);
+
+/*
+ * Whether to spend work on one datagram from addr (kith_beacon_addr()) at monotonic time
+ * now_ms: 1 to go on and match it, 0 to drop it unread. Each source has a bucket of
+ * KITH_BEACON_SOURCE_BURST datagrams refilled at KITH_BEACON_SOURCE_RATE a second;
+ * unproven sources also share one of KITH_BEACON_STRANGERS_RATE a second. An unknown
+ * source takes a free entry, else the unproven entry with the most tokens left (ties: the
+ * one heard from longest ago); proven entries are never displaced by unproven ones.
+ */
+int kith_beacon_limiter_admit(kith_beacon_limiter_t *l,
+                              const uint8_t addr[static KITH_BEACON_ADDR_LEN], uint64_t now_ms);
+
+/*
+ * Marks addr as proven: a trusted peer's beacon, whose tags bind this address, matched
+ * from it. With KITH_BEACON_PROVEN_MAX proven already, the one proven longest ago becomes
+ * unproven. Does nothing for an address not in the table.
+ */
+void kith_beacon_limiter_proven(kith_beacon_limiter_t *l,
+                                const uint8_t addr[static KITH_BEACON_ADDR_LEN], uint64_t now_ms);
 
 #endif

@@ -5,8 +5,8 @@
  * its source (IP_PKTINFO / IPV6_PKTINFO on sendmsg(), since libuv cannot choose a source
  * address), because the tags bind the source address the receiver will see.
  *
- * Receiving: every datagram first passes the rate limit, then kith_beacon_match() with
- * the address it came from, then the replay table
+ * Receiving: every datagram first passes the per-source limiter (kith_beacon_limiter_*),
+ * then kith_beacon_match() with the address it came from, then the replay table
  * (kith_beacon_replay_*): a peer's beacon is acted on only if it is newer than the last
  * one accepted from that peer. The replay table is saved to a file in the home after
  * every change, from the thread pool (temporary file, fsync, rename), and read at start,
@@ -51,10 +51,9 @@ struct kith_discovery {
     size_t n_keys;
     uint8_t (*replay_ids)[KITH_BEACON_REPLAY_ID_LEN]; /* one per key, kith_beacon_replay_id() */
     uint64_t addr_hash;                               /* of the interface list, to notice changes */
-    double tokens; /* rate limit: datagrams we may still accept */
-    uint64_t tokens_ms;
+    kith_beacon_limiter_t limiter;
     kith_beacon_replay_t replay;
-    uint64_t sent, received;
+    uint64_t sent, received, dropped;
     int closing, pending_closes; /* pending_closes: handles and a save in flight */
     /* Saving the replay table: one write at a time; dirty asks for another after it. */
     char *state_path, *state_tmp, *state_dir; /* NULL: not saved */
@@ -412,18 +411,14 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
         free(buf->base);
         return;
     }
-    /* Token bucket: a flood of datagrams costs us at most RATE matches a second. */
+    /* Per-source buckets first: a flooder spends its own budget, not everyone's, and a
+     * dropped datagram costs one table lookup. */
     uint64_t now = mono_ms();
-    d->tokens += (double) (now - d->tokens_ms) * KITH_DISCOVERY_RATE / 1000.0;
-    d->tokens_ms = now;
-    if (d->tokens > KITH_DISCOVERY_RATE) {
-        d->tokens = KITH_DISCOVERY_RATE;
-    }
-    if (d->tokens < 1.0) {
+    if (!kith_beacon_limiter_admit(&d->limiter, src, now)) {
+        d->dropped++;
         free(buf->base);
         return;
     }
-    d->tokens -= 1.0;
     d->received++;
     size_t index;
     uint16_t port;
@@ -435,6 +430,8 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     if (rc != KITH_OK) {
         return;
     }
+    /* The tags bind the address: a peer's beacon did come from here. */
+    kith_beacon_limiter_proven(&d->limiter, src, now);
     if (kith_beacon_replay_check(&d->replay, d->replay_ids[index], t) != KITH_OK) {
         return; /* not newer than one already acted on: a replay, or a second copy */
     }
@@ -554,8 +551,7 @@ kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port,
     d->cb = cb;
     d->log = log;
     d->ctx = ctx;
-    d->tokens = KITH_DISCOVERY_RATE;
-    d->tokens_ms = mono_ms();
+    kith_beacon_limiter_init(&d->limiter, mono_ms());
     kith_beacon_replay_init(&d->replay);
     if (state_path != NULL) {
         size_t len = strlen(state_path);
@@ -633,4 +629,10 @@ uint64_t
 kith_discovery_received(const kith_discovery_t *d)
 {
     return d->received;
+}
+
+uint64_t
+kith_discovery_dropped(const kith_discovery_t *d)
+{
+    return d->dropped;
 }

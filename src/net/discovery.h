@@ -3,11 +3,12 @@
  * broadcast, IPv4 multicast 239.255.84.84 and IPv6 multicast ff02::5484 from every
  * address of every interface (one set per address, with that address as the source, since
  * the tags bind it), at start, every 30 seconds and whenever the machine's addresses
- * change. Received datagrams are bounded in size and rate and handed to
- * kith_beacon_match() with the address they came from; a beacon from a trusted peer that is newer
- * than the last one accepted from that peer (kith_beacon_replay_check(), saved in a file across
- * restarts) is reported through the callback. Strangers' beacons and everything else are dropped
- * without a trace.
+ * change. Received datagrams are bounded in size, rate-limited per source address
+ * (kith_beacon_limiter_admit()) and handed to kith_beacon_match() with the address they
+ * came from; a beacon from a trusted peer that is newer than the last one accepted from
+ * that peer (kith_beacon_replay_check(), saved in a file across restarts) is reported
+ * through the callback. Strangers' beacons and everything else are dropped without a
+ * trace.
  */
 #ifndef KITH_DISCOVERY_H
 #define KITH_DISCOVERY_H
@@ -20,7 +21,6 @@
 
 #define KITH_DISCOVERY_PORT        5484
 #define KITH_DISCOVERY_INTERVAL_MS 30000
-#define KITH_DISCOVERY_RATE        100            /* datagrams per second accepted, all sources */
 #define KITH_DISCOVERY_STATE_FILE  "beacons.seen" /* the replay table, in the home */
 
 typedef struct kith_discovery kith_discovery_t;
@@ -47,6 +47,7 @@ int kith_discovery_set_keys(kith_discovery_t *d, const uint8_t (*send_keys)[KITH
 void kith_discovery_stop(kith_discovery_t *d);
 /* Counters for status and tests. */
 uint64_t kith_discovery_sent(const kith_discovery_t *d);
-uint64_t kith_discovery_received(const kith_discovery_t *d);
+uint64_t kith_discovery_received(const kith_discovery_t *d); /* past the rate limit */
+uint64_t kith_discovery_dropped(const kith_discovery_t *d);  /* refused by the rate limit */
 
 #endif

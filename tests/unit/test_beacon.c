@@ -5,7 +5,8 @@
  * splitting, every single-bit change refused, the replay window, malformed datagrams,
  * the known-answer example of proto/BEACON.md, a beacon replayed from another address
  * refused (version 2 binds the source address), a replay after a restart refused (the
- * saved replay table), and the receiver's CPU cost.
+ * saved replay table), per-source rate limiting under a flood, and the receiver's CPU
+ * cost.
  *
  * Tags and keys are also computed here straight from the spec's formulas (spec_*), so
  * the module is checked against proto/BEACON.md and not only against itself.
@@ -1089,6 +1090,101 @@ replay_after_restart(void **state)
     assert_int_equal(after.n, KITH_BEACON_REPLAY_CAP - 1);
 }
 
+/* ---- Per-source rate limit ---------------------------------------------------------- */
+
+static void
+addr4(uint32_t host, uint8_t a[16])
+{
+    memset(a, 0, 16);
+    a[10] = a[11] = 0xff;
+    a[12] = (uint8_t) (host >> 24);
+    a[13] = (uint8_t) (host >> 16);
+    a[14] = (uint8_t) (host >> 8);
+    a[15] = (uint8_t) host;
+}
+
+/*
+ * 20 seconds of a flood at 20,000 datagrams a second from one address, while an honest
+ * source sends a beacon (to broadcast and to multicast: 2 datagrams) every 2 s, 15 times as
+ * often as a real one: every one of the
+ * honest source's datagrams is admitted, the flooder gets its own budget only. Then a
+ * flood from 100,000 different (spoofed) addresses: a proven honest source is still
+ * served in full, and the work stays bounded. With one bucket shared by all sources (the
+ * limiter before version 2), the honest source got about 1 datagram in 200.
+ */
+static void
+per_source_limit(void **state)
+{
+    (void) state;
+    static kith_beacon_limiter_t l;
+    uint8_t flooder[16], honest[16], spoof[16];
+    addr4(0xc6120003, flooder); /* 198.18.0.3 */
+    addr4(0xc6120002, honest);  /* 198.18.0.2 */
+    uint64_t t0 = 5000000, honest_sent = 0, honest_in = 0, flood_in = 0;
+
+    kith_beacon_limiter_init(&l, t0);
+    for (uint64_t ms = 0; ms < 20000; ms++) {
+        for (int i = 0; i < 20; i++) {
+            flood_in += (uint64_t) kith_beacon_limiter_admit(&l, flooder, t0 + ms);
+        }
+        if (ms % 2000 == 0) {
+            honest_sent += 2;
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t0 + ms);
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t0 + ms);
+        }
+    }
+    printf("  one flooder: honest %" PRIu64 "/%" PRIu64 " admitted, flooder %" PRIu64 "/400000\n",
+           honest_in, honest_sent, flood_in);
+    assert_true(honest_in == honest_sent);
+    assert_true(flood_in <= KITH_BEACON_SOURCE_BURST + 20 * KITH_BEACON_SOURCE_RATE + 1);
+
+    /* The honest source's beacon matched: it is proven. Now every flood datagram comes
+     * from a new address; the table is full after 64 of them. */
+    kith_beacon_limiter_proven(&l, honest, t0 + 20000);
+    uint64_t t1 = t0 + 20000;
+    honest_sent = honest_in = flood_in = 0;
+    uint32_t next = 0x0a000000;
+    for (uint64_t ms = 0; ms < 10000; ms++) {
+        for (int i = 0; i < 10; i++) {
+            addr4(next++, spoof);
+            flood_in += (uint64_t) kith_beacon_limiter_admit(&l, spoof, t1 + ms);
+        }
+        if (ms % 2000 == 0) {
+            honest_sent += 2;
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t1 + ms);
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t1 + ms);
+        }
+    }
+    printf("  spoofed flood: honest %" PRIu64 "/%" PRIu64 " admitted, flood %" PRIu64 "/100000\n",
+           honest_in, honest_sent, flood_in);
+    assert_true(honest_in == honest_sent);
+    /* All unproven sources together: one bucket of STRANGERS_RATE a second. */
+    assert_true(flood_in <= KITH_BEACON_STRANGERS_RATE * 11);
+    /* The one-address flooder, still at it, still gets only its own rate. */
+    uint64_t t2 = t1 + 10000, in = 0;
+    for (uint64_t ms = 0; ms < 1000; ms++) {
+        in += (uint64_t) kith_beacon_limiter_admit(&l, flooder, t2 + ms);
+    }
+    assert_true(in <= KITH_BEACON_SOURCE_BURST + 1);
+
+    /* At most PROVEN_MAX proven: the 33rd demotes the one proven longest ago, which a
+     * stranger may then displace. */
+    kith_beacon_limiter_init(&l, t0);
+    for (uint32_t i = 0; i <= KITH_BEACON_PROVEN_MAX; i++) {
+        addr4(0xc6120100 + i, spoof);
+        assert_int_equal(kith_beacon_limiter_admit(&l, spoof, t0 + i), 1);
+        kith_beacon_limiter_proven(&l, spoof, t0 + i);
+    }
+    size_t proven = 0;
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        proven += l.src[i].used && l.src[i].proven_ms != 0;
+    }
+    assert_int_equal(proven, KITH_BEACON_PROVEN_MAX);
+    /* Proving an address that is not in the table does nothing. */
+    addr4(0x01020304, spoof);
+    kith_beacon_limiter_proven(&l, spoof, t0);
+}
+
 /* ---- Cost ------------------------------------------------------------------------- */
 
 static double
@@ -1171,6 +1267,7 @@ main(void)
         cmocka_unit_test(known_answer),
         cmocka_unit_test(replay_other_address),
         cmocka_unit_test(replay_after_restart),
+        cmocka_unit_test(per_source_limit),
         cmocka_unit_test(cpu_per_beacon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
