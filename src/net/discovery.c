@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -36,12 +37,16 @@
 #define MCAST6        "ff02::5484"
 #define ADDR_CHECK_MS 5000
 #define RX_BUF        1500
+#define REPEATS       2    /* announcements after the first, after a start or a change */
+#define REPEAT_MS     1000 /* before the first repeat; twice that before the next */
 
 struct kith_discovery {
     uv_loop_t *loop;
     uv_udp_t udp4, udp6;
     int has4, has6;
     uv_timer_t announce_timer, addr_timer;
+    uv_timer_t repeat_timer; /* the repeats after a start or a change */
+    int repeats;             /* repeats still to send */
     uint16_t udp_port, tcp_port;
     kith_discovery_cb cb;
     kith_discovery_log log;
@@ -89,14 +94,15 @@ mono_ms(void)
 }
 
 /* Sends one datagram from source address src on interface ifindex, without blocking: a
- * datagram the socket cannot take now is a beacon missed, and the next comes in 30 s. */
-static void
+ * datagram the socket cannot take now is a beacon missed, and the next comes in 30 s.
+ * Returns 0 or the errno of the failure. */
+static int
 send_from(kith_discovery_t *d, uv_udp_t *udp, const struct sockaddr *to, socklen_t to_len,
           const struct sockaddr *src, unsigned ifindex, const uint8_t *data, size_t len)
 {
     uv_os_fd_t fd;
     if (uv_fileno((const uv_handle_t *) udp, &fd) != 0) {
-        return;
+        return EBADF;
     }
     union {
         char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -131,9 +137,11 @@ send_from(kith_discovery_t *d, uv_udp_t *udp, const struct sockaddr *to, socklen
         memcpy(CMSG_DATA(c), &pi, sizeof(pi));
         msg.msg_controllen = CMSG_SPACE(sizeof(pi));
     }
-    if (sendmsg(fd, &msg, MSG_DONTWAIT) == (ssize_t) len) {
-        d->sent++;
+    if (sendmsg(fd, &msg, MSG_DONTWAIT) != (ssize_t) len) {
+        return errno ? errno : EIO;
     }
+    d->sent++;
+    return 0;
 }
 
 /* Builds this node's beacons for source address src. Returns the count, 0 on failure;
@@ -169,7 +177,8 @@ announce(kith_discovery_t *d)
         return;
     }
     uv_interface_address_t *ifs = NULL;
-    int n_ifs = 0;
+    int n_ifs = 0, n_addrs = 0, failed = 0, err = 0;
+    uint64_t sent_before = d->sent;
     if (uv_interface_addresses(&ifs, &n_ifs) != 0) {
         return;
     }
@@ -190,11 +199,14 @@ announce(kith_discovery_t *d)
             unsigned ifindex = if_nametoindex(ifs[i].name);
             n = build_for(d, src, &dg);
             for (size_t k = 0; k < n; k++) {
-                send_from(d, &d->udp4, (struct sockaddr *) &bcast, sizeof(bcast), src, ifindex,
-                          dg[k].data, dg[k].len);
-                send_from(d, &d->udp4, (struct sockaddr *) &mcast, sizeof(mcast), src, ifindex,
-                          dg[k].data, dg[k].len);
+                int e1 = send_from(d, &d->udp4, (struct sockaddr *) &bcast, sizeof(bcast), src,
+                                   ifindex, dg[k].data, dg[k].len);
+                int e2 = send_from(d, &d->udp4, (struct sockaddr *) &mcast, sizeof(mcast), src,
+                                   ifindex, dg[k].data, dg[k].len);
+                failed += (e1 != 0) + (e2 != 0);
+                err = e1 ? e1 : e2 ? e2 : err;
             }
+            n_addrs += n > 0;
         } else if (ifs[i].address.address6.sin6_family == AF_INET6 && d->has6 &&
                    IN6_IS_ADDR_LINKLOCAL(&ifs[i].address.address6.sin6_addr)) {
             struct sockaddr_in6 mcast;
@@ -203,13 +215,23 @@ announce(kith_discovery_t *d)
             mcast.sin6_scope_id = ifindex;
             n = build_for(d, src, &dg);
             for (size_t k = 0; k < n; k++) {
-                send_from(d, &d->udp6, (struct sockaddr *) &mcast, sizeof(mcast), src, ifindex,
-                          dg[k].data, dg[k].len);
+                int e = send_from(d, &d->udp6, (struct sockaddr *) &mcast, sizeof(mcast), src,
+                                  ifindex, dg[k].data, dg[k].len);
+                failed += e != 0;
+                err = e ? e : err;
             }
+            n_addrs += n > 0;
         }
         free(dg);
     }
     uv_free_interface_addresses(ifs, n_ifs);
+    if (failed > 0) {
+        logf_(d, 2, "discovery: sent %" PRIu64 " datagrams from %d addresses, %d not sent: %s",
+              d->sent - sent_before, n_addrs, failed, strerror(err));
+    } else {
+        logf_(d, 2, "discovery: sent %" PRIu64 " datagrams from %d addresses",
+              d->sent - sent_before, n_addrs);
+    }
 }
 
 /* Joins the multicast groups on every interface (again after a change; errors for groups
@@ -250,6 +272,30 @@ join_groups(kith_discovery_t *d)
 }
 
 static void
+on_repeat_timer(uv_timer_t *t)
+{
+    kith_discovery_t *d = t->data;
+    announce(d);
+    if (--d->repeats > 0 && !d->closing) {
+        uv_timer_start(&d->repeat_timer, on_repeat_timer, REPEAT_MS * 2, 0);
+    }
+}
+
+/* Announces now and REPEATS times more, 1 s then 3 s later: after a start, new keys or
+ * an address change, a datagram lost (a busy receiver's full socket buffer, under a flood
+ * say) would otherwise delay discovery by a whole interval. Each repeat is a new beacon,
+ * with a later time, so the receiver's replay rule does not drop it. */
+static void
+announce_now(kith_discovery_t *d)
+{
+    announce(d);
+    if (!d->closing) {
+        d->repeats = REPEATS;
+        uv_timer_start(&d->repeat_timer, on_repeat_timer, REPEAT_MS, 0);
+    }
+}
+
+static void
 on_announce_timer(uv_timer_t *t)
 {
     announce(t->data);
@@ -263,7 +309,7 @@ on_addr_timer(uv_timer_t *t)
     if (h != d->addr_hash) {
         d->addr_hash = h;
         logf_(d, 2, "network addresses changed: announcing");
-        announce(d);
+        announce_now(d);
     }
 }
 
@@ -502,7 +548,7 @@ kith_discovery_set_keys(kith_discovery_t *d, const uint8_t (*send_keys)[KITH_BEA
         }
         d->n_keys = n;
     }
-    announce(d);
+    announce_now(d);
     return KITH_OK;
 }
 
@@ -576,8 +622,9 @@ kith_discovery_start(kith_discovery_t **out, uv_loop_t *loop, uint16_t udp_port,
     }
     uv_timer_init(loop, &d->announce_timer);
     uv_timer_init(loop, &d->addr_timer);
-    d->announce_timer.data = d->addr_timer.data = d;
-    d->pending_closes += 2;
+    uv_timer_init(loop, &d->repeat_timer);
+    d->announce_timer.data = d->addr_timer.data = d->repeat_timer.data = d;
+    d->pending_closes += 3;
     d->addr_hash = join_groups(d);
     uv_timer_start(&d->announce_timer, on_announce_timer, KITH_DISCOVERY_INTERVAL_MS,
                    KITH_DISCOVERY_INTERVAL_MS);
@@ -617,6 +664,7 @@ kith_discovery_stop(kith_discovery_t *d)
     uv_close((uv_handle_t *) &d->udp6, on_closed);
     uv_close((uv_handle_t *) &d->announce_timer, on_closed);
     uv_close((uv_handle_t *) &d->addr_timer, on_closed);
+    uv_close((uv_handle_t *) &d->repeat_timer, on_closed);
 }
 
 uint64_t

@@ -2,13 +2,13 @@
  * LAN discovery: the daemon's beacons (src/net/beacon.h) on UDP port 5484, sent to IPv4
  * broadcast, IPv4 multicast 239.255.84.84 and IPv6 multicast ff02::5484 from every
  * address of every interface (one set per address, with that address as the source, since
- * the tags bind it), at start, every 30 seconds and whenever the machine's addresses
- * change. Received datagrams are bounded in size, rate-limited per source address
- * (kith_beacon_limiter_admit()) and handed to kith_beacon_match() with the address they
- * came from; a beacon from a trusted peer that is newer than the last one accepted from
- * that peer (kith_beacon_replay_check(), saved in a file across restarts) is reported
- * through the callback. Strangers' beacons and everything else are dropped without a
- * trace.
+ * the tags bind it), every 30 seconds, and at start, on new keys and whenever the
+ * machine's addresses change (then also 1 and 3 seconds later). Received datagrams are bounded in
+ * size, rate-limited per source address (kith_beacon_limiter_admit()) and handed to
+ * kith_beacon_match() with the address they came from; a beacon from a trusted peer that is newer
+ * than the last one accepted from that peer (kith_beacon_replay_check(), saved in a file across
+ * restarts) is reported through the callback. Strangers' beacons and everything else are dropped
+ * without a trace.
  */
 #ifndef KITH_DISCOVERY_H
 #define KITH_DISCOVERY_H
