@@ -66,6 +66,7 @@ struct kith_discovery {
     uint8_t *save_buf; /* the snapshot being written, KITH_BEACON_REPLAY_MAX_SAVE bytes */
     size_t save_len;
     int saving, dirty, save_rc;
+    uint8_t rx[RX_BUF]; /* the receive buffer of both sockets (see on_alloc) */
 };
 
 static void logf_(kith_discovery_t *d, int level, const char *fmt, ...)
@@ -313,13 +314,16 @@ on_addr_timer(uv_timer_t *t)
     }
 }
 
+/* Every datagram is read into the one buffer in the struct: on_recv is done with it
+ * before libuv asks for the next, and a flood should cost as little as possible per
+ * datagram (no allocation). */
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void) h;
+    kith_discovery_t *d = h->data;
     (void) suggested;
-    buf->base = malloc(RX_BUF);
-    buf->len = buf->base ? RX_BUF : 0;
+    buf->base = (char *) d->rx;
+    buf->len = sizeof(d->rx);
 }
 
 /* ---- The replay table on disk ------------------------------------------------------ */
@@ -454,7 +458,6 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     uint8_t src[KITH_BEACON_ADDR_LEN];
     if (nread <= 0 || from == NULL || d->closing || (flags & UV_UDP_PARTIAL) ||
         (size_t) nread > KITH_BEACON_MAX_LEN || kith_beacon_addr(from, src) != KITH_OK) {
-        free(buf->base);
         return;
     }
     /* Per-source buckets first: a flooder spends its own budget, not everyone's, and a
@@ -462,7 +465,6 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     uint64_t now = mono_ms();
     if (!kith_beacon_limiter_admit(&d->limiter, src, now)) {
         d->dropped++;
-        free(buf->base);
         return;
     }
     d->received++;
@@ -472,7 +474,6 @@ on_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr
     int rc = kith_beacon_match((const uint8_t *) buf->base, (size_t) nread, src,
                                (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->recv_keys, d->n_keys,
                                (uint64_t) time(NULL), &index, &port, &t);
-    free(buf->base);
     if (rc != KITH_OK) {
         return;
     }
