@@ -148,6 +148,11 @@ kill "$alice_pid"
 wait "$alice_pid" 2>/dev/null
 checks=$((checks + 1))
 [ "$(grep -c . "$TMP/captured")" -ge 2 ] || fail "mallory captured no beacon of alice"
+# One set per address, each sent from it (left to routing, both would come from .1).
+for a in 198.18.0.1 198.18.0.11; do
+    checks=$((checks + 1))
+    grep -q "^$a " "$TMP/captured" || fail "alice sent no beacon from $a"
+done
 serve 2 bob
 sleep 1
 ok "mallory replays them to bob from 198.18.0.3" mallory replay "$TMP"
