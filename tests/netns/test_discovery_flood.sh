@@ -53,20 +53,26 @@ elif mode == "capture":
     s.bind(("0.0.0.0", PORT))
     s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
                  socket.inet_aton("239.255.84.84") + socket.inet_aton("198.18.0.3"))
+    IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux; Python < 3.12 lacks the name
+    s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)  # to learn each one's destination
     s.settimeout(0.5)
     got, end = [], time.time() + 40
     while time.time() < end and not (got and time.time() > first + 1):
         try:
-            d, a = s.recvfrom(2000)
+            d, anc, _, a = s.recvmsg(2000, 256)
         except socket.timeout:
             continue
+        dst = "?"
+        for level, kind, data in anc:
+            if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                dst = socket.inet_ntoa(data[8:12])  # ipi_addr: the header's destination
         if a[0] in ("198.18.0.1", "198.18.0.11"):
             if not got:
                 first = time.time()
-            got.append((a[0], d))
+            got.append((a[0], dst, d))
     with open(f"{tmp}/{name}", "w") as f:
-        for a, d in got:
-            f.write(f"{a} {d.hex()}\n")
+        for a, dst, d in got:
+            f.write(f"{a} {dst} {d.hex()}\n")
     print(f"captured {len(got)} beacons of alice")
 elif mode == "spoof":
     # alice's recorded datagrams, sent to bob from alice's address, forged: a raw IPv4
@@ -74,7 +80,7 @@ elif mode == "spoof":
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     for _ in range(3):
         for l in open(f"{tmp}/{name}"):
-            a, d = l.split()
+            a, _, d = l.split()
             d = bytes.fromhex(d)
             udp = struct.pack(">HHHH", PORT, PORT, 8 + len(d), 0) + d
             ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
@@ -82,7 +88,7 @@ elif mode == "spoof":
             raw.sendto(ip + udp, ("198.18.0.2", 0))
         time.sleep(0.3)
 else:
-    captured = [bytes.fromhex(l.split()[1]) for l in open(f"{tmp}/captured") if l.strip()]
+    captured = [bytes.fromhex(l.split()[-1]) for l in open(f"{tmp}/captured") if l.strip()]
     socks = []
     for a in (["198.18.0.3"] if mode == "replay" else
               ["198.18.0.3", "198.18.0.31", "198.18.0.32", "198.18.0.33", "198.18.0.34"]):
@@ -148,10 +154,13 @@ kill "$alice_pid"
 wait "$alice_pid" 2>/dev/null
 checks=$((checks + 1))
 [ "$(grep -c . "$TMP/captured")" -ge 2 ] || fail "mallory captured no beacon of alice"
-# One set per address, each sent from it (left to routing, both would come from .1).
+# One set per address, each sent from it to broadcast and to multicast (left to routing,
+# both broadcasts would come from .1).
 for a in 198.18.0.1 198.18.0.11; do
-    checks=$((checks + 1))
-    grep -q "^$a " "$TMP/captured" || fail "alice sent no beacon from $a"
+    for dst in 198.18.0.255 239.255.84.84; do
+        checks=$((checks + 1))
+        grep -q "^$a $dst " "$TMP/captured" || fail "alice sent no beacon from $a to $dst"
+    done
 done
 serve 2 bob
 sleep 1
