@@ -4,17 +4,23 @@
  *
  * Usage. At start, for every trusted peer, kith_beacon_pair_keys() gives a send key
  * and a recv key (the caller keeps them in sodium_malloc'd memory). Every 30 s the
- * daemon calls kith_beacon_build() with the send keys and sends each datagram; for
- * every datagram it receives it calls kith_beacon_match() with the recv keys and, on
- * KITH_OK, tries a Noise connection to the sender's address and the advertised port.
+ * daemon calls kith_beacon_build() with the send keys, once per source address, and
+ * sends each datagram from that address; for every datagram it receives it asks
+ * kith_beacon_limiter_admit() whether to spend work on it, calls kith_beacon_match()
+ * with the address it came from and the recv keys and, on KITH_OK and if
+ * kith_beacon_replay_check() finds the beacon newer than the peer's last, tries a Noise
+ * connection to the sender's address and the advertised port.
  *
- * A beacon only hints where a peer might be. It authenticates nothing about the
- * sender's address (anyone on the LAN can replay a beacon within the time window from
- * another address), so the Noise handshake that follows is what proves who answers.
+ * A beacon only hints where a peer might be. Its tags cover the source address the sender
+ * sends it from (version 2), so a beacon replayed from another address matches no key;
+ * the daemon also refuses a beacon not newer than the last one accepted from that peer
+ * (kith_beacon_replay_check()). The Noise handshake that follows is what proves who
+ * answers.
  *
  * Limits: at most KITH_BEACON_MAX_TAGS tags per datagram; more peers mean more
  * datagrams. Receiving costs one keyed BLAKE2b per recv key whatever the datagram
- * holds, so the daemon should rate-limit datagrams per source address.
+ * holds, hence the per-source limiter. The replay table remembers at most
+ * KITH_BEACON_REPLAY_CAP peers, the limiter KITH_BEACON_SOURCES source addresses.
  *
  * Randomness: each build draws a 32-byte seed from randombytes_buf() and expands it
  * with ChaCha20 into the nonces and padding tags, one stream per datagram. The seeded
@@ -22,6 +28,7 @@
  */
 #include "net/beacon.h"
 
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +38,9 @@
 #define LABEL     "kith beacon v1"
 #define LABEL_LEN (sizeof(LABEL) - 1)
 
-/* Offsets in a datagram. The tags are keyed hashes of bytes [0, TAGGED_LEN). */
+/* Offsets in a datagram. The tags are keyed hashes of bytes [0, TAGGED_LEN) followed by
+ * the 16-byte source address, which is not in the datagram: the receiver takes it from
+ * the IP header. */
 #define OFF_VERSION 0
 #define OFF_NONCE   1
 #define OFF_TIME    17
@@ -39,6 +48,7 @@
 #define OFF_COUNT   27
 #define OFF_TAGS    28
 #define TAGGED_LEN  OFF_COUNT
+#define INPUT_LEN   (TAGGED_LEN + KITH_BEACON_ADDR_LEN)
 
 /* Random bytes drawn per datagram: a nonce, then up to one full datagram of padding. */
 #define RAND_LEN (KITH_BEACON_NONCE_LEN + KITH_BEACON_MAX_TAGS * KITH_BEACON_TAG_LEN)
@@ -134,9 +144,11 @@ cmp_tag(const void *a, const void *b)
 /* Fills one datagram for the k send keys at keys, with randomness from rnd (RAND_LEN). */
 static int
 build_one(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t k, uint16_t port, uint64_t now_s,
-          const uint8_t *rnd, kith_beacon_dgram_t *d)
+          const uint8_t src[static KITH_BEACON_ADDR_LEN], const uint8_t *rnd,
+          kith_beacon_dgram_t *d)
 {
     uint8_t h[crypto_generichash_BYTES];
+    uint8_t input[INPUT_LEN];
     size_t count =
         k + (KITH_BEACON_TAG_QUANTUM - k % KITH_BEACON_TAG_QUANTUM) % KITH_BEACON_TAG_QUANTUM;
     int rc = KITH_ECRYPTO;
@@ -151,10 +163,13 @@ build_one(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t k, uint16_t port, u
     p[OFF_PORT] = (uint8_t) (port >> 8);
     p[OFF_PORT + 1] = (uint8_t) port;
     p[OFF_COUNT] = (uint8_t) count;
+    memcpy(input, p, TAGGED_LEN);
+    memcpy(input + TAGGED_LEN, src, KITH_BEACON_ADDR_LEN);
 
     uint8_t *tags = p + OFF_TAGS;
     for (size_t i = 0; i < k; i++) {
-        if (crypto_generichash(h, sizeof(h), p, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) != 0) {
+        if (crypto_generichash(h, sizeof(h), input, sizeof(input), keys[i], KITH_BEACON_KEY_LEN) !=
+            0) {
             goto out;
         }
         memcpy(tags + i * KITH_BEACON_TAG_LEN, h, KITH_BEACON_TAG_LEN);
@@ -175,8 +190,9 @@ out:
 
 int
 kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
-                          uint64_t now_s, const uint8_t seed[static 32], kith_beacon_dgram_t *out,
-                          size_t cap, size_t *n_out)
+                          uint64_t now_s, const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                          const uint8_t seed[static 32], kith_beacon_dgram_t *out, size_t cap,
+                          size_t *n_out)
 {
     uint8_t rnd[RAND_LEN];
     uint8_t stream_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
@@ -188,7 +204,7 @@ kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_k
         *n_out = n_dgrams;
     }
     if (port == 0 || (keys == NULL && n_keys > 0) || n_out == NULL || cap < n_dgrams ||
-        out == NULL) {
+        out == NULL || src == NULL) {
         goto out;
     }
     /* Spread the peers evenly: the first `extra` datagrams carry one more. */
@@ -204,7 +220,7 @@ kith__beacon_build_seeded(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_k
         if (crypto_stream_chacha20_ietf(rnd, sizeof(rnd), stream_nonce, seed) != 0) {
             goto out;
         }
-        rc = build_one(keys + next, k, port, now_s, rnd, &out[d]);
+        rc = build_one(keys + next, k, port, now_s, src, rnd, &out[d]);
         if (rc != KITH_OK) {
             goto out;
         }
@@ -218,11 +234,12 @@ out:
 
 int
 kith_beacon_build(const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint16_t port,
-                  uint64_t now_s, kith_beacon_dgram_t *out, size_t cap, size_t *n_out)
+                  uint64_t now_s, const uint8_t src[static KITH_BEACON_ADDR_LEN],
+                  kith_beacon_dgram_t *out, size_t cap, size_t *n_out)
 {
     uint8_t seed[32];
     randombytes_buf(seed, sizeof(seed));
-    int rc = kith__beacon_build_seeded(keys, n_keys, port, now_s, seed, out, cap, n_out);
+    int rc = kith__beacon_build_seeded(keys, n_keys, port, now_s, src, seed, out, cap, n_out);
     sodium_memzero(seed, sizeof(seed));
     return rc;
 }
@@ -255,15 +272,17 @@ search(const uint64_t *v, size_t n, uint64_t e)
 }
 
 int
-kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_BEACON_KEY_LEN],
-                  size_t n_keys, uint64_t now_s, size_t *peer_index, uint16_t *port)
+kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t *src,
+                  const uint8_t (*keys)[KITH_BEACON_KEY_LEN], size_t n_keys, uint64_t now_s,
+                  size_t *peer_index, uint16_t *port, uint64_t *time_s)
 {
     uint64_t v[KITH_BEACON_MAX_TAGS];
     uint8_t h[crypto_generichash_BYTES];
+    uint8_t input[INPUT_LEN];
     int rc = KITH_EINVAL;
 
     sodium_memzero(h, sizeof(h));
-    if ((dgram == NULL && len > 0) || (keys == NULL && n_keys > 0)) {
+    if ((dgram == NULL && len > 0) || src == NULL || (keys == NULL && n_keys > 0)) {
         goto out;
     }
     rc = KITH_EPARSE;
@@ -305,8 +324,10 @@ kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_B
     if (skew > KITH_BEACON_WINDOW_S) {
         goto out;
     }
+    memcpy(input, dgram, TAGGED_LEN);
+    memcpy(input + TAGGED_LEN, src, KITH_BEACON_ADDR_LEN);
     for (size_t i = 0; i < n_keys; i++) {
-        if (crypto_generichash(h, sizeof(h), dgram, TAGGED_LEN, keys[i], KITH_BEACON_KEY_LEN) !=
+        if (crypto_generichash(h, sizeof(h), input, sizeof(input), keys[i], KITH_BEACON_KEY_LEN) !=
             0) {
             rc = KITH_ECRYPTO;
             goto out;
@@ -319,6 +340,9 @@ kith_beacon_match(const uint8_t *dgram, size_t len, const uint8_t (*keys)[KITH_B
             if (port != NULL) {
                 *port = adv_port;
             }
+            if (time_s != NULL) {
+                *time_s = t;
+            }
             rc = KITH_OK;
             goto out;
         }
@@ -327,4 +351,253 @@ out:
     /* An expected tag that is not in the datagram would let its holder forge one. */
     sodium_memzero(h, sizeof(h));
     return rc;
+}
+
+int
+kith_beacon_addr(const struct sockaddr *sa, uint8_t out[static KITH_BEACON_ADDR_LEN])
+{
+    memset(out, 0, KITH_BEACON_ADDR_LEN);
+    if (sa == NULL) {
+        return KITH_EINVAL;
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *) sa;
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &in4->sin_addr, 4);
+        return KITH_OK;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+        memcpy(out, &in6->sin6_addr, KITH_BEACON_ADDR_LEN);
+        return KITH_OK;
+    }
+    return KITH_EINVAL;
+}
+
+/* ---- Replay table ------------------------------------------------------------------- */
+
+#define REPLAY_LABEL    "kith beacon replay id"
+#define REPLAY_FILE_VER 1
+
+void
+kith_beacon_replay_init(kith_beacon_replay_t *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+int
+kith_beacon_replay_id(const uint8_t recv_key[static KITH_BEACON_KEY_LEN],
+                      uint8_t id[static KITH_BEACON_REPLAY_ID_LEN])
+{
+    if (crypto_generichash(id, KITH_BEACON_REPLAY_ID_LEN, (const uint8_t *) REPLAY_LABEL,
+                           sizeof(REPLAY_LABEL) - 1, recv_key, KITH_BEACON_KEY_LEN) != 0) {
+        return KITH_ECRYPTO;
+    }
+    return KITH_OK;
+}
+
+/* Records time_s for id if it is newer; 1 if it was, 0 if not. */
+static int
+replay_update(kith_beacon_replay_t *r, const uint8_t *id, uint64_t time_s)
+{
+    size_t oldest = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        /* Ids are not secret (they are saved to disk as they are). */
+        if (memcmp(r->seen[i].id, id, KITH_BEACON_REPLAY_ID_LEN) == 0) {
+            if (time_s <= r->seen[i].newest_s) {
+                return 0;
+            }
+            r->seen[i].newest_s = time_s;
+            return 1;
+        }
+        if (r->seen[i].newest_s < r->seen[oldest].newest_s) {
+            oldest = i;
+        }
+    }
+    /* A full table forgets the oldest time: with fewer than KITH_BEACON_REPLAY_CAP peers
+     * heard within the window, that entry is older than the window and refuses nothing the
+     * window does not. */
+    size_t at = r->n < KITH_BEACON_REPLAY_CAP ? r->n++ : oldest;
+    memcpy(r->seen[at].id, id, KITH_BEACON_REPLAY_ID_LEN);
+    r->seen[at].newest_s = time_s;
+    return 1;
+}
+
+int
+kith_beacon_replay_check(kith_beacon_replay_t *r,
+                         const uint8_t id[static KITH_BEACON_REPLAY_ID_LEN], uint64_t time_s)
+{
+    if (r == NULL || id == NULL) {
+        return KITH_EINVAL;
+    }
+    return replay_update(r, id, time_s) ? KITH_OK : KITH_EEXISTS;
+}
+
+int
+kith_beacon_replay_save(const kith_beacon_replay_t *r, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (r == NULL || out == NULL || out_len == NULL || cap < 1 + r->n * KITH_BEACON_REPLAY_REC) {
+        return KITH_EINVAL;
+    }
+    out[0] = REPLAY_FILE_VER;
+    uint8_t *p = out + 1;
+    for (size_t i = 0; i < r->n; i++) {
+        memcpy(p, r->seen[i].id, KITH_BEACON_REPLAY_ID_LEN);
+        put_be64(p + KITH_BEACON_REPLAY_ID_LEN, r->seen[i].newest_s);
+        p += KITH_BEACON_REPLAY_REC;
+    }
+    *out_len = (size_t) (p - out);
+    return KITH_OK;
+}
+
+int
+kith_beacon_replay_load(kith_beacon_replay_t *r, const uint8_t *in, size_t len)
+{
+    if (r == NULL || (in == NULL && len > 0)) {
+        return KITH_EINVAL;
+    }
+    kith_beacon_replay_init(r);
+    if (len < 1) {
+        return KITH_EPARSE;
+    }
+    if (in[0] != REPLAY_FILE_VER) {
+        return KITH_EVERSION;
+    }
+    size_t body = len - 1;
+    if (body % KITH_BEACON_REPLAY_REC != 0 ||
+        body / KITH_BEACON_REPLAY_REC > KITH_BEACON_REPLAY_CAP) {
+        return KITH_EPARSE;
+    }
+    for (const uint8_t *p = in + 1; p < in + len; p += KITH_BEACON_REPLAY_REC) {
+        replay_update(r, p, get_be64(p + KITH_BEACON_REPLAY_ID_LEN));
+    }
+    return KITH_OK;
+}
+
+/* ---- Per-source rate limit ---------------------------------------------------------- */
+
+#define MILLI 1000ULL
+
+/* Adds what the bucket earned since *last_ms at rate per second, up to burst. */
+static void
+refill(uint64_t *tokens_mt, uint64_t *last_ms, uint64_t now_ms, uint64_t rate, uint64_t burst)
+{
+    if (now_ms > *last_ms) {
+        uint64_t dt = now_ms - *last_ms;
+        uint64_t room = burst * MILLI - *tokens_mt;
+        /* rate * dt milli-datagrams, without overflow for any dt. */
+        uint64_t earned = dt >= room ? room : dt * rate;
+        *tokens_mt += earned < room ? earned : room;
+    }
+    *last_ms = now_ms;
+}
+
+void
+kith_beacon_limiter_init(kith_beacon_limiter_t *l, uint64_t now_ms)
+{
+    memset(l, 0, sizeof(*l));
+    l->strangers_mt = KITH_BEACON_STRANGERS_RATE * MILLI;
+    l->strangers_ms = now_ms;
+}
+
+static kith_beacon_source_t *
+find_source(kith_beacon_limiter_t *l, const uint8_t *addr)
+{
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        if (l->src[i].used && memcmp(l->src[i].addr, addr, KITH_BEACON_ADDR_LEN) == 0) {
+            return &l->src[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The entry a new source takes: a free one, else the unproven entry with the most tokens
+ * (ties: heard from longest ago). A full bucket is what a new entry starts with, so
+ * replacing it loses nothing; a flooder's own entries are drained and are the last to go,
+ * so it cannot refill them by cycling through a few addresses. Proven entries are never
+ * taken: a flooder cannot prove an address (that needs a peer's beacon from it).
+ */
+static kith_beacon_source_t *
+take_source(kith_beacon_limiter_t *l, uint64_t now_ms)
+{
+    kith_beacon_source_t *best = NULL;
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        kith_beacon_source_t *e = &l->src[i];
+        if (!e->used) {
+            return e;
+        }
+        if (e->proven_ms != 0) {
+            continue;
+        }
+        refill(&e->tokens_mt, &e->last_ms, now_ms, KITH_BEACON_SOURCE_RATE,
+               KITH_BEACON_SOURCE_BURST);
+        if (best == NULL || e->tokens_mt > best->tokens_mt ||
+            (e->tokens_mt == best->tokens_mt && e->last_ms < best->last_ms)) {
+            best = e;
+        }
+    }
+    return best;
+}
+
+int
+kith_beacon_limiter_admit(kith_beacon_limiter_t *l, const uint8_t addr[static KITH_BEACON_ADDR_LEN],
+                          uint64_t now_ms)
+{
+    kith_beacon_source_t *e = find_source(l, addr);
+    if (e == NULL) {
+        e = take_source(l, now_ms);
+        if (e == NULL) {
+            return 0; /* every entry proven: cannot happen while PROVEN_MAX < SOURCES */
+        }
+        memset(e, 0, sizeof(*e));
+        memcpy(e->addr, addr, KITH_BEACON_ADDR_LEN);
+        e->used = 1;
+        e->tokens_mt = KITH_BEACON_SOURCE_BURST * MILLI;
+        e->last_ms = now_ms;
+    }
+    refill(&e->tokens_mt, &e->last_ms, now_ms, KITH_BEACON_SOURCE_RATE, KITH_BEACON_SOURCE_BURST);
+    if (e->tokens_mt < MILLI) {
+        return 0;
+    }
+    if (e->proven_ms == 0) {
+        /* Unproven sources also share one bucket: that bounds the work a flood from many
+         * (spoofed) addresses causes, while proven sources keep their own budget. */
+        refill(&l->strangers_mt, &l->strangers_ms, now_ms, KITH_BEACON_STRANGERS_RATE,
+               KITH_BEACON_STRANGERS_RATE);
+        if (l->strangers_mt < MILLI) {
+            return 0;
+        }
+        l->strangers_mt -= MILLI;
+    }
+    e->tokens_mt -= MILLI;
+    return 1;
+}
+
+void
+kith_beacon_limiter_proven(kith_beacon_limiter_t *l,
+                           const uint8_t addr[static KITH_BEACON_ADDR_LEN], uint64_t now_ms)
+{
+    kith_beacon_source_t *e = find_source(l, addr);
+    if (e == NULL) {
+        return;
+    }
+    if (e->proven_ms == 0) {
+        size_t n = 0;
+        kith_beacon_source_t *oldest = NULL;
+        for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+            kith_beacon_source_t *p = &l->src[i];
+            if (p->used && p->proven_ms != 0) {
+                n++;
+                if (oldest == NULL || p->proven_ms < oldest->proven_ms) {
+                    oldest = p;
+                }
+            }
+        }
+        if (n >= KITH_BEACON_PROVEN_MAX && oldest != NULL) {
+            oldest->proven_ms = 0;
+        }
+    }
+    /* 0 means never; a monotonic clock at 0 still marks the entry. */
+    e->proven_ms = now_ms ? now_ms : 1;
 }

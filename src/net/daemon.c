@@ -1725,8 +1725,10 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
         return KITH_EIO;
     }
     if (d->opts.discovery) {
+        char state[4200];
+        snprintf(state, sizeof(state), "%s/%s", d->node->dir, KITH_DISCOVERY_STATE_FILE);
         int rc = kith_discovery_start(&d->discovery, d->loop, KITH_DISCOVERY_PORT,
-                                      (uint16_t) d->port, on_beacon, discovery_log, d);
+                                      (uint16_t) d->port, state, on_beacon, discovery_log, d);
         if (rc == KITH_OK) {
             kith_discovery_set_keys(
                 d->discovery, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) d->beacon_send,

@@ -1,6 +1,8 @@
 /*
  * libFuzzer target for src/net/beacon: arbitrary bytes handed to kith_beacon_match() by a
- * receiver (bob, seed 20..3f) with 20 trusted senders, at a fixed time.
+ * receiver (bob, seed 20..3f) with 20 trusted senders, at a fixed time, as if heard from
+ * 198.18.0.1 and from 198.18.0.2; and to kith_beacon_replay_load(), the reader of the
+ * saved replay table.
  *
  * Nothing may crash, and the result is checked against a slow, obvious oracle written
  * from proto/BEACON.md: the framing rules decide between KITH_EVERSION, KITH_EPARSE and
@@ -12,7 +14,9 @@
  *
  * Sender i (0..19) has the seed  i, 0x80, then 0x5a ^ 13j for bytes j = 2..31.
  * tests/fuzz/corpus/beacon/ holds real beacons from senders 3 and 19 (1, 10, 100 and
- * 200 peers, bob among them) at FUZZ_NOW, a stranger's, and broken ones.
+ * 200 peers, bob among them) at FUZZ_NOW from 198.18.0.1 and one from 198.18.0.2, a
+ * stranger's, broken ones, a version 1 beacon and saved replay tables; they are written by
+ * tests/tools/beacon_corpus.py.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +30,12 @@
 
 #define N_KEYS   20
 #define FUZZ_NOW 1700000000ULL
+
+/* 198.18.0.1 and 198.18.0.2, IPv4-mapped. */
+static const uint8_t SRC[2][KITH_BEACON_ADDR_LEN] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2},
+};
 
 static uint8_t keys[N_KEYS][KITH_BEACON_KEY_LEN];
 static int ready;
@@ -83,14 +93,16 @@ be64(const uint8_t *p)
     return v;
 }
 
-/* The spec, read naively: what kith_beacon_match must return for data at now_s. */
+/* The spec, read naively: what kith_beacon_match must return for data heard from src at
+ * now_s. */
 static int
-oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *port)
+oracle(const uint8_t *data, size_t size, const uint8_t *src, uint64_t now_s, size_t *idx,
+       uint16_t *port)
 {
     if (size == 0) {
         return KITH_EPARSE;
     }
-    if (data[0] != 1) {
+    if (data[0] != 2) {
         return KITH_EVERSION;
     }
     if (size < 28) {
@@ -113,9 +125,12 @@ oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *
     if ((t > now_s ? t - now_s : now_s - t) > 600) {
         return KITH_ENOTFOUND;
     }
+    uint8_t in[27 + KITH_BEACON_ADDR_LEN];
+    memcpy(in, data, 27);
+    memcpy(in + 27, src, KITH_BEACON_ADDR_LEN);
     for (size_t k = 0; k < N_KEYS; k++) {
         uint8_t h[32];
-        check(crypto_generichash_blake2b(h, 32, data, 27, keys[k], 32) == 0);
+        check(crypto_generichash_blake2b(h, 32, in, sizeof(in), keys[k], 32) == 0);
         for (size_t i = 0; i < count; i++) {
             if (memcmp(h, data + 28 + 8 * i, 8) == 0) {
                 *idx = k;
@@ -127,18 +142,54 @@ oracle(const uint8_t *data, size_t size, uint64_t now_s, size_t *idx, uint16_t *
 }
 
 static void
-one(const uint8_t *data, size_t size, uint64_t now_s)
+one_from(const uint8_t *data, size_t size, const uint8_t *src, uint64_t now_s)
 {
     size_t idx = SIZE_MAX, want_idx = SIZE_MAX;
     uint16_t port = 0, want_port = 0;
-    int rc = kith_beacon_match(data, size, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys, N_KEYS,
-                               now_s, &idx, &port);
-    int want = oracle(data, size, now_s, &want_idx, &want_port);
+    uint64_t t = 0;
+    int rc = kith_beacon_match(data, size, src, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys,
+                               N_KEYS, now_s, &idx, &port, &t);
+    int want = oracle(data, size, src, now_s, &want_idx, &want_port);
     check(rc == want);
     if (rc == KITH_OK) {
-        check(idx == want_idx && port == want_port && port != 0);
+        check(idx == want_idx && port == want_port && port != 0 && t == be64(data + 17));
     } else {
-        check(idx == SIZE_MAX && port == 0);
+        check(idx == SIZE_MAX && port == 0 && t == 0);
+    }
+}
+
+static void
+one(const uint8_t *data, size_t size, uint64_t now_s)
+{
+    one_from(data, size, SRC[0], now_s);
+    one_from(data, size, SRC[1], now_s);
+}
+
+/* The saved replay table: loads or is refused whole; what loads saves back to something
+ * that loads to the same table, and never holds more than the cap. */
+static void
+replay_table(const uint8_t *data, size_t size)
+{
+    static kith_beacon_replay_t r, again;
+    static uint8_t out[KITH_BEACON_REPLAY_MAX_SAVE];
+    size_t len = 0;
+    int rc = kith_beacon_replay_load(&r, data, size);
+    if (rc != KITH_OK) {
+        check((rc == KITH_EPARSE || rc == KITH_EVERSION) && r.n == 0);
+        return;
+    }
+    check(r.n <= KITH_BEACON_REPLAY_CAP && r.n <= size / KITH_BEACON_REPLAY_REC);
+    check(kith_beacon_replay_save(&r, out, sizeof(out), &len) == KITH_OK);
+    check(len == 1 + r.n * KITH_BEACON_REPLAY_REC);
+    check(kith_beacon_replay_load(&again, out, len) == KITH_OK && again.n == r.n);
+    check(memcmp(again.seen, r.seen, r.n * sizeof(r.seen[0])) == 0);
+    /* Every remembered time refuses itself and accepts a newer one. */
+    for (size_t i = 0; i < r.n; i++) {
+        check(kith_beacon_replay_check(&again, r.seen[i].id, r.seen[i].newest_s) == KITH_EEXISTS);
+        if (r.seen[i].newest_s < UINT64_MAX) {
+            check(kith_beacon_replay_check(&again, r.seen[i].id, r.seen[i].newest_s + 1) ==
+                  KITH_OK);
+        }
     }
 }
 
@@ -154,8 +205,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     one(data, size, FUZZ_NOW + 601);
     /* NULL outputs are allowed. */
-    int rc = kith_beacon_match(data, size, (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys, N_KEYS,
-                               FUZZ_NOW, NULL, NULL);
+    int rc = kith_beacon_match(data, size, SRC[0], (const uint8_t(*)[KITH_BEACON_KEY_LEN]) keys,
+                               N_KEYS, FUZZ_NOW, NULL, NULL, NULL);
     check(rc == KITH_OK || rc == KITH_ENOTFOUND || rc == KITH_EPARSE || rc == KITH_EVERSION);
+    replay_table(data, size);
     return 0;
 }

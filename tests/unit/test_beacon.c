@@ -3,7 +3,10 @@
  * with 1 to 300 peers recognised by each peer and by no stranger (nor by the node
  * itself), unlinkability of two beacons, no identifier in the clear, padding and
  * splitting, every single-bit change refused, the replay window, malformed datagrams,
- * the known-answer example of proto/BEACON.md, and the receiver's CPU cost.
+ * the known-answer example of proto/BEACON.md, a beacon replayed from another address
+ * refused (version 2 binds the source address), a replay after a restart refused (the
+ * saved replay table), per-source rate limiting under a flood, and the receiver's CPU
+ * cost.
  *
  * Tags and keys are also computed here straight from the spec's formulas (spec_*), so
  * the module is checked against proto/BEACON.md and not only against itself.
@@ -11,8 +14,12 @@
  */
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "crypto/identity.h"
@@ -24,6 +31,10 @@
 #define NOW       1700000000ULL
 #define PORT      5484
 #define MAX_DG    8
+
+/* The source address the test beacons are sent from and heard from: 198.18.0.1, as the
+ * IPv4-mapped IPv6 address the tags bind. */
+static const uint8_t SRC[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1};
 
 static kith_identity_t *alice, *bob, *carol, *dave; /* the known-answer cast */
 static kith_identity_t *node;                       /* the beaconing node */
@@ -119,13 +130,22 @@ spec_key(const kith_identity_t *sender, const uint8_t receiver_ed[32], uint8_t k
     sodium_memzero(dh, sizeof(dh));
 }
 
-/* tag = first 8 bytes of BLAKE2b-256(key = K, bytes 0..26 of the datagram). */
+/* tag = first 8 bytes of BLAKE2b-256(key = K, bytes 0..26 of the datagram || the 16-byte
+ * source address). */
+static void
+spec_tag_from(const uint8_t key[32], const uint8_t *dgram, const uint8_t src[16], uint8_t tag[8])
+{
+    uint8_t in[27 + 16], h[32];
+    memcpy(in, dgram, 27);
+    memcpy(in + 27, src, 16);
+    assert_int_equal(crypto_generichash_blake2b(h, 32, in, sizeof(in), key, 32), 0);
+    memcpy(tag, h, 8);
+}
+
 static void
 spec_tag(const uint8_t key[32], const uint8_t *dgram, uint8_t tag[8])
 {
-    uint8_t h[32];
-    assert_int_equal(crypto_generichash_blake2b(h, 32, dgram, 27, key, 32), 0);
-    memcpy(tag, h, 8);
+    spec_tag_from(key, dgram, SRC, tag);
 }
 
 /* The index of tag among the datagram's tags, or -1. */
@@ -171,7 +191,7 @@ static void
 check_shape(const kith_beacon_dgram_t *d, uint64_t now_s, uint16_t port)
 {
     size_t count = d->data[27];
-    assert_int_equal(d->data[0], 1);
+    assert_int_equal(d->data[0], 2);
     assert_true(count >= 8 && count <= 128 && count % 8 == 0);
     assert_int_equal(d->len, 28 + 8 * count);
     assert_true(d->len <= 1052);
@@ -249,7 +269,7 @@ recognise_n(size_t n)
     bkey_t *send = node_send_keys(node, n);
     kith_beacon_dgram_t dg[MAX_DG];
     size_t n_dg = 0;
-    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, dg, MAX_DG, &n_dg));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, dg, MAX_DG, &n_dg));
     assert_int_equal(n_dg, (n + 127) / 128);
 
     size_t total_tags = 0, total_bytes = 0;
@@ -273,8 +293,8 @@ recognise_n(size_t n)
         for (size_t d = 0; d < n_dg; d++) {
             size_t idx = 99;
             uint16_t port = 0;
-            int rc = kith_beacon_match(dg[d].data, dg[d].len, (const bkey_t *) keys, 2, NOW + 5,
-                                       &idx, &port);
+            int rc = kith_beacon_match(dg[d].data, dg[d].len, SRC, (const bkey_t *) keys, 2,
+                                       NOW + 5, &idx, &port, NULL);
             spec_tag(want, dg[d].data, tag);
             if (rc == KITH_OK) {
                 hits++;
@@ -313,12 +333,12 @@ recognise_n(size_t n)
     uint8_t unused[32];
     ASSERT_OK(kith_beacon_pair_keys(stranger, node->pk, unused, skeys[n]));
     for (size_t d = 0; d < n_dg; d++) {
-        ASSERT_ERR(kith_beacon_match(dg[d].data, dg[d].len, (const bkey_t *) skeys, n + 1, NOW,
+        ASSERT_ERR(kith_beacon_match(dg[d].data, dg[d].len, SRC, (const bkey_t *) skeys, n + 1, NOW,
+                                     NULL, NULL, NULL),
+                   KITH_ENOTFOUND);
+        ASSERT_ERR(kith_beacon_match(dg[d].data, dg[d].len, SRC, (const bkey_t *) own, n, NOW, NULL,
                                      NULL, NULL),
                    KITH_ENOTFOUND);
-        ASSERT_ERR(
-            kith_beacon_match(dg[d].data, dg[d].len, (const bkey_t *) own, n, NOW, NULL, NULL),
-            KITH_ENOTFOUND);
     }
     printf("  %3zu peers: %zu datagram(s), %zu tags, %zu bytes\n", n, n_dg, total_tags,
            total_bytes);
@@ -349,11 +369,12 @@ duplicate_keys(void **state)
     ASSERT_OK(kith_beacon_pair_keys(alice, carol->pk, send[2], recv));
     kith_beacon_dgram_t dg;
     size_t n = 0;
-    ASSERT_OK(kith_beacon_build((const bkey_t *) send, 3, PORT, NOW, &dg, 1, &n));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) send, 3, PORT, NOW, SRC, &dg, 1, &n));
     bkey_t bk[1];
     ASSERT_OK(kith_beacon_pair_keys(bob, alice->pk, send[0], bk[0]));
     size_t idx = 9;
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, (const bkey_t *) bk, 1, NOW, &idx, NULL));
+    ASSERT_OK(
+        kith_beacon_match(dg.data, dg.len, SRC, (const bkey_t *) bk, 1, NOW, &idx, NULL, NULL));
     assert_int_equal(idx, 0);
 }
 
@@ -371,8 +392,8 @@ unlinkable(void **state)
         bkey_t *send = node_send_keys(node, n);
         kith_beacon_dgram_t a[MAX_DG], b[MAX_DG];
         size_t na = 0, nb = 0;
-        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, a, MAX_DG, &na));
-        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, b, MAX_DG, &nb));
+        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, a, MAX_DG, &na));
+        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, b, MAX_DG, &nb));
         assert_int_equal(na, nb);
         for (size_t x = 0; x < na; x++) {
             for (size_t y = 0; y < nb; y++) {
@@ -439,8 +460,8 @@ no_identifiers(void **state)
      * somewhere among the windows checked here has a probability of about 1e-5. */
     uint8_t seed[32];
     memset(seed, 0x17, sizeof(seed));
-    ASSERT_OK(
-        kith__beacon_build_seeded((const bkey_t *) send, n, PORT, NOW, seed, dg, MAX_DG, &n_dg));
+    ASSERT_OK(kith__beacon_build_seeded((const bkey_t *) send, n, PORT, NOW, SRC, seed, dg, MAX_DG,
+                                        &n_dg));
     check_absent(dg, n_dg, node);
     for (size_t i = 0; i < n; i++) {
         check_absent(dg, n_dg, peers[i]);
@@ -470,7 +491,7 @@ padding_and_split(void **state)
     for (size_t n = 0; n <= MAX_PEERS; n++) {
         kith_beacon_dgram_t dg[MAX_DG];
         size_t n_dg = 0;
-        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, dg, MAX_DG, &n_dg));
+        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, dg, MAX_DG, &n_dg));
         assert_int_equal(n_dg, kith_beacon_count(n));
         assert_int_equal(n_dg, n == 0 ? 1 : (n + 127) / 128);
         size_t total = 0;
@@ -501,16 +522,19 @@ padding_and_split(void **state)
     kith_beacon_dgram_t dg[2];
     memset(dg, 0x33, sizeof(dg));
     size_t n_dg = 0;
-    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 200, PORT, NOW, dg, 1, &n_dg), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 200, PORT, NOW, SRC, dg, 1, &n_dg),
+               KITH_EINVAL);
     assert_int_equal(n_dg, 2);
     assert_int_equal(dg[0].data[0], 0x33);
-    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, 0, NOW, dg, 2, &n_dg), KITH_EINVAL);
-    ASSERT_ERR(kith_beacon_build(NULL, 1, PORT, NOW, dg, 2, &n_dg), KITH_EINVAL);
-    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, PORT, NOW, NULL, 2, &n_dg), KITH_EINVAL);
-    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, PORT, NOW, dg, 2, NULL), KITH_EINVAL);
-    ASSERT_OK(kith_beacon_build(NULL, 0, 1, 0, dg, 1, &n_dg));
+    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, 0, NOW, SRC, dg, 2, &n_dg), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_build(NULL, 1, PORT, NOW, SRC, dg, 2, &n_dg), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, PORT, NOW, SRC, NULL, 2, &n_dg),
+               KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_build((const bkey_t *) send, 1, PORT, NOW, SRC, dg, 2, NULL),
+               KITH_EINVAL);
+    ASSERT_OK(kith_beacon_build(NULL, 0, 1, 0, SRC, dg, 1, &n_dg));
     assert_int_equal(dg[0].len, 92);
-    ASSERT_OK(kith_beacon_build(NULL, 0, 65535, UINT64_MAX, dg, 1, &n_dg));
+    ASSERT_OK(kith_beacon_build(NULL, 0, 65535, UINT64_MAX, SRC, dg, 1, &n_dg));
     check_shape(&dg[0], UINT64_MAX, 65535);
     free(send);
 }
@@ -530,7 +554,7 @@ tamper(void **state)
     int owner[128];
     kith_beacon_dgram_t dg;
     size_t n_dg = 0;
-    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, &dg, 1, &n_dg));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, &dg, 1, &n_dg));
     for (size_t i = 0; i < 128; i++) {
         owner[i] = -1;
     }
@@ -549,8 +573,8 @@ tamper(void **state)
             t.data[pos] ^= (uint8_t) (1u << bit);
             for (size_t i = 0; i < n; i++) {
                 size_t idx = 99;
-                int rc =
-                    kith_beacon_match(t.data, t.len, (const bkey_t *) &recv[i], 1, NOW, &idx, NULL);
+                int rc = kith_beacon_match(t.data, t.len, SRC, (const bkey_t *) &recv[i], 1, NOW,
+                                           &idx, NULL, NULL);
                 checks++;
                 if (pos == 0) {
                     ASSERT_EQ(rc, KITH_EVERSION);
@@ -572,14 +596,14 @@ tamper(void **state)
     /* Moving one peer's tag to another peer's beacon does not carry over: tags are
      * bound to the nonce, time and port of the datagram they were made for. */
     kith_beacon_dgram_t other;
-    ASSERT_OK(kith_beacon_build((const bkey_t *) send + 1, 1, PORT, NOW, &other, 1, &n_dg));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) send + 1, 1, PORT, NOW, SRC, &other, 1, &n_dg));
     uint8_t tag0[8];
     spec_tag(recv[0], dg.data, tag0);
     memcpy(other.data + 28, tag0, 8);
     qsort(other.data + 28, other.data[27], 8, cmp_tag);
-    ASSERT_ERR(
-        kith_beacon_match(other.data, other.len, (const bkey_t *) &recv[0], 1, NOW, NULL, NULL),
-        KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(other.data, other.len, SRC, (const bkey_t *) &recv[0], 1, NOW,
+                                 NULL, NULL, NULL),
+               KITH_ENOTFOUND);
     printf("  %zu tampered matches checked\n", checks);
     free(send);
 }
@@ -592,7 +616,7 @@ beacon_at(uint64_t t, kith_beacon_dgram_t *dg, bkey_t recv)
     bkey_t send;
     size_t n = 0;
     ASSERT_OK(kith_beacon_pair_keys(alice, bob->pk, send, recv));
-    ASSERT_OK(kith_beacon_build((const bkey_t *) &send, 1, PORT, t, dg, 1, &n));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) &send, 1, PORT, t, SRC, dg, 1, &n));
     uint8_t unused[32];
     ASSERT_OK(kith_beacon_pair_keys(bob, alice->pk, unused, recv));
 }
@@ -605,33 +629,40 @@ replay_window(void **state)
     bkey_t recv;
     beacon_at(NOW, &dg, recv);
     const bkey_t *k = (const bkey_t *) &recv;
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, k, 1, NOW, NULL, NULL));
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, k, 1, NOW + 600, NULL, NULL));
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, k, 1, NOW - 600, NULL, NULL));
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, NOW + 601, NULL, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, NOW - 601, NULL, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, 0, NULL, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, UINT64_MAX, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 600, NULL, NULL, NULL));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW - 600, NULL, NULL, NULL));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 601, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW - 601, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, 0, NULL, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, UINT64_MAX, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
 
     /* Extremes of the 64-bit clock do not wrap around. */
     beacon_at(0, &dg, recv);
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, k, 1, 600, NULL, NULL));
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, 601, NULL, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, UINT64_MAX, NULL, NULL), KITH_ENOTFOUND);
-    beacon_at(UINT64_MAX, &dg, recv);
-    ASSERT_OK(kith_beacon_match(dg.data, dg.len, k, 1, UINT64_MAX - 600, NULL, NULL));
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, UINT64_MAX - 601, NULL, NULL),
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, 600, NULL, NULL, NULL));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, 601, NULL, NULL, NULL),
                KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, 0, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, UINT64_MAX, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+    beacon_at(UINT64_MAX, &dg, recv);
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, UINT64_MAX - 600, NULL, NULL, NULL));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, UINT64_MAX - 601, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, 0, NULL, NULL, NULL), KITH_ENOTFOUND);
 
     /* Rewriting the time into the window breaks the tag. */
     beacon_at(NOW - 3600, &dg, recv);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, NOW, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
     uint64_t t = NOW;
     for (int i = 7; i >= 0; i--, t >>= 8) {
         dg.data[17 + i] = (uint8_t) t;
     }
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, NOW, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
 }
 
 /* ---- Malformed datagrams ---------------------------------------------------------- */
@@ -649,22 +680,22 @@ malformed(void **state)
     /* Truncated at every length, and one byte too long. */
     for (size_t len = 0; len < dg.len; len++) {
         memcpy(buf, dg.data, len);
-        ASSERT_ERR(kith_beacon_match(buf, len, k, 1, NOW, NULL, NULL), KITH_EPARSE);
+        ASSERT_ERR(kith_beacon_match(buf, len, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
     }
     memcpy(buf, dg.data, dg.len);
     buf[dg.len] = 0;
-    ASSERT_ERR(kith_beacon_match(buf, dg.len + 1, k, 1, NOW, NULL, NULL), KITH_EPARSE);
-    ASSERT_ERR(kith_beacon_match(buf, dg.len + 8, k, 1, NOW, NULL, NULL), KITH_EPARSE);
-    ASSERT_ERR(kith_beacon_match(NULL, 0, k, 1, NOW, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(buf, dg.len + 1, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(buf, dg.len + 8, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(NULL, 0, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
 
     /* Other versions, checked before anything else (even length). */
-    static const uint8_t versions[] = {0, 2, 0x7f, 0xff};
+    static const uint8_t versions[] = {0, 1, 3, 0x7f, 0xff};
     for (size_t i = 0; i < sizeof(versions); i++) {
         memcpy(buf, dg.data, dg.len);
         buf[0] = versions[i];
-        ASSERT_ERR(kith_beacon_match(buf, dg.len, k, 1, NOW, NULL, NULL), KITH_EVERSION);
-        ASSERT_ERR(kith_beacon_match(buf, 1, k, 1, NOW, NULL, NULL), KITH_EVERSION);
-        ASSERT_ERR(kith_beacon_match(buf, 500, k, 1, NOW, NULL, NULL), KITH_EVERSION);
+        ASSERT_ERR(kith_beacon_match(buf, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EVERSION);
+        ASSERT_ERR(kith_beacon_match(buf, 1, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EVERSION);
+        ASSERT_ERR(kith_beacon_match(buf, 500, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EVERSION);
     }
 
     /* Bad counts, with the length made to agree with the count where it can. */
@@ -678,14 +709,14 @@ malformed(void **state)
         for (size_t j = 0; j < counts[i] && 28 + 8 * j + 8 <= sizeof(buf); j++) {
             buf[28 + 8 * j + 7] = (uint8_t) j;
         }
-        ASSERT_ERR(
-            kith_beacon_match(buf, len <= sizeof(buf) ? len : sizeof(buf), k, 1, NOW, NULL, NULL),
-            KITH_EPARSE);
+        ASSERT_ERR(kith_beacon_match(buf, len <= sizeof(buf) ? len : sizeof(buf), SRC, k, 1, NOW,
+                                     NULL, NULL, NULL),
+                   KITH_EPARSE);
     }
     /* A right count with the wrong length (16 tags claimed, 8 present) and vice versa. */
     memcpy(buf, dg.data, dg.len);
     buf[27] = 16;
-    ASSERT_ERR(kith_beacon_match(buf, dg.len, k, 1, NOW, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(buf, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
 
     /* Tags out of order. */
     memcpy(buf, dg.data, dg.len);
@@ -693,36 +724,42 @@ malformed(void **state)
     memcpy(tmp, buf + 28, 8);
     memcpy(buf + 28, buf + 36, 8);
     memcpy(buf + 36, tmp, 8);
-    ASSERT_ERR(kith_beacon_match(buf, dg.len, k, 1, NOW, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(buf, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
 
     /* Port 0. */
     memcpy(buf, dg.data, dg.len);
     buf[25] = buf[26] = 0;
-    ASSERT_ERR(kith_beacon_match(buf, dg.len, k, 1, NOW, NULL, NULL), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(buf, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EPARSE);
 
     /* A well-formed beacon of all-equal tags, and the largest legal datagram. */
     memset(buf, 0, sizeof(buf));
-    buf[0] = 1;
+    buf[0] = 2;
     buf[26] = 1;
     buf[27] = 128;
     uint64_t t = NOW;
     for (int i = 7; i >= 0; i--, t >>= 8) {
         buf[17 + i] = (uint8_t) t;
     }
-    ASSERT_ERR(kith_beacon_match(buf, KITH_BEACON_MAX_LEN, k, 1, NOW, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(buf, KITH_BEACON_MAX_LEN, SRC, k, 1, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
     memset(buf + 28, 0xff, 1024);
-    ASSERT_ERR(kith_beacon_match(buf, KITH_BEACON_MAX_LEN, k, 1, NOW, NULL, NULL), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(buf, KITH_BEACON_MAX_LEN, SRC, k, 1, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
 
     /* No keys: nothing matches; bad arguments. */
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, NULL, 0, NOW, NULL, NULL), KITH_ENOTFOUND);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, NULL, 1, NOW, NULL, NULL), KITH_EINVAL);
-    ASSERT_ERR(kith_beacon_match(NULL, 5, k, 1, NOW, NULL, NULL), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, NULL, 0, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, NULL, 1, NOW, NULL, NULL, NULL),
+               KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_match(NULL, 5, SRC, k, 1, NOW, NULL, NULL, NULL), KITH_EINVAL);
 
     /* Outputs are untouched on failure. */
     size_t idx = 77;
     uint16_t port = 77;
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len - 1, k, 1, NOW, &idx, &port), KITH_EPARSE);
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, k, 1, NOW + 601, &idx, &port), KITH_ENOTFOUND);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len - 1, SRC, k, 1, NOW, &idx, &port, NULL),
+               KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 601, &idx, &port, NULL),
+               KITH_ENOTFOUND);
     assert_int_equal(idx, 77);
     assert_int_equal(port, 77);
 }
@@ -739,7 +776,7 @@ search_positions(void **state)
         for (unsigned pos = 0; pos < count; pos++) {
             uint8_t buf[KITH_BEACON_MAX_LEN];
             memset(buf, 0, 28);
-            buf[0] = 1;
+            buf[0] = 2;
             randombytes_buf(buf + 1, 16);
             uint64_t t = NOW;
             for (int i = 7; i >= 0; i--, t >>= 8) {
@@ -763,13 +800,13 @@ search_positions(void **state)
                 }
             }
             size_t idx = 5;
-            ASSERT_OK(
-                kith_beacon_match(buf, 28 + 8 * count, (const bkey_t *) &key, 1, NOW, &idx, NULL));
+            ASSERT_OK(kith_beacon_match(buf, 28 + 8 * count, SRC, (const bkey_t *) &key, 1, NOW,
+                                        &idx, NULL, NULL));
             assert_int_equal(idx, 0);
             /* And with that tag nudged by one, it is gone. */
             buf[28 + 8 * pos + 7] ^= 1;
-            int rc =
-                kith_beacon_match(buf, 28 + 8 * count, (const bkey_t *) &key, 1, NOW, NULL, NULL);
+            int rc = kith_beacon_match(buf, 28 + 8 * count, SRC, (const bkey_t *) &key, 1, NOW,
+                                       NULL, NULL, NULL);
             assert_true(rc == KITH_ENOTFOUND || rc == KITH_EPARSE);
         }
     }
@@ -784,7 +821,7 @@ hex(const uint8_t *p, size_t n, char *out)
 }
 
 /* alice (seed 00..1f) beacons for bob (20..3f) and carol (a0..bf), port 5484, at
- * 1700000000 (2023-11-14 22:13:20 UTC), randomness from seed 42 42 ... 42. */
+ * 1700000000 (2023-11-14 22:13:20 UTC), from 198.18.0.1, randomness from seed 42 42 ... 42. */
 static const char kat_bob_send[] =
     "885a705dc23561a18df7ca8ce619164b2fa9396823cad1cfe10c0a7314ec6a25";
 static const char kat_bob_to_alice[] =
@@ -793,15 +830,15 @@ static const char kat_carol_send[] =
     "8906dc9a47830ca13a2e2495d7f10924a3b440238c38155a5ad9f448689f7022";
 /* clang-format off */
 static const char kat_beacon[] =
-    "01"                                /* version */
+    "02"                                /* version */
     "a4ddf31f7f32ba696f14ce50ecf3f21e"  /* nonce */
     "000000006553f100"                  /* time 1700000000 */
     "156c"                              /* port 5484 */
     "08"                                /* 8 tags */
-    "0cb5ae5342e53eab"                  /* bob's tag */
     "121002ed9e313d2d"
+    "1dd23b6ff2354938"                  /* carol's tag */
     "3e100e83bdf47966"
-    "5f42d50cd48851c9"                  /* carol's tag */
+    "4007835cc02a63ee"                  /* bob's tag */
     "c9e49ff534c50bd1"
     "e106b40d369f5c94"
     "e7b07468e9500b6e"
@@ -819,8 +856,8 @@ known_answer(void **state)
     ASSERT_OK(kith_beacon_pair_keys(alice, carol->pk, send[1], recv));
     kith_beacon_dgram_t dg;
     size_t n = 0;
-    ASSERT_OK(
-        kith__beacon_build_seeded((const bkey_t *) send, 2, 5484, 1700000000, seed, &dg, 1, &n));
+    ASSERT_OK(kith__beacon_build_seeded((const bkey_t *) send, 2, 5484, 1700000000, SRC, seed, &dg,
+                                        1, &n));
     assert_int_equal(n, 1);
     assert_int_equal(dg.len, 92);
 
@@ -869,24 +906,283 @@ known_answer(void **state)
     ASSERT_OK(kith_beacon_pair_keys(bob, alice->pk, unused, keys[1]));
     hex(unused, 32, h);
     ASSERT_STREQ(h, kat_bob_to_alice);
-    ASSERT_OK(
-        kith_beacon_match(dg.data, dg.len, (const bkey_t *) keys, 2, 1700000000 + 42, &idx, &port));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, (const bkey_t *) keys, 2, 1700000000 + 42,
+                                &idx, &port, NULL));
     assert_int_equal(idx, 1);
     assert_int_equal(port, 5484);
+    /* The same bytes from 198.18.0.66: nothing. */
+    uint8_t elsewhere[16];
+    memcpy(elsewhere, SRC, 16);
+    elsewhere[15] = 66;
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, elsewhere, (const bkey_t *) keys, 2, 1700000042,
+                                 NULL, NULL, NULL),
+               KITH_ENOTFOUND);
     ASSERT_OK(kith_beacon_pair_keys(carol, alice->pk, unused, keys[0]));
-    ASSERT_OK(
-        kith_beacon_match(dg.data, dg.len, (const bkey_t *) keys, 1, 1700000042, &idx, &port));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, (const bkey_t *) keys, 1, 1700000042, &idx,
+                                &port, NULL));
     assert_int_equal(idx, 0);
     ASSERT_OK(kith_beacon_pair_keys(dave, alice->pk, unused, keys[0]));
     ASSERT_OK(kith_beacon_pair_keys(dave, bob->pk, unused, keys[1]));
     ASSERT_OK(kith_beacon_pair_keys(dave, carol->pk, unused, keys[2]));
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, (const bkey_t *) keys, 3, 1700000042, NULL, NULL),
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, (const bkey_t *) keys, 3, 1700000042, NULL,
+                                 NULL, NULL),
                KITH_ENOTFOUND);
     /* Alice hears her own beacon: her recv keys do not match it. */
     ASSERT_OK(kith_beacon_pair_keys(alice, bob->pk, unused, keys[0]));
     ASSERT_OK(kith_beacon_pair_keys(alice, carol->pk, unused, keys[1]));
-    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, (const bkey_t *) keys, 2, 1700000042, NULL, NULL),
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, (const bkey_t *) keys, 2, 1700000042, NULL,
+                                 NULL, NULL),
                KITH_ENOTFOUND);
+}
+
+/* ---- Bound to the source address (version 2) --------------------------------------- */
+
+/* A beacon captured and replayed from any other address matches no key: the tags cover
+ * the address the receiver sees, which the replayer cannot make its own. */
+static void
+replay_other_address(void **state)
+{
+    (void) state;
+    kith_beacon_dgram_t dg;
+    bkey_t recv;
+    beacon_at(NOW, &dg, recv);
+    const bkey_t *k = (const bkey_t *) &recv;
+    uint64_t t = 0;
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW, NULL, NULL, &t));
+    assert_true(t == NOW);
+
+    /* The same bytes heard from other addresses: a neighbour on the same subnet, the
+     * same address without the IPv4 mapping, an IPv6 link-local address. */
+    struct sockaddr_in other4;
+    memset(&other4, 0, sizeof(other4));
+    other4.sin_family = AF_INET;
+    other4.sin_port = htons(5484);
+    assert_int_equal(inet_pton(AF_INET, "198.18.0.66", &other4.sin_addr), 1);
+    uint8_t a[16];
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &other4, a));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, a, k, 1, NOW, NULL, NULL, NULL), KITH_ENOTFOUND);
+    memset(a, 0, sizeof(a));
+    memcpy(a, SRC + 12, 4);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, a, k, 1, NOW, NULL, NULL, NULL), KITH_ENOTFOUND);
+    struct sockaddr_in6 ll;
+    memset(&ll, 0, sizeof(ll));
+    ll.sin6_family = AF_INET6;
+    assert_int_equal(inet_pton(AF_INET6, "fe80::1", &ll.sin6_addr), 1);
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &ll, a));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, a, k, 1, NOW, NULL, NULL, NULL), KITH_ENOTFOUND);
+    /* Every single-bit change of the address defeats the tag. */
+    for (size_t i = 0; i < 16 * 8; i++) {
+        memcpy(a, SRC, 16);
+        a[i / 8] ^= (uint8_t) (1u << (i % 8));
+        ASSERT_ERR(kith_beacon_match(dg.data, dg.len, a, k, 1, NOW, NULL, NULL, NULL),
+                   KITH_ENOTFOUND);
+    }
+
+    /* kith_beacon_addr: IPv4 as ::ffff:a.b.c.d, IPv6 as is and without its scope. */
+    struct sockaddr_in mine;
+    memset(&mine, 0, sizeof(mine));
+    mine.sin_family = AF_INET;
+    assert_int_equal(inet_pton(AF_INET, "198.18.0.1", &mine.sin_addr), 1);
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &mine, a));
+    assert_memory_equal(a, SRC, 16);
+    uint8_t b[16];
+    ll.sin6_scope_id = 7;
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &ll, a));
+    ll.sin6_scope_id = 9;
+    ll.sin6_port = htons(1);
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &ll, b));
+    assert_memory_equal(a, b, 16);
+    assert_memory_equal(a, &ll.sin6_addr, 16);
+    struct sockaddr other = {.sa_family = AF_UNIX};
+    ASSERT_ERR(kith_beacon_addr(&other, a), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_addr(NULL, a), KITH_EINVAL);
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, NULL, k, 1, NOW, NULL, NULL, NULL), KITH_EINVAL);
+
+    /* An IPv6 sender's beacon is heard from its link-local address. */
+    bkey_t send;
+    uint8_t unused[32];
+    size_t n = 0;
+    ASSERT_OK(kith_beacon_addr((const struct sockaddr *) &ll, a));
+    ASSERT_OK(kith_beacon_pair_keys(alice, bob->pk, send, unused));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) &send, 1, PORT, NOW, a, &dg, 1, &n));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, a, k, 1, NOW, NULL, NULL, NULL));
+    ASSERT_ERR(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW, NULL, NULL, NULL),
+               KITH_ENOTFOUND);
+}
+
+/* ---- Replays across a restart ------------------------------------------------------- */
+
+/* A receiver accepts a peer's beacon, restarts (its table saved and read back), and the
+ * same beacon, replayed from the same address within the window, is refused; the peer's
+ * next beacon is accepted. */
+static void
+replay_after_restart(void **state)
+{
+    (void) state;
+    static kith_beacon_replay_t before, after; /* 24 KiB each: not on the stack */
+    static uint8_t saved[KITH_BEACON_REPLAY_MAX_SAVE];
+    kith_beacon_dgram_t dg, next;
+    bkey_t recv;
+    uint8_t id[KITH_BEACON_REPLAY_ID_LEN];
+    uint64_t t = 0;
+    size_t len = 0;
+
+    beacon_at(NOW, &dg, recv);
+    beacon_at(NOW + 30, &next, recv);
+    const bkey_t *k = (const bkey_t *) &recv;
+    ASSERT_OK(kith_beacon_replay_id(recv, id));
+    kith_beacon_replay_init(&before);
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 1, NULL, NULL, &t));
+    ASSERT_OK(kith_beacon_replay_check(&before, id, t));
+    /* While running: the second copy (broadcast and multicast) and any replay refused. */
+    ASSERT_ERR(kith_beacon_replay_check(&before, id, t), KITH_EEXISTS);
+    ASSERT_ERR(kith_beacon_replay_check(&before, id, t - 1), KITH_EEXISTS);
+
+    /* Restart. */
+    ASSERT_OK(kith_beacon_replay_save(&before, saved, sizeof(saved), &len));
+    assert_int_equal(len, 1 + KITH_BEACON_REPLAY_REC);
+    memset(&after, 0x55, sizeof(after));
+    ASSERT_OK(kith_beacon_replay_load(&after, saved, len));
+    ASSERT_OK(kith_beacon_match(dg.data, dg.len, SRC, k, 1, NOW + 2, NULL, NULL, &t));
+    ASSERT_ERR(kith_beacon_replay_check(&after, id, t), KITH_EEXISTS);
+    ASSERT_OK(kith_beacon_match(next.data, next.len, SRC, k, 1, NOW + 31, NULL, NULL, &t));
+    ASSERT_OK(kith_beacon_replay_check(&after, id, t));
+    ASSERT_ERR(kith_beacon_replay_check(&after, id, t), KITH_EEXISTS);
+    /* The saved table names no one: neither key appears in it, nor the id of the other
+     * direction's key. */
+    bkey_t send;
+    uint8_t unused[32];
+    ASSERT_OK(kith_beacon_pair_keys(bob, alice->pk, send, unused));
+    assert_false(shares_window(saved, len, recv, 32, 6));
+    assert_false(shares_window(saved, len, send, 32, 6));
+    assert_false(shares_window(saved, len, alice->pk, 32, 5));
+    assert_false(shares_window(saved, len, bob->pk, 32, 5));
+
+    /* Damaged files are refused and leave the table empty. */
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len - 1), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len + 1), KITH_EPARSE);
+    saved[0] = 2;
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, len), KITH_EVERSION);
+    assert_int_equal(after.n, 0);
+    saved[0] = 1;
+    ASSERT_ERR(kith_beacon_replay_load(&after, saved, KITH_BEACON_REPLAY_MAX_SAVE + 24),
+               KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_load(&after, NULL, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_beacon_replay_save(&before, saved, len - 1, &len), KITH_EINVAL);
+
+    /* Bounded: a full table forgets the oldest time; an id saved twice keeps the newest. */
+    kith_beacon_replay_init(&before);
+    for (uint32_t i = 0; i <= KITH_BEACON_REPLAY_CAP; i++) {
+        uint8_t x[KITH_BEACON_REPLAY_ID_LEN] = {0};
+        memcpy(x, &i, sizeof(i));
+        ASSERT_OK(kith_beacon_replay_check(&before, x, NOW + i));
+    }
+    assert_int_equal(before.n, KITH_BEACON_REPLAY_CAP);
+    uint8_t first[KITH_BEACON_REPLAY_ID_LEN] = {0}, second[KITH_BEACON_REPLAY_ID_LEN] = {0};
+    second[0] = 1;
+    ASSERT_ERR(kith_beacon_replay_check(&before, second, NOW + 1), KITH_EEXISTS);
+    ASSERT_OK(kith_beacon_replay_check(&before, first, NOW)); /* forgotten: accepted */
+    ASSERT_OK(kith_beacon_replay_save(&before, saved, sizeof(saved), &len));
+    assert_int_equal(len, KITH_BEACON_REPLAY_MAX_SAVE);
+    memcpy(saved + 1 + 24, saved + 1, 16);
+    ASSERT_OK(kith_beacon_replay_load(&after, saved, len));
+    assert_int_equal(after.n, KITH_BEACON_REPLAY_CAP - 1);
+}
+
+/* ---- Per-source rate limit ---------------------------------------------------------- */
+
+static void
+addr4(uint32_t host, uint8_t a[16])
+{
+    memset(a, 0, 16);
+    a[10] = a[11] = 0xff;
+    a[12] = (uint8_t) (host >> 24);
+    a[13] = (uint8_t) (host >> 16);
+    a[14] = (uint8_t) (host >> 8);
+    a[15] = (uint8_t) host;
+}
+
+/*
+ * 20 seconds of a flood at 20,000 datagrams a second from one address, while an honest
+ * source sends a beacon (to broadcast and to multicast: 2 datagrams) every 2 s, 15 times as
+ * often as a real one: every one of the
+ * honest source's datagrams is admitted, the flooder gets its own budget only. Then a
+ * flood from 100,000 different (spoofed) addresses: a proven honest source is still
+ * served in full, and the work stays bounded. With one bucket shared by all sources (the
+ * limiter before version 2), the honest source got about 1 datagram in 200.
+ */
+static void
+per_source_limit(void **state)
+{
+    (void) state;
+    static kith_beacon_limiter_t l;
+    uint8_t flooder[16], honest[16], spoof[16];
+    addr4(0xc6120003, flooder); /* 198.18.0.3 */
+    addr4(0xc6120002, honest);  /* 198.18.0.2 */
+    uint64_t t0 = 5000000, honest_sent = 0, honest_in = 0, flood_in = 0;
+
+    kith_beacon_limiter_init(&l, t0);
+    for (uint64_t ms = 0; ms < 20000; ms++) {
+        for (int i = 0; i < 20; i++) {
+            flood_in += (uint64_t) kith_beacon_limiter_admit(&l, flooder, t0 + ms);
+        }
+        if (ms % 2000 == 0) {
+            honest_sent += 2;
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t0 + ms);
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t0 + ms);
+        }
+    }
+    printf("  one flooder: honest %" PRIu64 "/%" PRIu64 " admitted, flooder %" PRIu64 "/400000\n",
+           honest_in, honest_sent, flood_in);
+    assert_true(honest_in == honest_sent);
+    assert_true(flood_in <= KITH_BEACON_SOURCE_BURST + 20 * KITH_BEACON_SOURCE_RATE + 1);
+
+    /* The honest source's beacon matched: it is proven. Now every flood datagram comes
+     * from a new address; the table is full after 64 of them. */
+    kith_beacon_limiter_proven(&l, honest, t0 + 20000);
+    uint64_t t1 = t0 + 20000;
+    honest_sent = honest_in = flood_in = 0;
+    uint32_t next = 0x0a000000;
+    for (uint64_t ms = 0; ms < 10000; ms++) {
+        for (int i = 0; i < 10; i++) {
+            addr4(next++, spoof);
+            flood_in += (uint64_t) kith_beacon_limiter_admit(&l, spoof, t1 + ms);
+        }
+        if (ms % 2000 == 0) {
+            honest_sent += 2;
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t1 + ms);
+            honest_in += (uint64_t) kith_beacon_limiter_admit(&l, honest, t1 + ms);
+        }
+    }
+    printf("  spoofed flood: honest %" PRIu64 "/%" PRIu64 " admitted, flood %" PRIu64 "/100000\n",
+           honest_in, honest_sent, flood_in);
+    assert_true(honest_in == honest_sent);
+    /* All unproven sources together: one bucket of STRANGERS_RATE a second. */
+    assert_true(flood_in <= KITH_BEACON_STRANGERS_RATE * 11);
+    /* The one-address flooder, still at it, still gets only its own rate. */
+    uint64_t t2 = t1 + 10000, in = 0;
+    for (uint64_t ms = 0; ms < 1000; ms++) {
+        in += (uint64_t) kith_beacon_limiter_admit(&l, flooder, t2 + ms);
+    }
+    assert_true(in <= KITH_BEACON_SOURCE_BURST + 1);
+
+    /* At most PROVEN_MAX proven: the 33rd demotes the one proven longest ago, which a
+     * stranger may then displace. */
+    kith_beacon_limiter_init(&l, t0);
+    for (uint32_t i = 0; i <= KITH_BEACON_PROVEN_MAX; i++) {
+        addr4(0xc6120100 + i, spoof);
+        assert_int_equal(kith_beacon_limiter_admit(&l, spoof, t0 + i), 1);
+        kith_beacon_limiter_proven(&l, spoof, t0 + i);
+    }
+    size_t proven = 0;
+    for (size_t i = 0; i < KITH_BEACON_SOURCES; i++) {
+        proven += l.src[i].used && l.src[i].proven_ms != 0;
+    }
+    assert_int_equal(proven, KITH_BEACON_PROVEN_MAX);
+    /* Proving an address that is not in the table does nothing. */
+    addr4(0x01020304, spoof);
+    kith_beacon_limiter_proven(&l, spoof, t0);
 }
 
 /* ---- Cost ------------------------------------------------------------------------- */
@@ -909,10 +1205,10 @@ cpu_per_beacon(void **state)
     bkey_t *send = node_send_keys(node, n);
     kith_beacon_dgram_t from_peer, from_stranger;
     size_t n_dg = 0;
-    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, &from_peer, 1, &n_dg));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, &from_peer, 1, &n_dg));
     bkey_t *stranger_send = node_send_keys(stranger, n);
-    ASSERT_OK(
-        kith_beacon_build((const bkey_t *) stranger_send, n, PORT, NOW, &from_stranger, 1, &n_dg));
+    ASSERT_OK(kith_beacon_build((const bkey_t *) stranger_send, n, PORT, NOW, SRC, &from_stranger,
+                                1, &n_dg));
 
     /* peers[0]'s view: 99 other peers, then the node. */
     bkey_t *recv = calloc(n, sizeof(bkey_t));
@@ -926,13 +1222,13 @@ cpu_per_beacon(void **state)
     size_t idx = 0;
     double t0 = now_us();
     for (size_t r = 0; r < rounds; r++) {
-        ASSERT_OK(kith_beacon_match(from_peer.data, from_peer.len, (const bkey_t *) recv, n, NOW,
-                                    &idx, NULL));
+        ASSERT_OK(kith_beacon_match(from_peer.data, from_peer.len, SRC, (const bkey_t *) recv, n,
+                                    NOW, &idx, NULL, NULL));
     }
     double t1 = now_us();
     for (size_t r = 0; r < rounds; r++) {
-        ASSERT_ERR(kith_beacon_match(from_stranger.data, from_stranger.len, (const bkey_t *) recv,
-                                     n, NOW, NULL, NULL),
+        ASSERT_ERR(kith_beacon_match(from_stranger.data, from_stranger.len, SRC,
+                                     (const bkey_t *) recv, n, NOW, NULL, NULL, NULL),
                    KITH_ENOTFOUND);
     }
     double t2 = now_us();
@@ -944,7 +1240,8 @@ cpu_per_beacon(void **state)
 
     t0 = now_us();
     for (size_t r = 0; r < rounds / 10; r++) {
-        ASSERT_OK(kith_beacon_build((const bkey_t *) send, n, PORT, NOW, &from_peer, 1, &n_dg));
+        ASSERT_OK(
+            kith_beacon_build((const bkey_t *) send, n, PORT, NOW, SRC, &from_peer, 1, &n_dg));
     }
     t1 = now_us();
     printf("  building a %zu-peer beacon: %.2f us\n", n, (t1 - t0) / (double) (rounds / 10));
@@ -957,12 +1254,21 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pair_keys),      cmocka_unit_test(recognise),
-        cmocka_unit_test(duplicate_keys), cmocka_unit_test(unlinkable),
-        cmocka_unit_test(no_identifiers), cmocka_unit_test(padding_and_split),
-        cmocka_unit_test(tamper),         cmocka_unit_test(replay_window),
-        cmocka_unit_test(malformed),      cmocka_unit_test(search_positions),
-        cmocka_unit_test(known_answer),   cmocka_unit_test(cpu_per_beacon),
+        cmocka_unit_test(pair_keys),
+        cmocka_unit_test(recognise),
+        cmocka_unit_test(duplicate_keys),
+        cmocka_unit_test(unlinkable),
+        cmocka_unit_test(no_identifiers),
+        cmocka_unit_test(padding_and_split),
+        cmocka_unit_test(tamper),
+        cmocka_unit_test(replay_window),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(search_positions),
+        cmocka_unit_test(known_answer),
+        cmocka_unit_test(replay_other_address),
+        cmocka_unit_test(replay_after_restart),
+        cmocka_unit_test(per_source_limit),
+        cmocka_unit_test(cpu_per_beacon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
