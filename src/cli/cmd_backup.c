@@ -89,7 +89,9 @@ cmd_backup(cli_globals_t *g, int argc, char **argv)
     if (pass == NULL) {
         return 1;
     }
-    kith_backup_opts_t o = {0, 0, step_delay, print_note, NULL};
+    const char *tmpdir = getenv("TMPDIR");
+    kith_backup_opts_t o = {0,          0,    step_delay,
+                            print_note, NULL, tmpdir && tmpdir[0] == '/' ? tmpdir : NULL};
     kith_backup_stats_t stats;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -156,7 +158,7 @@ cmd_restore_backup(cli_globals_t *g, int argc, char **argv)
     if (pass == NULL) {
         return 1;
     }
-    kith_backup_opts_t o = {0, 0, step_delay, print_note, NULL};
+    kith_backup_opts_t o = {0, 0, step_delay, print_note, NULL, NULL};
     kith_backup_t *b = NULL;
     char *node_pass = NULL;
     int ret = 1;

@@ -949,6 +949,7 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
     size_t key_len = 0;
     uint32_t key_mode = 0600;
     int fd = -1, snap_fd = -1, published = 0;
+    size_t snap_dir_len = 0; /* > 0 while the scratch directory exists */
     struct stat st;
     mode_t old_umask = umask(077);
     if (stats == NULL) {
@@ -956,8 +957,9 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
     }
     memset(stats, 0, sizeof(*stats));
     int rc = KITH_ENOMEM;
+    const char *scratch = opts && opts->scratch_dir ? opts->scratch_dir : "/tmp";
     if (kith_buf_printf(&tmp, "%s.tmp", path) != KITH_OK ||
-        kith_buf_printf(&snap, "%s.snapshot.tmp", path) != KITH_OK ||
+        kith_buf_printf(&snap, "%s/kith-snapshot-XXXXXX", scratch) != KITH_OK ||
         kith_buf_printf(&key_path, "%s/%s", home, KITH_KEY_FILE) != KITH_OK ||
         kith_buf_printf(&db_path, "%s/%s", home, KITH_DB_FILE) != KITH_OK ||
         parent_of(path, &dir) != KITH_OK) {
@@ -1013,8 +1015,19 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
         }
         step(opts, names[i]);
     }
-    /* A scratch copy left by a killed backup is stale: the snapshot starts afresh. */
-    unlink((char *) snap.data);
+    /* The scratch copy goes in a private directory of its own under scratch, never
+     * beside FILE, which may be a synced folder: the copy has the store's metadata in
+     * the clear. */
+    if (mkdtemp((char *) snap.data) == NULL) {
+        kith__errbuf_set(errbuf, errcap, "cannot create a scratch directory in %s: %s", scratch,
+                         strerror(errno));
+        rc = errno_rc(errno);
+        goto out;
+    }
+    snap_dir_len = snap.len;
+    if ((rc = kith_buf_puts(&snap, "/kith.db")) != KITH_OK) {
+        goto out;
+    }
     rc = kith_store_snapshot((char *) db_path.data, (char *) snap.data, errbuf, errcap);
     if (rc != KITH_OK) {
         goto out;
@@ -1022,6 +1035,9 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
     snap_fd = open((char *) snap.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     /* Gone from the directory at once: the open descriptor is all we need. */
     unlink((char *) snap.data);
+    snap.data[snap_dir_len] = '\0';
+    rmdir((char *) snap.data);
+    snap_dir_len = 0;
     if (snap_fd < 0 || fstat(snap_fd, &st) != 0) {
         kith__errbuf_set(errbuf, errcap, "cannot read the snapshot: %s", strerror(errno));
         rc = KITH_EIO;
@@ -1073,6 +1089,11 @@ out:
     }
     if (!published && tmp.data != NULL) {
         unlink((char *) tmp.data);
+    }
+    if (snap_dir_len > 0) {
+        unlink((char *) snap.data);
+        snap.data[snap_dir_len] = '\0';
+        rmdir((char *) snap.data);
     }
     umask(old_umask);
     kith_backup_writer_free(w);

@@ -78,7 +78,8 @@ typedef struct {
     uint64_t opslimit, memlimit; /* Argon2id for a new backup; 0: libsodium's "moderate" */
     kith_backup_step_cb step;
     kith_backup_note_cb note;
-    void *ctx; /* for step and note */
+    void *ctx;               /* for step and note */
+    const char *scratch_dir; /* where the database snapshot is made; NULL: /tmp */
 } kith_backup_opts_t;
 
 /* ---- the codec ---- */
@@ -147,8 +148,9 @@ typedef struct {
  * KITH_BACKUP_FILE_MAX bytes each; others are left out and noted), then a snapshot of
  * kith.db taken with SQLite's backup API (the small files are read before the snapshot,
  * so that none is newer than the database). The file is written as path.tmp (0600),
- * synced, and renamed to path; the snapshot is a scratch database at path.snapshot.tmp,
- * removed as soon as it is open. KITH_EEXISTS if path exists and not force,
+ * synced, and renamed to path; the snapshot is a scratch database in a new 0700
+ * directory under opts->scratch_dir, removed as soon as it is open (never beside path,
+ * which may be a synced folder). KITH_EEXISTS if path exists and not force,
  * KITH_ENOTFOUND if home holds no node. stats may be NULL. */
 int kith_backup_create(const char *home, const char *path, int force, const char *passphrase,
                        const kith_backup_opts_t *opts, kith_backup_stats_t *stats, char *errbuf,

@@ -8,6 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 export KITH_BACKUP_PASSPHRASE="tr0ub4dor and then some"
+# Scratch snapshots go here, where the test can see that none is left behind.
+export TMPDIR="$TMP/scratch"
+mkdir "$TMPDIR"
 
 mk alice
 mk bob
@@ -44,6 +47,7 @@ ok "backup while serve runs" node alice backup "$TMP/a.kbk"
 contains "backup names the node" "$TMP/out" "$id_alice"
 same "backup is 0600" "$(stat -c %a "$TMP/a.kbk")" "600"
 same "no temporary files left" "$(ls "$TMP" | grep -c 'a\.kbk\.')" "0"
+same "no scratch snapshot left" "$(ls -A "$TMPDIR")" ""
 refuses "backup over an existing file" node alice backup "$TMP/a.kbk"
 contains "says --force" "$TMP/err" "--force"
 ok "backup --force" node alice backup "$TMP/a.kbk" --force
@@ -215,6 +219,7 @@ unset KITH_TEST_STEP_DELAY_MS
 rm -f "$TMP/k.kbk"
 ok "a backup after the kills" node alice backup "$TMP/k.kbk"
 same "no temporary files after it" "$(ls "$TMP" | grep -c 'k\.kbk\.')" "0"
+echo "scratch directories left by the kills: $(ls -A "$TMPDIR" | wc -l)" >&2
 
 export KITH_TEST_STEP_DELAY_MS=400
 mid_restore=0

@@ -27,7 +27,7 @@
 #define OPS_MIN 1
 #define MEM_MIN 8192
 
-static const kith_backup_opts_t fast = {OPS_MIN, MEM_MIN, NULL, NULL, NULL};
+static const kith_backup_opts_t fast = {OPS_MIN, MEM_MIN, NULL, NULL, NULL, NULL};
 static kith_buf_t keyfile; /* a plain identity key file */
 
 static int
@@ -217,7 +217,7 @@ writer_checks(void **state)
     kith_buf_init(&b);
     kith_backup_writer_t *w = NULL;
     ASSERT_ERR(kith_backup_writer_new("", &fast, buf_write, &b, &w), KITH_EINVAL);
-    kith_backup_opts_t huge = {99, MEM_MIN, NULL, NULL, NULL};
+    kith_backup_opts_t huge = {99, MEM_MIN, NULL, NULL, NULL, NULL};
     ASSERT_ERR(kith_backup_writer_new(PASS, &huge, buf_write, &b, &w), KITH_EINVAL);
     ASSERT_OK(kith_backup_writer_new(PASS, &fast, buf_write, &b, &w));
     ASSERT_ERR(kith_backup_writer_entry(w, "a/b", 0600, 1), KITH_EINVAL);
