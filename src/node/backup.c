@@ -1044,8 +1044,13 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
         goto out;
     }
     step(opts, "snapshot");
-    if ((rc = add_snapshot(w, snap_fd, (uint64_t) st.st_size, db_mode, opts)) != KITH_OK ||
-        (rc = kith_backup_writer_finish(w)) != KITH_OK) {
+    if ((rc = add_snapshot(w, snap_fd, (uint64_t) st.st_size, db_mode, opts)) == KITH_OK) {
+        /* Before the final chunk, not after it: from the final chunk to the rename,
+         * path.tmp is a complete backup, and that window stays as short as an fsync. */
+        step(opts, "finish");
+        rc = kith_backup_writer_finish(w);
+    }
+    if (rc != KITH_OK) {
         kith__errbuf_set(errbuf, errcap, "cannot write %s: %s", (char *) tmp.data,
                          kith_strerror(rc));
         goto out;
@@ -1066,7 +1071,6 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
         kith__errbuf_set(errbuf, errcap, "cannot write %s: %s", (char *) tmp.data, strerror(errno));
         goto out;
     }
-    step(opts, "rename");
     rc = publish((char *) tmp.data, path, force);
     if (rc != KITH_OK) {
         kith__errbuf_set(errbuf, errcap,
@@ -1164,7 +1168,12 @@ kith_backup_open(const char *path, const char *passphrase, const kith_backup_opt
         goto out;
     }
     rc = kith_backup_header_parse(raw, got, &b->h);
-    if (rc == KITH_EPARSE) {
+    if (rc == KITH_EPARSE && got < sizeof(raw) &&
+        memcmp(raw, KITH_BACKUP_MAGIC, got < KITH_BACKUP_MAGIC_LEN ? got : KITH_BACKUP_MAGIC_LEN) ==
+            0) {
+        kith__errbuf_set(errbuf, errcap, "%s is truncated: %zu bytes, less than a backup's header",
+                         path, got);
+    } else if (rc == KITH_EPARSE) {
         kith__errbuf_set(errbuf, errcap, "%s is not a kith backup", path);
     } else if (rc == KITH_EVERSION) {
         kith__errbuf_set(errbuf, errcap, "%s is a backup from a newer kith (format %d)", path,

@@ -67,7 +67,8 @@ typedef struct {
 } kith_backup_sink_t;
 
 /* Called between the steps of a backup or a restore (after each file, each MiB of the
- * database, before the final rename) with a word for the step. The CLI uses it as a test
+ * database, before the final chunk of a backup, before the rename of a restored home)
+ * with a word for the step. The CLI uses it as a test
  * hook that makes each step slow ($KITH_TEST_STEP_DELAY_MS), so that tests can kill kith
  * in the middle. May be NULL. */
 typedef void (*kith_backup_step_cb)(void *ctx, const char *step);
