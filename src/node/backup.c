@@ -713,7 +713,7 @@ fsync_dir(const char *dir)
 
 /* Reads a whole regular file of at most max bytes into out (sodium_malloc'd, wiped on
  * free by the caller: key files are secret). KITH_ETOOBIG past max, KITH_ENOTFOUND,
- * KITH_EINVAL for something other than a regular file. */
+ * KITH_EINVAL for something other than a regular file, KITH_EIO if it grew while read. */
 static int
 slurp(const char *path, size_t max, uint8_t **out, size_t *len, uint32_t *mode)
 {
@@ -737,23 +737,25 @@ slurp(const char *path, size_t max, uint8_t **out, size_t *len, uint32_t *mode)
         rc = KITH_ETOOBIG;
         goto out;
     }
-    /* One byte more than allowed, to see a file that grew since fstat. */
-    if ((buf = sodium_malloc(max + 1)) == NULL) {
+    /* One byte more than fstat said, to see a file that grew since: a file being
+     * rewritten in place is not worth backing up half-new. */
+    size_t cap = (size_t) st.st_size + 1;
+    if ((buf = sodium_malloc(cap)) == NULL) {
         rc = KITH_ENOMEM;
         goto out;
     }
     size_t n = 0;
     for (;;) {
         size_t got = 0;
-        if ((rc = fd_read(&fd, buf + n, max + 1 - n, &got)) != KITH_OK) {
+        if ((rc = fd_read(&fd, buf + n, cap - n, &got)) != KITH_OK) {
             goto out;
         }
         if (got == 0) {
             break;
         }
         n += got;
-        if (n > max) {
-            rc = KITH_ETOOBIG;
+        if (n == cap) {
+            rc = KITH_EIO;
             goto out;
         }
     }
