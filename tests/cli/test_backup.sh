@@ -31,9 +31,12 @@ with open(sys.argv[1], "w") as f:
         f.write(f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Card {i}\r\nEMAIL:c{i}@example.com\r\nEND:VCARD\r\n")
 PY
 node alice import vcard "$TMP/cards.vcf" >/dev/null
-# A small file of the home besides the identity and the store (kith.state, say).
-printf 'state 1\n' >"$TMP/alice/kith.state"
-chmod 600 "$TMP/alice/kith.state"
+# A small file of the home besides the identity and the store: kith keeps its own there
+# too (kith.state), and each is backed up the same way.
+printf 'extra 1\n' >"$TMP/alice/extra.dat"
+chmod 600 "$TMP/alice/extra.dat"
+# The files a backup holds: all but SQLite's side files and the daemon's socket.
+home_files() { ls "$1" | grep -vE -- '-(wal|shm|journal)$|^kith\.sock$' | tr '\n' ' '; }
 
 # alice's daemon runs throughout; bob holds a record shared with alice and syncs it.
 serve alice
@@ -59,8 +62,10 @@ contains "says not empty" "$TMP/err" "not empty"
 ok "restore into a new directory" k restore --backup "$TMP/a.kbk" --home "$TMP/new/alice"
 contains "restore says checked" "$TMP/out" "checked"
 same "restored home is 0700" "$(stat -c %a "$TMP/new/alice")" "700"
-same "restored files" "$(ls "$TMP/new/alice" | tr '\n' ' ')" "identity.key kith.db kith.state "
-same "kith.state restored" "$(cat "$TMP/new/alice/kith.state")" "state 1"
+same "restored files" "$(home_files "$TMP/new/alice")" "$(home_files "$TMP/alice")"
+home_files "$TMP/new/alice" >"$TMP/files"
+contains "restored files include the extra one" "$TMP/files" "extra.dat"
+same "extra file restored" "$(cat "$TMP/new/alice/extra.dat")" "extra 1"
 same "nothing else beside it" "$(ls -A "$TMP/new" | tr '\n' ' ')" "alice "
 k restore --backup "$TMP/a.kbk" --home "$TMP/new/alice" >/dev/null 2>"$TMP/err" &&
     fail "a second restore over the restored home"
