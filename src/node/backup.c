@@ -650,6 +650,29 @@ fd_write(void *ctx, const uint8_t *buf, size_t n)
     return KITH_OK;
 }
 
+/* The backup's output: the header is held until the file exists, so that FILE.tmp is
+ * created only once the key is derived (a kill during Argon2id leaves nothing). */
+typedef struct {
+    int fd; /* -1 until FILE.tmp is open */
+    uint8_t pending[KITH_BACKUP_HEADER_LEN];
+    size_t pending_len;
+} out_t;
+
+static int
+out_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    out_t *o = ctx;
+    if (o->fd >= 0) {
+        return fd_write(&o->fd, buf, n);
+    }
+    if (n > sizeof(o->pending) - o->pending_len) {
+        return KITH_EINVAL;
+    }
+    memcpy(o->pending + o->pending_len, buf, n);
+    o->pending_len += n;
+    return KITH_OK;
+}
+
 static int
 fd_read(void *ctx, uint8_t *buf, size_t cap, size_t *got)
 {
@@ -952,6 +975,7 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
     uint32_t key_mode = 0600;
     int fd = -1, snap_fd = -1, published = 0;
     size_t snap_dir_len = 0; /* > 0 while the scratch directory exists */
+    out_t o = {-1, {0}, 0};
     struct stat st;
     mode_t old_umask = umask(077);
     if (stats == NULL) {
@@ -989,6 +1013,10 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
         kith__errbuf_set(errbuf, errcap, "cannot read %s: %s", home, kith_strerror(rc));
         goto out;
     }
+    if ((rc = kith_backup_writer_new(passphrase, opts, out_write, &o, &w)) != KITH_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot start the backup: %s", kith_strerror(rc));
+        goto out;
+    }
     fd = open((char *) tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || fchmod(fd, 0600) != 0) {
         kith__errbuf_set(errbuf, errcap, "cannot create %s: %s", (char *) tmp.data,
@@ -996,8 +1024,9 @@ kith_backup_create(const char *home, const char *path, int force, const char *pa
         rc = errno_rc(errno);
         goto out;
     }
-    if ((rc = kith_backup_writer_new(passphrase, opts, fd_write, &fd, &w)) != KITH_OK) {
-        kith__errbuf_set(errbuf, errcap, "cannot start the backup: %s", kith_strerror(rc));
+    o.fd = fd;
+    if ((rc = fd_write(&fd, o.pending, o.pending_len)) != KITH_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot write %s: %s", (char *) tmp.data, strerror(errno));
         goto out;
     }
     /* identity.key as it is, then the other small files, then the database: a small file
