@@ -134,16 +134,22 @@ read_tty_line(int fd, const char *prompt, char *buf, size_t cap)
 char *
 cli_read_passphrase(const char *prompt, int confirm)
 {
+    return cli_read_secret("KITH_PASSPHRASE", prompt, confirm);
+}
+
+char *
+cli_read_secret(const char *env_name, const char *prompt, int confirm)
+{
     char *p = sodium_malloc(PASSPHRASE_MAX);
     char *again = NULL;
     if (p == NULL) {
         cli_error("out of memory");
         return NULL;
     }
-    const char *env = getenv("KITH_PASSPHRASE");
+    const char *env = getenv(env_name);
     if (env != NULL) {
         if (strlen(env) >= PASSPHRASE_MAX || env[0] == '\0') {
-            cli_error("$KITH_PASSPHRASE must hold 1 to %d bytes", PASSPHRASE_MAX - 1);
+            cli_error("$%s must hold 1 to %d bytes", env_name, PASSPHRASE_MAX - 1);
             goto fail;
         }
         memcpy(p, env, strlen(env) + 1);
@@ -151,7 +157,7 @@ cli_read_passphrase(const char *prompt, int confirm)
     }
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        cli_error("a passphrase is needed: set $KITH_PASSPHRASE or run on a terminal");
+        cli_error("a passphrase is needed: set $%s or run on a terminal", env_name);
         goto fail;
     }
     if (read_tty_line(fd, prompt, p, PASSPHRASE_MAX) != 0 || p[0] == '\0') {

@@ -57,6 +57,9 @@ const char *cli_home(cli_globals_t *g);
  * cli_passphrase_free(), or NULL after printing why. */
 char *cli_read_passphrase(const char *prompt, int confirm);
 void cli_passphrase_free(char *p);
+/* cli_read_passphrase() with another environment variable (without the '$'), such as
+ * KITH_BACKUP_PASSPHRASE. */
+char *cli_read_secret(const char *env_name, const char *prompt, int confirm);
 
 /* Resolves REF to a live record's id, printing a clear error (with candidates when
  * ambiguous, and a hint when REF names a deleted record). Returns 0 on success. */
@@ -133,5 +136,8 @@ int cmd_send(cli_globals_t *g, int argc, char **argv);
 int cmd_receive(cli_globals_t *g, int argc, char **argv);
 int cmd_pair(cli_globals_t *g, int argc, char **argv);
 int cmd_doctor(cli_globals_t *g, int argc, char **argv);
+int cmd_backup(cli_globals_t *g, int argc, char **argv);
+/* kith restore --backup FILE [--home DIR] (cmd_restore hands over when it sees --backup). */
+int cmd_restore_backup(cli_globals_t *g, int argc, char **argv);
 
 #endif

@@ -865,6 +865,13 @@ cmd_rm(cli_globals_t *g, int argc, char **argv)
 int
 cmd_restore(cli_globals_t *g, int argc, char **argv)
 {
+    /* One name, two jobs: 'restore REF' undeletes a record, 'restore --backup FILE' makes
+     * a home from a backup. A REF never starts with '-', so the option tells them apart. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--backup") == 0 || strncmp(argv[i], "--backup=", 9) == 0) {
+            return cmd_restore_backup(g, argc, argv);
+        }
+    }
     return tombstone_common(g, argc, argv, 0);
 }
 

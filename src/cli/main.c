@@ -104,9 +104,24 @@ const cli_command_t cli_commands[] = {
      "record, its history ('kith log') and everyone's private notes on it are kept, and\n"
      "'kith restore REF' brings it back; 'kith list --deleted' shows deleted records.\n\n"
      "  --yes, -y   do not ask\n"},
-    {"restore", cmd_restore, "REF", "bring back a record you deleted",
-     "Undoes 'kith rm': the record is live again here and, through sync, for everyone it\n"
-     "is shared with. REF may name a deleted record ('kith list --deleted').\n"},
+    {"restore", cmd_restore, "REF | --backup FILE [--home DIR]",
+     "bring back a record you deleted, or a whole node from a backup",
+     "kith restore REF\n"
+     "  Undoes 'kith rm': the record is live again here and, through sync, for everyone it\n"
+     "  is shared with. REF may name a deleted record ('kith list --deleted').\n\n"
+     "kith restore --backup FILE [--home DIR]\n"
+     "  Makes a new home from a file written by 'kith backup', on this machine or a new\n"
+     "  one. The home (--home, else the usual one) must not exist or be an empty directory:\n"
+     "  a home that holds a node is never touched. Asks for the backup passphrase (on the\n"
+     "  terminal, or $KITH_BACKUP_PASSPHRASE), and for the node's own passphrase if it has\n"
+     "  one ($KITH_PASSPHRASE). Before writing anything it checks the whole backup: every\n"
+     "  byte authentic, nothing missing; then it writes a directory beside the home,\n"
+     "  checks the store there as 'kith doctor' does, and renames it into place, so that\n"
+     "  an interruption leaves no home or a complete one. A wrong passphrase or a damaged\n"
+     "  file restores nothing. The restored node is the same node as the one backed up:\n"
+     "  do not run both.\n\n"
+     "  Both jobs share the name 'restore' (bringing something back); --backup tells them\n"
+     "  apart, and 'kith restore REF' works as it always did.\n"},
     {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]",
      "share a record with peers or a group (later members too)",
      "Shares the record with a peer or a group. A record shared with @GROUP stays shared\n"
@@ -195,6 +210,16 @@ const cli_command_t cli_commands[] = {
      "from every op, peer and share that can still be read and verified, keeping the\n"
      "damaged file as kith.db.damaged-DATE and saying what was recovered and what was\n"
      "lost. Exits 1 if anything was wrong or lost.\n"},
+    {"backup", cmd_backup, "FILE [--force]", "write an encrypted backup of this node",
+     "Writes the whole node (identity, store, settings) to FILE, encrypted under a backup\n"
+     "passphrase (asked twice on the terminal, or read from $KITH_BACKUP_PASSPHRASE). FILE\n"
+     "and that passphrase are all it takes to restore the node on a new machine ('kith\n"
+     "restore --backup FILE'). Safe while 'kith serve' runs: the store is copied as one\n"
+     "consistent snapshot (SQLite's backup API). FILE is written whole or not at all (as\n"
+     "FILE.tmp, then renamed), mode 0600. Any change to FILE, truncation included, is\n"
+     "detected at restore. A node protected by --passphrase stays protected: its identity\n"
+     "is backed up as it is, and restoring it needs that passphrase too.\n\n"
+     "  --force, -f   replace FILE if it exists\n"},
     {"help", cmd_help, "[COMMAND|fields]", "help on a command, or the list of fields", ""},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -3724,3 +3724,91 @@ kith_store_is_read_only(const kith_store_t *s)
 {
     return s->read_only;
 }
+
+/* ---- backups ------------------------------------------------------------------------ */
+
+int
+kith_store_snapshot(const char *db_path, const char *dest_path, char *errbuf, size_t errcap)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    sqlite3_backup *b = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = KITH_EDB;
+    if (access(dest_path, F_OK) == 0) {
+        kith__errbuf_set(errbuf, errcap, "%s already exists", dest_path);
+        return KITH_EEXISTS;
+    }
+    /* Read-only: the live file is never written, not even by a checkpoint at close. */
+    if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot open %s: %s", db_path,
+                         src ? sqlite3_errmsg(src) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(src, 5000);
+    if (sqlite3_open_v2(dest_path, &dst,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_exec(dst, "PRAGMA journal_mode=OFF", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(dst, "PRAGMA synchronous=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        kith__errbuf_set(errbuf, errcap, "cannot create %s: %s", dest_path,
+                         dst ? sqlite3_errmsg(dst) : "out of memory");
+        rc = dst ? db_error(dst) : KITH_ENOMEM;
+        goto out;
+    }
+    b = sqlite3_backup_init(dst, "main", src, "main");
+    if (b == NULL) {
+        kith__errbuf_set(errbuf, errcap, "cannot start the snapshot: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    /* Every page in one step, so under one read transaction: one consistent state of the
+     * database. In WAL mode that read holds no writer back. A writer holding the lock
+     * when the read starts makes it busy for a moment: try again. */
+    for (int tries = 0;; tries++) {
+        int s = sqlite3_backup_step(b, -1);
+        if (s == SQLITE_DONE) {
+            break;
+        }
+        if ((s == SQLITE_BUSY || s == SQLITE_LOCKED) && tries < 200) {
+            sqlite3_sleep(25);
+            continue;
+        }
+        rc = (s & 0xff) == SQLITE_NOTADB || (s & 0xff) == SQLITE_CORRUPT ? KITH_ECORRUPT
+                                                                         : db_error(dst);
+        kith__errbuf_set(errbuf, errcap, "cannot copy %s: %s", db_path, sqlite3_errstr(s));
+        goto out;
+    }
+    int s = sqlite3_backup_finish(b);
+    b = NULL;
+    if (s != SQLITE_OK) {
+        rc = db_error(dst);
+        kith__errbuf_set(errbuf, errcap, "cannot copy %s: %s", db_path, sqlite3_errstr(s));
+        goto out;
+    }
+    /* A copy of a damaged database is not a backup anyone can trust. */
+    if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        kith__errbuf_set(errbuf, errcap, "cannot check the copy of %s: %s", db_path,
+                         sqlite3_errmsg(dst));
+        rc = db_error(dst);
+        goto out;
+    }
+    const char *verdict = (const char *) sqlite3_column_text(st, 0);
+    if (verdict == NULL || strcmp(verdict, "ok") != 0) {
+        kith__errbuf_set(errbuf, errcap, "%s is damaged (SQLite: %s); run 'kith doctor'", db_path,
+                         verdict ? verdict : "no answer");
+        rc = KITH_ECORRUPT;
+        goto out;
+    }
+    rc = KITH_OK;
+out:
+    sqlite3_finalize(st);
+    if (b != NULL) {
+        sqlite3_backup_finish(b);
+    }
+    if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && rc == KITH_OK) {
+        rc = KITH_EDB;
+    }
+    sqlite3_close(src);
+    return rc;
+}

@@ -311,4 +311,15 @@ int kith_store_share_mac_ok(kith_store_t *s, const uint8_t rec[static KITH_REC_I
                             const kith_share_target_t *target, int role,
                             const uint8_t mac[static KITH_ROW_MAC_LEN]);
 
+/* ---- backups ---- */
+
+/* Copies the database at db_path into a new database at dest_path with SQLite's online
+ * backup API, as one consistent snapshot, while other connections (a running daemon)
+ * read and write it. The source is opened read-only, so its file is never changed
+ * (SQLite may create its -wal and -shm beside it); dest_path must not exist yet and is
+ * written without a journal (it is a scratch copy: the caller deletes it). The copy must
+ * then pass SQLite's quick_check. KITH_EEXISTS if dest_path exists, KITH_ECORRUPT if the
+ * copy is damaged, KITH_ENOSPACE, KITH_EDB; errbuf gets a sentence. */
+int kith_store_snapshot(const char *db_path, const char *dest_path, char *errbuf, size_t errcap);
+
 #endif
