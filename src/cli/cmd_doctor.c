@@ -298,6 +298,8 @@ cmd_doctor(cli_globals_t *g, int argc, char **argv)
     }
     fflush(stdout);
     cli_error("%zu problem%s found.%s", d.problems, d.problems == 1 ? "" : "s",
-              repair ? "" : " 'kith doctor --repair' rebuilds damaged records from their ops.");
+              repair ? ""
+                     : " 'kith doctor --repair' puts right what it can: it removes rows kith did "
+                       "not write and rebuilds damaged records from their ops.");
     return 1;
 }
