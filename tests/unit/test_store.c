@@ -1702,6 +1702,65 @@ tamper_op_private_flipped(void **state)
     sqlite3_close(db);
 }
 
+/* Each kind of sealed blob has associated data of its own: a record's search text put in
+ * place of its folded record, or one op's blob in place of another's, does not unseal. */
+static void
+tamper_blob_kinds_apart(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t rec[KITH_REC_ID_LEN], h[2][KITH_HASH_LEN];
+    const uint8_t *editor_only[] = {editor_id->pk, NULL};
+    shared_record(f, rec, 0xb4, editor_only, h);
+    kith_record_t r;
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    kith_record_close(&r);
+    sqlite3 *db = tamper_open(f);
+    hexlit_t id = hexlit(rec, KITH_REC_ID_LEN);
+    hexlit_t h0 = hexlit(h[0], KITH_HASH_LEN), h1 = hexlit(h[1], KITH_HASH_LEN);
+    /* The search text unseals only as search text (proto/STORE.md). */
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT text FROM search WHERE id = ?", -1, &st, NULL),
+              SQLITE_OK);
+    sqlite3_bind_blob(st, 1, rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    uint8_t ad[4 + KITH_REC_ID_LEN];
+    kith_buf_t pt;
+    kith_buf_init(&pt);
+    const char *kinds[] = {"srch", "rec2"};
+    for (int k = 0; k < 2; k++) {
+        memcpy(ad, kinds[k], 4);
+        memcpy(ad + 4, rec, KITH_REC_ID_LEN);
+        pt.len = 0;
+        int rc = kith_vault_unseal(f->vault, ad, sizeof(ad), sqlite3_column_blob(st, 0),
+                                   (size_t) sqlite3_column_bytes(st, 0), &pt);
+        ASSERT_EQ(rc, k == 0 ? KITH_OK : KITH_ECORRUPT);
+    }
+    kith_buf_close(&pt);
+    sqlite3_finalize(st);
+    /* And put in place of the folded record, it is refused. */
+    tamper(db, "CREATE TEMP TABLE saved AS SELECT data FROM records WHERE id = %s", id.s);
+    tamper(db, "UPDATE records SET data = (SELECT text FROM search WHERE id = %s) WHERE id = %s",
+           id.s, id.s);
+    ASSERT_ERR(kith_store_record_get(f->s, rec, &r), KITH_ECORRUPT);
+    tamper(db, "UPDATE records SET data = (SELECT data FROM saved) WHERE id = %s; DROP TABLE saved",
+           id.s);
+    ASSERT_OK(kith_store_record_get(f->s, rec, &r));
+    kith_record_close(&r);
+    /* Two ops of one record, one's blob in the other's row. */
+    kith_buf_t b;
+    kith_buf_init(&b);
+    tamper(db, "CREATE TEMP TABLE saved AS SELECT data FROM ops WHERE hash = %s", h1.s);
+    tamper(db, "UPDATE ops SET data = (SELECT data FROM ops WHERE hash = %s) WHERE hash = %s", h0.s,
+           h1.s);
+    ASSERT_ERR(kith_store_op_get(f->s, h[1], &b), KITH_ETAMPER);
+    tamper(db, "UPDATE ops SET data = (SELECT data FROM saved) WHERE hash = %s; DROP TABLE saved",
+           h1.s);
+    b.len = 0;
+    ASSERT_OK(kith_store_op_get(f->s, h[1], &b));
+    kith_buf_close(&b);
+    sqlite3_close(db);
+}
+
 /* (c) A peers row that makes a stranger one of this user's own devices (self = 1): the
  * whole peer list is refused, whatever the MAC in the row. */
 static void
@@ -2304,6 +2363,7 @@ main(void)
         T(former_member_receives),
         T(tamper_audience_row_added),
         T(tamper_op_private_flipped),
+        T(tamper_blob_kinds_apart),
         T(tamper_self_peer_added),
         T(tamper_peer_put_back),
         T(tamper_repaired),
