@@ -1304,29 +1304,6 @@ clear_dir(int dfd)
     return rc;
 }
 
-/* mkdir -p for the directories above a new home (mode 0700 for those it creates). */
-static int
-make_parents(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int) sizeof(path)) {
-        return KITH_ETOOBIG;
-    }
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-                return KITH_EIO;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        return KITH_EIO;
-    }
-    return KITH_OK;
-}
-
 typedef struct {
     int dfd;       /* the staging directory */
     int fd;        /* the file being written, or -1 */
@@ -1458,7 +1435,7 @@ kith_backup_restore(kith_backup_t *b, const char *home, const char *node_passphr
     if ((rc = kith_backup_home_check(h, errbuf, errcap)) != KITH_OK) {
         goto out;
     }
-    if ((rc = make_parents((char *) parent.data)) != KITH_OK) {
+    if ((rc = kith__node_make_dirs((char *) parent.data)) != KITH_OK) {
         kith__errbuf_set(errbuf, errcap, "cannot create %s: %s", (char *) parent.data,
                          strerror(errno));
         goto out;

@@ -47,9 +47,8 @@ path_join(kith_buf_t *b, const char *dir, const char *file)
     return kith_buf_printf(b, "%s/%s", dir, file);
 }
 
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int
-make_dirs(const char *dir)
+int
+kith__node_make_dirs(const char *dir)
 {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int) sizeof(path)) {
@@ -170,7 +169,7 @@ create_node(const char *dir, const char *name, const char *passphrase, const uin
     struct stat st;
     int key_written = 0;
     mode_t old_umask = umask(077);
-    int rc = make_dirs(dir);
+    int rc = kith__node_make_dirs(dir);
     if (rc != KITH_OK) {
         kith__errbuf_set(errbuf, errcap, "cannot create %s: %s", dir, strerror(errno));
         goto out;

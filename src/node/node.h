@@ -85,6 +85,8 @@ int kith_node_save_state(kith_node_t *n);
  * kith.state from it, whatever the old one said. */
 int kith_node_accept_state(kith_node_t *n);
 void kith_node_close(kith_node_t *n);
+/* Internal (node/backup.c): mkdir -p, mode 0700 for the directories it creates. */
+int kith__node_make_dirs(const char *dir);
 /* Internal (kith doctor --repair): the identity in dir, without opening the store. The
  * caller frees it with kith_identity_free(). Errors as kith_node_open(). */
 int kith__node_load_identity(const char *dir, const char *passphrase, kith_identity_t **out,

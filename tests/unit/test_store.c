@@ -252,7 +252,8 @@ open_and_reopen(void **state)
  * (each drops the former table, which version 4 added, itself). */
 #define DROP_AUTH_COLUMNS                                                                          \
     "ALTER TABLE records DROP COLUMN fold_seq; ALTER TABLE records DROP COLUMN mac;"               \
-    "ALTER TABLE audience DROP COLUMN mac;"                                                        \
+    "DROP INDEX audience_member; ALTER TABLE audience DROP COLUMN mac;"                            \
+    "ALTER TABLE audience DROP COLUMN fold_seq; CREATE INDEX audience_member ON audience(member);" \
     "ALTER TABLE peers DROP COLUMN mac; ALTER TABLE shares DROP COLUMN mac;"
 
 /* A version 1 database (before the sync-item indexes) is upgraded on open, keeping its
