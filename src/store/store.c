@@ -1381,30 +1381,36 @@ kith_store_put_op(kith_store_t *s, const uint8_t *signed_op, size_t len, const k
 
 /* ---- sync support ------------------------------------------------------------------- */
 
-/* A record a peer may be sent ops of, vouched for by rows that check, with the sequence
- * number it was folded at. */
+/* One item of the set offered to a peer, with its record, while the set is built. */
 typedef struct {
-    uint8_t id[KITH_REC_ID_LEN];
-    int64_t fold_seq;
-} vouched_t;
+    kith_item_t item;
+    uint8_t rec[KITH_REC_ID_LEN];
+} offered_t;
 
 typedef struct {
-    vouched_t *v;
+    offered_t *v;
     size_t n, cap;
-} vouched_list_t;
+} offered_list_t;
 
 static int
-vouched_cmp(const void *a, const void *b)
+offered_cmp(const void *a, const void *b)
 {
-    return memcmp(((const vouched_t *) a)->id, ((const vouched_t *) b)->id, KITH_REC_ID_LEN);
+    const kith_item_t *x = &((const offered_t *) a)->item, *y = &((const offered_t *) b)->item;
+    if (x->ts != y->ts) {
+        return x->ts < y->ts ? -1 : 1;
+    }
+    return memcmp(x->id, y->id, KITH_HASH_LEN);
 }
 
-/* Runs sql (bound to peer) whose rows are n columns of a row of table, the record id
- * first and the fold sequence number last, then the row's MAC; adds the record of each
- * row, which must check. */
+/* Runs sql, bound to peer (?1) and the newest sequence number (?2), whose rows are an op
+ * (hlc, hash, rec, seq) and then n columns of the row of table that entitles the peer to
+ * it, its record id first and its fold sequence number last, then that row's MAC. Each
+ * entitling row must check (once: the rows of one record come together), and each op
+ * must be no newer than the fold that wrote it: otherwise KITH_ETAMPER. table NULL: the
+ * rows are ops alone, entitled by the caller. */
 static int
-vouch_query(kith_store_t *s, const char *sql, const uint8_t peer[KITH_PK_LEN], const char *table,
-            int n, vouched_list_t *out)
+offer_query(kith_store_t *s, const char *sql, const uint8_t peer[KITH_PK_LEN], uint64_t max_seq,
+            const char *table, int n, offered_list_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, sql, &st);
@@ -1412,79 +1418,86 @@ vouch_query(kith_store_t *s, const char *sql, const uint8_t peer[KITH_PK_LEN], c
         return rc;
     }
     sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
-    int r;
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) max_seq);
+    uint8_t last[KITH_REC_ID_LEN];
+    int64_t fold_seq = 0;
+    int have_last = 0, r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = check_row(s, table, st, 0, n, n);
-        if (rc == KITH_OK && sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+        if (sqlite3_column_bytes(st, 1) != KITH_HASH_LEN ||
+            sqlite3_column_bytes(st, 2) != KITH_REC_ID_LEN) {
             rc = KITH_ECORRUPT;
-        }
-        if (rc == KITH_OK && out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 256;
-            vouched_t *p = realloc(out->v, cap * sizeof(*p));
-            if (p == NULL) {
-                rc = KITH_ENOMEM;
-            } else {
-                out->v = p;
-                out->cap = cap;
-            }
-        }
-        if (rc != KITH_OK) {
             break;
         }
-        memcpy(out->v[out->n].id, sqlite3_column_blob(st, 0), KITH_REC_ID_LEN);
-        out->v[out->n].fold_seq = sqlite3_column_int64(st, n - 1);
-        out->n++;
+        const uint8_t *rec = sqlite3_column_blob(st, 2);
+        if (table == NULL) {
+            /* no entitling row: everything (a self peer) */
+        } else if (!have_last || memcmp(rec, last, KITH_REC_ID_LEN) != 0) {
+            if ((rc = check_row(s, table, st, 4, n, 4 + n)) != KITH_OK) {
+                break;
+            }
+            memcpy(last, rec, KITH_REC_ID_LEN);
+            fold_seq = sqlite3_column_int64(st, 4 + n - 1);
+            have_last = 1;
+        }
+        if (table != NULL && sqlite3_column_int64(st, 3) > fold_seq) {
+            rc = KITH_ETAMPER; /* the entitling row is from a fold before this op */
+            break;
+        }
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 1024;
+            offered_t *p = realloc(out->v, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = KITH_ENOMEM;
+                break;
+            }
+            out->v = p;
+            out->cap = cap;
+        }
+        offered_t *o = &out->v[out->n++];
+        o->item.ts = (uint64_t) sqlite3_column_int64(st, 0);
+        memcpy(o->item.id, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
+        memcpy(o->rec, rec, KITH_REC_ID_LEN);
     }
     if (rc == KITH_OK && r != SQLITE_DONE) {
-        rc = KITH_EDB;
+        rc = db_error(s->db);
     }
     release(s, st);
     return rc;
 }
 
-/* The records peer may be sent ops of, from its own records, the audiences that include
- * it and the records it was removed from, each row checked; sorted by id. */
+/* The set offered to a non-self peer (proto/SYNC.md), each op vouched for by a row that
+ * checks: the records it owns, the records whose audience includes it, and of the records
+ * it was removed from the op that removed it and the ops before it (which it could already
+ * have), and nothing after. Joins driven by the entitling rows, so that the rows of one
+ * record come together and each is checked once. */
 static int
-vouch_records(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], vouched_list_t *out)
+offer_rows(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], uint64_t max_seq, offered_list_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    int rc = vouch_query(s, "SELECT " RECORD_MAC_COLUMNS " FROM records WHERE owner = ?1", peer,
-                         "records", RECORD_MAC_N, out);
+    int rc = offer_query(s,
+                         "SELECT o.hlc, o.hash, o.rec, o.seq, r.id, r.owner, r.kind, r.deleted, "
+                         "r.created, r.updated, r.name_tag, r.fold_seq, r.mac "
+                         "FROM records r INDEXED BY records_owner "
+                         "JOIN ops o INDEXED BY ops_items ON o.rec = r.id "
+                         "WHERE r.owner = ?1 AND o.private = 0 AND o.seq <= ?2",
+                         peer, max_seq, "records", RECORD_MAC_N, out);
     if (rc == KITH_OK) {
-        rc = vouch_query(s,
-                         "SELECT rec, member, role, fold_seq, mac FROM audience "
-                         "INDEXED BY audience_member WHERE member = ?1",
-                         peer, "audience", 4, out);
+        rc = offer_query(s,
+                         "SELECT o.hlc, o.hash, o.rec, o.seq, a.rec, a.member, a.role, "
+                         "a.fold_seq, a.mac FROM audience a INDEXED BY audience_member "
+                         "JOIN ops o INDEXED BY ops_items ON o.rec = a.rec "
+                         "WHERE a.member = ?1 AND o.private = 0 AND o.seq <= ?2",
+                         peer, max_seq, "audience", 4, out);
     }
     if (rc == KITH_OK) {
-        rc = vouch_query(s,
-                         "SELECT rec, member, op, hlc, fold_seq, mac FROM former "
-                         "INDEXED BY former_member WHERE member = ?1",
-                         peer, "former", 5, out);
+        rc = offer_query(s,
+                         "SELECT o.hlc, o.hash, o.rec, o.seq, f.rec, f.member, f.op, f.hlc, "
+                         "f.fold_seq, f.mac FROM former f INDEXED BY former_member "
+                         "JOIN ops o INDEXED BY ops_items ON o.rec = f.rec "
+                         "WHERE f.member = ?1 AND o.private = 0 AND o.seq <= ?2 "
+                         "AND (o.hlc < f.hlc OR o.hash = f.op)",
+                         peer, max_seq, "former", 5, out);
     }
-    if (rc != KITH_OK) {
-        free(out->v);
-        memset(out, 0, sizeof(*out));
-        return rc;
-    }
-    if (out->n > 1) {
-        qsort(out->v, out->n, sizeof(*out->v), vouched_cmp);
-    }
-    return KITH_OK;
-}
-
-/* KITH_OK if op seq of record rec is vouched for by the list; KITH_ETAMPER if not: the
- * query that chose it read rows that do not check, or a record row from before it. */
-static int
-vouched_op(const vouched_list_t *l, const uint8_t rec[KITH_REC_ID_LEN], int64_t seq)
-{
-    vouched_t key;
-    if (l->n == 0) {
-        return KITH_ETAMPER;
-    }
-    memcpy(key.id, rec, KITH_REC_ID_LEN);
-    const vouched_t *v = bsearch(&key, l->v, l->n, sizeof(*l->v), vouched_cmp);
-    return v != NULL && seq <= v->fold_seq ? KITH_OK : KITH_ETAMPER;
+    return rc;
 }
 
 int
@@ -1492,96 +1505,57 @@ kith_store_sync_items(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], i
                       kith_item_t **items, uint8_t (**recs)[KITH_REC_ID_LEN], size_t *n,
                       uint64_t *max_seq)
 {
-    sqlite3_stmt *st = NULL;
+    offered_list_t l = {0};
     kith_item_t *list = NULL;
     uint8_t(*rlist)[KITH_REC_ID_LEN] = NULL;
-    size_t count = 0, cap = 0;
     *items = NULL;
     *recs = NULL;
     *n = 0;
     *max_seq = 0;
-    vouched_list_t vouched = {0};
-    /* One read transaction: the rows checked below are the rows the query reads. */
+    /* One read transaction: the rows checked are the rows the queries read. */
     int own_txn = sqlite3_get_autocommit(s->db);
     int rc = own_txn ? exec(s, "BEGIN") : KITH_OK;
     if (rc == KITH_OK) {
         rc = kith_store_max_seq(s, max_seq);
     }
-    if (rc == KITH_OK && !self_peer) {
-        rc = vouch_records(s, peer, &vouched);
+    if (rc == KITH_OK && self_peer) {
+        /* One of this user's own devices gets everything; its peers row checked when its
+         * session was admitted. */
+        rc = offer_query(s,
+                         "SELECT hlc, hash, rec, seq FROM ops INDEXED BY ops_items "
+                         "WHERE ?1 IS NOT NULL AND seq <= ?2",
+                         peer, *max_seq, NULL, 0, &l);
+    } else if (rc == KITH_OK) {
+        rc = offer_rows(s, peer, *max_seq, &l);
     }
-    if (rc == KITH_OK) {
-        rc = prepare(s,
-                     self_peer ? "SELECT hlc, hash, rec, seq FROM ops INDEXED BY ops_items "
-                                 "WHERE ?1 IS NOT NULL AND seq <= ?2 ORDER BY hlc, hash"
-                               /* Records it may hold, then records it was removed from:
-                                * there, the op that removed it and the ops before it,
-                                * which it could already have, and nothing after. */
-                               : "SELECT hlc, hash, rec, seq FROM ops WHERE rec IN "
-                                 "(SELECT rec FROM audience WHERE member = ?1 "
-                                 "UNION SELECT id FROM records WHERE owner = ?1) "
-                                 "AND private = 0 AND seq <= ?2 "
-                                 "UNION ALL SELECT o.hlc, o.hash, o.rec, o.seq FROM former f "
-                                 "JOIN ops o ON o.rec = f.rec WHERE f.member = ?1 "
-                                 "AND o.private = 0 AND o.seq <= ?2 "
-                                 "AND (o.hlc < f.hlc OR o.hash = f.op) ORDER BY 1, 2",
-                     &st);
-    }
-    if (rc != KITH_OK) {
-        free(vouched.v);
-        if (own_txn) {
-            exec(s, "ROLLBACK");
-        }
-        return rc;
-    }
-    sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64) *max_seq);
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 1) != KITH_HASH_LEN ||
-            sqlite3_column_bytes(st, 2) != KITH_REC_ID_LEN) {
-            rc = KITH_ECORRUPT;
-            break;
-        }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 1024;
-            kith_item_t *p = realloc(list, cap * sizeof(*p));
-            if (p == NULL) {
-                rc = KITH_ENOMEM;
-                break;
-            }
-            list = p;
-            void *q = realloc(rlist, cap * KITH_REC_ID_LEN);
-            if (q == NULL) {
-                rc = KITH_ENOMEM;
-                break;
-            }
-            rlist = q;
-        }
-        if (!self_peer && (rc = vouched_op(&vouched, sqlite3_column_blob(st, 2),
-                                           sqlite3_column_int64(st, 3))) != KITH_OK) {
-            break;
-        }
-        list[count].ts = (uint64_t) sqlite3_column_int64(st, 0);
-        memcpy(list[count].id, sqlite3_column_blob(st, 1), KITH_HASH_LEN);
-        memcpy(rlist[count], sqlite3_column_blob(st, 2), KITH_REC_ID_LEN);
-        count++;
-    }
-    if (rc == KITH_OK && r != SQLITE_DONE) {
-        rc = KITH_EDB;
-    }
-    release(s, st);
-    free(vouched.v);
     if (own_txn) {
         exec(s, "COMMIT");
     }
+    /* The reconciliation's (ts, id) order; a record that is both its own and shared with it
+     * would give an op twice. */
+    size_t count = 0;
+    if (rc == KITH_OK && l.n > 1) {
+        qsort(l.v, l.n, sizeof(*l.v), offered_cmp);
+    }
+    if (rc == KITH_OK && l.n > 0 &&
+        ((list = malloc(l.n * sizeof(*list))) == NULL ||
+         (rlist = malloc(l.n * KITH_REC_ID_LEN)) == NULL)) {
+        rc = KITH_ENOMEM;
+    }
+    for (size_t i = 0; rc == KITH_OK && i < l.n; i++) {
+        if (count > 0 && offered_cmp(&l.v[i], &l.v[i - 1]) == 0) {
+            continue;
+        }
+        list[count] = l.v[i].item;
+        memcpy(rlist[count], l.v[i].rec, KITH_REC_ID_LEN);
+        count++;
+    }
+    free(l.v);
     if (rc != KITH_OK) {
         free(list);
         free(rlist);
         return rc;
     }
-    /* SQLite orders integers numerically and blobs with memcmp: the reconciliation's
-     * (ts, id) order, as long as no hlc exceeds INT64_MAX (48-bit milliseconds cannot). */
     *items = list;
     *recs = rlist;
     *n = count;
