@@ -169,8 +169,8 @@ const cli_command_t cli_commands[] = {
      "reconcile once with a peer, then exit",
      "Connects to the peer, exchanges what each side lacks, and exits 0 only if the\n"
      "reconciliation completed. Works with or without a daemon running.\n\n"
-     "  --json               {\"sent_ops\", \"received_ops\", \"bytes_out\", \"bytes_in\",\n"
-     "                       \"round_trips\", \"ms\"}\n"
+     "  --json               {\"peer\", \"sent_ops\", \"received_ops\", \"rejected_ops\",\n"
+     "                       \"bytes_out\", \"bytes_in\", \"round_trips\", \"ms\"}\n"
      "  --timeout SECONDS    give up after this long (default 120)\n"},
     {"status", cmd_status, "[--json]", "show the daemon, peers online, last sync",
      "  --json   the daemon's status as JSON ({\"running\": false} when none runs)\n"},
