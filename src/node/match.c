@@ -327,15 +327,27 @@ kith_match_find(const kith_match_index_t *ix, const char *uid, const kith_op_t *
 {
     char key[KEY_MAX];
     found_t f = {.n = 0};
-    if (uid != NULL && uid[0] != '\0') {
+    /* The card's UID, then the one it keeps in x-vcard-uid (a card another kith node
+     * exported: its UID is that node's id, x-vcard-uid may be ours). */
+    const char *uids[2] = {uid, NULL};
+    for (size_t i = 0; i < incoming->n_set; i++) {
+        if (strcmp(incoming->set[i].name, KITH_MATCH_UID_FIELD) == 0 &&
+            incoming->set[i].value.type == KITH_V_STR) {
+            uids[1] = incoming->set[i].value.str;
+        }
+    }
+    for (size_t u = 0; u < 2; u++) {
+        if (uids[u] == NULL || uids[u][0] == '\0') {
+            continue;
+        }
         uint8_t id[KITH_REC_ID_LEN];
-        if (kith_match_uid_parse(uid, id) == KITH_OK) {
+        if (kith_match_uid_parse(uids[u], id) == KITH_OK) {
             memcpy(key, "k:", 2);
             kith_match_uid_format(id, key + 2);
             lookup(ix, key, &f);
         }
         if (f.n == 0) {
-            snprintf(key, sizeof(key), "u:%s", uid);
+            snprintf(key, sizeof(key), "u:%s", uids[u]);
             lookup(ix, key, &f);
         }
         if (f.n > 0) {
@@ -408,6 +420,12 @@ build_edits(const kith_record_t *cur, const kith_op_t *incoming, edit_list_t *l)
     }
     for (size_t i = 0; i < incoming->n_set; i++) {
         const kith_op_field_t *f = &incoming->set[i];
+        uint8_t self[KITH_REC_ID_LEN];
+        if (strcmp(f->name, KITH_MATCH_UID_FIELD) == 0 && f->value.type == KITH_V_STR &&
+            kith_match_uid_parse(f->value.str, self) == KITH_OK &&
+            memcmp(self, cur->id, KITH_REC_ID_LEN) == 0) {
+            continue; /* a record need not remember its own UID */
+        }
         const kith_rfield_t *shared = kith_record_field_in(cur, f->name, 0);
         const kith_rfield_t *priv = kith_record_field_in(cur, f->name, 1);
         kith_edit_t *e = &l->edits[l->n_edits];

@@ -3,7 +3,7 @@
  * person twice (a re-import of one's own export, a vCard beside a LinkedIn export) updates
  * one record instead of adding a second.
  *
- * The rules (README "Importing twice"):
+ * The rules (also in README, man/kith.1 and 'kith import --help'):
  *  1. UID. A card's UID of the form urn:kith:<32 hex digits> names a record by its id; a
  *     held record with that id is the match. Any other UID (another program's, or a kith
  *     UID of a record this node does not hold) is kept in the record's x-vcard-uid field

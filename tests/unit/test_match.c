@@ -143,6 +143,13 @@ matching_rules(void **state)
     assert_memory_equal(got, b, KITH_REC_ID_LEN);
     ASSERT_EQ(kith_match_find(ix, "google-12345", &c, got, NULL), KITH_MATCH_NONE);
     kith_op_close(&c);
+    /* A card another node exported: its UID is unknown here, its x-vcard-uid is ours. */
+    kith_op_init(&c);
+    op_str(&c, KITH_MATCH_UID_FIELD, uid_a);
+    ASSERT_EQ(kith_match_find(ix, "urn:kith:11111111111111111111111111111111", &c, got, NULL),
+              KITH_MATCH_ONE);
+    assert_memory_equal(got, a, KITH_REC_ID_LEN);
+    kith_op_close(&c);
     /* The LinkedIn URL, however written; any other URL is no key. */
     kith_op_init(&c);
     op_list(&c, "urls", "http://LinkedIn.com/in/ada-l?trk=x", NULL);
@@ -237,6 +244,13 @@ updating(void **state)
     kith_value_t three = {0};
     kith_value_set_int(&three, 3);
     ASSERT_OK(kith_op_set_field(&c, "influence", &three));
+    ASSERT_EQ(update(alice, id, &c), KITH_MATCH_UNCHANGED);
+    kith_op_close(&c);
+    /* Nor is the record's own UID carried back in x-vcard-uid. */
+    char self[KITH_MATCH_UID_LEN + 1];
+    kith_match_uid_format(id, self);
+    kith_op_init(&c);
+    op_str(&c, KITH_MATCH_UID_FIELD, self);
     ASSERT_EQ(update(alice, id, &c), KITH_MATCH_UNCHANGED);
     kith_op_close(&c);
     kith_op_init(&c);
