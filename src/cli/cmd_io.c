@@ -2,7 +2,8 @@
  * kith import and export.
  *
  * Imports are all or nothing: the whole file is parsed and every value checked before
- * one transaction writes it, so a bad line anywhere leaves the store untouched.
+ * one transaction writes it, so a bad line anywhere leaves the store untouched. Each card
+ * that is a record already held (node/match.h) updates it instead of adding another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "kith/error.h"
 #include "model/schema.h"
 #include "node/jsonio.h"
+#include "node/match.h"
 #include "util/hlc.h"
 #include "util/json.h"
 
@@ -76,100 +78,6 @@ read_input(const char *path, kith_buf_t *out)
     return ret;
 }
 
-/* A LinkedIn profile URL reduced to what identifies the person: host-less path, lower
- * case, no trailing slash ("linkedin.com/in/ada-lovelace"). */
-static void
-url_key(const char *url, char *out, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    if (strncmp(p, "www.", 4) == 0) {
-        p += 4;
-    }
-    size_t n = 0;
-    for (; *p && *p != '?' && *p != '#' && n + 1 < cap; p++) {
-        out[n++] = (char) ((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-    }
-    while (n > 0 && out[n - 1] == '/') {
-        n--;
-    }
-    out[n] = '\0';
-}
-
-typedef struct {
-    char **keys;
-    uint8_t (*ids)[KITH_REC_ID_LEN];
-    size_t n, cap;
-} url_index_t;
-
-static int
-url_index_add(url_index_t *ix, const char *url, const uint8_t id[KITH_REC_ID_LEN])
-{
-    char key[512];
-    url_key(url, key, sizeof(key));
-    if (strstr(key, "linkedin.com/") == NULL) {
-        return KITH_OK;
-    }
-    if (ix->n == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 64;
-        char **k = realloc(ix->keys, cap * sizeof(*k));
-        if (k == NULL) {
-            return KITH_ENOMEM;
-        }
-        ix->keys = k;
-        void *i = realloc(ix->ids, cap * KITH_REC_ID_LEN);
-        if (i == NULL) {
-            return KITH_ENOMEM;
-        }
-        ix->ids = i;
-        ix->cap = cap;
-    }
-    if ((ix->keys[ix->n] = strdup(key)) == NULL) {
-        return KITH_ENOMEM;
-    }
-    memcpy(ix->ids[ix->n++], id, KITH_REC_ID_LEN);
-    return KITH_OK;
-}
-
-static const uint8_t *
-url_index_find(const url_index_t *ix, const char *url)
-{
-    char key[512];
-    url_key(url, key, sizeof(key));
-    for (size_t i = 0; i < ix->n; i++) {
-        if (strcmp(ix->keys[i], key) == 0) {
-            return ix->ids[i];
-        }
-    }
-    return NULL;
-}
-
-static int
-index_record(void *ctx, const kith_record_t *r)
-{
-    const kith_rfield_t *f = kith_record_field(r, "urls");
-    if (f == NULL || f->value.type != KITH_V_LIST) {
-        return KITH_OK;
-    }
-    for (size_t i = 0; i < f->value.n_items; i++) {
-        int rc = url_index_add(ctx, f->value.items[i], r->id);
-        if (rc != KITH_OK) {
-            return rc;
-        }
-    }
-    return KITH_OK;
-}
-
-static void
-url_index_close(url_index_t *ix)
-{
-    for (size_t i = 0; i < ix->n; i++) {
-        free(ix->keys[i]);
-    }
-    free(ix->keys);
-    free(ix->ids);
-}
-
 /* 1 the first time an unknown field name is seen in this import. */
 static int
 warned_unknown(const char *name)
@@ -202,8 +110,8 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
         for (size_t k = 0; k < op->n_set && !seen; k++) {
             seen = strcmp(op->set[k].name, name) == 0;
         }
-        if (seen) {
-            continue; /* already gathered with its first occurrence */
+        if (seen || strcmp(name, "uid") == 0) {
+            continue; /* gathered with its first occurrence; the UID is for matching */
         }
         if (kith_schema_check_name(name) != KITH_OK) {
             /* A column or property kith has no field for: say so once, keep going. */
@@ -250,64 +158,6 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
     return rc;
 }
 
-/* Fields of op that would change the existing record (LinkedIn re-import), as one op per
- * layer: a field this node keeps private is updated in the private layer (privacy is
- * sticky, as for 'kith edit'), anything else in the shared record. Lists gain the items
- * they lack, as element additions, so nothing of the list is copied into the op; single
- * values are replaced when different. */
-static int
-changes_for_existing(const kith_op_t *incoming, const kith_record_t *cur, kith_op_t *shared,
-                     kith_op_t *private)
-{
-    int rc = KITH_OK;
-    for (size_t i = 0; i < incoming->n_set && rc == KITH_OK; i++) {
-        const kith_op_field_t *f = &incoming->set[i];
-        int layer = kith_record_field_in(cur, f->name, 1) != NULL;
-        const kith_rfield_t *have = kith_record_field_in(cur, f->name, layer);
-        kith_op_t *out = layer ? private : shared;
-        if (f->value.type == KITH_V_LIST) {
-            for (size_t k = 0; k < f->value.n_items && rc == KITH_OK; k++) {
-                int present = 0;
-                for (size_t m = 0; have != NULL && have->value.type == KITH_V_LIST &&
-                                   m < have->value.n_items && !present;
-                     m++) {
-                    present = strcmp(have->value.items[m], f->value.items[k]) == 0;
-                }
-                if (!present) {
-                    rc = kith_op_add_item(out, f->name, f->value.items[k]);
-                }
-            }
-        } else if (have == NULL || !kith_value_equal(&f->value, &have->value)) {
-            rc = kith_op_set_field(out, f->name, &f->value);
-        }
-    }
-    return rc;
-}
-
-/* Stores the update of an existing record: the private part always, the shared part if
- * this node may edit it. 1 if anything was stored. */
-static int
-apply_update(kith_node_t *n, const kith_record_t *cur, kith_op_t *shared, kith_op_t *private,
-             uint64_t now, int *stored)
-{
-    int rc = KITH_OK;
-    *stored = 0;
-    kith_op_t *ops[2] = {shared, private};
-    for (int k = 0; k < 2 && rc == KITH_OK; k++) {
-        kith_op_t *op = ops[k];
-        if (op->n_set + op->n_add == 0 ||
-            (k == 0 && kith_record_role(cur, n->id->pk) != KITH_ROLE_EDITOR)) {
-            continue;
-        }
-        memcpy(op->rec, cur->id, KITH_REC_ID_LEN);
-        memcpy(op->owner, cur->owner, KITH_PK_LEN);
-        op->private = k == 1;
-        rc = kith_node_apply_local(n, op, now, NULL);
-        *stored = 1;
-    }
-    return rc;
-}
-
 /* Signs and stores a batch of new records, shared as asked: each creation op carries its
  * audience, so a shared record is one op, not two. */
 static int
@@ -333,6 +183,33 @@ flush_new(kith_node_t *n, kith_op_t **ops, size_t count, const kith_share_target
         kith_op_close(ops[i]);
         memcpy(ops[i]->rec, rec, KITH_REC_ID_LEN);
     }
+    return rc;
+}
+
+/* A card's UID that names no record held here (another program's, or another node's kith
+ * UID) is kept in x-vcard-uid, so that importing the card again finds the record. A UID
+ * that is not a valid single-line text value is dropped. */
+static int
+keep_foreign_uid(kith_op_t *op, const char *uid, int m, const uint8_t match[KITH_REC_ID_LEN])
+{
+    uint8_t id[KITH_REC_ID_LEN];
+    if (uid == NULL || uid[0] == '\0' ||
+        (m == KITH_MATCH_ONE && kith_match_uid_parse(uid, id) == KITH_OK &&
+         memcmp(id, match, KITH_REC_ID_LEN) == 0)) {
+        return KITH_OK;
+    }
+    for (size_t k = 0; k < op->n_set; k++) {
+        if (strcmp(op->set[k].name, KITH_MATCH_UID_FIELD) == 0) {
+            return KITH_OK; /* the card carries one already (a kith export) */
+        }
+    }
+    kith_value_t v = {0};
+    char err[128];
+    if (kith_schema_parse_item(KITH_MATCH_UID_FIELD, uid, &v, err, sizeof(err)) != KITH_OK) {
+        return KITH_OK;
+    }
+    int rc = kith_op_set_field(op, KITH_MATCH_UID_FIELD, &v);
+    kith_value_clear(&v);
     return rc;
 }
 
@@ -401,12 +278,13 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     kith_cardset_t cards;
     kith_cardset_init(&cards);
     kith_op_t *ops = NULL;
-    char **urls = NULL;
+    char **uids = NULL;
+    unsigned *lines = NULL;
     kith_op_t *pending[IMPORT_BATCH];
     size_t n_pending = 0;
-    url_index_t ix = {0};
+    kith_match_index_t *ix = NULL;
     kith_node_t *n = NULL;
-    size_t n_new = 0, n_updated = 0, n_same = 0;
+    size_t n_new = 0, n_updated = 0, n_same = 0, n_ambiguous = 0, n_read_only = 0;
     if (target_args == NULL || targets == NULL) {
         free(target_args);
         free(targets);
@@ -458,8 +336,9 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     /* The parsed cards are all we need from here on. */
     kith_buf_close(&data);
     ops = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*ops));
-    urls = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*urls));
-    if (ops != NULL && urls == NULL) {
+    uids = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*uids));
+    lines = calloc(cards.n_cards ? cards.n_cards : 1, sizeof(*lines));
+    if (ops != NULL && (uids == NULL || lines == NULL)) {
         free(ops);
         ops = NULL;
     }
@@ -478,11 +357,12 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             goto out;
         }
         ops[i].kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
-        if (linkedin && kith_card_get(&cards.cards[i], "urls") != NULL &&
-            (urls[i] = strdup(kith_card_get(&cards.cards[i], "urls"))) == NULL) {
+        if (kith_card_get(&cards.cards[i], "uid") != NULL &&
+            (uids[i] = strdup(kith_card_get(&cards.cards[i], "uid"))) == NULL) {
             cli_error("out of memory");
             goto out;
         }
+        lines[i] = cards.cards[i].line;
         /* Each card is done with once it is an op: keep the peak memory of a large import
          * near one copy of the data, not two. */
         kith_card_close(&cards.cards[i]);
@@ -497,7 +377,10 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             goto out;
         }
     }
-    if (linkedin && (rc = kith_store_foreach_record(n->store, index_record, &ix)) != KITH_OK) {
+    /* Each card is matched against the records held and those this import made before
+     * it (node/match.h): a match is updated, anything else is a new record. */
+    if ((rc = kith_match_index_new(&ix)) != KITH_OK ||
+        (rc = kith_match_index_load(ix, n)) != KITH_OK) {
         cli_error("cannot read the records: %s", kith_strerror(rc));
         goto out;
     }
@@ -508,48 +391,59 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     rc = kith_store_begin(n->store);
     for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
         kith_op_t *op = &ops[i];
-        const uint8_t *existing = NULL;
-        const char *url = urls[i];
-        if (url != NULL) {
-            existing = url_index_find(&ix, url);
-        }
-        if (existing != NULL && n_pending > 0) {
-            /* It may be a row of this very file, still waiting to be stored. */
+        unsigned line = lines[i];
+        uint8_t match[KITH_REC_ID_LEN];
+        size_t n_found = 0;
+        int m = kith_match_find(ix, uids[i], op, match, &n_found);
+        rc = keep_foreign_uid(op, uids[i], m, match);
+        if (rc == KITH_OK && m == KITH_MATCH_ONE && n_pending > 0) {
+            /* It may be a card of this very file, still waiting to be stored. */
             rc = flush_new(n, pending, n_pending, targets, n_targets, read_only, now);
             n_pending = 0;
-            if (rc != KITH_OK) {
-                break;
-            }
         }
-        if (existing != NULL) {
+        if (rc != KITH_OK) {
+            break;
+        }
+        if (m == KITH_MATCH_ONE) {
             kith_record_t cur;
-            kith_op_t upd, upd_private;
-            kith_op_init(&upd);
-            kith_op_init(&upd_private);
-            rc = kith_store_record_get(n->store, existing, &cur);
-            if (rc == KITH_ENOTFOUND) {
-                rc = KITH_OK;
-                existing = NULL;
-            } else if (rc == KITH_OK) {
-                int stored = 0;
-                rc = changes_for_existing(op, &cur, &upd, &upd_private);
-                if (rc == KITH_OK) {
-                    rc = apply_update(n, &cur, &upd, &upd_private, now, &stored);
+            kith_record_init(&cur);
+            kith_match_outcome_t outcome = KITH_MATCH_UNCHANGED;
+            rc = kith_store_record_get(n->store, match, &cur);
+            if (rc == KITH_OK) {
+                err[0] = '\0';
+                rc = kith_match_update(n, &cur, op, now, &outcome, err, sizeof(err));
+                if (rc != KITH_OK && err[0]) {
+                    cli_error("%s: line %u: %s", path, line, err);
+                    rc = CLI_CHANGE_REPORTED;
                 }
-                stored ? n_updated++ : n_same++;
-                kith_record_close(&cur);
             }
-            kith_op_close(&upd);
-            kith_op_close(&upd_private);
-            if (existing != NULL) {
-                continue;
+            if (rc == KITH_OK && outcome == KITH_MATCH_READ_ONLY) {
+                fprintf(stderr,
+                        "kith: %s: line %u: '%s' is not yours to edit (shared with you "
+                        "read-only); left alone\n",
+                        path, line, kith_record_name(&cur));
             }
+            kith_record_close(&cur);
+            if (rc == KITH_OK) {
+                rc = kith_match_index_op(ix, match, op); /* its new e-mails, for later cards */
+            }
+            n_updated += outcome == KITH_MATCH_UPDATED;
+            n_same += outcome == KITH_MATCH_UNCHANGED;
+            n_read_only += outcome == KITH_MATCH_READ_ONLY;
+            continue;
+        }
+        if (m == KITH_MATCH_AMBIGUOUS) {
+            char hex[KITH_MATCH_UID_LEN + 1];
+            kith_match_uid_format(match, hex);
+            fprintf(stderr,
+                    "kith: %s: line %u: the card matches %zu records (one is %s); imported as "
+                    "a new record, merge by hand\n",
+                    path, line, n_found, hex + 9);
+            n_ambiguous++;
         }
         kith_node_new_record_id(n, op->rec);
         memcpy(op->owner, n->id->pk, KITH_PK_LEN);
-        if (url != NULL) {
-            rc = url_index_add(&ix, url, op->rec); /* a repeated row in one file */
-        }
+        rc = kith_match_index_op(ix, op->rec, op); /* a repeated card in one file */
         pending[n_pending++] = op;
         if (n_pending == IMPORT_BATCH) {
             rc = rc ? rc : flush_new(n, pending, n_pending, targets, n_targets, read_only, now);
@@ -565,26 +459,29 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     }
     if (rc != KITH_OK) {
         kith_store_rollback(n->store);
-        cli_error("cannot import: %s; nothing imported", kith_strerror(rc));
+        if (rc == CLI_CHANGE_REPORTED) {
+            fprintf(stderr, "kith: nothing imported\n");
+        } else {
+            cli_error("cannot import: %s; nothing imported", kith_strerror(rc));
+        }
         goto out;
     }
-    printf("Imported %zu new record%s from %s", n_new, n_new == 1 ? "" : "s", path);
-    if (linkedin) {
-        printf(" (%zu updated, %zu unchanged)", n_updated, n_same);
-    }
-    printf("\n");
+    printf("Imported %zu new record%s from %s (%zu updated, %zu unchanged, %zu ambiguous, %zu "
+           "read-only skipped)\n",
+           n_new, n_new == 1 ? "" : "s", path, n_updated, n_same, n_ambiguous, n_read_only);
     cli_poke(n->dir);
     ret = 0;
 out:
     for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {
         kith_op_close(&ops[i]);
-        free(urls[i]);
+        free(uids[i]);
     }
     free(ops);
-    free(urls);
+    free(uids);
+    free(lines);
     free(targets);
     free(target_args);
-    url_index_close(&ix);
+    kith_match_index_free(ix);
     kith_cardset_close(&cards);
     kith_buf_close(&data);
     kith_node_close(n);
@@ -610,7 +507,11 @@ static int
 record_to_card(const kith_record_t *r, int all, kith_card_t *card)
 {
     card->kind = r->kind == KITH_KIND_ORG ? KITH_CARD_ORG : KITH_CARD_PERSON;
-    int rc = KITH_OK;
+    /* A stable UID (RFC 6350 6.7.6: a URI), so that importing the card again updates this
+     * record instead of adding a second (node/match.h). */
+    char uid[KITH_MATCH_UID_LEN + 1];
+    kith_match_uid_format(r->id, uid);
+    int rc = kith_card_add(card, "uid", uid);
     for (size_t i = 0; i < r->n_fields && rc == KITH_OK; i++) {
         const kith_rfield_t *f = &r->fields[i];
         const kith_field_def_t *def = kith_schema_field(f->name);

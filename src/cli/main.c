@@ -138,19 +138,30 @@ const cli_command_t cli_commands[] = {
     {"import", cmd_import, "vcard|linkedin|csv|json FILE [--share PEER|@GROUP]...",
      "import contacts, or records from 'kith export json'",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
-     "  linkedin  LinkedIn's Connections.csv (re-importing updates, never duplicates)\n"
+     "  linkedin  LinkedIn's Connections.csv\n"
      "  csv       CSV with a header row: Google Contacts, Outlook, or kith field names\n"
      "  json      a 'kith export json' file: the records with their ids and history, from\n"
      "            their signed ops, each verified as ops from your own devices are (private\n"
      "            ops only if you made them); no --share\n\n"
-     "  --share PEER|@GROUP  share everything imported (repeatable)\n"
+     "  --share PEER|@GROUP  share the new records (repeatable)\n"
      "  --read-only          with --share: as readers\n\n"
+     "Importing twice never duplicates: a card that is a record you hold updates it.\n"
+     "The match is by UID first (kith exports carry UID:urn:kith:<record id>; another\n"
+     "program's UID is kept in x-vcard-uid and matched too), else by any e-mail (case\n"
+     "ignored) or LinkedIn profile URL in common. A card reaching two records is\n"
+     "imported as a new one and reported with its line (merge by hand). An update\n"
+     "adds missing list items and replaces values that differ (the file wins); it\n"
+     "removes nothing, is signed like 'kith edit' and keeps private fields private.\n"
+     "Records shared with you read-only are left alone and reported. It prints:\n"
+     "N new (ambiguous ones included), M updated, K unchanged, A ambiguous, R read-only\n"
+     "skipped. Re-importing your own export changes nothing.\n\n"
      "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
      "be - for standard input.\n"},
     {"export", cmd_export,
      "vcard|json [REF...] [--v3] [--all] [--no-private] [--deleted] [-o FILE]", "export records",
      "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"
-     "            unless --all\n"
+     "            unless --all. Each card's UID is urn:kith:<record id>, so that\n"
+     "            importing it again updates the record instead of adding one\n"
      "  json      every field of every record, as a JSON array, each record with \"ops\":\n"
      "            its signed ops (base64), which 'kith import json' reads back. Your\n"
      "            private fields and ops are in it (standard error says so) unless\n"

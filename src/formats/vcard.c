@@ -925,6 +925,7 @@ static const struct {
     {"KIND", P_KIND, NULL},
     {"X-ABSHOWAS", P_SHOWAS, NULL},
     {"VERSION", P_VERSION, NULL},
+    {"UID", P_TEXT, "uid"}, /* matched on import: node/match.h */
 };
 
 static prop_kind_t
@@ -949,7 +950,7 @@ handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
     const char *field;
     prop_kind_t kind = classify(pr, &field);
     if (kind == P_IGNORE || pr->b64 || pr->other_enc) {
-        return KITH_OK; /* PHOTO, UID, REV, ... and binary data */
+        return KITH_OK; /* PHOTO, REV, ... and binary data */
     }
     const char *v;
     size_t n;
@@ -1334,6 +1335,7 @@ static const struct {
 } simple_fields[] = {
     {"title", "TITLE"}, {"x-role", "ROLE"}, {"note", "NOTE"},   {"emails", "EMAIL"},
     {"phones", "TEL"},  {"urls", "URL"},    {"x-bday", "BDAY"}, {"x-nickname", "NICKNAME"},
+    {"uid", "UID"}, /* the record id as a URN, written by kith export */
 };
 
 /* Fields the writer handles specially (structured or derived properties). */

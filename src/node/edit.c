@@ -262,6 +262,22 @@ kith_node_edit(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], const k
 }
 
 int
+kith__node_edit_in_txn(kith_node_t *n, const kith_record_t *cur, const kith_edit_t *edits,
+                       size_t n_edits, uint64_t now_ms, kith_edit_result_t *result, char *errbuf,
+                       size_t errcap)
+{
+    kith_edit_result_t res;
+    memset(&res, 0, sizeof(res));
+    memcpy(res.id, cur->id, KITH_REC_ID_LEN);
+    int rc =
+        apply_edits(n, cur->id, cur->owner, -1, cur, edits, n_edits, now_ms, &res, errbuf, errcap);
+    if (result != NULL) {
+        *result = res;
+    }
+    return rc;
+}
+
+int
 kith_node_add_record(kith_node_t *n, int kind, const kith_edit_t *edits, size_t n_edits,
                      const kith_share_target_t *targets, size_t n_targets, int role,
                      uint64_t now_ms, kith_edit_result_t *result, char *errbuf, size_t errcap)

@@ -59,6 +59,13 @@ int kith_node_edit(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN],
                    const kith_edit_t *edits, size_t n_edits, uint64_t now_ms,
                    kith_edit_result_t *result, char *errbuf, size_t errcap);
 
+/* Internal (node/match.c, a bulk import): kith_node_edit() of the record cur, as read inside
+ * the caller's store transaction, which this neither begins nor ends. On error the caller
+ * rolls back. */
+int kith__node_edit_in_txn(kith_node_t *n, const kith_record_t *cur, const kith_edit_t *edits,
+                           size_t n_edits, uint64_t now_ms, kith_edit_result_t *result,
+                           char *errbuf, size_t errcap);
+
 /* Creates a record of kind owned by this node with the edits (set and private only), and
  * shares it with targets in role; its id goes to result->id. Same errors as
  * kith_node_edit(). */

@@ -216,8 +216,10 @@ test_v3_apple(void **state)
     /* Unknown escapes keep their backslash. */
     ASSERT_STREQ(nth(c, "note", 0), "Met at WWDC, 2019\nLikes \\\"apples\\\"");
     ASSERT_STREQ(nth(c, "x-ablabel", 0), "_$!<Other>!$_");
-    /* PHOTO, UID, REV, PRODID, VERSION are not fields. */
-    ASSERT_EQ(c->n_fields, 14);
+    /* The UID is kept for matching on import (node/match.h). */
+    ASSERT_STREQ(nth(c, "uid", 0), "0a1b2c3d-4e5f");
+    /* PHOTO, REV, PRODID, VERSION are not fields. */
+    ASSERT_EQ(c->n_fields, 15);
     kith_cardset_close(&set);
 }
 
@@ -743,6 +745,66 @@ test_write_simple(void **state)
     kith_card_close(&card);
 }
 
+/* UID: written as given in 3.0 and 4.0, read back; hostile UIDs stay bounded text. */
+static void
+test_uid(void **state)
+{
+    (void) state;
+    const char *uid = "urn:kith:00112233445566778899aabbccddeeff";
+    for (int version = 3; version <= 4; version++) {
+        kith_card_t card;
+        kith_card_init(&card);
+        ASSERT_OK(kith_card_add(&card, "uid", uid));
+        ASSERT_OK(kith_card_add(&card, "name", "Jane Doe"));
+        kith_buf_t b;
+        kith_buf_init(&b);
+        ASSERT_OK(kith_vcard_write(&card, version, &b));
+        ASSERT_OK(kith_buf_append(&b, "", 1));
+        assert_true(strstr((const char *) b.data, "\r\nUID:urn:kith:00112233445566778899aabbcc"
+                                                  "ddeeff\r\n") != NULL);
+        kith_cardset_t set;
+        parse_ok((const char *) b.data, &set);
+        ASSERT_EQ(set.n_cards, 1);
+        ASSERT_STREQ(nth(&set.cards[0], "uid", 0), uid);
+        ASSERT_EQ(count(&set.cards[0], "uid"), 1);
+        kith_cardset_close(&set);
+        kith_buf_close(&b);
+        kith_card_close(&card);
+    }
+    /* Folded, escaped, repeated, empty, binary and QP UIDs, and one at the line limit. */
+    const char *text = "BEGIN:VCARD\r\n"
+                       "VERSION:3.0\r\n"
+                       "FN:X\r\n"
+                       "UID:urn:uuid:f81d4fae-7dec-11d0-\r\n"
+                       " a765-00a0c91e6bf6\r\n"
+                       "UID:a\\,b\\;c\\nd\r\n"
+                       "UID:\r\n"
+                       "UID;ENCODING=b:AAAA\r\n"
+                       "UID;ENCODING=QUOTED-PRINTABLE:=41=\r\n"
+                       "=42\r\n"
+                       "END:VCARD\r\n";
+    kith_cardset_t set;
+    parse_ok(text, &set);
+    ASSERT_EQ(set.n_cards, 1);
+    ASSERT_STREQ(nth(&set.cards[0], "uid", 0), "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+    ASSERT_STREQ(nth(&set.cards[0], "uid", 1), "a,b;c\nd");
+    ASSERT_STREQ(kith_card_get(&set.cards[0], "uid"),
+                 "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+    kith_cardset_close(&set);
+    /* A UID line over the limit is refused like any other line. */
+    size_t big = KITH_VCARD_MAX_LINE + 16;
+    char *huge = malloc(big + 64);
+    assert_true(huge != NULL);
+    size_t n = (size_t) sprintf(huge, "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:");
+    memset(huge + n, 'u', big);
+    n += big;
+    n += (size_t) sprintf(huge + n, "\r\nEND:VCARD\r\n");
+    kith_cardset_init(&set);
+    ASSERT_EQ(kith_vcard_parse(huge, n, &set, NULL, 0), KITH_ETOOBIG);
+    kith_cardset_close(&set);
+    free(huge);
+}
+
 static void
 test_write_errors(void **state)
 {
@@ -951,6 +1013,7 @@ main(void)
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_field_count),
         cmocka_unit_test(test_write_simple),
+        cmocka_unit_test(test_uid),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_roundtrip_tricky),
         cmocka_unit_test(test_roundtrip_repeats),
