@@ -449,7 +449,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     const char *text = data.data ? (const char *) data.data : "";
     int rc = linkedin ? kith_linkedin_parse(text, data.len, &cards, err, sizeof(err))
              : strcmp(format, "vcard") == 0
-                 ? kith_vcard_parse(text, data.len, &cards, err, sizeof(err))
+                 ? kith_vcard_parse(text, data.len, &cards, NULL, NULL, err, sizeof(err))
                  : kith_contacts_csv_parse(text, data.len, &cards, err, sizeof(err));
     if (rc != KITH_OK) {
         cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));

@@ -24,8 +24,9 @@ typedef enum {
 } kith_card_kind_t;
 
 typedef struct {
-    char *name;  /* kith field name, NUL-terminated */
-    char *value; /* UTF-8, NUL-terminated */
+    char *name;    /* kith field name, NUL-terminated */
+    char *value;   /* UTF-8, NUL-terminated */
+    unsigned line; /* 1-based source line the value came from (0 if not known) */
 } kith_card_field_t;
 
 typedef struct {
@@ -49,8 +50,8 @@ int kith_cardset_add(kith_cardset_t *set, kith_card_t **out);
 
 void kith_card_init(kith_card_t *card);
 void kith_card_close(kith_card_t *card);
-/* Copies name and value (value of value_len bytes, which may hold no NUL) into the card.
- * KITH_ETOOBIG past KITH_CARD_MAX_FIELDS. */
+/* Copies name and value (value of value_len bytes, which may hold no NUL) into the card,
+ * with line 0. KITH_ETOOBIG past KITH_CARD_MAX_FIELDS. */
 int kith_card_addn(kith_card_t *card, const char *name, const char *value, size_t value_len);
 int kith_card_add(kith_card_t *card, const char *name, const char *value);
 /* The first value of a field, or NULL. */

@@ -77,7 +77,7 @@ check_roundtrip(const kith_card_t *card, int version)
     kith_cardset_t again;
     kith_cardset_init(&again);
     char err[256];
-    rc = kith_vcard_parse((const char *) b.data, b.len, &again, err, sizeof(err));
+    rc = kith_vcard_parse((const char *) b.data, b.len, &again, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         fprintf(stderr, "re-parse of v%d failed: %s\n%s\n", version, err, (const char *) b.data);
         abort();
@@ -96,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kith_cardset_t set;
     kith_cardset_init(&set);
     char err[256];
-    int rc = kith_vcard_parse((const char *) data, size, &set, err, sizeof(err));
+    int rc = kith_vcard_parse((const char *) data, size, &set, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         if (err[0] == '\0') {
             fprintf(stderr, "error %s without a message\n", kith_strerror(rc));

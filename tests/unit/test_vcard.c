@@ -45,7 +45,7 @@ parse_ok(const char *text, kith_cardset_t *set)
 {
     char err[256];
     kith_cardset_init(set);
-    int rc = kith_vcard_parse(text, strlen(text), set, err, sizeof(err));
+    int rc = kith_vcard_parse(text, strlen(text), set, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         print_error("parse failed: %s (%s)\n", kith_strerror(rc), err);
         fail();
@@ -60,7 +60,7 @@ parse_err_n(const char *data, size_t len, int code, const char *want)
     kith_cardset_t set;
     kith_cardset_init(&set);
     memset(err, 'x', sizeof(err));
-    int rc = kith_vcard_parse(data, len, &set, err, sizeof(err));
+    int rc = kith_vcard_parse(data, len, &set, NULL, NULL, err, sizeof(err));
     kith_cardset_close(&set);
     assert_non_null(memchr(err, '\0', sizeof(err)));
     if (rc != code || strstr(err, want) == NULL) {
@@ -154,7 +154,7 @@ roundtrip(const kith_card_t *card, int version)
     kith_cardset_t set;
     kith_cardset_init(&set);
     char err[256];
-    int rc = kith_vcard_parse((const char *) b.data, b.len, &set, err, sizeof(err));
+    int rc = kith_vcard_parse((const char *) b.data, b.len, &set, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         print_error("re-parse failed: %s\n%s\n", err, (const char *) b.data);
         fail();
@@ -618,11 +618,12 @@ test_errbuf_optional(void **state)
     (void) state;
     kith_cardset_t set;
     kith_cardset_init(&set);
-    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, NULL, NULL, 0), KITH_EPARSE);
     char small[8];
-    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, small, sizeof(small)), KITH_EPARSE);
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, NULL, small, sizeof(small)),
+               KITH_EPARSE);
     ASSERT_STREQ(small, "line 1:");
-    ASSERT_ERR(kith_vcard_parse("x", 1, NULL, NULL, 0), KITH_EINVAL);
+    ASSERT_ERR(kith_vcard_parse("x", 1, NULL, NULL, NULL, NULL, 0), KITH_EINVAL);
     kith_cardset_close(&set);
 }
 
@@ -651,7 +652,7 @@ test_long_line(void **state)
     ASSERT_OK(kith_buf_puts(&b, "\r\nEND:VCARD\r\n"));
     kith_cardset_t set;
     kith_cardset_init(&set);
-    ASSERT_OK(kith_vcard_parse((const char *) b.data, b.len, &set, NULL, 0));
+    ASSERT_OK(kith_vcard_parse((const char *) b.data, b.len, &set, NULL, NULL, NULL, 0));
     ASSERT_EQ(strlen(nth(&set.cards[0], "note", 0)), value_len);
     kith_cardset_close(&set);
 
