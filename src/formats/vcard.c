@@ -1190,6 +1190,9 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_vcard_s
             if (skipped == NULL) {
                 goto out;
             }
+            if (card == NULL) {
+                fail(&ps, KITH_EPARSE, ps.line_no, "outside any vCard (expected BEGIN:VCARD)");
+            }
             if (!dropping) {
                 skip_line(&ps, ps.line_no, s, n);
             }
