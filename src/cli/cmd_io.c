@@ -1,8 +1,13 @@
 /*
  * kith import and export.
  *
- * Imports are all or nothing: the whole file is parsed and every value checked before
- * one transaction writes it, so a bad line anywhere leaves the store untouched.
+ * The whole file is parsed and every value checked before one transaction writes it.
+ * By default an import forgives: a value that cannot be read or does not fit its field
+ * is left out, a vCard that is broken (no END:VCARD, no name) is left out whole, each
+ * is reported on stderr with its line, and everything else is imported; the exit
+ * status is then 1. With --strict an import is all or nothing: the first problem
+ * leaves the store untouched. Hard limits (file size, line length, number of cards)
+ * refuse the whole file either way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +33,70 @@
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)
 #define IMPORT_MAX     ((size_t) 64 << 20)
 #define IMPORT_BATCH   512 /* new records signed together, on several threads */
+#define SKIPS_SHOWN    200 /* skip reports printed; the rest are only counted */
+#define EXCERPT_MAX    40  /* bytes of a value quoted in a skip report */
+
+/* What a forgiving import left out, and where to say so. */
+typedef struct {
+    const char *path;
+    int strict;     /* --strict: the first problem fails the import */
+    size_t n_props; /* values or lines left out */
+    size_t n_cards; /* whole cards left out */
+} skips_t;
+
+/* Copies at most EXCERPT_MAX bytes of s for a message, cut on a UTF-8 boundary, with
+ * control characters, backslash and quotes escaped as \xNN, and "..." if cut. */
+static const char *
+excerpt(const char *s, char out[static EXCERPT_MAX * 4 + 4])
+{
+    size_t k = 0, i = 0;
+    for (; s[i] != '\0' && i < EXCERPT_MAX; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c >= 0x80 && i + 4 > EXCERPT_MAX && (c & 0xC0) == 0xC0) {
+            break; /* a multibyte character that might not fit whole */
+        }
+        if (c < 0x20 || c == 0x7F || c == '\\' || c == '\'') {
+            k += (size_t) snprintf(out + k, 5, "\\x%02x", c);
+        } else {
+            out[k++] = (char) c;
+        }
+    }
+    while (i > 0 && s[i] != '\0' && ((unsigned char) s[i] & 0xC0) == 0x80) {
+        i--, k--; /* never end inside a character */
+    }
+    if (s[i] != '\0') {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Reports one thing left out: prop NULL means a whole card. */
+static void
+report_skip(skips_t *sk, unsigned line, const char *prop, const char *why)
+{
+    size_t n = sk->n_props + sk->n_cards;
+    prop == NULL ? sk->n_cards++ : sk->n_props++;
+    if (n < SKIPS_SHOWN) {
+        if (prop == NULL) {
+            fprintf(stderr, "kith: %s: line %u: card skipped: %s\n", sk->path, line, why);
+        } else if (prop[0] == '\0') {
+            fprintf(stderr, "kith: %s: line %u: line skipped: %s\n", sk->path, line, why);
+        } else {
+            fprintf(stderr, "kith: %s: line %u: %s skipped: %s\n", sk->path, line, prop, why);
+        }
+    } else if (n == SKIPS_SHOWN) {
+        fprintf(stderr, "kith: %s: more skipped; only the first %d are listed\n", sk->path,
+                SKIPS_SHOWN);
+    }
+}
+
+static void
+on_vcard_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    report_skip(ctx, line, prop, why);
+}
 
 static int
 bad_option(const char *cmd, char **argv)
@@ -188,10 +257,15 @@ warned_unknown(const char *name)
     return 0;
 }
 
-/* Turns a card into a field-change op (values validated); errors name the card's line. */
+/* Turns a card into a field-change op (values validated). Strict: the first bad value
+ * fails, and the error names the card's line. Forgiving: a bad value is left out and
+ * reported with the line it came from; a card whose every name is bad is refused with
+ * CLI_CHANGE_REPORTED after the report, for the caller to leave out. */
 static int
-card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
+card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
 {
+    const char *path = sk->path;
+    int had_name = 0;
     char err[256];
     kith_value_t v = {0};
     int rc = KITH_OK;
@@ -222,7 +296,18 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
                 continue;
             }
             kith_value_t item = {0};
+            unsigned line = card->fields[k].line ? card->fields[k].line : card->line;
+            had_name |= strcmp(name, "name") == 0;
             rc = kith_schema_parse_item(name, card->fields[k].value, &item, err, sizeof(err));
+            if (rc != KITH_OK && !sk->strict && rc != KITH_ENOMEM) {
+                /* The value goes out as a short escaped excerpt. The schema's message
+                 * quotes at most a bounded excerpt of it too, with controls escaped. */
+                char shown[EXCERPT_MAX * 4 + 4], why[sizeof(err) + sizeof(shown) + 8];
+                snprintf(why, sizeof(why), "'%s': %s", excerpt(card->fields[k].value, shown), err);
+                report_skip(sk, line, name, why);
+                rc = KITH_OK;
+                continue;
+            }
             if (rc != KITH_OK) {
                 cli_error("%s: line %u: %s", path, card->line, err);
                 rc = CLI_CHANGE_REPORTED;
@@ -231,6 +316,13 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
             if (is_list) {
                 rc = kith_value_list_append(&v, item.str, strlen(item.str));
                 kith_value_clear(&item);
+                if (rc == KITH_ETOOBIG && !sk->strict) {
+                    snprintf(err, sizeof(err), "more than %d items in %s", KITH_VALUE_MAX_ITEMS,
+                             name);
+                    report_skip(sk, line, name, err);
+                    rc = KITH_OK;
+                    break;
+                }
                 if (rc == KITH_ETOOBIG) {
                     cli_error("%s: line %u: more than %d items in %s", path, card->line,
                               KITH_VALUE_MAX_ITEMS, name);
@@ -242,11 +334,21 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
                 kith_value_clear(&item);
             }
         }
-        if (rc == KITH_OK) {
+        if (rc == KITH_OK && v.type != KITH_V_NIL) {
             rc = kith_op_set_field(op, name, &v);
         }
     }
     kith_value_clear(&v);
+    if (rc == KITH_OK && had_name && !sk->strict) {
+        int named = 0;
+        for (size_t k = 0; k < op->n_set && !named; k++) {
+            named = strcmp(op->set[k].name, "name") == 0;
+        }
+        if (!named) {
+            report_skip(sk, card->line, NULL, "no valid name");
+            rc = CLI_CHANGE_REPORTED;
+        }
+    }
     return rc;
 }
 
@@ -390,8 +492,10 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     static const struct option opts[] = {
         {"share", required_argument, NULL, 'S'},
         {"read-only", no_argument, NULL, 'r'},
+        {"strict", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
+    skips_t sk = {0};
     char **target_args = calloc((size_t) argc, sizeof(char *));
     kith_share_target_t *targets = calloc((size_t) argc, sizeof(*targets));
     size_t n_targets = 0;
@@ -418,6 +522,8 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             target_args[n_targets++] = optarg;
         } else if (c == 'r') {
             read_only = 1;
+        } else if (c == 's') {
+            sk.strict = 1;
         } else {
             ret = bad_option("import", argv);
             goto out;
@@ -432,7 +538,9 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         ret = n_targets > 0 || read_only
                   ? cli_usage_error("import", "--share and --read-only are not for json: the "
                                               "records keep the audience their ops give them")
-                  : import_json(g, path);
+              : sk.strict ? cli_usage_error("import", "--strict is not for json: a json import "
+                                                      "is always all or nothing")
+                          : import_json(g, path);
         goto out;
     }
     int linkedin = strcmp(format, "linkedin") == 0;
@@ -442,6 +550,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     ret = 1;
+    sk.path = path;
     if (read_input(path, &data) != 0) {
         goto out;
     }
@@ -449,7 +558,8 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     const char *text = data.data ? (const char *) data.data : "";
     int rc = linkedin ? kith_linkedin_parse(text, data.len, &cards, err, sizeof(err))
              : strcmp(format, "vcard") == 0
-                 ? kith_vcard_parse(text, data.len, &cards, NULL, NULL, err, sizeof(err))
+                 ? kith_vcard_parse(text, data.len, &cards, sk.strict ? NULL : on_vcard_skip, &sk,
+                                    err, sizeof(err))
                  : kith_contacts_csv_parse(text, data.len, &cards, err, sizeof(err));
     if (rc != KITH_OK) {
         cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
@@ -467,9 +577,17 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         cli_error("out of memory");
         goto out;
     }
+    size_t n_ops = 0; /* cards turned into ops: the ones left out are not counted */
     for (size_t i = 0; i < cards.n_cards; i++) {
-        kith_op_init(&ops[i]);
-        rc = card_to_op(path, &cards.cards[i], &ops[i]);
+        kith_op_t *op = &ops[n_ops];
+        kith_op_init(op);
+        size_t before = sk.n_cards;
+        rc = card_to_op(&sk, &cards.cards[i], op);
+        if (rc == CLI_CHANGE_REPORTED && sk.n_cards > before) {
+            kith_op_close(op); /* left out whole, and reported */
+            kith_card_close(&cards.cards[i]);
+            continue;
+        }
         if (rc != KITH_OK) {
             if (rc != CLI_CHANGE_REPORTED) {
                 cli_error("%s: line %u: %s", path, cards.cards[i].line, kith_strerror(rc));
@@ -477,12 +595,13 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             fprintf(stderr, "kith: nothing imported\n");
             goto out;
         }
-        ops[i].kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
+        op->kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
         if (linkedin && kith_card_get(&cards.cards[i], "urls") != NULL &&
-            (urls[i] = strdup(kith_card_get(&cards.cards[i], "urls"))) == NULL) {
+            (urls[n_ops] = strdup(kith_card_get(&cards.cards[i], "urls"))) == NULL) {
             cli_error("out of memory");
             goto out;
         }
+        n_ops++;
         /* Each card is done with once it is an op: keep the peak memory of a large import
          * near one copy of the data, not two. */
         kith_card_close(&cards.cards[i]);
@@ -506,7 +625,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
      * a larger page cache saves rereading and rewriting them. */
     kith_store_set_cache_kib(n->store, cards.n_cards > 10000 ? 128 * 1024 : 32 * 1024);
     rc = kith_store_begin(n->store);
-    for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
+    for (size_t i = 0; i < n_ops && rc == KITH_OK; i++) {
         kith_op_t *op = &ops[i];
         const uint8_t *existing = NULL;
         const char *url = urls[i];
@@ -575,6 +694,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     printf("\n");
     cli_poke(n->dir);
     ret = 0;
+    if (sk.n_props + sk.n_cards > 0) {
+        /* Said last, on stderr, where the reports are: exit status 1 says it too. */
+        fprintf(stderr,
+                "kith: %s: %zu card%s imported; skipped %zu value%s and %zu card%s (see above)\n",
+                path, n_ops, n_ops == 1 ? "" : "s", sk.n_props, sk.n_props == 1 ? "" : "s",
+                sk.n_cards, sk.n_cards == 1 ? "" : "s");
+        ret = 1;
+    }
 out:
     for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {
         kith_op_close(&ops[i]);
