@@ -29,6 +29,7 @@
 #include "node/jsonio.h"
 #include "util/hlc.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)
 #define IMPORT_MAX     ((size_t) 64 << 20)
@@ -44,27 +45,33 @@ typedef struct {
     size_t n_cards; /* whole cards left out */
 } skips_t;
 
-/* Copies at most EXCERPT_MAX bytes of s for a message, cut on a UTF-8 boundary, with
- * control characters, backslash and quotes escaped as \xNN, and "..." if cut. */
+/* At most EXCERPT_MAX bytes of s for a message, whole characters only, "..." if cut.
+ * Anything a terminal could act on or misshow (invalid UTF-8, C0 and C1 controls,
+ * bidirectional controls) and backslash and quote are written as \\xNN per byte. */
 static const char *
 excerpt(const char *s, char out[static EXCERPT_MAX * 4 + 4])
 {
-    size_t k = 0, i = 0;
-    for (; s[i] != '\0' && i < EXCERPT_MAX; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c >= 0x80 && i + 4 > EXCERPT_MAX && (c & 0xC0) == 0xC0) {
-            break; /* a multibyte character that might not fit whole */
+    const uint8_t *p = (const uint8_t *) s;
+    size_t n = strlen(s), i = 0, k = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t len = kith_utf8_next(p + i, n - i, &cp);
+        if (i + len > EXCERPT_MAX) {
+            break;
         }
-        if (c < 0x20 || c == 0x7F || c == '\\' || c == '\'') {
-            k += (size_t) snprintf(out + k, 5, "\\x%02x", c);
-        } else {
-            out[k++] = (char) c;
+        int esc = cp == KITH_UTF8_INVALID || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
+                  cp == '\\' || cp == '\'' || (cp >= 0x200E && cp <= 0x200F) ||
+                  (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        for (size_t j = 0; j < len; j++) {
+            if (esc) {
+                k += (size_t) snprintf(out + k, 5, "\\x%02x", p[i + j]);
+            } else {
+                out[k++] = (char) p[i + j];
+            }
         }
+        i += len;
     }
-    while (i > 0 && s[i] != '\0' && ((unsigned char) s[i] & 0xC0) == 0x80) {
-        i--, k--; /* never end inside a character */
-    }
-    if (s[i] != '\0') {
+    if (i < n) {
         memcpy(out + k, "...", 3);
         k += 3;
     }
