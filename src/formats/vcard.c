@@ -12,6 +12,13 @@
  * the input size, the unfolded line length, the property name length and the
  * number of properties per card.
  *
+ * Strict and forgiving parses share that one pass. Every problem goes through fail(),
+ * which keeps the message; a strict parse stops there, a forgiving one hands the
+ * message to the caller's callback and leaves out the logical line (a property) or
+ * the card (its fields are freed and it is removed from the set, and the lines up to
+ * its END:VCARD are ignored). Only the limits above, UTF-16 input, a file with no vCard
+ * and running out of memory stop a forgiving parse.
+ *
  * Writing emits a fixed property order. Fields that vCard has no property for, and
  * extra values of fields vCard allows once (FN, N), become X-KITH-<FIELD>, which the
  * parser maps back, so that parse(write(card)) gives back every field.
