@@ -265,8 +265,8 @@ warned_unknown(const char *name)
 }
 
 /* Turns a card into a field-change op (values validated). Strict: the first bad value
- * fails, and the error names the card's line. Forgiving: a bad value is left out and
- * reported with the line it came from; a card whose every name is bad is refused with
+ * fails, and the error names its line (the card's for a CSV row). Forgiving: a bad value is left
+ * out and reported with the line it came from; a card whose every name is bad is refused with
  * CLI_CHANGE_REPORTED after the report, for the caller to leave out. */
 static int
 card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
@@ -316,7 +316,7 @@ card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
                 continue;
             }
             if (rc != KITH_OK) {
-                cli_error("%s: line %u: %s", path, card->line, err);
+                cli_error("%s: line %u: %s", path, line, err);
                 rc = CLI_CHANGE_REPORTED;
                 break;
             }
@@ -331,7 +331,7 @@ card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
                     break;
                 }
                 if (rc == KITH_ETOOBIG) {
-                    cli_error("%s: line %u: more than %d items in %s", path, card->line,
+                    cli_error("%s: line %u: more than %d items in %s", path, line,
                               KITH_VALUE_MAX_ITEMS, name);
                     rc = CLI_CHANGE_REPORTED;
                 }
