@@ -1075,7 +1075,8 @@ finish_card(parser_t *ps, kith_card_t *card)
         name = kith_card_get(card, "emails");
     }
     if (name == NULL) {
-        return fail(ps, KITH_EPARSE, card->line, "vCard has no name (no FN, N, ORG or EMAIL)");
+        return fail(ps, KITH_EPARSE, card->line,
+                    "vCard has no name (FN, N, ORG and EMAIL are all missing or empty)");
     }
     int rc = add_field(ps, card, "name", name, strlen(name));
     if (rc == KITH_OK) {
