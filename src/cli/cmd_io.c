@@ -308,7 +308,7 @@ card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
             rc = kith_schema_parse_item(name, card->fields[k].value, &item, err, sizeof(err));
             if (rc != KITH_OK && !sk->strict && rc != KITH_ENOMEM) {
                 /* The value goes out as a short escaped excerpt. The schema's message
-                 * quotes at most a bounded excerpt of it too, with controls escaped. */
+                 * quotes at most 40 bytes of it too, anything but printable ASCII as '?'. */
                 char shown[EXCERPT_MAX * 4 + 4], why[sizeof(err) + sizeof(shown) + 8];
                 snprintf(why, sizeof(why), "'%s': %s", excerpt(card->fields[k].value, shown), err);
                 report_skip(sk, line, name, why);
@@ -324,8 +324,8 @@ card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
                 rc = kith_value_list_append(&v, item.str, strlen(item.str));
                 kith_value_clear(&item);
                 if (rc == KITH_ETOOBIG && !sk->strict) {
-                    snprintf(err, sizeof(err), "more than %d items in %s", KITH_VALUE_MAX_ITEMS,
-                             name);
+                    snprintf(err, sizeof(err), "more than %d items in %s; the rest are skipped",
+                             KITH_VALUE_MAX_ITEMS, name);
                     report_skip(sk, line, name, err);
                     rc = KITH_OK;
                     break;
