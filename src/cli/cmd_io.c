@@ -100,7 +100,7 @@ report_skip(skips_t *sk, unsigned line, const char *prop, const char *why)
 }
 
 static void
-on_vcard_skip(void *ctx, unsigned line, const char *prop, const char *why)
+on_parse_skip(void *ctx, unsigned line, const char *prop, const char *why)
 {
     report_skip(ctx, line, prop, why);
 }
@@ -563,11 +563,12 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     }
     char err[512] = "";
     const char *text = data.data ? (const char *) data.data : "";
-    int rc = linkedin ? kith_linkedin_parse(text, data.len, &cards, err, sizeof(err))
-             : strcmp(format, "vcard") == 0
-                 ? kith_vcard_parse(text, data.len, &cards, sk.strict ? NULL : on_vcard_skip, &sk,
-                                    err, sizeof(err))
-                 : kith_contacts_csv_parse(text, data.len, &cards, err, sizeof(err));
+    kith_card_skip_fn on_skip = sk.strict ? NULL : on_parse_skip;
+    int rc =
+        linkedin ? kith_linkedin_parse_ex(text, data.len, &cards, on_skip, &sk, err, sizeof(err))
+        : strcmp(format, "vcard") == 0
+            ? kith_vcard_parse(text, data.len, &cards, on_skip, &sk, err, sizeof(err))
+            : kith_contacts_csv_parse_ex(text, data.len, &cards, on_skip, &sk, err, sizeof(err));
     if (rc != KITH_OK) {
         cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
         goto out;

@@ -151,8 +151,8 @@ const cli_command_t cli_commands[] = {
      "vCard that is broken (no END:VCARD, no name); each is reported on stderr with its\n"
      "line, and everything else is imported. The file size, the line length and the\n"
      "number of cards are hard limits: over them nothing is imported. (For linkedin and\n"
-     "csv only values are skipped; a malformed file imports nothing.) json is always all\n"
-     "or nothing. FILE may be - for standard input.\n\n"
+     "csv a row without a name is skipped as a card; malformed CSV imports nothing.)\n"
+     "json is always all or nothing. FILE may be - for standard input.\n\n"
      "Exit status: 0 if everything was imported, 1 if anything was skipped or nothing\n"
      "was imported, 2 for a usage error.\n"},
     {"export", cmd_export,

@@ -43,6 +43,18 @@ typedef struct {
     size_t cap_cards;
 } kith_cardset_t;
 
+/*
+ * Called by a forgiving parse (kith_vcard_parse(), kith_contacts_csv_parse_ex(),
+ * kith_linkedin_parse_ex()) once for each thing it leaves out, in input order, before
+ * it returns. line is the 1-based source line. prop is the property name as written
+ * (without group; "" when the line has none), or NULL when a whole card was left out,
+ * in which case line is where it starts (its BEGIN:VCARD, its CSV row). why says what
+ * is wrong, in words, with at most a short excerpt of the input in which every byte
+ * that is not printable ASCII is shown as '?'. prop and why are valid only during the
+ * call.
+ */
+typedef void (*kith_card_skip_fn)(void *ctx, unsigned line, const char *prop, const char *why);
+
 void kith_cardset_init(kith_cardset_t *set);
 void kith_cardset_close(kith_cardset_t *set);
 /* Appends a new empty card and returns it through *out (owned by the set). */

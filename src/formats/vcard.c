@@ -206,7 +206,7 @@ typedef struct {
     kith_buf_t fname;   /* scratch: field name built from an X- property name */
     char *errbuf;
     size_t errcap;
-    kith_vcard_skip_fn skipped; /* NULL: strict */
+    kith_card_skip_fn skipped; /* NULL: strict */
     void *skip_ctx;
     unsigned nul_line; /* forgiving: first physical line of ps->line with a NUL byte */
     char msg[256];     /* the last failure, without its line number */
@@ -1123,7 +1123,7 @@ skip_card(parser_t *ps, kith_cardset_t *out, kith_card_t **card)
 }
 
 int
-kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_vcard_skip_fn skipped,
+kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_skip_fn skipped,
                  void *ctx, char *errbuf, size_t errcap)
 {
     parser_t ps;

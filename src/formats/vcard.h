@@ -20,17 +20,6 @@
 #define KITH_VCARD_MAX_LINE  ((size_t) 1 << 20)  /* bytes in one unfolded line */
 
 /*
- * Called once for each thing a forgiving parse leaves out, in input order, before
- * kith_vcard_parse() returns. line is the 1-based source line. prop is the property
- * name as written (without group; "" when the line has none), or NULL when a whole
- * vCard was left out, in which case line is the line of its BEGIN:VCARD. why says
- * what is wrong, in words, with at most a short excerpt of the input in which every
- * byte that is not printable ASCII is shown as '?'. prop and why are valid only
- * during the call.
- */
-typedef void (*kith_vcard_skip_fn)(void *ctx, unsigned line, const char *prop, const char *why);
-
-/*
  * Parses every BEGIN:VCARD ... END:VCARD in data[0..len) and appends one card per
  * vCard to out (which the caller has initialised with kith_cardset_init()). Each
  * field of a card records the line of the property it came from (a name derived
@@ -38,8 +27,8 @@ typedef void (*kith_vcard_skip_fn)(void *ctx, unsigned line, const char *prop, c
  *
  * Strict (skipped NULL): the first problem fails the whole parse.
  *
- * Forgiving (skipped non-NULL): a property that cannot be read (invalid UTF-8 in an
- * unsupported charset, a NUL byte, a line that is not a property, an unterminated
+ * Forgiving (skipped non-NULL; see kith_card_skip_fn): a property that cannot be read (invalid
+ * UTF-8 in an unsupported charset, a NUL byte, a line that is not a property, an unterminated
  * quoted parameter, an encoding that cannot be decoded, a bad X-KITH-CUSTOM name, an
  * unsupported VERSION, a line outside any vCard) is left out and passed to skipped;
  * so is a whole vCard that is structurally broken (no END:VCARD, no name, more than
@@ -60,7 +49,7 @@ typedef void (*kith_vcard_skip_fn)(void *ctx, unsigned line, const char *prop, c
  * hold a partial import: the caller should discard the whole set with
  * kith_cardset_close().
  */
-int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_vcard_skip_fn skipped,
+int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_skip_fn skipped,
                      void *ctx, char *errbuf, size_t errcap);
 
 /*

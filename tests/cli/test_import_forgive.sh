@@ -90,11 +90,15 @@ printf 'not a vcard\r\n' >"$TMP/notvcard.vcf"
 status 1 "no vCard at all" k import vcard "$TMP/notvcard.vcf"
 contains "no vCard" "$TMP/err" "no vCard found; nothing imported"
 
-# CSV: a bad value is skipped with its row's line; --strict refuses.
-printf 'First Name,Last Name,E-mail 1 - Value\nGood,Row,good@example.com\nBad,Mail,nope\n' >"$TMP/c.csv"
+# CSV: a bad value is skipped with its row's line, a row without a name as a whole;
+# --strict refuses.
+printf 'First Name,Last Name,E-mail 1 - Value,Notes\nGood,Row,good@example.com,\nBad,Mail,nope,\n,,,only a note\nLast,Row,,\n' >"$TMP/c.csv"
 status 1 "csv forgiving" k import csv "$TMP/c.csv"
-contains "csv two imported" "$TMP/out" "Imported 2 new records"
+contains "csv three imported" "$TMP/out" "Imported 3 new records"
 contains "csv value reported" "$TMP/err" "line 3: emails skipped: 'nope'"
+contains "csv row without a name" "$TMP/err" "line 4: card skipped: no name, given or family name, organisation or e-mail"
+contains "csv counts" "$TMP/err" "3 cards imported; skipped 1 value and 1 card"
+ok "row after the nameless one" k show "Last Row"
 status 1 "csv strict" k import csv --strict "$TMP/c.csv"
 contains "csv strict nothing" "$TMP/err" "nothing imported"
 
