@@ -1,9 +1,15 @@
 /*
  * kith import and export.
  *
- * Imports are all or nothing: the whole file is parsed and every value checked before
- * one transaction writes it, so a bad line anywhere leaves the store untouched. Each card
- * that is a record already held (node/match.h) updates it instead of adding another.
+ * The whole file is parsed and every value checked before one transaction writes it.
+ * By default an import forgives: a value that cannot be read or does not fit its field
+ * is left out, a vCard that is broken (no END:VCARD, no name) is left out whole, each
+ * is reported on stderr with its line, and everything else is imported; the exit
+ * status is then 1. With --strict an import is all or nothing: the first problem
+ * leaves the store untouched. Hard limits (file size, line length, number of cards)
+ * refuse the whole file either way.
+ * Each card that is a record already held (node/match.h) updates it instead of adding
+ * another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +32,81 @@
 #include "node/match.h"
 #include "util/hlc.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)
 #define IMPORT_MAX     ((size_t) 64 << 20)
 #define IMPORT_BATCH   512 /* new records signed together, on several threads */
+#define SKIPS_SHOWN    200 /* skip reports printed; the rest are only counted */
+#define EXCERPT_MAX    40  /* bytes of a value quoted in a skip report */
+
+/* What a forgiving import left out, and where to say so. */
+typedef struct {
+    const char *path;
+    int strict;     /* --strict: the first problem fails the import */
+    size_t n_props; /* values or lines left out */
+    size_t n_cards; /* whole cards left out */
+} skips_t;
+
+/* At most EXCERPT_MAX bytes of s for a message, whole characters only, "..." if cut.
+ * Anything a terminal could act on or misshow (invalid UTF-8, C0 and C1 controls,
+ * bidirectional controls) and backslash and quote are written as \\xNN per byte. */
+static const char *
+excerpt(const char *s, char out[static EXCERPT_MAX * 4 + 4])
+{
+    const uint8_t *p = (const uint8_t *) s;
+    size_t n = strlen(s), i = 0, k = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t len = kith_utf8_next(p + i, n - i, &cp);
+        if (i + len > EXCERPT_MAX) {
+            break;
+        }
+        int esc = cp == KITH_UTF8_INVALID || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
+                  cp == '\\' || cp == '\'' || (cp >= 0x200E && cp <= 0x200F) ||
+                  (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        for (size_t j = 0; j < len; j++) {
+            if (esc) {
+                k += (size_t) snprintf(out + k, 5, "\\x%02x", p[i + j]);
+            } else {
+                out[k++] = (char) p[i + j];
+            }
+        }
+        i += len;
+    }
+    if (i < n) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Reports one thing left out: prop NULL means a whole card. */
+static void
+report_skip(skips_t *sk, unsigned line, const char *prop, const char *why)
+{
+    size_t n = sk->n_props + sk->n_cards;
+    prop == NULL ? sk->n_cards++ : sk->n_props++;
+    if (n < SKIPS_SHOWN) {
+        if (prop == NULL) {
+            fprintf(stderr, "kith: %s: line %u: card skipped: %s\n", sk->path, line, why);
+        } else if (prop[0] == '\0') {
+            fprintf(stderr, "kith: %s: line %u: line skipped: %s\n", sk->path, line, why);
+        } else {
+            fprintf(stderr, "kith: %s: line %u: %s skipped: %s\n", sk->path, line, prop, why);
+        }
+    } else if (n == SKIPS_SHOWN) {
+        fprintf(stderr, "kith: %s: more skipped; only the first %d are listed\n", sk->path,
+                SKIPS_SHOWN);
+    }
+}
+
+static void
+on_parse_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    report_skip(ctx, line, prop, why);
+}
 
 static int
 bad_option(const char *cmd, char **argv)
@@ -96,10 +173,15 @@ warned_unknown(const char *name)
     return 0;
 }
 
-/* Turns a card into a field-change op (values validated); errors name the card's line. */
+/* Turns a card into a field-change op (values validated). Strict: the first bad value
+ * fails, and the error names its line (the card's for a CSV row). Forgiving: a bad value is left
+ * out and reported with the line it came from; a card whose every name is bad is refused with
+ * CLI_CHANGE_REPORTED after the report, for the caller to leave out. */
 static int
-card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
+card_to_op(skips_t *sk, const kith_card_t *card, kith_op_t *op)
 {
+    const char *path = sk->path;
+    int had_name = 0;
     char err[256];
     kith_value_t v = {0};
     int rc = KITH_OK;
@@ -130,17 +212,35 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
                 continue;
             }
             kith_value_t item = {0};
+            unsigned line = card->fields[k].line ? card->fields[k].line : card->line;
+            had_name |= strcmp(name, "name") == 0;
             rc = kith_schema_parse_item(name, card->fields[k].value, &item, err, sizeof(err));
+            if (rc != KITH_OK && !sk->strict && rc != KITH_ENOMEM) {
+                /* The value goes out as a short escaped excerpt. The schema's message
+                 * quotes at most 40 bytes of it too, anything but printable ASCII as '?'. */
+                char shown[EXCERPT_MAX * 4 + 4], why[sizeof(err) + sizeof(shown) + 8];
+                snprintf(why, sizeof(why), "'%s': %s", excerpt(card->fields[k].value, shown), err);
+                report_skip(sk, line, name, why);
+                rc = KITH_OK;
+                continue;
+            }
             if (rc != KITH_OK) {
-                cli_error("%s: line %u: %s", path, card->line, err);
+                cli_error("%s: line %u: %s", path, line, err);
                 rc = CLI_CHANGE_REPORTED;
                 break;
             }
             if (is_list) {
                 rc = kith_value_list_append(&v, item.str, strlen(item.str));
                 kith_value_clear(&item);
+                if (rc == KITH_ETOOBIG && !sk->strict) {
+                    snprintf(err, sizeof(err), "more than %d items in %s; the rest are skipped",
+                             KITH_VALUE_MAX_ITEMS, name);
+                    report_skip(sk, line, name, err);
+                    rc = KITH_OK;
+                    break;
+                }
                 if (rc == KITH_ETOOBIG) {
-                    cli_error("%s: line %u: more than %d items in %s", path, card->line,
+                    cli_error("%s: line %u: more than %d items in %s", path, line,
                               KITH_VALUE_MAX_ITEMS, name);
                     rc = CLI_CHANGE_REPORTED;
                 }
@@ -150,11 +250,21 @@ card_to_op(const char *path, const kith_card_t *card, kith_op_t *op)
                 kith_value_clear(&item);
             }
         }
-        if (rc == KITH_OK) {
+        if (rc == KITH_OK && v.type != KITH_V_NIL) {
             rc = kith_op_set_field(op, name, &v);
         }
     }
     kith_value_clear(&v);
+    if (rc == KITH_OK && had_name && !sk->strict) {
+        int named = 0;
+        for (size_t k = 0; k < op->n_set && !named; k++) {
+            named = strcmp(op->set[k].name, "name") == 0;
+        }
+        if (!named) {
+            report_skip(sk, card->line, NULL, "no valid name");
+            rc = CLI_CHANGE_REPORTED;
+        }
+    }
     return rc;
 }
 
@@ -267,8 +377,10 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
     static const struct option opts[] = {
         {"share", required_argument, NULL, 'S'},
         {"read-only", no_argument, NULL, 'r'},
+        {"strict", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
+    skips_t sk = {0};
     char **target_args = calloc((size_t) argc, sizeof(char *));
     kith_share_target_t *targets = calloc((size_t) argc, sizeof(*targets));
     size_t n_targets = 0;
@@ -296,6 +408,8 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             target_args[n_targets++] = optarg;
         } else if (c == 'r') {
             read_only = 1;
+        } else if (c == 's') {
+            sk.strict = 1;
         } else {
             ret = bad_option("import", argv);
             goto out;
@@ -310,7 +424,9 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         ret = n_targets > 0 || read_only
                   ? cli_usage_error("import", "--share and --read-only are not for json: the "
                                               "records keep the audience their ops give them")
-                  : import_json(g, path);
+              : sk.strict ? cli_usage_error("import", "--strict is not for json: a json import "
+                                                      "is always all or nothing")
+                          : import_json(g, path);
         goto out;
     }
     int linkedin = strcmp(format, "linkedin") == 0;
@@ -320,15 +436,18 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         goto out;
     }
     ret = 1;
+    sk.path = path;
     if (read_input(path, &data) != 0) {
         goto out;
     }
     char err[512] = "";
     const char *text = data.data ? (const char *) data.data : "";
-    int rc = linkedin ? kith_linkedin_parse(text, data.len, &cards, err, sizeof(err))
-             : strcmp(format, "vcard") == 0
-                 ? kith_vcard_parse(text, data.len, &cards, err, sizeof(err))
-                 : kith_contacts_csv_parse(text, data.len, &cards, err, sizeof(err));
+    kith_card_skip_fn on_skip = sk.strict ? NULL : on_parse_skip;
+    int rc =
+        linkedin ? kith_linkedin_parse_ex(text, data.len, &cards, on_skip, &sk, err, sizeof(err))
+        : strcmp(format, "vcard") == 0
+            ? kith_vcard_parse(text, data.len, &cards, on_skip, &sk, err, sizeof(err))
+            : kith_contacts_csv_parse_ex(text, data.len, &cards, on_skip, &sk, err, sizeof(err));
     if (rc != KITH_OK) {
         cli_error("%s: %s; nothing imported", path, err[0] ? err : kith_strerror(rc));
         goto out;
@@ -346,9 +465,17 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
         cli_error("out of memory");
         goto out;
     }
+    size_t n_ops = 0; /* cards turned into ops: the ones left out are not counted */
     for (size_t i = 0; i < cards.n_cards; i++) {
-        kith_op_init(&ops[i]);
-        rc = card_to_op(path, &cards.cards[i], &ops[i]);
+        kith_op_t *op = &ops[n_ops];
+        kith_op_init(op);
+        size_t before = sk.n_cards;
+        rc = card_to_op(&sk, &cards.cards[i], op);
+        if (rc == CLI_CHANGE_REPORTED && sk.n_cards > before) {
+            kith_op_close(op); /* left out whole, and reported */
+            kith_card_close(&cards.cards[i]);
+            continue;
+        }
         if (rc != KITH_OK) {
             if (rc != CLI_CHANGE_REPORTED) {
                 cli_error("%s: line %u: %s", path, cards.cards[i].line, kith_strerror(rc));
@@ -356,13 +483,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
             fprintf(stderr, "kith: nothing imported\n");
             goto out;
         }
-        ops[i].kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
+        op->kind = cards.cards[i].kind == KITH_CARD_ORG ? KITH_KIND_ORG : KITH_KIND_PERSON;
         if (kith_card_get(&cards.cards[i], "uid") != NULL &&
-            (uids[i] = strdup(kith_card_get(&cards.cards[i], "uid"))) == NULL) {
+            (uids[n_ops] = strdup(kith_card_get(&cards.cards[i], "uid"))) == NULL) {
             cli_error("out of memory");
             goto out;
         }
-        lines[i] = cards.cards[i].line;
+        lines[n_ops] = cards.cards[i].line;
+        n_ops++;
         /* Each card is done with once it is an op: keep the peak memory of a large import
          * near one copy of the data, not two. */
         kith_card_close(&cards.cards[i]);
@@ -389,7 +517,7 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
      * a larger page cache saves rereading and rewriting them. */
     kith_store_set_cache_kib(n->store, cards.n_cards > 10000 ? 128 * 1024 : 32 * 1024);
     rc = kith_store_begin(n->store);
-    for (size_t i = 0; i < cards.n_cards && rc == KITH_OK; i++) {
+    for (size_t i = 0; i < n_ops && rc == KITH_OK; i++) {
         kith_op_t *op = &ops[i];
         unsigned line = lines[i];
         uint8_t match[KITH_REC_ID_LEN];
@@ -471,6 +599,14 @@ cmd_import(cli_globals_t *g, int argc, char **argv)
            n_new, n_new == 1 ? "" : "s", path, n_updated, n_same, n_ambiguous, n_read_only);
     cli_poke(n->dir);
     ret = 0;
+    if (sk.n_props + sk.n_cards > 0) {
+        /* Said last, on stderr, where the reports are: exit status 1 says it too. */
+        fprintf(stderr,
+                "kith: %s: %zu card%s imported; skipped %zu value%s and %zu card%s (see above)\n",
+                path, n_ops, n_ops == 1 ? "" : "s", sk.n_props, sk.n_props == 1 ? "" : "s",
+                sk.n_cards, sk.n_cards == 1 ? "" : "s");
+        ret = 1;
+    }
 out:
     for (size_t i = 0; ops != NULL && i < cards.n_cards; i++) {
         kith_op_close(&ops[i]);

@@ -135,7 +135,7 @@ const cli_command_t cli_commands[] = {
      "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
      "updates, and their edits are refused. A peer who gets the record through a group\n"
      "keeps it until it leaves the group or the group is unshared.\n"},
-    {"import", cmd_import, "vcard|linkedin|csv|json FILE [--share PEER|@GROUP]...",
+    {"import", cmd_import, "vcard|linkedin|csv|json FILE [--strict] [--share PEER|@GROUP]...",
      "import contacts, or records from 'kith export json'",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv\n"
@@ -144,7 +144,8 @@ const cli_command_t cli_commands[] = {
      "            their signed ops, each verified as ops from your own devices are (private\n"
      "            ops only if you made them); no --share\n\n"
      "  --share PEER|@GROUP  share the new records (repeatable)\n"
-     "  --read-only          with --share: as readers\n\n"
+     "  --read-only          with --share: as readers\n"
+     "  --strict             all or nothing: the first problem imports nothing\n\n"
      "Importing twice never duplicates: a card that is a record you hold updates it.\n"
      "The match is by UID first (kith exports carry UID:urn:kith:<record id>; another\n"
      "program's UID is kept in x-vcard-uid and matched too), else by any e-mail (case\n"
@@ -155,8 +156,15 @@ const cli_command_t cli_commands[] = {
      "Records shared with you read-only are left alone and reported. It prints:\n"
      "N new (ambiguous ones included), M updated, K unchanged, A ambiguous, R read-only\n"
      "skipped. Re-importing your own export changes nothing.\n\n"
-     "All or nothing: on any error nothing is imported and the line is named. FILE may\n"
-     "be - for standard input.\n"},
+     "By default an import forgives: a value that cannot be read or does not fit its\n"
+     "field (invalid UTF-8, not an e-mail address, too long...) is skipped, and so is a\n"
+     "vCard that is broken (no END:VCARD, no name); each is reported on stderr with its\n"
+     "line, and everything else is imported. The file size, the line length and the\n"
+     "number of cards are hard limits: over them nothing is imported. (For linkedin and\n"
+     "csv a row without a name is skipped as a card; malformed CSV imports nothing.)\n"
+     "json is always all or nothing. FILE may be - for standard input.\n\n"
+     "Exit status: 0 if everything was imported, 1 if anything was skipped or nothing\n"
+     "was imported, 2 for a usage error.\n"},
     {"export", cmd_export,
      "vcard|json [REF...] [--v3] [--all] [--no-private] [--deleted] [-o FILE]", "export records",
      "  vcard     vCard 4.0 (--v3 for 3.0); intelligence and private fields are left out\n"

@@ -88,6 +88,7 @@ kith_card_addn(kith_card_t *card, const char *name, const char *value, size_t va
     v[value_len] = '\0';
     card->fields[card->n_fields].name = n;
     card->fields[card->n_fields].value = v;
+    card->fields[card->n_fields].line = 0;
     card->n_fields++;
     return KITH_OK;
 }

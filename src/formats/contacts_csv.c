@@ -1082,9 +1082,11 @@ out:
     return rc;
 }
 
-/* Turns the rows after the header (csv->rows[0]) into cards. */
+/* Turns the rows after the header (csv->rows[0]) into cards. With skipped, a row that
+ * cannot become a card is left out and reported. */
 static int
-rows_to_cards(const kith_csv_t *csv, int dialect, kith_cardset_t *out, char *errbuf, size_t errcap)
+rows_to_cards(const kith_csv_t *csv, int dialect, kith_cardset_t *out, kith_card_skip_fn skipped,
+              void *ctx, char *errbuf, size_t errcap)
 {
     int rc = KITH_OK;
     map_t m;
@@ -1103,8 +1105,31 @@ rows_to_cards(const kith_csv_t *csv, int dialect, kith_cardset_t *out, char *err
         goto out;
     }
     for (size_t i = 1; i < csv->n_rows; i++) {
-        rc = row_to_card(&m, &csv->rows[i], out, &tmp, errbuf, errcap);
+        size_t before = out->n_cards;
+        char msg[256] = "";
+        rc = row_to_card(&m, &csv->rows[i], out, &tmp, skipped ? msg : errbuf,
+                         skipped ? sizeof(msg) : errcap);
+        /* Forgiving: a row without a name, or with a card that grew past the field
+         * limit (the card is then the last one of out), is left out. Running out of
+         * room for cards is a hard limit. */
+        if (skipped != NULL &&
+            (rc == KITH_EPARSE || (rc == KITH_ETOOBIG && out->n_cards > before))) {
+            if (out->n_cards > before) {
+                kith_card_close(&out->cards[--out->n_cards]);
+            }
+            const char *why = rc == KITH_ETOOBIG ? "too many fields" : msg;
+            const char *colon = strstr(why, ": ");
+            if (rc == KITH_EPARSE && strncmp(why, "line ", 5) == 0 && colon != NULL) {
+                why = colon + 2; /* the line goes in its own argument */
+            }
+            skipped(ctx, csv->rows[i].line, NULL, why);
+            rc = KITH_OK;
+            continue;
+        }
         if (rc != KITH_OK) {
+            if (skipped != NULL) {
+                fail(errbuf, errcap, rc, "%s", msg);
+            }
             goto out;
         }
     }
@@ -1173,6 +1198,20 @@ find_linkedin_header(const char *data, size_t len, size_t *off, unsigned *line)
 int
 kith_linkedin_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf, size_t errcap)
 {
+    return kith_linkedin_parse_ex(data, len, out, NULL, NULL, errbuf, errcap);
+}
+
+int
+kith_contacts_csv_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf,
+                        size_t errcap)
+{
+    return kith_contacts_csv_parse_ex(data, len, out, NULL, NULL, errbuf, errcap);
+}
+
+int
+kith_linkedin_parse_ex(const char *data, size_t len, kith_cardset_t *out, kith_card_skip_fn skipped,
+                       void *ctx, char *errbuf, size_t errcap)
+{
     int rc = KITH_OK;
     kith_csv_t csv;
     size_t off = 0;
@@ -1207,7 +1246,7 @@ kith_linkedin_parse(const char *data, size_t len, kith_cardset_t *out, char *err
     if (rc != KITH_OK) {
         goto out;
     }
-    rc = rows_to_cards(&csv, D_LINKEDIN, out, errbuf, errcap);
+    rc = rows_to_cards(&csv, D_LINKEDIN, out, skipped, ctx, errbuf, errcap);
 
 out:
     kith_csv_close(&csv);
@@ -1236,21 +1275,21 @@ starts_like_linkedin(const char *data, size_t len)
 }
 
 int
-kith_contacts_csv_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf,
-                        size_t errcap)
+kith_contacts_csv_parse_ex(const char *data, size_t len, kith_cardset_t *out,
+                           kith_card_skip_fn skipped, void *ctx, char *errbuf, size_t errcap)
 {
     int rc = KITH_OK;
     kith_csv_t csv;
 
     if (data != NULL && starts_like_linkedin(data, len)) {
-        return kith_linkedin_parse(data, len, out, errbuf, errcap);
+        return kith_linkedin_parse_ex(data, len, out, skipped, ctx, errbuf, errcap);
     }
     kith_cardset_init(out);
     rc = kith_csv_parse(data, len, &csv, errbuf, errcap);
     if (rc != KITH_OK) {
         goto out;
     }
-    rc = rows_to_cards(&csv, detect_dialect(&csv.rows[0]), out, errbuf, errcap);
+    rc = rows_to_cards(&csv, detect_dialect(&csv.rows[0]), out, skipped, ctx, errbuf, errcap);
 
 out:
     kith_csv_close(&csv);

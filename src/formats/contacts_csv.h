@@ -43,4 +43,16 @@ int kith_linkedin_parse(const char *data, size_t len, kith_cardset_t *out, char 
 int kith_contacts_csv_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf,
                             size_t errcap);
 
+/*
+ * As kith_linkedin_parse() and kith_contacts_csv_parse(), and with skipped NULL the
+ * same. With skipped non-NULL (see kith_card_skip_fn) a row that cannot become a card
+ * (no name, too many fields) is left out and reported as a whole card; malformed CSV
+ * and a header without a name column still fail the whole parse. Values are not
+ * checked here: the caller checks them against the schema.
+ */
+int kith_linkedin_parse_ex(const char *data, size_t len, kith_cardset_t *out,
+                           kith_card_skip_fn skipped, void *ctx, char *errbuf, size_t errcap);
+int kith_contacts_csv_parse_ex(const char *data, size_t len, kith_cardset_t *out,
+                               kith_card_skip_fn skipped, void *ctx, char *errbuf, size_t errcap);
+
 #endif

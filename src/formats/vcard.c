@@ -12,6 +12,13 @@
  * the input size, the unfolded line length, the property name length and the
  * number of properties per card.
  *
+ * Strict and forgiving parses share that one pass. Every problem goes through fail(),
+ * which keeps the message; a strict parse stops there, a forgiving one hands the
+ * message to the caller's callback and leaves out the logical line (a property) or
+ * the card (its fields are freed and it is removed from the set, and the lines up to
+ * its END:VCARD are ignored). Only the limits above, UTF-16 input, a file with no vCard
+ * and running out of memory stop a forgiving parse.
+ *
  * Writing emits a fixed property order. Fields that vCard has no property for, and
  * extra values of fields vCard allows once (FN, N), become X-KITH-<FIELD>, which the
  * parser maps back, so that parse(write(card)) gives back every field.
@@ -199,6 +206,10 @@ typedef struct {
     kith_buf_t fname;   /* scratch: field name built from an X- property name */
     char *errbuf;
     size_t errcap;
+    kith_card_skip_fn skipped; /* NULL: strict */
+    void *skip_ctx;
+    unsigned nul_line; /* forgiving: first physical line of ps->line with a NUL byte */
+    char msg[256];     /* the last failure, without its line number */
 } parser_t;
 
 typedef struct {
@@ -219,21 +230,21 @@ typedef struct {
 static int fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Records a failure in ps->msg, for a forgiving parse to report, and in errbuf. */
 static int
 fail(parser_t *ps, int rc, unsigned line, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->msg, sizeof(ps->msg), fmt, ap);
+    va_end(ap);
     if (ps->errbuf == NULL || ps->errcap == 0) {
         return rc;
     }
-    int n = 0;
     if (line > 0) {
-        n = snprintf(ps->errbuf, ps->errcap, "line %u: ", line);
-    }
-    if (n >= 0 && (size_t) n < ps->errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ps->errbuf + n, ps->errcap - (size_t) n, fmt, ap);
-        va_end(ap);
+        snprintf(ps->errbuf, ps->errcap, "line %u: %s", line, ps->msg);
+    } else {
+        snprintf(ps->errbuf, ps->errcap, "%s", ps->msg);
     }
     return rc;
 }
@@ -271,7 +282,9 @@ fail_rc(parser_t *ps, int rc)
 /* Lines. */
 
 /* Reads one physical line. Returns 1 with s/n set, 0 at the end of input, or an error
- * for a NUL byte (which no text format allows and which would truncate C strings). */
+ * for a NUL byte (which no text format allows and which would truncate C strings).
+ * A forgiving parse reads the line anyway and notes it in ps->nul_line, so that the
+ * caller drops the logical line it belongs to. */
 static int
 next_physical(parser_t *ps, const char **s, size_t *n)
 {
@@ -282,7 +295,12 @@ next_physical(parser_t *ps, const char **s, size_t *n)
     const char *q = b;
     while (q < ps->end && *q != '\n' && *q != '\r') {
         if (*q == '\0') {
-            return fail(ps, KITH_EPARSE, ps->next_line, "NUL byte in input");
+            if (ps->skipped == NULL) {
+                return fail(ps, KITH_EPARSE, ps->next_line, "NUL byte in input");
+            }
+            if (ps->nul_line == 0) {
+                ps->nul_line = ps->next_line;
+            }
         }
         q++;
     }
@@ -328,6 +346,7 @@ next_logical(parser_t *ps)
 {
     const char *s;
     size_t n;
+    ps->nul_line = 0;
     int rc = next_physical(ps, &s, &n);
     if (rc <= 0) {
         return rc;
@@ -471,7 +490,7 @@ split_prop(const char *s, size_t n, prop_t *pr, const char **why)
         return KITH_EPARSE;
     }
     if (pr->name_len > MAX_NAME) {
-        *why = "property name too long";
+        *why = "property name too long (more than 256 bytes)";
         return KITH_EPARSE;
     }
     while (s[i] == ';') {
@@ -727,6 +746,7 @@ add_field(parser_t *ps, kith_card_t *card, const char *name, const char *v, size
     if (rc != KITH_OK) {
         return fail_rc(ps, rc);
     }
+    card->fields[card->n_fields - 1].line = ps->line_no;
     return KITH_OK;
 }
 
@@ -835,7 +855,11 @@ map_custom(parser_t *ps, kith_card_t *card, const prop_t *pr, const char *v, siz
 {
     kith_buf_t *f = &ps->fname;
     f->len = 0;
-    int ok = pr->kname_len > 2 && pr->kname_len <= MAX_NAME && prefix_ci(pr->kname, 2, "x-");
+    if (pr->kname_len > MAX_NAME) {
+        return fail(ps, KITH_EPARSE, ps->line_no,
+                    "X-KITH-CUSTOM NAME parameter too long (more than %d bytes)", MAX_NAME);
+    }
+    int ok = pr->kname_len > 2 && prefix_ci(pr->kname, 2, "x-");
     for (size_t i = 0; ok && i < pr->kname_len; i++) {
         unsigned char c = to_lower((unsigned char) pr->kname[i]);
         ok = is_alnum(c) || c == '-' || c == '_';
@@ -949,8 +973,19 @@ handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
 {
     const char *field;
     prop_kind_t kind = classify(pr, &field);
-    if (kind == P_IGNORE || pr->b64 || pr->other_enc) {
-        return KITH_OK; /* PHOTO, REV, ... and binary data */
+    if (kind == P_IGNORE) {
+        return KITH_OK; /* PHOTO, REV, ... */
+    }
+    if (pr->b64 || pr->other_enc) {
+        /* Binary data. Strict parsing has always dropped it silently; a forgiving one
+         * says so when it held a value kith would have kept (X- properties excepted:
+         * exporters put pictures and blobs there). */
+        if (ps->skipped != NULL && kind != P_X) {
+            return fail(ps, KITH_EPARSE, ps->line_no, "%s",
+                        pr->b64 ? "base64-encoded value is not imported"
+                                : "value in an unsupported ENCODING is not imported");
+        }
+        return KITH_OK;
     }
     const char *v;
     size_t n;
@@ -1041,13 +1076,56 @@ finish_card(parser_t *ps, kith_card_t *card)
         name = kith_card_get(card, "emails");
     }
     if (name == NULL) {
-        return fail(ps, KITH_EPARSE, card->line, "vCard has no name (no FN, N, ORG or EMAIL)");
+        return fail(ps, KITH_EPARSE, card->line,
+                    "vCard has no name (FN, N, ORG and EMAIL are all missing or empty)");
     }
-    return add_field(ps, card, "name", name, strlen(name));
+    int rc = add_field(ps, card, "name", name, strlen(name));
+    if (rc == KITH_OK) {
+        card->fields[card->n_fields - 1].line = card->line;
+    }
+    return rc;
+}
+
+/* A property name for a report: the name of a line that may not split, without its
+ * group, at most 64 octets of [A-Za-z0-9-]; "" if the line starts with none. */
+static const char *
+name_for_msg(const char *s, size_t n, char out[static 65])
+{
+    size_t i = 0, start = 0;
+    while (i < n && (is_alnum((unsigned char) s[i]) || s[i] == '-' || s[i] == '.')) {
+        if (s[i] == '.') {
+            start = i + 1;
+        }
+        i++;
+    }
+    size_t k = i - start < 64 ? i - start : 64;
+    memcpy(out, s + start, k);
+    out[k] = '\0';
+    return out;
+}
+
+/* Forgiving: reports the line just read as left out, for the reason in ps->msg. */
+static void
+skip_line(parser_t *ps, unsigned line, const char *s, size_t n)
+{
+    char name[65];
+    ps->skipped(ps->skip_ctx, line, name_for_msg(s, n, name), ps->msg);
+}
+
+/* Forgiving: drops *card, the last card of out, and reports it for ps->msg. */
+static void
+skip_card(parser_t *ps, kith_cardset_t *out, kith_card_t **card)
+{
+    unsigned line = (*card)->line;
+    kith_card_close(*card);
+    out->n_cards--;
+    *card = NULL;
+    ps->skipped(ps->skip_ctx, line, NULL, ps->msg);
 }
 
 int
-kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf, size_t errcap)
+kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_skip_fn skipped,
+                 void *ctx, char *errbuf, size_t errcap)
 {
     parser_t ps;
     memset(&ps, 0, sizeof(ps));
@@ -1059,13 +1137,16 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
     kith_buf_init(&ps.fname);
     ps.errbuf = errbuf;
     ps.errcap = errcap;
+    ps.skipped = skipped;
+    ps.skip_ctx = ctx;
     if (errbuf != NULL && errcap > 0) {
         errbuf[0] = '\0';
     }
     int rc;
     kith_card_t *card = NULL;
-    size_t n_props = 0, n_found = 0;
-    int in_b64 = 0; /* the last property was base64 data, which 2.1 may not indent */
+    size_t n_props = 0, n_found = 0, n_dropped = 0;
+    int in_b64 = 0;   /* the last property was base64 data, which 2.1 may not indent */
+    int dropping = 0; /* forgiving: the vCard being read was dropped; wait for its END */
 
     if (out == NULL || (data == NULL && len > 0)) {
         rc = fail(&ps, KITH_EINVAL, 0, "invalid argument");
@@ -1090,9 +1171,20 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
         ps.p += 3;
     }
 
+    /* In a forgiving parse every "continue" after a report leaves the line out; only
+     * hard errors (limits, memory) reach "goto out". */
     while ((rc = next_logical(&ps)) == 1) {
         const char *s = (const char *) ps.line.data;
         size_t n = ps.line.len;
+        if (ps.nul_line > 0) {
+            /* Only a forgiving parse gets here; a strict one failed on the byte. */
+            if (!dropping) {
+                fail(&ps, KITH_EPARSE, ps.nul_line, "NUL byte in input");
+                skip_line(&ps, ps.nul_line, s, n);
+            }
+            in_b64 = 0;
+            continue;
+        }
         if (is_blank(s, n)) {
             in_b64 = 0;
             continue;
@@ -1104,21 +1196,44 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
                 continue;
             }
             rc = fail(&ps, KITH_EPARSE, ps.line_no, "%s", why);
-            goto out;
+            if (skipped == NULL) {
+                goto out;
+            }
+            if (card == NULL) {
+                fail(&ps, KITH_EPARSE, ps.line_no, "outside any vCard (expected BEGIN:VCARD)");
+            }
+            if (!dropping) {
+                skip_line(&ps, ps.line_no, s, n);
+            }
+            in_b64 = 0;
+            continue;
         }
         in_b64 = 0;
         const char *v = pr.value;
         size_t vl = pr.value_len;
         trim(&v, &vl);
         if (eq_ci(pr.name, pr.name_len, "BEGIN")) {
-            if (card != NULL) {
+            if (card != NULL && (skipped == NULL || eq_ci(v, vl, "VCARD"))) {
                 rc = fail(&ps, KITH_EPARSE, ps.line_no,
                           "nested BEGIN inside the vCard that starts at line %u", card->line);
-                goto out;
+                if (skipped == NULL) {
+                    goto out;
+                }
+                /* The vCard before has no END: drop it and start this one. */
+                fail(&ps, KITH_EPARSE, card->line,
+                     "BEGIN:VCARD without END:VCARD (another BEGIN:VCARD at line %u)", ps.line_no);
+                skip_card(&ps, out, &card);
+                n_dropped++;
             }
             if (!eq_ci(v, vl, "VCARD")) {
                 rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected BEGIN:VCARD");
-                goto out;
+                if (skipped == NULL) {
+                    goto out;
+                }
+                if (!dropping) {
+                    skip_line(&ps, ps.line_no, s, n);
+                }
+                continue;
             }
             if ((rc = kith_cardset_add(out, &card)) != KITH_OK) {
                 rc = rc == KITH_ETOOBIG
@@ -1128,39 +1243,88 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
             }
             card->line = ps.line_no;
             n_props = 0;
+            dropping = 0;
             continue;
         }
         if (eq_ci(pr.name, pr.name_len, "END")) {
+            if (dropping && eq_ci(v, vl, "VCARD")) {
+                dropping = 0;
+                continue;
+            }
             if (card == NULL) {
                 char shown[MSG_QUOTE];
                 rc = fail(&ps, KITH_EPARSE, ps.line_no, "END:%s without BEGIN",
                           quote_for_msg(v, vl, shown));
-                goto out;
+                if (skipped == NULL) {
+                    goto out;
+                }
+                if (!dropping) {
+                    skip_line(&ps, ps.line_no, s, n);
+                }
+                continue;
             }
             if (!eq_ci(v, vl, "VCARD")) {
                 rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected END:VCARD");
-                goto out;
+                if (skipped == NULL) {
+                    goto out;
+                }
+                skip_line(&ps, ps.line_no, s, n);
+                continue;
             }
             if ((rc = finish_card(&ps, card)) != KITH_OK) {
-                goto out;
+                if (skipped == NULL || rc == KITH_ENOMEM) {
+                    goto out;
+                }
+                skip_card(&ps, out, &card);
+                n_dropped++;
+                continue;
             }
             card = NULL;
             n_found++;
             continue;
         }
+        if (dropping) {
+            continue;
+        }
         if (card == NULL) {
             rc = fail(&ps, KITH_EPARSE, ps.line_no, "expected BEGIN:VCARD");
-            goto out;
+            if (skipped == NULL) {
+                goto out;
+            }
+            fail(&ps, KITH_EPARSE, ps.line_no, "outside any vCard (expected BEGIN:VCARD)");
+            skip_line(&ps, ps.line_no, s, n);
+            continue;
         }
         if (++n_props > KITH_CARD_MAX_FIELDS) {
             rc = fail(&ps, KITH_ETOOBIG, ps.line_no,
                       "more than %d properties in the vCard that starts at line %u",
                       KITH_CARD_MAX_FIELDS, card->line);
-            goto out;
+            if (skipped == NULL) {
+                goto out;
+            }
+            fail(&ps, KITH_ETOOBIG, card->line, "more than %d properties (line %u)",
+                 KITH_CARD_MAX_FIELDS, ps.line_no);
+            skip_card(&ps, out, &card);
+            n_dropped++;
+            dropping = 1;
+            continue;
         }
         in_b64 = pr.b64;
         if ((rc = handle_prop(&ps, card, &pr)) != KITH_OK) {
-            goto out;
+            if (skipped == NULL || rc == KITH_ENOMEM || rc == KITH_EINVAL) {
+                goto out;
+            }
+            if (rc == KITH_ETOOBIG) {
+                /* More fields than a card may hold: the card cannot be kept whole. */
+                fail(&ps, rc, card->line, "more than %d fields (line %u)", KITH_CARD_MAX_FIELDS,
+                     ps.line_no);
+                skip_card(&ps, out, &card);
+                n_dropped++;
+                dropping = 1;
+                continue;
+            }
+            skip_line(&ps, ps.line_no, s, n);
+            continue;
         }
     }
     if (rc < 0) {
@@ -1168,13 +1332,20 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf
     }
     if (card != NULL) {
         rc = fail(&ps, KITH_EPARSE, card->line, "BEGIN:VCARD without END:VCARD");
-        goto out;
+        if (skipped == NULL) {
+            goto out;
+        }
+        skip_card(&ps, out, &card);
+        n_dropped++;
     }
-    if (n_found == 0) {
+    if (n_found == 0 && n_dropped == 0) {
         rc = fail(&ps, KITH_EPARSE, 0, "no vCard found");
         goto out;
     }
     rc = KITH_OK;
+    if (errbuf != NULL && errcap > 0) {
+        errbuf[0] = '\0'; /* a forgiving parse may have left a reported failure there */
+    }
 out:
     kith_buf_close(&ps.line);
     kith_buf_close(&ps.val[0]);

@@ -21,18 +21,36 @@
 
 /*
  * Parses every BEGIN:VCARD ... END:VCARD in data[0..len) and appends one card per
- * vCard to out (which the caller has initialised with kith_cardset_init()).
+ * vCard to out (which the caller has initialised with kith_cardset_init()). Each
+ * field of a card records the line of the property it came from (a name derived
+ * from N, ORG or EMAIL gets the line of BEGIN:VCARD).
  *
- * Returns KITH_OK, or on the first problem KITH_EPARSE (malformed input, no vCard
- * at all), KITH_ETOOBIG (input over KITH_VCARD_MAX_INPUT, a line over
- * KITH_VCARD_MAX_LINE, more than KITH_CARD_MAX_FIELDS properties or fields in a
- * card, too many cards) or KITH_ENOMEM. On error a message naming the 1-based source
- * line is written to errbuf (errcap bytes, always NUL-terminated; errbuf may be
- * NULL), and out may hold a partial import: the caller should discard the whole set
- * with kith_cardset_close().
+ * Strict (skipped NULL): the first problem fails the whole parse.
+ *
+ * Forgiving (skipped non-NULL; see kith_card_skip_fn): a property that cannot be read (invalid
+ * UTF-8 in an unsupported charset, a NUL byte, a line that is not a property, an unterminated
+ * quoted parameter, an encoding that cannot be decoded, a bad X-KITH-CUSTOM name, an
+ * unsupported VERSION, a line outside any vCard) is left out and passed to skipped;
+ * so is a whole vCard that is structurally broken (no END:VCARD, no name, more than
+ * KITH_CARD_MAX_FIELDS properties or fields). Every other property and vCard is
+ * kept as the strict parse would read it; when the strict parse succeeds, the
+ * forgiving one gives the same cards, and calls skipped only for a base64 or
+ * otherwise encoded value of a property kith maps, which the strict parse leaves out
+ * without a word (binary data is not imported). The hard limits still
+ * fail the whole parse: the input size, the line length, the number of vCards,
+ * UTF-16 input, and input with no vCard at all.
+ *
+ * Returns KITH_OK, or KITH_EPARSE (malformed input in strict mode, no vCard at all),
+ * KITH_ETOOBIG (input over KITH_VCARD_MAX_INPUT, a line over KITH_VCARD_MAX_LINE, too
+ * many cards; in strict mode also more than KITH_CARD_MAX_FIELDS properties or fields
+ * in a card), KITH_EINVAL (out NULL, or data NULL with len > 0) or KITH_ENOMEM. On
+ * error a message naming the 1-based source line is written to errbuf (errcap bytes,
+ * always NUL-terminated; errbuf may be NULL; on KITH_OK it holds ""), and out may
+ * hold a partial import: the caller should discard the whole set with
+ * kith_cardset_close().
  */
-int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, char *errbuf,
-                     size_t errcap);
+int kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_skip_fn skipped,
+                     void *ctx, char *errbuf, size_t errcap);
 
 /*
  * Appends card to out as one vCard of the given version (3 or 4), with CRLF line

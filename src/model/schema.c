@@ -181,12 +181,19 @@ is_date(const char *s)
     return 1;
 }
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 /* Checks one string item of a field; returns NULL if fine, else the reason. */
 static const char *
 check_item(const kith_field_def_t *def, const char *s)
 {
     kith_ftype_t t = def ? def->type : KITH_FT_TEXT;
     int multiline = def == NULL || def->multiline;
+    if (strlen(s) > KITH_VALUE_MAX_LEN) {
+        /* Said first: a long value is not an encoding problem. */
+        return "too long (more than " STR(KITH_VALUE_MAX_LEN) " bytes)";
+    }
     if (!check_text(s, multiline)) {
         return multiline ? "not valid UTF-8 text (or holds control characters)"
                          : "not valid single-line UTF-8 text (or holds control characters)";
@@ -242,10 +249,29 @@ check_item(const kith_field_def_t *def, const char *s)
     }
 }
 
+/* At most 40 bytes of text for a message, controls and bytes past ASCII as '?' (the
+ * text may be anything a file held), "..." if cut. */
+static const char *
+quote_text(const char *text, char out[static 44])
+{
+    size_t k = 0;
+    for (; text[k] != '\0' && k < 40; k++) {
+        unsigned char c = (unsigned char) text[k];
+        out[k] = (c >= 0x20 && c < 0x7F) ? (char) c : '?';
+    }
+    if (text[k] != '\0') {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
 int
 kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, char *errbuf,
                        size_t errcap)
 {
+    char shown[44];
     if (kith_schema_check_name(field) != KITH_OK) {
         kith__errbuf_set(errbuf, errcap,
                          "unknown field '%s' (see 'kith help fields'; custom fields start "
@@ -260,7 +286,8 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
         long n = strtol(text, &end, 10);
         /* strtol skips leading white space; a value typed with it is still a typo. */
         if (text[0] == '\0' || isspace((unsigned char) text[0]) || *end != '\0' || errno != 0) {
-            kith__errbuf_set(errbuf, errcap, "%s: '%s' is not a whole number", field, text);
+            kith__errbuf_set(errbuf, errcap, "%s: '%s' is not a whole number", field,
+                             quote_text(text, shown));
             return KITH_EINVAL;
         }
         if (n < def->min || n > def->max) {
@@ -281,7 +308,8 @@ kith_schema_parse_item(const char *field, const char *text, kith_value_t *v, cha
                     strncat(list, ", ", sizeof(list) - strlen(list) - 1);
                 }
             }
-            kith__errbuf_set(errbuf, errcap, "%s: '%s' is %s: %s", field, text, why, list);
+            kith__errbuf_set(errbuf, errcap, "%s: '%s' is %s: %s", field, quote_text(text, shown),
+                             why, list);
         } else {
             kith__errbuf_set(errbuf, errcap, "%s: %s", field, why);
         }

@@ -35,15 +35,16 @@ PY
 ok "org kind" k list --kind org
 contains "KIND:org" "$TMP/out" "Analytical Engines Ltd"
 
-# A malformed file imports nothing and names the line.
+# With --strict a malformed file imports nothing and names the line (the forgiving
+# default is tested in test_import_forgive.sh).
 k export json >"$TMP/before.json"
 printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Fine Person\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Broken\r\n' >"$TMP/bad.vcf"
-refuses "truncated vcard" k import vcard "$TMP/bad.vcf"
+refuses "truncated vcard" k import vcard --strict "$TMP/bad.vcf"
 contains "line named" "$TMP/err" "line"
 contains "nothing imported" "$TMP/err" "nothing imported"
 printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bad Mail\r\nEMAIL:not an email\r\nEND:VCARD\r\n' >"$TMP/bad2.vcf"
-refuses "invalid value" k import vcard "$TMP/bad2.vcf"
-contains "value error names line" "$TMP/err" "line 1"
+refuses "invalid value" k import vcard --strict "$TMP/bad2.vcf"
+contains "value error names its line" "$TMP/err" "line 4: emails: not an e-mail address"
 refuses "missing file" k import vcard "$TMP/none.vcf"
 refuses "unknown format" k import outlook "$TMP/cards.vcf"
 k export json >"$TMP/after.json"

@@ -518,6 +518,49 @@ many_columns_and_rows(void **state)
     kith_buf_close(&b);
 }
 
+typedef struct {
+    size_t n;
+    unsigned line;
+    char why[256];
+} skips_t;
+
+static void
+on_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    skips_t *sk = ctx;
+    assert_null(prop); /* a CSV parse leaves out whole rows only */
+    if (sk->n++ == 0) {
+        sk->line = line;
+        snprintf(sk->why, sizeof(sk->why), "%s", why);
+    }
+}
+
+/* A row that cannot become a card is left out and reported; the others are read. */
+static void
+forgiving_rows(void **state)
+{
+    (void) state;
+    static const char text[] = "name,email,phone\nA,,\n,,555-1234\nB,b@example.com,\n";
+    kith_cardset_t set;
+    skips_t sk = {0};
+    char err[256];
+    ASSERT_ERR(kith_contacts_csv_parse(text, strlen(text), &set, err, sizeof(err)), KITH_EPARSE);
+    kith_cardset_close(&set);
+    ASSERT_OK(kith_contacts_csv_parse_ex(text, strlen(text), &set, on_skip, &sk, err, sizeof(err)));
+    ASSERT_STREQ(err, "");
+    ASSERT_EQ(set.n_cards, 2);
+    ASSERT_STREQ(kith_card_get(&set.cards[1], "name"), "B");
+    ASSERT_EQ(sk.n, 1);
+    ASSERT_EQ(sk.line, 3);
+    ASSERT_STREQ(sk.why, "no name, given or family name, organisation or e-mail");
+    kith_cardset_close(&set);
+    /* Malformed CSV still refuses the file. */
+    static const char bad[] = "name\n\"open\n";
+    ASSERT_ERR(kith_contacts_csv_parse_ex(bad, strlen(bad), &set, on_skip, &sk, err, sizeof(err)),
+               KITH_EPARSE);
+    kith_cardset_close(&set);
+}
+
 int
 main(void)
 {
@@ -532,6 +575,7 @@ main(void)
         cmocka_unit_test(outlook),
         cmocka_unit_test(kith_headers),
         cmocka_unit_test(contacts_errors),
+        cmocka_unit_test(forgiving_rows),
         cmocka_unit_test(many_columns_and_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -523,8 +523,11 @@ length_limit(void **state)
     big[KITH_VALUE_MAX_LEN] = 'n';
     big[KITH_VALUE_MAX_LEN + 1] = '\0';
     kith_value_t v = {0};
-    int rc = kith_schema_parse_item("note", big, &v, NULL, 0);
+    char err[256];
+    int rc = kith_schema_parse_item("note", big, &v, err, sizeof(err));
     assert_true(rc != KITH_OK);
+    /* Said as a length, not as an encoding problem. */
+    ASSERT_STREQ(err, "note: too long (more than 16384 bytes)");
     ASSERT_EQ(v.type, KITH_V_NIL);
     ASSERT_OK(kith_value_set_str(&v, "x", 1));
     free(v.str);

@@ -45,7 +45,7 @@ parse_ok(const char *text, kith_cardset_t *set)
 {
     char err[256];
     kith_cardset_init(set);
-    int rc = kith_vcard_parse(text, strlen(text), set, err, sizeof(err));
+    int rc = kith_vcard_parse(text, strlen(text), set, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         print_error("parse failed: %s (%s)\n", kith_strerror(rc), err);
         fail();
@@ -60,7 +60,7 @@ parse_err_n(const char *data, size_t len, int code, const char *want)
     kith_cardset_t set;
     kith_cardset_init(&set);
     memset(err, 'x', sizeof(err));
-    int rc = kith_vcard_parse(data, len, &set, err, sizeof(err));
+    int rc = kith_vcard_parse(data, len, &set, NULL, NULL, err, sizeof(err));
     kith_cardset_close(&set);
     assert_non_null(memchr(err, '\0', sizeof(err)));
     if (rc != code || strstr(err, want) == NULL) {
@@ -154,7 +154,7 @@ roundtrip(const kith_card_t *card, int version)
     kith_cardset_t set;
     kith_cardset_init(&set);
     char err[256];
-    int rc = kith_vcard_parse((const char *) b.data, b.len, &set, err, sizeof(err));
+    int rc = kith_vcard_parse((const char *) b.data, b.len, &set, NULL, NULL, err, sizeof(err));
     if (rc != KITH_OK) {
         print_error("re-parse failed: %s\n%s\n", err, (const char *) b.data);
         fail();
@@ -620,11 +620,12 @@ test_errbuf_optional(void **state)
     (void) state;
     kith_cardset_t set;
     kith_cardset_init(&set);
-    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, 0), KITH_EPARSE);
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, NULL, NULL, 0), KITH_EPARSE);
     char small[8];
-    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, small, sizeof(small)), KITH_EPARSE);
+    ASSERT_ERR(kith_vcard_parse("END:VCARD", 9, &set, NULL, NULL, small, sizeof(small)),
+               KITH_EPARSE);
     ASSERT_STREQ(small, "line 1:");
-    ASSERT_ERR(kith_vcard_parse("x", 1, NULL, NULL, 0), KITH_EINVAL);
+    ASSERT_ERR(kith_vcard_parse("x", 1, NULL, NULL, NULL, NULL, 0), KITH_EINVAL);
     kith_cardset_close(&set);
 }
 
@@ -653,7 +654,7 @@ test_long_line(void **state)
     ASSERT_OK(kith_buf_puts(&b, "\r\nEND:VCARD\r\n"));
     kith_cardset_t set;
     kith_cardset_init(&set);
-    ASSERT_OK(kith_vcard_parse((const char *) b.data, b.len, &set, NULL, 0));
+    ASSERT_OK(kith_vcard_parse((const char *) b.data, b.len, &set, NULL, NULL, NULL, 0));
     ASSERT_EQ(strlen(nth(&set.cards[0], "note", 0)), value_len);
     kith_cardset_close(&set);
 
@@ -702,6 +703,248 @@ test_field_count(void **state)
     ASSERT_OK(kith_buf_puts(&b, "\nEND:VCARD\n"));
     parse_err_n((const char *) b.data, b.len, KITH_ETOOBIG, "line 3: more than 1000 fields");
     kith_buf_close(&b);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Forgiving parse. */
+
+typedef struct {
+    size_t n_props; /* properties or lines left out */
+    size_t n_cards; /* vCards left out */
+    unsigned line[8];
+    char prop[8][72]; /* "" for a whole card */
+    char why[8][256];
+} skips_t;
+
+static void
+on_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    skips_t *sk = ctx;
+    size_t i = sk->n_props + sk->n_cards;
+    prop == NULL ? sk->n_cards++ : sk->n_props++;
+    if (i < 8) {
+        sk->line[i] = line;
+        snprintf(sk->prop[i], sizeof(sk->prop[i]), "%s", prop == NULL ? "" : prop);
+        snprintf(sk->why[i], sizeof(sk->why[i]), "%s", why);
+    }
+}
+
+/* Parses forgivingly; expects KITH_OK. */
+static void
+parse_forgiving_n(const char *data, size_t len, kith_cardset_t *set, skips_t *sk)
+{
+    char err[256];
+    memset(sk, 0, sizeof(*sk));
+    kith_cardset_init(set);
+    int rc = kith_vcard_parse(data, len, set, on_skip, sk, err, sizeof(err));
+    if (rc != KITH_OK) {
+        print_error("forgiving parse failed: %s (%s)\n", kith_strerror(rc), err);
+        fail();
+    }
+    ASSERT_STREQ(err, "");
+}
+
+static void
+parse_forgiving(const char *text, kith_cardset_t *set, skips_t *sk)
+{
+    parse_forgiving_n(text, strlen(text), set, sk);
+}
+
+static void
+expect_skip(const skips_t *sk, size_t i, unsigned line, const char *prop, const char *why)
+{
+    if (sk->line[i] != line || strcmp(sk->prop[i], prop) != 0 || strstr(sk->why[i], why) == NULL) {
+        print_error("skip #%zu: got line %u '%s' \"%s\", want line %u '%s' \"%s\"\n", i,
+                    sk->line[i], sk->prop[i], sk->why[i], line, prop, why);
+        fail();
+    }
+}
+
+/* 50 cards of 5 lines each; card 25 (lines 121-125) has a NOTE in windows-1252 bytes
+ * declared as UTF-8 on line 124. */
+static void
+test_forgiving_one_bad_value(void **state)
+{
+    (void) state;
+    kith_buf_t b;
+    kith_buf_init(&b);
+    for (int i = 1; i <= 50; i++) {
+        ASSERT_OK(kith_buf_printf(&b, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %d\r\n", i));
+        ASSERT_OK(kith_buf_puts(&b, i == 25 ? "NOTE:caf\xe9 cr\xe8me\r\n" : "NOTE:fine\r\n"));
+        ASSERT_OK(kith_buf_puts(&b, "END:VCARD\r\n"));
+    }
+    /* Today's behaviour, kept for --strict: nothing. */
+    parse_err_n((const char *) b.data, b.len, KITH_EPARSE, "line 124: invalid UTF-8");
+
+    kith_cardset_t set;
+    skips_t sk;
+    parse_forgiving_n((const char *) b.data, b.len, &set, &sk);
+    ASSERT_EQ(set.n_cards, 50);
+    ASSERT_EQ(sk.n_props, 1);
+    ASSERT_EQ(sk.n_cards, 0);
+    expect_skip(&sk, 0, 124, "NOTE", "invalid UTF-8");
+    /* The message quotes nothing of the value. */
+    assert_null(strstr(sk.why[0], "caf"));
+    ASSERT_STREQ(nth(&set.cards[24], "name", 0), "Person 25");
+    ASSERT_EQ(count(&set.cards[24], "note"), 0);
+    ASSERT_STREQ(nth(&set.cards[25], "note", 0), "fine");
+    /* Fields know their line. */
+    ASSERT_EQ(set.cards[49].fields[0].line, 50 * 5 - 2);
+    kith_cardset_close(&set);
+    kith_buf_close(&b);
+}
+
+static void
+test_forgiving_truncated(void **state)
+{
+    (void) state;
+    static const char text[] = "BEGIN:VCARD\nFN:One\nEND:VCARD\n"
+                               "BEGIN:VCARD\nFN:Two\nEMAIL:two@example.com\n";
+    parse_err(text, KITH_EPARSE, "line 4: BEGIN:VCARD without END:VCARD");
+    kith_cardset_t set;
+    skips_t sk;
+    parse_forgiving(text, &set, &sk);
+    ASSERT_EQ(set.n_cards, 1);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "One");
+    ASSERT_EQ(sk.n_cards, 1);
+    ASSERT_EQ(sk.n_props, 0);
+    expect_skip(&sk, 0, 4, "", "BEGIN:VCARD without END:VCARD");
+    kith_cardset_close(&set);
+
+    /* A card cut short by the next BEGIN:VCARD; a card without a name. */
+    static const char text2[] = "BEGIN:VCARD\nFN:Cut\n"
+                                "BEGIN:VCARD\nFN:Two\nEND:VCARD\n"
+                                "BEGIN:VCARD\nTEL:1\nEND:VCARD\n"
+                                "BEGIN:VCARD\nFN:Four\nEND:VCARD\n";
+    parse_err(text2, KITH_EPARSE, "line 3: nested BEGIN");
+    parse_forgiving(text2, &set, &sk);
+    ASSERT_EQ(set.n_cards, 2);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "Two");
+    ASSERT_STREQ(nth(&set.cards[1], "name", 0), "Four");
+    ASSERT_EQ(sk.n_cards, 2);
+    expect_skip(&sk, 0, 1, "", "without END:VCARD (another BEGIN:VCARD at line 3)");
+    expect_skip(&sk, 1, 6, "", "vCard has no name");
+    kith_cardset_close(&set);
+}
+
+static void
+test_forgiving_bad_lines(void **state)
+{
+    (void) state;
+    static const char text[] = "BEGIN:VCARD\n"                       /* 1 */
+                               "VERSION:3.0\n"                       /* 2 */
+                               "FN:Ada\n"                            /* 3 */
+                               "EMAIL;TYPE=\"work:ada@example.com\n" /* 4: garbage params */
+                               "TEL;TYPE=cell:+1 555 0100\n"         /* 5 */
+                               "NOTE;CHARSET=KOI8-R:\xf0\xd2\xc9\n"  /* 6: not UTF-8 */
+                               "URL Https://no.colon\n"              /* 7: no ':' */
+                               "X-KITH-CUSTOM;NAME=bad name:v\n"     /* 8 */
+                               "NOTE;ENCODING=BASE64:aGVsbG8=\n"     /* 9 */
+                               "TITLE:Countess\n"                    /* 10 */
+                               "END:VCARD\n"                         /* 11 */
+                               "stray text\n"                        /* 12 */
+                               "BEGIN:VCARD\nFN:Bob\nEND:VCARD\n";   /* 13-15 */
+    parse_err(text, KITH_EPARSE, "line 4: unterminated quoted parameter value");
+    kith_cardset_t set;
+    skips_t sk;
+    parse_forgiving(text, &set, &sk);
+    ASSERT_EQ(set.n_cards, 2);
+    const kith_card_t *c = &set.cards[0];
+    ASSERT_STREQ(nth(c, "name", 0), "Ada");
+    ASSERT_STREQ(nth(c, "phones", 0), "+1 555 0100");
+    ASSERT_STREQ(nth(c, "title", 0), "Countess");
+    ASSERT_EQ(count(c, "emails"), 0);
+    ASSERT_EQ(count(c, "note"), 0);
+    ASSERT_EQ(count(c, "urls"), 0);
+    ASSERT_EQ(c->n_fields, 3);
+    ASSERT_EQ(sk.n_props, 6);
+    ASSERT_EQ(sk.n_cards, 0);
+    expect_skip(&sk, 0, 4, "EMAIL", "unterminated quoted parameter value");
+    expect_skip(&sk, 1, 6, "NOTE", "CHARSET=KOI8-R is not supported");
+    expect_skip(&sk, 2, 7, "URL", "invalid character in property name");
+    expect_skip(&sk, 3, 8, "X-KITH-CUSTOM", "NAME=x-");
+    expect_skip(&sk, 4, 9, "NOTE", "base64");
+    expect_skip(&sk, 5, 12, "stray", "outside any vCard");
+    ASSERT_STREQ(nth(&set.cards[1], "name", 0), "Bob");
+    kith_cardset_close(&set);
+
+    /* A NUL byte loses its line only. */
+    static const char nul[] = "BEGIN:VCARD\nFN:a\nNOTE:x\0y\nEND:VCARD\n";
+    parse_forgiving_n(nul, sizeof(nul) - 1, &set, &sk);
+    ASSERT_EQ(set.n_cards, 1);
+    ASSERT_EQ(count(&set.cards[0], "note"), 0);
+    expect_skip(&sk, 0, 3, "NOTE", "NUL byte");
+    kith_cardset_close(&set);
+}
+
+static void
+test_forgiving_limits(void **state)
+{
+    (void) state;
+    /* An over-long line still refuses the whole file. */
+    kith_buf_t b;
+    kith_buf_init(&b);
+    ASSERT_OK(
+        kith_buf_puts(&b, "BEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:b\r\nNOTE:"));
+    ASSERT_OK(kith_buf_reserve(&b, KITH_VCARD_MAX_LINE));
+    memset(b.data + b.len, 'a', KITH_VCARD_MAX_LINE);
+    b.len += KITH_VCARD_MAX_LINE;
+    ASSERT_OK(kith_buf_puts(&b, "\r\nEND:VCARD\r\n"));
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    skips_t sk = {0};
+    char err[256];
+    ASSERT_ERR(kith_vcard_parse((const char *) b.data, b.len, &set, on_skip, &sk, err, sizeof(err)),
+               KITH_ETOOBIG);
+    assert_non_null(strstr(err, "line 6: unfolded line longer than 1048576 bytes"));
+    kith_cardset_close(&set);
+
+    /* So does input that holds no vCard at all. */
+    kith_cardset_init(&set);
+    ASSERT_ERR(kith_vcard_parse("", 0, &set, on_skip, &sk, err, sizeof(err)), KITH_EPARSE);
+    ASSERT_STREQ(err, "no vCard found");
+    kith_cardset_close(&set);
+
+    /* A card with too many properties is left out whole; the next one is read. */
+    b.len = 0;
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\nFN:many\n"));
+    for (int i = 0; i < KITH_CARD_MAX_FIELDS; i++) {
+        ASSERT_OK(kith_buf_printf(&b, "EMAIL:u%d@example.com\n", i));
+    }
+    ASSERT_OK(kith_buf_puts(&b, "END:VCARD\nBEGIN:VCARD\nFN:next\nEND:VCARD\n"));
+    parse_forgiving_n((const char *) b.data, b.len, &set, &sk);
+    ASSERT_EQ(set.n_cards, 1);
+    ASSERT_STREQ(nth(&set.cards[0], "name", 0), "next");
+    ASSERT_EQ(sk.n_cards, 1);
+    ASSERT_EQ(sk.n_props, 0);
+    expect_skip(&sk, 0, 1, "", "more than 1000 properties (line 1002)");
+    kith_cardset_close(&set);
+    kith_buf_close(&b);
+}
+
+/* A file the strict parse accepts gives the same cards and no report. */
+static void
+test_forgiving_same_when_valid(void **state)
+{
+    (void) state;
+    static const char text[] = "BEGIN:VCARD\nVERSION:2.1\nN:Doe;Jane\nTEL;WORK;VOICE:1\n"
+                               "NOTE;QUOTED-PRINTABLE:a=\n b\nEND:VCARD\n"
+                               "BEGIN:VCARD\nFN:X\nCATEGORIES:a,b\nX-FOO:bar\nEND:VCARD\n";
+    kith_cardset_t strict, loose;
+    skips_t sk;
+    parse_ok(text, &strict);
+    parse_forgiving(text, &loose, &sk);
+    ASSERT_EQ(sk.n_props + sk.n_cards, 0);
+    ASSERT_EQ(strict.n_cards, loose.n_cards);
+    for (size_t i = 0; i < strict.n_cards; i++) {
+        ASSERT_EQ(strict.cards[i].n_fields, loose.cards[i].n_fields);
+        for (size_t k = 0; k < strict.cards[i].n_fields; k++) {
+            ASSERT_STREQ(strict.cards[i].fields[k].name, loose.cards[i].fields[k].name);
+            ASSERT_STREQ(strict.cards[i].fields[k].value, loose.cards[i].fields[k].value);
+        }
+    }
+    kith_cardset_close(&strict);
+    kith_cardset_close(&loose);
 }
 
 /* ------------------------------------------------------------------------------ */
@@ -800,7 +1043,7 @@ test_uid(void **state)
     n += big;
     n += (size_t) sprintf(huge + n, "\r\nEND:VCARD\r\n");
     kith_cardset_init(&set);
-    ASSERT_EQ(kith_vcard_parse(huge, n, &set, NULL, 0), KITH_ETOOBIG);
+    ASSERT_EQ(kith_vcard_parse(huge, n, &set, NULL, NULL, NULL, 0), KITH_ETOOBIG);
     kith_cardset_close(&set);
     free(huge);
 }
@@ -1012,6 +1255,11 @@ main(void)
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_field_count),
+        cmocka_unit_test(test_forgiving_one_bad_value),
+        cmocka_unit_test(test_forgiving_truncated),
+        cmocka_unit_test(test_forgiving_bad_lines),
+        cmocka_unit_test(test_forgiving_limits),
+        cmocka_unit_test(test_forgiving_same_when_valid),
         cmocka_unit_test(test_write_simple),
         cmocka_unit_test(test_uid),
         cmocka_unit_test(test_write_errors),
