@@ -30,6 +30,37 @@ pair_make_node(const char *name)
     return n;
 }
 
+/* Copies every op of record id from one node to another, as a sync would. */
+static inline void
+pair_deliver(kith_node_t *from, kith_node_t *to, const uint8_t id[KITH_REC_ID_LEN])
+{
+    kith_op_list_t ops;
+    ASSERT_OK(kith_store_load_ops(from->store, id, &ops));
+    const uint8_t **data = calloc(ops.n, sizeof(*data));
+    size_t *lens = calloc(ops.n, sizeof(*lens));
+    kith_buf_t *bufs = calloc(ops.n, sizeof(*bufs));
+    assert_non_null(data);
+    for (size_t i = 0; i < ops.n; i++) {
+        kith_buf_init(&bufs[i]);
+        ASSERT_OK(kith_store_op_get(from->store, ops.in[i].hash, &bufs[i]));
+        data[i] = bufs[i].data;
+        lens[i] = bufs[i].len;
+    }
+    kith_apply_stats_t st = {0};
+    ASSERT_OK(kith_store_begin(to->store));
+    ASSERT_OK(kith_store_apply_remote(to->store, to->id->pk, from->id->pk, 0, data, lens, ops.n,
+                                      &st, NULL, NULL));
+    ASSERT_OK(kith_store_commit(to->store));
+    assert_true(st.rejected == 0);
+    for (size_t i = 0; i < ops.n; i++) {
+        kith_buf_close(&bufs[i]);
+    }
+    free(bufs);
+    free(data);
+    free(lens);
+    kith_op_list_close(&ops);
+}
+
 static int
 node_pair_setup(void **state)
 {

@@ -93,37 +93,6 @@ sticky_privacy_and_lists(void **state)
     kith_record_close(&r);
 }
 
-/* Copies every op of record id from one node to another, as a sync would. */
-static void
-deliver(kith_node_t *from, kith_node_t *to, const uint8_t id[KITH_REC_ID_LEN])
-{
-    kith_op_list_t ops;
-    ASSERT_OK(kith_store_load_ops(from->store, id, &ops));
-    const uint8_t **data = calloc(ops.n, sizeof(*data));
-    size_t *lens = calloc(ops.n, sizeof(*lens));
-    kith_buf_t *bufs = calloc(ops.n, sizeof(*bufs));
-    assert_non_null(data);
-    for (size_t i = 0; i < ops.n; i++) {
-        kith_buf_init(&bufs[i]);
-        ASSERT_OK(kith_store_op_get(from->store, ops.in[i].hash, &bufs[i]));
-        data[i] = bufs[i].data;
-        lens[i] = bufs[i].len;
-    }
-    kith_apply_stats_t st = {0};
-    ASSERT_OK(kith_store_begin(to->store));
-    ASSERT_OK(kith_store_apply_remote(to->store, to->id->pk, from->id->pk, 0, data, lens, ops.n,
-                                      &st, NULL, NULL));
-    ASSERT_OK(kith_store_commit(to->store));
-    assert_true(st.rejected == 0);
-    for (size_t i = 0; i < ops.n; i++) {
-        kith_buf_close(&bufs[i]);
-    }
-    free(bufs);
-    free(data);
-    free(lens);
-    kith_op_list_close(&ops);
-}
-
 static void
 readers_keep_private_notes(void **state)
 {
@@ -139,7 +108,7 @@ readers_keep_private_notes(void **state)
                                    KITH_ROLE_READER, ++now, &res, err, sizeof(err)));
     uint8_t id[KITH_REC_ID_LEN];
     memcpy(id, res.id, KITH_REC_ID_LEN);
-    deliver(alice, bob, id);
+    pair_deliver(alice, bob, id);
 
     /* A reader: a shared change is refused and writes nothing; a private note is fine. */
     kith_edit_t shared = ed("title", KITH_EDIT_SET, title, 1);
@@ -156,13 +125,13 @@ readers_keep_private_notes(void **state)
     /* Only the owner deletes and restores; the private note outlives both. */
     ASSERT_ERR(kith_node_set_deleted(bob, id, 1, ++now), KITH_EAUTH);
     ASSERT_OK(kith_node_set_deleted(alice, id, 1, ++now));
-    deliver(alice, bob, id);
+    pair_deliver(alice, bob, id);
     ASSERT_OK(kith_store_record_get(bob->store, id, &r));
     ASSERT_EQ(r.deleted, 1);
     ASSERT_STREQ(kith_record_field_in(&r, "note", 1)->value.str, "my note");
     kith_record_close(&r);
     ASSERT_OK(kith_node_set_deleted(alice, id, 0, ++now));
-    deliver(alice, bob, id);
+    pair_deliver(alice, bob, id);
     ASSERT_OK(kith_store_record_get(bob->store, id, &r));
     ASSERT_EQ(r.deleted, 0);
     kith_record_close(&r);
