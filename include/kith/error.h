@@ -32,7 +32,8 @@
     X(ROLLBACK, "the database is older than this node's last known state")                         \
     X(READONLY, "the home is read-only")                                                           \
     X(REPLAY, "replayed or stale message")                                                         \
-    X(NOTSUP, "not supported")
+    X(NOTSUP, "not supported")                                                                     \
+    X(STALE, "changed since it was last read")
 
 enum {
     KITH_OK = 0,
