@@ -7,7 +7,9 @@
  *     the internal subset is parsed: it stops the parser, so entity declarations (billion
  *     laughs) are never parsed and external entities (XXE) never resolved;
  *   - getEntity fires for any reference to a non-predefined entity: it stops the parser
- *     (without a DTD such a reference is an error anyway; this makes sure of it);
+ *     (without a DTD such a reference is an error anyway; this makes sure of it); the
+ *     other entity and DTD callbacks (entityDecl, getParameterEntity, resolveEntity,
+ *     externalSubset) are replaced too, so none of them can declare or load anything;
  *   - startElementNs / endElementNs count the nesting and stop the parser past
  *     KITH_DAVXML_MAX_DEPTH, so deep documents never build a deep tree.
  * A stopped parse may leave a partial document behind, so the guards' flags are
@@ -98,6 +100,45 @@ guard_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id
     xmlParserCtxtPtr ctxt = ctx;
     ((guard_t *) ctxt->_private)->dtd = 1;
     xmlStopParser(ctxt);
+}
+
+/* The DTD callbacks below only run if a DOCTYPE got past guard_internal_subset's stop,
+ * which should not happen; they make sure that even then no entity is declared, looked
+ * up or loaded. */
+static void
+guard_external_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                      const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    ((guard_t *) ctxt->_private)->dtd = 1;
+    xmlStopParser(ctxt);
+}
+
+static void
+guard_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
+                  const xmlChar *system_id, xmlChar *content)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    ((guard_t *) ctxt->_private)->dtd = 1;
+    xmlStopParser(ctxt);
+}
+
+static xmlEntityPtr
+guard_get_parameter_entity(void *ctx, const xmlChar *name)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    ((guard_t *) ctxt->_private)->dtd = 1;
+    xmlStopParser(ctxt);
+    return NULL;
+}
+
+static xmlParserInputPtr
+guard_resolve_entity(void *ctx, const xmlChar *public_id, const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    ((guard_t *) ctxt->_private)->entity = 1;
+    xmlStopParser(ctxt);
+    return NULL;
 }
 
 static xmlEntityPtr
@@ -607,6 +648,10 @@ read_doc(const char *body, size_t len, xmlDocPtr *doc_out, char *errbuf, size_t 
     ctxt->_private = &g;
     ctxt->sax->internalSubset = guard_internal_subset;
     ctxt->sax->getEntity = guard_get_entity;
+    ctxt->sax->externalSubset = guard_external_subset;
+    ctxt->sax->entityDecl = guard_entity_decl;
+    ctxt->sax->getParameterEntity = guard_get_parameter_entity;
+    ctxt->sax->resolveEntity = guard_resolve_entity;
     ctxt->sax->startElementNs = guard_start;
     ctxt->sax->endElementNs = guard_end;
 
