@@ -62,30 +62,31 @@ typedef enum {
     KITH_DAVXML_SYNC,         /* DAV:sync-collection */
 } kith_davxml_kind_t;
 
-typedef enum { /* properties the server knows; everything else is KITH_DAVP_OTHER */
-               KITH_DAVP_OTHER = 0,
-               KITH_DAVP_RESOURCETYPE,               /* DAV: */
-               KITH_DAVP_GETETAG,                    /* DAV: */
-               KITH_DAVP_GETCONTENTTYPE,             /* DAV: */
-               KITH_DAVP_GETCONTENTLENGTH,           /* DAV: */
-               KITH_DAVP_GETLASTMODIFIED,            /* DAV: */
-               KITH_DAVP_DISPLAYNAME,                /* DAV: */
-               KITH_DAVP_CURRENT_USER_PRINCIPAL,     /* DAV: (RFC 5397) */
-               KITH_DAVP_PRINCIPAL_URL,              /* DAV:principal-URL (RFC 3744) */
-               KITH_DAVP_OWNER,                      /* DAV: */
-               KITH_DAVP_CURRENT_USER_PRIVILEGE_SET, /* DAV: (RFC 3744) */
-               KITH_DAVP_SUPPORTED_REPORT_SET,       /* DAV: (RFC 3253) */
-               KITH_DAVP_SYNC_TOKEN,                 /* DAV: (RFC 6578) */
-               KITH_DAVP_ADDRESSBOOK_HOME_SET,       /* CARDDAV */
-               KITH_DAVP_ADDRESSBOOK_DESCRIPTION,    /* CARDDAV */
-               KITH_DAVP_SUPPORTED_ADDRESS_DATA,     /* CARDDAV */
-               KITH_DAVP_MAX_RESOURCE_SIZE,          /* CARDDAV */
-               KITH_DAVP_ADDRESS_DATA,               /* CARDDAV */
-               KITH_DAVP_GETCTAG,                    /* CS (http://calendarserver.org/ns/) */
-               KITH_DAVP_PRINCIPAL_COLLECTION_SET,   /* DAV: (RFC 3744) */
-               KITH_DAVP_RESOURCE_ID,                /* DAV: (RFC 5842) */
-               KITH_DAVP_QUOTA_AVAILABLE_BYTES,      /* DAV: (RFC 4331) */
-               KITH_DAVP_QUOTA_USED_BYTES,           /* DAV: (RFC 4331) */
+/* The properties the server knows; everything else is KITH_DAVP_OTHER. */
+typedef enum {
+    KITH_DAVP_OTHER = 0,
+    KITH_DAVP_RESOURCETYPE,               /* DAV: */
+    KITH_DAVP_GETETAG,                    /* DAV: */
+    KITH_DAVP_GETCONTENTTYPE,             /* DAV: */
+    KITH_DAVP_GETCONTENTLENGTH,           /* DAV: */
+    KITH_DAVP_GETLASTMODIFIED,            /* DAV: */
+    KITH_DAVP_DISPLAYNAME,                /* DAV: */
+    KITH_DAVP_CURRENT_USER_PRINCIPAL,     /* DAV: (RFC 5397) */
+    KITH_DAVP_PRINCIPAL_URL,              /* DAV:principal-URL (RFC 3744) */
+    KITH_DAVP_OWNER,                      /* DAV: */
+    KITH_DAVP_CURRENT_USER_PRIVILEGE_SET, /* DAV: (RFC 3744) */
+    KITH_DAVP_SUPPORTED_REPORT_SET,       /* DAV: (RFC 3253) */
+    KITH_DAVP_SYNC_TOKEN,                 /* DAV: (RFC 6578) */
+    KITH_DAVP_ADDRESSBOOK_HOME_SET,       /* CARDDAV */
+    KITH_DAVP_ADDRESSBOOK_DESCRIPTION,    /* CARDDAV */
+    KITH_DAVP_SUPPORTED_ADDRESS_DATA,     /* CARDDAV */
+    KITH_DAVP_MAX_RESOURCE_SIZE,          /* CARDDAV */
+    KITH_DAVP_ADDRESS_DATA,               /* CARDDAV */
+    KITH_DAVP_GETCTAG,                    /* CS (http://calendarserver.org/ns/) */
+    KITH_DAVP_PRINCIPAL_COLLECTION_SET,   /* DAV: (RFC 3744) */
+    KITH_DAVP_RESOURCE_ID,                /* DAV: (RFC 5842) */
+    KITH_DAVP_QUOTA_AVAILABLE_BYTES,      /* DAV: (RFC 4331) */
+    KITH_DAVP_QUOTA_USED_BYTES,           /* DAV: (RFC 4331) */
 } kith_davp_t;
 
 typedef struct {
