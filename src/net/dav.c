@@ -186,17 +186,33 @@ pct_decode(const char *in, size_t len, char *out, size_t cap)
 
 /* Appends a name as one path segment, percent-encoding all but RFC 3986's unreserved. */
 static int
+unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '@';
+}
+
+/* Appends a name as one path segment, percent-encoding all but RFC 3986's unreserved
+ * characters (and '@'). Runs of plain characters go in one append: a listing writes one
+ * name per card. */
+static int
 pct_encode(kith_buf_t *out, const char *name)
 {
     static const char digits[] = "0123456789ABCDEF";
     int rc = KITH_OK;
-    for (const unsigned char *p = (const unsigned char *) name; *p && rc == KITH_OK; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '@') {
-            rc = kith_buf_append(out, p, 1);
-        } else {
+    const unsigned char *p = (const unsigned char *) name;
+    while (*p && rc == KITH_OK) {
+        const unsigned char *run = p;
+        while (*p && unreserved(*p)) {
+            p++;
+        }
+        if (p > run) {
+            rc = kith_buf_append(out, run, (size_t) (p - run));
+        }
+        if (*p && rc == KITH_OK) {
             char esc[3] = {'%', digits[*p >> 4], digits[*p & 15]};
             rc = kith_buf_append(out, esc, 3);
+            p++;
         }
     }
     return rc;
@@ -274,12 +290,6 @@ typedef struct {
     const char *token;                 /* R_BOOK: its sync token */
     const char *display;               /* R_BOOK: its name for people */
 } resource_t;
-
-static int
-put_etag(kith_buf_t *b, uint64_t version)
-{
-    return kith_buf_printf(b, "\"%" PRIu64 "\"", version);
-}
 
 static int
 prop_value(const resource_t *res, kith_davp_t id, kith_buf_t *b)
@@ -389,17 +399,9 @@ prop_value(const resource_t *res, kith_davp_t id, kith_buf_t *b)
         if (res->kind != R_CARD) {
             return KITH_ENOTFOUND;
         }
-        rc = kith_buf_puts(b, "<d:getetag>");
-        if (rc == KITH_OK) {
-            kith_buf_t tag;
-            kith_buf_init(&tag);
-            rc = put_etag(&tag, res->card->version);
-            if (rc == KITH_OK) {
-                rc = kith_davxml_escape(b, (const char *) tag.data, tag.len);
-            }
-            kith_buf_close(&tag);
-        }
-        return rc == KITH_OK ? kith_buf_puts(b, "</d:getetag>") : rc;
+        /* The ETag's quotes, escaped: "&quot;" */
+        return kith_buf_printf(b, "<d:getetag>&quot;%" PRIu64 "&quot;</d:getetag>",
+                               res->card->version);
     case KITH_DAVP_GETCONTENTTYPE:
         if (res->kind != R_CARD) {
             return KITH_ENOTFOUND;
@@ -477,7 +479,13 @@ put_response(kith_buf_t *out, const char *href, const resource_t *res,
         }
     }
     if (rc == KITH_OK) {
-        rc = kith_buf_printf(out, "<d:response><d:href>%s</d:href>", href);
+        rc = kith_buf_puts(out, "<d:response><d:href>");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(out, href);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(out, "</d:href>");
     }
     if (rc == KITH_OK && ok.len > 0) {
         rc = kith_buf_puts(out, "<d:propstat><d:prop>");
