@@ -1026,9 +1026,21 @@ static int
 proppatch(dav_req_t *q, const kith_davxml_request_t *req)
 {
     int rc = multistatus_open(&q->body);
+    kith_buf_t href;
+    kith_buf_init(&href);
     if (rc == KITH_OK) {
-        rc = kith_buf_printf(&q->body, "<d:response><d:href>%s</d:href><d:propstat><d:prop>",
-                             q->route == R_BOOK ? "" : "/dav/");
+        size_t len = strcspn(q->r->target, "?#");
+        rc = kith_davxml_escape(&href, q->r->target, len);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&q->body, "<d:response><d:href>");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(&q->body, href.data, href.len);
+    }
+    kith_buf_close(&href);
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&q->body, "</d:href><d:propstat><d:prop>");
     }
     for (size_t i = 0; rc == KITH_OK && i < req->n_props; i++) {
         rc = prop_name(&q->body, &req->props[i]);

@@ -388,7 +388,22 @@ name_record(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const char *href)
 {
     char key[sizeof(HREF_KEY) + 32], nkey[sizeof(NAME_KEY) + 2 * KITH_REC_ID_LEN];
     href_key(n, href, key);
-    int rc = kith_store_meta_set(n->store, key, id, KITH_REC_ID_LEN);
+    /* A name given again (its card was deleted, then a client reused the name) leaves the
+     * old record: it falls back to its own name, so that no two cards share one. */
+    kith_buf_t old;
+    kith_buf_init(&old);
+    int rc = kith_store_meta_get(n->store, key, &old);
+    if (rc == KITH_OK && old.len == KITH_REC_ID_LEN && memcmp(old.data, id, KITH_REC_ID_LEN) != 0) {
+        memcpy(nkey, NAME_KEY, sizeof(NAME_KEY) - 1);
+        hex(old.data, KITH_REC_ID_LEN, nkey + sizeof(NAME_KEY) - 1);
+        rc = kith_store_meta_delete(n->store, nkey);
+    } else if (rc == KITH_ENOTFOUND || rc == KITH_OK) {
+        rc = KITH_OK;
+    }
+    kith_buf_close(&old);
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_set(n->store, key, id, KITH_REC_ID_LEN);
+    }
     uint8_t ad[4 + KITH_REC_ID_LEN];
     memcpy(ad, NAME_AD_PREFIX, 4);
     memcpy(ad + 4, id, KITH_REC_ID_LEN);
