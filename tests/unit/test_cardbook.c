@@ -812,6 +812,80 @@ name_reused_after_delete(void **state)
     ASSERT_EQ(named, 1);
 }
 
+/* A record unshared from the group leaves the group book: listed as not present since an
+ * earlier token, and no longer found there. */
+static void
+unshare_leaves_group_book(void **state)
+{
+    (void) state;
+    uint8_t id[KITH_REC_ID_LEN], got[KITH_REC_ID_LEN];
+    add(alice, "Leaving Lou", KITH_ROLE_EDITOR, id);
+    seen_t s;
+    char token[KITH_CARDBOOK_TOKEN_MAX], now_token[KITH_CARDBOOK_TOKEN_MAX];
+    members(alice, "g-sales", &s, token);
+    ASSERT_EQ(count_of(&s, id, NULL, NULL), 1);
+    char href[2 * KITH_REC_ID_LEN + 5];
+    sodium_bin2hex(href, sizeof(href), id, KITH_REC_ID_LEN);
+    strcat(href, ".vcf");
+    uint64_t v = 0;
+    ASSERT_OK(find(alice, "g-sales", href, got, &v));
+
+    kith_share_target_t t = {0};
+    memcpy(t.key, bob->id->pk, KITH_PK_LEN);
+    ASSERT_OK(kith_store_begin(alice->store));
+    int removed = 0;
+    ASSERT_OK(kith_store_share_remove(alice->store, id, &t, &removed));
+    ASSERT_EQ(removed, 1);
+    ASSERT_OK(kith_store_commit(alice->store));
+    int changed = 0;
+    ASSERT_OK(kith_node_update_audience(alice, id, ++now, &changed));
+    ASSERT_EQ(changed, 1);
+
+    int present = 1;
+    ASSERT_OK(changes(alice, "g-sales", token, &s, now_token));
+    ASSERT_EQ(count_of(&s, id, &present, NULL), 1);
+    ASSERT_EQ(present, 0);
+    ASSERT_ERR(find(alice, "g-sales", href, got, &v), KITH_ENOTFOUND);
+    ASSERT_OK(find(alice, "all", href, got, &v));
+    members(alice, "g-sales", &s, NULL);
+    ASSERT_EQ(count_of(&s, id, NULL, NULL), 0);
+}
+
+/* What GET gives of a record with both layers and intelligence, written back unchanged,
+ * changes nothing. */
+static void
+get_put_round_trip(void **state)
+{
+    (void) state;
+    uint8_t id[KITH_REC_ID_LEN];
+    add(alice, "Round Trip Rae", 0, id);
+    edit1(alice, id, "emails", KITH_EDIT_SET, "rae@x.example");
+    edit1(alice, id, "emails", KITH_EDIT_PRIVATE, "rae@home.example");
+    edit1(alice, id, "phones", KITH_EDIT_PRIVATE, "+15550199");
+    edit1(alice, id, "title", KITH_EDIT_SET, "Shared title");
+    edit1(alice, id, "influence", KITH_EDIT_SET, "3");
+    edit1(alice, id, "tags", KITH_EDIT_SET, "vip");
+    edit1(alice, id, "note", KITH_EDIT_PRIVATE, "line one; line two, with comma");
+    kith_buf_t got;
+    kith_buf_init(&got);
+    ASSERT_OK(kith_cardbook_get(alice, id, &got));
+    ASSERT_OK(kith_buf_append(&got, "", 1));
+    char href[2 * KITH_REC_ID_LEN + 5];
+    sodium_bin2hex(href, sizeof(href), id, KITH_REC_ID_LEN);
+    strcat(href, ".vcf");
+    uint64_t before = max_seq(alice);
+    kith_cardbook_put_t res;
+    char err[256] = "";
+    ASSERT_OK(put(alice, "all", href, (const char *) got.data, NULL, 0, &res, err, sizeof(err)));
+    if (res.changed != 0) {
+        print_message("the card read back changed %zu fields:\n%s", res.changed,
+                      (const char *) got.data);
+    }
+    ASSERT_EQ(res.changed, 0);
+    ASSERT_EQ(max_seq(alice), before);
+    kith_buf_close(&got);
+}
+
 static void
 password(void **state)
 {
@@ -855,6 +929,8 @@ main(void)
         cmocka_unit_test(delete_and_restore),
         cmocka_unit_test(put_hex_name),
         cmocka_unit_test(name_reused_after_delete),
+        cmocka_unit_test(unshare_leaves_group_book),
+        cmocka_unit_test(get_put_round_trip),
         cmocka_unit_test(password),
     };
     return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
