@@ -1132,6 +1132,43 @@ second_server(void **state)
     }
 }
 
+/* A group whose name needs escaping in a URL and in XML. */
+static void
+group_with_odd_name(void **state)
+{
+    (void) state;
+    /* The server is idle: no job is using the store. */
+    uint8_t pk[KITH_PK_LEN], sk[64];
+    crypto_sign_keypair(pk, sk);
+    kith_peer_t p;
+    memset(&p, 0, sizeof(p));
+    p.name = "dora";
+    memcpy(p.key, pk, KITH_PK_LEN);
+    p.groups = "r&d <team>";
+    p.addr = p.last_addr = "";
+    ASSERT_OK(kith_store_begin(alice->store));
+    ASSERT_OK(kith_node_peer_add(alice, &p, ++now));
+    ASSERT_OK(kith_store_commit(alice->store));
+    resp_t r;
+    req("PROPFIND", "/dav/books/", "Depth: 1\r\n", NULL, &r);
+    EXPECT_STATUS(r, 207);
+    assert_non_null(strstr(r.body, "<d:href>/dav/books/g-r%26d%20%3Cteam%3E/</d:href>"));
+    assert_non_null(strstr(r.body, "r&amp;d &lt;team&gt;"));
+    assert_null(strstr(r.body, "<team>"));
+    resp_close(&r);
+    req("PROPFIND", "/dav/books/g-r%26d%20%3Cteam%3E/", "Depth: 1\r\n", NULL, &r);
+    EXPECT_STATUS(r, 207);
+    ASSERT_EQ(count(r.body, "<d:response>"), 1);
+    resp_close(&r);
+    static const char body[] =
+        "<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/><d:sync-level>1</d:sync-level>"
+        "<d:prop><d:getetag/></d:prop></d:sync-collection>";
+    req("REPORT", "/dav/books/g-r%26d%20%3Cteam%3E/", "Depth: 1\r\n", body, &r);
+    EXPECT_STATUS(r, 207);
+    assert_non_null(strstr(r.body, "<d:sync-token>"));
+    resp_close(&r);
+}
+
 /* ---- many clients ------------------------------------------------------------------- */
 
 #define N_THREADS  8
@@ -1299,6 +1336,7 @@ main(void)
         cmocka_unit_test(password_reload),
         cmocka_unit_test(chunked_bodies),
         cmocka_unit_test(second_server),
+        cmocka_unit_test(group_with_odd_name),
         cmocka_unit_test(many_clients),
         cmocka_unit_test(stop_with_open_connection),
     };
