@@ -943,6 +943,50 @@ put_intelligence_out_of_range(void **state)
     ASSERT_EQ(max_seq(alice), before);
 }
 
+/* Values a client formats its own way (spaces in a phone number, a capitalised domain,
+ * folded lines, parameters): written twice, or read back and written, nothing changes the
+ * second time. */
+static void
+put_formatted_values_twice(void **state)
+{
+    (void) state;
+    static const char card[] = "BEGIN:VCARD\r\n"
+                               "VERSION:3.0\r\n"
+                               "UID:fmt-1\r\n"
+                               "FN:Formatted Fay\r\n"
+                               "N:Fay;Formatted;;;\r\n"
+                               "EMAIL;TYPE=INTERNET,WORK:Fay@Example.COM\r\n"
+                               "TEL;TYPE=CELL:+1 (555) 010-0199\r\n"
+                               "ORG:Fay Corp;Sales\r\n"
+                               "NOTE:a long note that a client folds over\r\n  two lines\r\n"
+                               "URL:https://example.com/fay\r\n"
+                               "END:VCARD\r\n";
+    kith_cardbook_put_t res;
+    char err[256] = "";
+    ASSERT_OK(put(alice, "all", "fmt.vcf", card, NULL, 1, &res, err, sizeof(err)));
+    ASSERT_EQ(res.created, 1);
+    uint64_t before = max_seq(alice);
+    ASSERT_OK(put(alice, "all", "fmt.vcf", card, NULL, 0, &res, err, sizeof(err)));
+    if (res.changed != 0) {
+        print_message("the same card again changed %zu fields\n", res.changed);
+    }
+    ASSERT_EQ(res.changed, 0);
+    ASSERT_EQ(max_seq(alice), before);
+    kith_buf_t got;
+    kith_buf_init(&got);
+    ASSERT_OK(kith_cardbook_get(alice, res.id, &got));
+    ASSERT_OK(kith_buf_append(&got, "", 1));
+    ASSERT_OK(
+        put(alice, "all", "fmt.vcf", (const char *) got.data, NULL, 0, &res, err, sizeof(err)));
+    if (res.changed != 0) {
+        print_message("the card read back changed %zu fields:\n%s", res.changed,
+                      (const char *) got.data);
+    }
+    ASSERT_EQ(res.changed, 0);
+    ASSERT_EQ(max_seq(alice), before);
+    kith_buf_close(&got);
+}
+
 static void
 password(void **state)
 {
@@ -990,6 +1034,7 @@ main(void)
         cmocka_unit_test(get_put_round_trip),
         cmocka_unit_test(put_removes_value_in_both_layers),
         cmocka_unit_test(put_intelligence_out_of_range),
+        cmocka_unit_test(put_formatted_values_twice),
         cmocka_unit_test(password),
     };
     return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
