@@ -219,6 +219,7 @@ typedef struct {
     kith_buf_t canon;   /* scratch: the line the writer would write for a property */
     size_t n_kept;      /* lines kept as vcard_extra in the current card */
     int kept_b64;       /* the last property was base64 data and was kept */
+    char kept_name[65]; /* the property of a kept line extend_kept() gave up */
     char *errbuf;
     size_t errcap;
     kith_card_skip_fn skipped; /* NULL: strict */
@@ -1197,7 +1198,7 @@ keep_line(parser_t *ps, kith_card_t *card, const prop_t *pr, prop_kind_t kind, s
     if (mapped && added == 0 && kind != P_N && kind != P_KIND && kind != P_SHOWAS && kind != P_X) {
         return KITH_OK;
     }
-    if (mapped && is_canonical(ps, kind, card->fields + n0, added)) {
+    if (mapped && is_canonical(ps, kind, added > 0 ? card->fields + n0 : NULL, added)) {
         return KITH_OK;
     }
     if (n > KEPT_MAX_LEN) {
@@ -1220,6 +1221,8 @@ keep_line(parser_t *ps, kith_card_t *card, const prop_t *pr, prop_kind_t kind, s
     return rc;
 }
 
+static const char *name_for_msg(const char *s, size_t n, char out[static 65]);
+
 /* Appends a line of vCard 2.1 base64 data that its writer did not indent to the kept
  * line it continues, the last field of card, so that the data is kept whole. */
 static int
@@ -1230,6 +1233,7 @@ extend_kept(parser_t *ps, kith_card_t *card, const char *s, size_t n)
     trim(&s, &n);
     if (n > KEPT_MAX_LEN - have) {
         /* The whole kept line goes: half a picture is worth nothing. */
+        name_for_msg(f->value, have, ps->kept_name);
         free(f->name);
         free(f->value);
         card->n_fields--;
@@ -1406,7 +1410,7 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
                     if (skipped == NULL || rc == KITH_ENOMEM) {
                         goto out;
                     }
-                    skip_line(&ps, ps.line_no, s, n);
+                    skipped(ctx, ps.line_no, ps.kept_name, ps.msg);
                 }
                 continue;
             }
