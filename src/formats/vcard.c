@@ -218,6 +218,7 @@ typedef struct {
     kith_buf_t fname;   /* scratch: field name built from an X- property name */
     kith_buf_t canon;   /* scratch: the line the writer would write for a property */
     size_t n_kept;      /* lines kept as vcard_extra in the current card */
+    size_t kept_len;    /* octets of those lines */
     int kept_b64;       /* the last property was base64 data and was kept */
     char kept_name[65]; /* the property of a kept line extend_kept() gave up */
     char *errbuf;
@@ -1213,9 +1214,14 @@ keep_line(parser_t *ps, kith_card_t *card, const prop_t *pr, prop_kind_t kind, s
     if (ps->n_kept >= KEPT_MAX) {
         return fail_keep(ps, "too many lines to keep: at most %d per vCard are kept", KEPT_MAX);
     }
+    if (n > KITH_VCARD_KEPT_MAX_TOTAL - ps->kept_len) {
+        return fail_keep(ps, "too long to keep: this vCard's kept lines would pass %d bytes",
+                         KITH_VCARD_KEPT_MAX_TOTAL);
+    }
     int rc = add_field(ps, card, KEPT_FIELD, s, n);
     if (rc == KITH_OK) {
         ps->n_kept++;
+        ps->kept_len += n;
         ps->kept_b64 = pr->b64;
     }
     return rc;
@@ -1231,15 +1237,21 @@ extend_kept(parser_t *ps, kith_card_t *card, const char *s, size_t n)
     kith_card_field_t *f = &card->fields[card->n_fields - 1];
     size_t have = strlen(f->value);
     trim(&s, &n);
-    if (n > KEPT_MAX_LEN - have) {
+    if (n > KEPT_MAX_LEN - have || n > KITH_VCARD_KEPT_MAX_TOTAL - ps->kept_len) {
         /* The whole kept line goes: half a picture is worth nothing. */
         name_for_msg(f->value, have, ps->kept_name);
         free(f->name);
         free(f->value);
         card->n_fields--;
         ps->n_kept--;
+        ps->kept_len -= have;
         ps->kept_b64 = 0;
-        return fail_keep(ps, "too long: %zu bytes, at most %d are kept", have + n, KEPT_MAX_LEN);
+        if (n > KEPT_MAX_LEN - have) {
+            return fail_keep(ps, "too long: %zu bytes, at most %d are kept", have + n,
+                             KEPT_MAX_LEN);
+        }
+        return fail_keep(ps, "too long to keep: this vCard's kept lines would pass %d bytes",
+                         KITH_VCARD_KEPT_MAX_TOTAL);
     }
     char *v = realloc(f->value, have + n + 1);
     if (v == NULL) {
@@ -1248,6 +1260,7 @@ extend_kept(parser_t *ps, kith_card_t *card, const char *s, size_t n)
     memcpy(v + have, s, n);
     v[have + n] = '\0';
     f->value = v;
+    ps->kept_len += n;
     return KITH_OK;
 }
 
@@ -1463,6 +1476,7 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
             card->line = ps.line_no;
             n_props = 0;
             ps.n_kept = 0;
+            ps.kept_len = 0;
             dropping = 0;
             continue;
         }
@@ -1978,7 +1992,8 @@ canon_x(kith_buf_t *b, const char *field, const char *value)
 /*
  * Reads the card's kept lines into w->kept: how each parses, and whether it can be
  * written at all. Left out: a line that could not be read back (no property syntax, a
- * CR or LF, too long, more than KEPT_MAX, a value the strict parse refuses) and the
+ * CR or LF, too long, more than KEPT_MAX or KITH_VCARD_KEPT_MAX_TOTAL octets of lines, a
+ * value the strict parse refuses) and the
  * lines kith writes itself (BEGIN, END, VERSION, PRODID, REV, UID), which a vcard_extra
  * item received from elsewhere might hold.
  */
@@ -2006,6 +2021,7 @@ read_kept(writer_t *w, const kith_card_t *card)
     kith_buf_init(&ps.fname);
     kith_buf_init(&ps.canon);
     int rc = KITH_OK;
+    size_t total = 0; /* octets of the lines kept so far, as the parser counts them */
     for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
         const char *text = card->fields[k].value;
         if (strcmp(card->fields[k].name, KEPT_FIELD) != 0) {
@@ -2017,8 +2033,9 @@ read_kept(writer_t *w, const kith_card_t *card)
         size_t len = strlen(text);
         prop_t pr;
         const char *why;
-        if (w->n_kept > KEPT_MAX || len > KEPT_MAX_LEN || !line_storable(text, len) ||
-            split_prop(text, len, &pr, &why) != KITH_OK || never_kept(pr.name, pr.name_len)) {
+        if (w->n_kept > KEPT_MAX || len > KEPT_MAX_LEN || len > KITH_VCARD_KEPT_MAX_TOTAL - total ||
+            !line_storable(text, len) || split_prop(text, len, &pr, &why) != KITH_OK ||
+            never_kept(pr.name, pr.name_len)) {
             continue;
         }
         kp->name = pr.name;
@@ -2032,6 +2049,7 @@ read_kept(writer_t *w, const kith_card_t *card)
             continue;
         }
         kp->usable = 1;
+        total += len;
         kp->mapped = kp->kind != P_IGNORE && !pr.b64 && !pr.other_enc &&
                      (kp->parsed.n_fields > 0 || kp->kind == P_N || kp->kind == P_KIND ||
                       kp->kind == P_SHOWAS);

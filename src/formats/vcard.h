@@ -38,6 +38,9 @@
 
 #define KITH_VCARD_MAX_INPUT ((size_t) 64 << 20) /* bytes: larger files are refused */
 #define KITH_VCARD_MAX_LINE  ((size_t) 1 << 20)  /* bytes in one unfolded line */
+/* Bytes of kept lines (vcard_extra) per card, all lines together: a card, kept lines and
+ * fields, must fit one signed op (KITH_OP_MAX_LEN, 60000 bytes). */
+#define KITH_VCARD_KEPT_MAX_TOTAL 32768
 
 /*
  * Parses every BEGIN:VCARD ... END:VCARD in data[0..len) and appends one card per
@@ -48,9 +51,10 @@
  * Strict (skipped NULL): the first problem fails the whole parse.
  *
  * Kept lines (see above) are limited like any list item: a line over KITH_VALUE_MAX_LEN
- * (16384) octets, or past the KITH_VALUE_MAX_ITEMS-th (256th) kept line of a card, is
- * not kept; nor is a line kith has no field for that is not valid UTF-8 or holds a
- * control character other than tab. In a strict parse that fails the parse
+ * (16384) octets, past the KITH_VALUE_MAX_ITEMS-th (256th) kept line of a card, or past
+ * KITH_VCARD_KEPT_MAX_TOTAL octets of kept lines in the card, is not kept; nor is a line
+ * kith has no field for that is not valid UTF-8 or holds a control character other than
+ * tab. In a strict parse that fails the parse
  * (KITH_ETOOBIG; the message says "too long: N bytes, at most 16384 are kept", "too
  * many lines to keep" or "not kept: ..."); a forgiving one reports the line to skipped
  * and goes on, with the values the line gave if any.

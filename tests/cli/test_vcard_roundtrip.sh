@@ -152,4 +152,19 @@ ok "export after the edit" k export vcard "Johnny Appleseed" -o "$TMP/edited.vcf
 lacks "stale kept line gone" "$TMP/edited.vcf" "555-0100"
 contains "new number" "$TMP/edited.vcf" "TEL:+1 (408) 555-0111"
 contains "other kept lines still there" "$TMP/edited.vcf" "TEL;type=WORK;type=VOICE:+1 (408) 555-0199"
+# A card whose kept lines would not fit one op keeps what fits and reports the rest; the
+# other cards of the file are imported all the same.
+python3 - "$TMP/big.vcf" <<'PY'
+import sys
+lines = ["BEGIN:VCARD", "VERSION:3.0", "FN:Blob Person", "EMAIL:blob@example.com"]
+lines += ["X-BLOB%d;ENCODING=b:" % i + "A" * 15000 for i in range(4)]
+lines += ["END:VCARD", "BEGIN:VCARD", "VERSION:3.0", "FN:After Blob", "END:VCARD"]
+open(sys.argv[1], "w").write("\r\n".join(lines) + "\r\n")
+PY
+refuses "import with blobs reports" k import vcard "$TMP/big.vcf"
+contains "blob card imported" "$TMP/out" "Imported 2 new records"
+contains "blob reported" "$TMP/err" "line 7: X-BLOB2 skipped: too long to keep"
+ok "show blob card" k show "Blob Person" --json
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["vcard_extra"]) == 2, r["vcard_extra"]' "$TMP/out" ||
+    fail "two kept lines of 15000 bytes"
 finish

@@ -1691,6 +1691,31 @@ test_kept_too_long(void **state)
     roundtrip(&set.cards[0], 3);
     kith_cardset_close(&set);
 
+    /* All kept lines of a card together: at most KITH_VCARD_KEPT_MAX_TOTAL bytes, so
+     * that the record fits one op. */
+    b.len = 0;
+    ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\r\nFN:Blobs\r\n"));
+    for (int i = 0; i < 3; i++) {
+        char head[32];
+        snprintf(head, sizeof(head), "X-BLOB%d;ENCODING=b:", i);
+        ASSERT_OK(kith_buf_puts(&b, head));
+        for (size_t k = strlen(head); k < 15000; k++) {
+            ASSERT_OK(kith_buf_putc(&b, 'A'));
+        }
+        ASSERT_OK(kith_buf_puts(&b, "\r\n"));
+    }
+    ASSERT_OK(kith_buf_puts(&b, "GENDER:F\r\nEND:VCARD\r\n"));
+    parse_err_n((const char *) b.data, b.len, KITH_ETOOBIG,
+                "line 5: too long to keep: this vCard's kept lines would pass 32768 bytes");
+    parse_forgiving_n((const char *) b.data, b.len, &set, &sk);
+    ASSERT_EQ(sk.n_props, 1);
+    expect_skip(&sk, 0, 5, "X-BLOB2", "kept lines would pass 32768 bytes");
+    ASSERT_EQ(count(&set.cards[0], "vcard_extra"), 3);
+    ASSERT_STREQ(nth(&set.cards[0], "vcard_extra", 2), "GENDER:F");
+    roundtrip(&set.cards[0], 3);
+    roundtrip(&set.cards[0], 4);
+    kith_cardset_close(&set);
+
     /* 2.1 base64 on unindented lines is joined, and measured joined. */
     b.len = 0;
     ASSERT_OK(kith_buf_puts(&b, "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Nokia\r\n"
