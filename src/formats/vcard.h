@@ -19,8 +19,13 @@
  * are written whatever the version asked for.
  *
  * Round trip. A vCard parsed, written (3.0 or 4.0) and parsed again gives the same
- * properties, but for the version-specific lines kith writes itself (KIND:org or
- * X-ABSHOWAS:COMPANY, an empty N in 3.0, FN and N for a card without them).
+ * properties (tests/unit/test_vcard_roundtrip.c checks it on tests/vectors/vcard-corpus),
+ * but for: the version-specific lines kith writes itself (KIND:org or X-ABSHOWAS:COMPANY,
+ * an empty N in 3.0, FN and N for a card without them); a 2.1 QUOTED-PRINTABLE line of a
+ * mapped property (written decoded); a repeated FN or N, or an ORG that does not pair
+ * with the department kith writes beside it, whose values go out as kith writes them;
+ * an X-KITH- line of a field vCard has a property for (X-KITH-TITLE goes out as TITLE);
+ * and lines over the limits below.
  * A card written by kith_vcard_write() and parsed again comes back with the same
  * kind and, for every field name other than vcard_extra, the same values in the same
  * order (fields of different names may come back in another order), provided its
