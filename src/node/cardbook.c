@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formats/vcard.h"
 #include "kith/error.h"
@@ -722,6 +723,56 @@ kith_card_from_record(const kith_record_t *r, int all, int foreign_uid, kith_car
     return rc;
 }
 
+static void
+ignore_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    (void) ctx;
+    (void) line;
+    (void) prop;
+    (void) why;
+}
+
+int
+kith_card_line_private(const kith_record_t *r, const char *line)
+{
+    static const char probe[] = "kith-probe";
+    /* Read the line as the parser would, inside a card of its own. */
+    const char *colon = strchr(line, ':'), *dot = strchr(line, '.');
+    const char *prop = dot != NULL && colon != NULL && dot < colon ? dot + 1 : line;
+    int is_fn = strncasecmp(prop, "FN", 2) == 0 && (prop[2] == ':' || prop[2] == ';');
+    kith_buf_t text;
+    kith_buf_init(&text);
+    int rc = kith_buf_puts(&text, "BEGIN:VCARD\r\nVERSION:4.0\r\n");
+    if (rc == KITH_OK && !is_fn) {
+        rc = kith_buf_printf(&text, "FN:%s\r\n", probe);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_printf(&text, "%s\r\nEND:VCARD\r\n", line);
+    }
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    int private = 0;
+    if (rc == KITH_OK &&
+        kith_vcard_parse((const char *) text.data, text.len, &set, ignore_skip, NULL, NULL, 0) ==
+            KITH_OK &&
+        set.n_cards == 1) {
+        const kith_card_t *c = &set.cards[0];
+        for (size_t i = 0; i < c->n_fields && !private; i++) {
+            const char *name = c->fields[i].name;
+            if (strcmp(name, KITH_CARD_KEPT_FIELD) == 0 || strcmp(name, "uid") == 0 ||
+                (strcmp(name, "name") == 0 && strcmp(c->fields[i].value, probe) == 0)) {
+                continue;
+            }
+            private = kith_record_field_in(r, name, 1) != NULL;
+        }
+    } else if (rc != KITH_OK) {
+        private = 1; /* out of memory: the safe side */
+    }
+    kith_cardset_close(&set);
+    kith_buf_close(&text);
+    return private;
+}
+
 int
 kith_cardbook_get(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], kith_buf_t *out)
 {
@@ -1137,6 +1188,29 @@ check_href(const char *href)
     return KITH_OK;
 }
 
+/* Kept lines that repeat a private value must not be shared: if any new one does, and the
+ * record keeps no kept lines privately yet (then an add would go private anyway, sticky),
+ * the new lines are set in the private layer instead of added to the shared one. */
+static void
+keep_private_lines(const kith_record_t *cur, edits_t *second)
+{
+    if (kith_record_field_in(cur, KITH_CARD_KEPT_FIELD, 1) != NULL) {
+        return;
+    }
+    for (size_t i = 0; i < second->n; i++) {
+        kith_edit_t *e = &second->e[i];
+        if (e->mode != KITH_EDIT_ADD || strcmp(e->field, KITH_CARD_KEPT_FIELD) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < e->n_items; k++) {
+            if (kith_card_line_private(cur, e->items[k])) {
+                e->mode = KITH_EDIT_PRIVATE;
+                break;
+            }
+        }
+    }
+}
+
 static int
 put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t *in,
              uint64_t now_ms, kith_cardbook_put_t *out, char *errbuf, size_t errcap)
@@ -1166,6 +1240,7 @@ put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t
         kith_record_init(&cur);
         rc = kith_store_record_get(n->store, id, &cur);
         if (rc == KITH_OK) {
+            keep_private_lines(&cur, &second);
             rc = kith__node_edit_in_txn(n, &cur, second.e, second.n, now_ms, &res, errbuf, errcap);
             out->changed += res.shared + res.private;
         }
