@@ -1188,25 +1188,27 @@ check_href(const char *href)
     return KITH_OK;
 }
 
-/* Kept lines that repeat a private value must not be shared: if any new one does, and the
- * record keeps no kept lines privately yet (then an add would go private anyway, sticky),
- * the new lines are set in the private layer instead of added to the shared one. */
+/* Privacy survives a PUT. The second pass adds list items after the first removed some,
+ * so a field whose only private items the card replaced (a private phone number edited in
+ * the client) has no private layer left, and a plain add would go to the shared record.
+ * An add to a field that was private before the PUT, or of kept lines that repeat a value
+ * private before it (kith_card_line_private()), is set in the private layer instead when
+ * that layer is now empty (when it is not, the add goes there anyway: sticky). */
 static void
-keep_private_lines(const kith_record_t *cur, edits_t *second)
+keep_privacy(const kith_record_t *before, const kith_record_t *now, edits_t *second)
 {
-    if (kith_record_field_in(cur, KITH_CARD_KEPT_FIELD, 1) != NULL) {
-        return;
-    }
     for (size_t i = 0; i < second->n; i++) {
         kith_edit_t *e = &second->e[i];
-        if (e->mode != KITH_EDIT_ADD || strcmp(e->field, KITH_CARD_KEPT_FIELD) != 0) {
+        if (e->mode != KITH_EDIT_ADD || kith_record_field_in(now, e->field, 1) != NULL) {
             continue;
         }
-        for (size_t k = 0; k < e->n_items; k++) {
-            if (kith_card_line_private(cur, e->items[k])) {
-                e->mode = KITH_EDIT_PRIVATE;
-                break;
-            }
+        int private = kith_record_field_in(before, e->field, 1) != NULL;
+        for (size_t k = 0;
+             !private && k < e->n_items && strcmp(e->field, KITH_CARD_KEPT_FIELD) == 0; k++) {
+            private = kith_card_line_private(before, e->items[k]);
+        }
+        if (private) {
+            e->mode = KITH_EDIT_PRIVATE;
         }
     }
 }
@@ -1215,8 +1217,9 @@ static int
 put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t *in,
              uint64_t now_ms, kith_cardbook_put_t *out, char *errbuf, size_t errcap)
 {
-    kith_record_t cur;
+    kith_record_t cur, now;
     kith_record_init(&cur);
+    kith_record_init(&now);
     edits_t first = {0}, second = {0};
     kith_edit_result_t res;
     int rc = kith_store_record_get(n->store, id, &cur);
@@ -1236,17 +1239,16 @@ put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t
         out->changed += res.shared + res.private;
     }
     if (rc == KITH_OK && second.n > 0) {
-        kith_record_close(&cur);
-        kith_record_init(&cur);
-        rc = kith_store_record_get(n->store, id, &cur);
+        rc = kith_store_record_get(n->store, id, &now);
         if (rc == KITH_OK) {
-            keep_private_lines(&cur, &second);
-            rc = kith__node_edit_in_txn(n, &cur, second.e, second.n, now_ms, &res, errbuf, errcap);
+            keep_privacy(&cur, &now, &second);
+            rc = kith__node_edit_in_txn(n, &now, second.e, second.n, now_ms, &res, errbuf, errcap);
             out->changed += res.shared + res.private;
         }
     }
     edits_close(&first);
     edits_close(&second);
+    kith_record_close(&now);
     kith_record_close(&cur);
     return rc;
 }

@@ -1028,6 +1028,24 @@ kept_line_of_private_value(void **state)
     ASSERT_OK(kith_buf_append(&got, "", 1));
     assert_non_null(strstr((const char *) got.data, "TEL;TYPE=CELL:+1 555 0001"));
     kith_buf_close(&got);
+    /* The client edits the private number: the new one is private too, and so is its
+     * kept line (the first pass removes the only private items, the second adds). */
+    static const char third[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:pv-1\r\nFN:Pia Vee\r\n"
+                                "EMAIL:pia@v.example\r\nTEL;TYPE=CELL:+1 555 0003\r\n"
+                                "END:VCARD\r\n";
+    ASSERT_OK(put(alice, "all", "pv-1.vcf", third, NULL, 0, &res, err, sizeof(err)));
+    kith_record_init(&r);
+    shared = field(alice, id, &r, "phones", 0);
+    assert_true(shared == NULL || shared->value.n_items == 0);
+    priv = field(alice, id, &r, "phones", 1);
+    assert_non_null(priv);
+    ASSERT_EQ(priv->value.n_items, 1);
+    ASSERT_STREQ(priv->value.items[0], "+1 555 0003");
+    shared = field(alice, id, &r, "vcard_extra", 0);
+    for (size_t i = 0; shared != NULL && i < shared->value.n_items; i++) {
+        assert_null(strstr(shared->value.items[i], "555 000"));
+    }
+    kith_record_close(&r);
 }
 
 static void
