@@ -1422,6 +1422,8 @@ status_text(kith_daemon_t *d, kith_buf_t *out)
     kith_nodeid_encode(d->node->id->pk, nid);
     kith_buf_printf(out, "Daemon running (pid %d), listening on %s\nNode ID: %s\n", (int) getpid(),
                     d->listen_text, nid);
+    kith_buf_printf(out, "CardDAV: %s\n",
+                    d->dav_text[0] ? d->dav_text : "off (see the daemon's log)");
     if (d->n_peers == 0) {
         kith_buf_printf(out, "No peers yet.\n");
     }
