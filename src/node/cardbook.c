@@ -617,34 +617,30 @@ kith_cardbook_changes(kith_node_t *n, const kith_cardbook_t *b, const char *toke
     return rc;
 }
 
-/* Whether record id (owned by owner, live) is in book b. */
+/* Whether the live record r is in book b: from its folded audience, the same rule as the
+ * listing draws from the rows (in_book()). */
 static int
-record_in_book(kith_node_t *n, const kith_cardbook_t *b, const uint8_t id[KITH_REC_ID_LEN],
-               const uint8_t owner[KITH_PK_LEN], int *in)
+record_in_book(kith_node_t *n, const kith_cardbook_t *b, const kith_record_t *r)
 {
-    *in = 1;
     if (b->group[0] == '\0') {
-        return KITH_OK;
+        return 1;
     }
-    if (memcmp(owner, n->id->pk, KITH_PK_LEN) != 0) {
-        *in = is_member(b, owner);
-        return KITH_OK;
+    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0) {
+        return is_member(b, r->owner);
     }
-    idmap_t set = {0};
-    int rc = KITH_OK;
-    for (size_t i = 0; rc == KITH_OK && i < b->n_members; i++) {
-        rc = kith_store_audience_recs(n->store, b->members[i], put_id, &set);
+    for (size_t i = 0; i < r->n_aud; i++) {
+        if (is_member(b, r->aud[i].key)) {
+            return 1;
+        }
     }
-    *in = idmap_find(&set, id) != NULL;
-    idmap_close(&set);
-    return rc;
+    return 0;
 }
 
 int
 kith_cardbook_find(kith_node_t *n, const kith_cardbook_t *b, const char *href,
                    uint8_t id[static KITH_REC_ID_LEN], uint64_t *version)
 {
-    int deleted = 0, in = 0;
+    int deleted = 0;
     int rc = href_to_id(n, href, id);
     if (rc == KITH_OK) {
         rc = kith_store_record_version(n->store, id, version, &deleted);
@@ -656,10 +652,7 @@ kith_cardbook_find(kith_node_t *n, const kith_cardbook_t *b, const char *href,
     kith_record_init(&r);
     if (rc == KITH_OK && b->group[0] != '\0') {
         rc = kith_store_record_get(n->store, id, &r);
-        if (rc == KITH_OK) {
-            rc = record_in_book(n, b, id, r.owner, &in);
-        }
-        if (rc == KITH_OK && !in) {
+        if (rc == KITH_OK && !record_in_book(n, b, &r)) {
             rc = KITH_ENOTFOUND;
         }
     }
