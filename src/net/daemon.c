@@ -1779,6 +1779,12 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
             if (colon != NULL) {
                 *colon = '\0';
             }
+            /* A wildcard address is reached on this machine through loopback. */
+            if (strcmp(dav_host, "0.0.0.0") == 0) {
+                snprintf(dav_host, sizeof(dav_host), "127.0.0.1");
+            } else if (strcmp(dav_host, "[::]") == 0) {
+                snprintf(dav_host, sizeof(dav_host), "[::1]");
+            }
             snprintf(d->dav_text, sizeof(d->dav_text), "http://%s:%d/", dav_host,
                      kith_dav_port(d->dav));
             logf_(d, KITH_LOG_INFO, "CardDAV on %s ('kith dav' shows the login)", d->dav_text);
