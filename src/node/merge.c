@@ -1070,7 +1070,8 @@ kith_node_duplicates(kith_node_t *n, kith_dup_t **out, size_t *n_out)
         memcpy(byid[i].id, sc.recs[i].id, KITH_REC_ID_LEN);
         byid[i].rec = (uint32_t) i;
     }
-    if (rc == KITH_OK) {
+    /* qsort() of nothing may be given no array: every sort below checks its count. */
+    if (rc == KITH_OK && sc.n_recs > 1) {
         qsort(byid, sc.n_recs, sizeof(*byid), cmp_byid);
     }
     for (size_t i = 0; rc == KITH_OK && i < sc.n_recs; i++) {
@@ -1078,7 +1079,7 @@ kith_node_duplicates(kith_node_t *n, kith_dup_t **out, size_t *n_out)
             rc = add_key(&sc, (const char *) key.data, (uint32_t) i);
         }
     }
-    if (rc == KITH_OK) {
+    if (rc == KITH_OK && sc.n_keys > 1) {
         qsort(sc.keys, sc.n_keys, sizeof(*sc.keys), cmp_key);
     }
     for (size_t i = 0; rc == KITH_OK && i < sc.n_keys;) {
@@ -1092,7 +1093,9 @@ kith_node_duplicates(kith_node_t *n, kith_dup_t **out, size_t *n_out)
         i = j;
     }
     if (rc == KITH_OK) {
-        qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
+        if (n_pairs > 1) {
+            qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
+        }
         dups = calloc(n_pairs ? n_pairs : 1, sizeof(*dups));
         rc = dups ? KITH_OK : KITH_ENOMEM;
     }
@@ -1118,7 +1121,9 @@ kith_node_duplicates(kith_node_t *n, kith_dup_t **out, size_t *n_out)
         i = j;
     }
     if (rc == KITH_OK) {
-        qsort(dups, n_dups, sizeof(*dups), cmp_dup);
+        if (n_dups > 1) {
+            qsort(dups, n_dups, sizeof(*dups), cmp_dup);
+        }
         *out = dups;
         *n_out = n_dups;
         dups = NULL;
