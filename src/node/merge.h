@@ -17,7 +17,7 @@
  * decide to share A with them.
  *
  * kith_node_duplicates() lists likely duplicate pairs among the live records this node
- * holds, in time linear in the records (keys are sorted, never compared pair by pair).
+ * holds in O(n log n): keys are sorted, records are never compared pair by pair.
  */
 #ifndef KITH_MERGE_H
 #define KITH_MERGE_H
