@@ -399,6 +399,53 @@ links_repointed(void **state)
     kith_merge_result_close(&res);
 }
 
+/* An editor merges its own record into a colleague's: A gains through the editor's ops,
+ * which the owner accepts, and who saw B but not A is reported, never shared with. */
+static void
+editor_merges_into_anothers(void **state)
+{
+    (void) state;
+    static const char *const an[] = {"Owned By Alice"}, *const bn[] = {"Bob's Copy"},
+                             *const bm[] = {"copy@b.example"};
+    kith_share_target_t to_bob = {0}, to_dave = {0};
+    memcpy(to_bob.key, bob->id->pk, KITH_PK_LEN);
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
+    kith_edit_t ea = ed("name", KITH_EDIT_SET, an, 1);
+    kith_edit_t eb[] = {ed("name", KITH_EDIT_SET, bn, 1), ed("emails", KITH_EDIT_SET, bm, 1)};
+    make(alice, KITH_KIND_PERSON, &ea, 1, &to_bob, KITH_ROLE_EDITOR, a);
+    deliver_shared(alice, bob, a);
+    /* Dave, a peer of bob's only, reads B. */
+    kith_peer_t p;
+    memset(&p, 0, sizeof(p));
+    p.name = "dave";
+    randombytes_buf(p.key, KITH_PK_LEN);
+    p.groups = p.addr = p.last_addr = "";
+    ASSERT_OK(kith_node_peer_add(bob, &p, ++now));
+    memcpy(to_dave.key, p.key, KITH_PK_LEN);
+    make(bob, KITH_KIND_PERSON, eb, 2, &to_dave, KITH_ROLE_READER, b);
+
+    kith_merge_result_t res;
+    kith_merge_result_init(&res);
+    char err[256] = "";
+    ASSERT_OK(kith_node_merge(bob, a, b, 0, ++now, &res, err, sizeof(err)));
+    ASSERT_EQ(res.a_owned, 0);
+    ASSERT_EQ(res.n_missing, 1);
+    assert_memory_equal(res.missing[0].target.key, to_dave.key, KITH_PK_LEN);
+    ASSERT_EQ(res.missing[0].role, KITH_ROLE_READER);
+    /* A's owner is in A's audience, did not see B, and sees what B brought. */
+    ASSERT_EQ(res.n_newcomers, 1);
+    assert_memory_equal(res.newcomers[0], alice->id->pk, KITH_PK_LEN);
+    kith_record_t r;
+    kith_record_init(&r);
+    get(bob, a, &r);
+    ASSERT_EQ(r.n_aud, 1); /* A's audience unchanged: bob only */
+    deliver_shared(bob, alice, a);
+    get(alice, a, &r);
+    assert_true(list_has(val(&r, "emails", 0), "copy@b.example"));
+    kith_record_close(&r);
+    kith_merge_result_close(&res);
+}
+
 /* The pair (x, y), either way round, among dups; its reasons, or -1 if absent. */
 static int
 pair_reasons(const kith_dup_t *d, size_t n, const uint8_t x[KITH_REC_ID_LEN],
@@ -509,11 +556,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lists_conflicts_and_privacy),
-        cmocka_unit_test(sticky_private_list),
-        cmocka_unit_test(refusals_write_nothing),
-        cmocka_unit_test(links_repointed),
-        cmocka_unit_test(duplicates),
+        cmocka_unit_test(lists_conflicts_and_privacy), cmocka_unit_test(sticky_private_list),
+        cmocka_unit_test(refusals_write_nothing),      cmocka_unit_test(links_repointed),
+        cmocka_unit_test(editor_merges_into_anothers), cmocka_unit_test(duplicates),
     };
     return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
 }
