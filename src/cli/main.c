@@ -318,7 +318,7 @@ usage(FILE *out)
                  "chosen records, field by field, with colleagues you trust.\n\n"
                  "Commands:\n");
     for (const cli_command_t *c = cli_commands; c->name; c++) {
-        fprintf(out, "  %-9s %s\n", c->name, c->summary);
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
     }
     fprintf(out, "\nThe home directory is --home DIR, else $KITH_HOME, else $XDG_DATA_HOME/kith,\n"
                  "else ~/.local/share/kith. 'kith COMMAND --help' tells more; see also kith(1).\n");
