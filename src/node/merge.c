@@ -730,7 +730,7 @@ kith_node_merge(kith_node_t *n, const uint8_t a[static KITH_REC_ID_LEN],
 /* ---- duplicates ---------------------------------------------------------------------- */
 
 /* What the search keeps of each live record: enough to pair and to suggest. */
-typedef struct {
+typedef struct dup_rec {
     uint8_t id[KITH_REC_ID_LEN];
     char *name;  /* display name */
     char *fname; /* folded name, "" if the record has none */
@@ -752,6 +752,9 @@ typedef struct {
     uint32_t lo, hi; /* record indices, lo < hi */
     int reasons;
     const char *detail; /* a key of keys[], or NULL */
+    /* Set once the pair is known: the suggested direction, for sorting and output. */
+    const struct dup_rec *a, *b;
+    int mergeable;
 } dup_pair_t;
 
 typedef struct {
@@ -1018,21 +1021,23 @@ emit_pairs(dup_pair_t **pairs, size_t *n, size_t *cap, const dup_scan_t *sc, siz
                 *cap = c;
             }
             const char *key = sc->keys[first].key;
-            (*pairs)[(*n)++] = (dup_pair_t){o, r, key_reason(key), key[0] == 'n' ? NULL : key};
+            (*pairs)[(*n)++] = (dup_pair_t){
+                .lo = o, .hi = r, .reasons = key_reason(key), .detail = key[0] == 'n' ? NULL : key};
         }
     }
     return KITH_OK;
 }
 
+/* Pairs in the order they are listed: by the folded name of A, then the ids. */
 static int
-cmp_dup(const void *x, const void *y)
+cmp_listed(const void *x, const void *y)
 {
-    const kith_dup_t *a = x, *b = y;
-    int c = strcmp(a->a_name, b->a_name);
+    const dup_pair_t *p = x, *q = y;
+    int c = strcmp(p->a->fname, q->a->fname);
     if (c == 0) {
-        c = memcmp(a->a, b->a, KITH_REC_ID_LEN);
+        c = memcmp(p->a->id, q->a->id, KITH_REC_ID_LEN);
     }
-    return c ? c : memcmp(a->b, b->b, KITH_REC_ID_LEN);
+    return c ? c : memcmp(p->b->id, q->b->id, KITH_REC_ID_LEN);
 }
 
 void
@@ -1099,31 +1104,38 @@ kith_node_duplicates(kith_node_t *n, kith_dup_t **out, size_t *n_out)
         dups = calloc(n_pairs ? n_pairs : 1, sizeof(*dups));
         rc = dups ? KITH_OK : KITH_ENOMEM;
     }
+    /* One entry per pair, its reasons gathered, turned the suggested way round. */
+    size_t n_uniq = 0;
     for (size_t i = 0; rc == KITH_OK && i < n_pairs;) {
-        size_t j = i;
-        int reasons = 0;
-        const char *detail = NULL;
-        for (; j < n_pairs && pairs[j].lo == pairs[i].lo && pairs[j].hi == pairs[i].hi; j++) {
-            reasons |= pairs[j].reasons;
-            detail = detail ? detail : pairs[j].detail;
+        dup_pair_t u = pairs[i];
+        size_t j = i + 1;
+        for (; j < n_pairs && pairs[j].lo == u.lo && pairs[j].hi == u.hi; j++) {
+            u.reasons |= pairs[j].reasons;
+            u.detail = u.detail ? u.detail : pairs[j].detail;
         }
-        const dup_rec_t *x = &sc.recs[pairs[i].lo], *y = &sc.recs[pairs[i].hi];
-        kith_dup_t *d = &dups[n_dups++];
-        int x_first = dup_direction(x, y, &d->mergeable);
-        const dup_rec_t *a = x_first ? x : y, *b = x_first ? y : x;
-        memcpy(d->a, a->id, KITH_REC_ID_LEN);
-        memcpy(d->b, b->id, KITH_REC_ID_LEN);
-        d->reasons = reasons;
-        if ((d->a_name = strdup(a->name)) == NULL || (d->b_name = strdup(b->name)) == NULL ||
-            (detail != NULL && (d->detail = strdup(detail)) == NULL)) {
-            rc = KITH_ENOMEM;
-        }
+        const dup_rec_t *x = &sc.recs[u.lo], *y = &sc.recs[u.hi];
+        int x_first = dup_direction(x, y, &u.mergeable);
+        u.a = x_first ? x : y;
+        u.b = x_first ? y : x;
+        pairs[n_uniq++] = u;
         i = j;
     }
-    if (rc == KITH_OK) {
-        if (n_dups > 1) {
-            qsort(dups, n_dups, sizeof(*dups), cmp_dup);
+    if (rc == KITH_OK && n_uniq > 1) {
+        qsort(pairs, n_uniq, sizeof(*pairs), cmp_listed);
+    }
+    for (size_t i = 0; rc == KITH_OK && i < n_uniq; i++) {
+        const dup_pair_t *u = &pairs[i];
+        kith_dup_t *d = &dups[n_dups++];
+        memcpy(d->a, u->a->id, KITH_REC_ID_LEN);
+        memcpy(d->b, u->b->id, KITH_REC_ID_LEN);
+        d->reasons = u->reasons;
+        d->mergeable = u->mergeable;
+        if ((d->a_name = strdup(u->a->name)) == NULL || (d->b_name = strdup(u->b->name)) == NULL ||
+            (u->detail != NULL && (d->detail = strdup(u->detail)) == NULL)) {
+            rc = KITH_ENOMEM;
         }
+    }
+    if (rc == KITH_OK) {
         *out = dups;
         *n_out = n_dups;
         dups = NULL;
