@@ -20,7 +20,7 @@
 #include "node/cardbook.h"
 #include "node/edit.h"
 
-#define KEY_MAX 512 /* bytes of a key, kind included: longer values are cut (still a key) */
+#define KEY_MAX KITH_MATCH_KEY_MAX
 
 typedef struct entry {
     struct entry *next;
@@ -221,6 +221,12 @@ make_key(const char *name, const char *value, char key[KEY_MAX])
         return 1;
     }
     return 0;
+}
+
+int
+kith_match_key(const char *field, const char *value, char key[static KITH_MATCH_KEY_MAX])
+{
+    return make_key(field, value, key);
 }
 
 /* Indexes every string of a value of field name. */
