@@ -27,6 +27,7 @@
 #define NAME_KEY       "dav.name." /* + hex record id: the name, sealed */
 #define PASSWORD_GEN   "dav.gen"   /* 8 bytes: which password is current */
 #define NAME_AD_PREFIX "davn"
+#define UID_KEY        "dav.uid." /* + hex of a keyed hash of a UID: the record id */
 
 /* ---- a set of record ids, and a map from id to name --------------------------------- */
 
@@ -1246,12 +1247,70 @@ put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t
     return rc;
 }
 
+static void
+uid_key(kith_node_t *n, const char *uid, char key[sizeof(UID_KEY) + 32])
+{
+    kith_buf_t msg;
+    kith_buf_init(&msg);
+    uint8_t mac[KITH_ROW_MAC_LEN];
+    if (kith_buf_puts(&msg, "kith dav uid\n") == KITH_OK && kith_buf_puts(&msg, uid) == KITH_OK) {
+        kith_vault_mac(n->vault, msg.data, msg.len, mac);
+    } else {
+        memset(mac, 0, sizeof(mac));
+    }
+    kith_buf_close(&msg);
+    memcpy(key, UID_KEY, sizeof(UID_KEY) - 1);
+    hex(mac, sizeof(mac), key + sizeof(UID_KEY) - 1);
+}
+
+/* The live record that already has this UID: a kith UID names its record; another UID is
+ * found if a card with it was made through CardDAV (RFC 6352 5.3.2.1: no two cards of a
+ * book may share a UID). KITH_ENOTFOUND if none. */
+static int
+uid_taken(kith_node_t *n, const char *uid, uint8_t id[KITH_REC_ID_LEN])
+{
+    uint64_t version;
+    int deleted = 1;
+    int rc = KITH_ENOTFOUND;
+    if (kith_match_uid_parse(uid, id) != KITH_OK) {
+        char key[sizeof(UID_KEY) + 32];
+        uid_key(n, uid, key);
+        kith_buf_t v;
+        kith_buf_init(&v);
+        rc = kith_store_meta_get(n->store, key, &v);
+        if (rc == KITH_OK && v.len == KITH_REC_ID_LEN) {
+            memcpy(id, v.data, KITH_REC_ID_LEN);
+        } else if (rc == KITH_OK) {
+            rc = KITH_ENOTFOUND;
+        }
+        kith_buf_close(&v);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    rc = kith_store_record_version(n->store, id, &version, &deleted);
+    return rc == KITH_OK && deleted ? KITH_ENOTFOUND : rc;
+}
+
 static int
 put_new(kith_node_t *n, const char *href, const incoming_t *in, uint64_t now_ms,
         kith_cardbook_put_t *out, char *errbuf, size_t errcap)
 {
     edits_t set = {0};
     int rc = KITH_OK;
+    if (in->uid != NULL && in->uid[0] != '\0') {
+        rc = uid_taken(n, in->uid, out->id);
+        if (rc == KITH_OK) {
+            char other[2 * KITH_REC_ID_LEN + 1];
+            hex(out->id, KITH_REC_ID_LEN, other);
+            kith__errbuf_set(errbuf, errcap, "another card (record %.8s) has this UID", other);
+            return KITH_EEXISTS;
+        }
+        if (rc != KITH_ENOTFOUND) {
+            return rc;
+        }
+        rc = KITH_OK;
+    }
     for (size_t i = 0; i < in->n && rc == KITH_OK; i++) {
         const char **items = malloc(in->f[i].n * sizeof(char *));
         if (items == NULL) {
@@ -1277,6 +1336,14 @@ put_new(kith_node_t *n, const char *href, const incoming_t *in, uint64_t now_ms,
         if (!canonical_href(href, canon) || memcmp(canon, res.id, KITH_REC_ID_LEN) != 0) {
             rc = name_record(n, res.id, href);
         }
+    }
+    uint8_t kith_uid[KITH_REC_ID_LEN];
+    if (rc == KITH_OK && in->uid != NULL && in->uid[0] != '\0' &&
+        kith_match_uid_parse(in->uid, kith_uid) != KITH_OK) {
+        /* Remembered so that a second card with this UID is refused (uid_taken()). */
+        char key[sizeof(UID_KEY) + 32];
+        uid_key(n, in->uid, key);
+        rc = kith_store_meta_set(n->store, key, res.id, KITH_REC_ID_LEN);
     }
     edits_close(&set);
     return rc;

@@ -99,7 +99,8 @@ typedef struct {
  * if_match: NULL, or the version the client last saw; if_none_match: 1 for "If-None-Match:
  * *" (only create).
  * Returns KITH_OK; KITH_EPARSE (not exactly one vCard, or a value kith refuses: errbuf
- * says which); KITH_EAUTH (this node may not edit the record); KITH_ESTALE (the version is
+ * says which); KITH_EEXISTS (a new card whose UID another live card has: out->id is that
+ * record); KITH_EAUTH (this node may not edit the record); KITH_ESTALE (the version is
  * not if_match, or the card exists and if_none_match); KITH_EPERM (a new card in a group
  * book); KITH_EINVAL (a bad href); errors of the store. Nothing is written unless KITH_OK.
  */

@@ -1048,6 +1048,30 @@ kept_line_of_private_value(void **state)
     kith_record_close(&r);
 }
 
+/* RFC 6352 5.3.2.1: two cards may not share a UID; once the first is deleted, the UID is
+ * free again. */
+static void
+uid_conflict(void **state)
+{
+    (void) state;
+    kith_cardbook_put_t res;
+    char err[256] = "";
+    static const char card[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:dup-1\r\nFN:Dup One\r\n"
+                               "END:VCARD\r\n";
+    ASSERT_OK(put(alice, "all", "u1.vcf", card, NULL, 0, &res, err, sizeof(err)));
+    uint8_t first[KITH_REC_ID_LEN];
+    memcpy(first, res.id, KITH_REC_ID_LEN);
+    uint64_t before = 0, after = 0;
+    ASSERT_OK(kith_store_max_seq(alice->store, &before));
+    ASSERT_EQ(put(alice, "all", "u2.vcf", card, NULL, 0, &res, err, sizeof(err)), KITH_EEXISTS);
+    assert_memory_equal(res.id, first, KITH_REC_ID_LEN);
+    ASSERT_OK(kith_store_max_seq(alice->store, &after));
+    ASSERT_EQ(before, after);
+    ASSERT_OK(kith_node_set_deleted(alice, first, 1, ++now));
+    ASSERT_OK(put(alice, "all", "u2.vcf", card, NULL, 0, &res, err, sizeof(err)));
+    ASSERT_EQ(res.created, 1);
+}
+
 static void
 password(void **state)
 {
@@ -1097,6 +1121,7 @@ main(void)
         cmocka_unit_test(put_intelligence_out_of_range),
         cmocka_unit_test(put_formatted_values_twice),
         cmocka_unit_test(kept_line_of_private_value),
+        cmocka_unit_test(uid_conflict),
         cmocka_unit_test(password),
     };
     return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
