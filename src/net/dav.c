@@ -946,7 +946,7 @@ put_card(dav_req_t *q, uint64_t now_ms)
         error_answer(q, 403, "urn:ietf:params:xml:ns:carddav", "valid-address-data", err);
         break;
     case KITH_EEXISTS:
-        error_answer(q, 403, "urn:ietf:params:xml:ns:carddav", "no-uid-conflict", err);
+        error_answer(q, 409, "urn:ietf:params:xml:ns:carddav", "no-uid-conflict", err);
         break;
     case KITH_EAUTH:
     case KITH_EPERM:
