@@ -137,7 +137,7 @@ vds() {
 }
 # vds_discover NAME: `vdirsyncer discover`, answering yes to creating the local folder.
 vds_discover() {
-    yes | vdirsyncer -c "$TMP/$1.vds/config" discover >"$TMP/vds.out" 2>&1
+    { yes || true; } | vdirsyncer -c "$TMP/$1.vds/config" discover >"$TMP/vds.out" 2>&1
 }
 khard_of() {
     khard -c "$TMP/$1.vds/khard.conf" "${@:2}"
