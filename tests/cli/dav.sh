@@ -31,12 +31,13 @@ wait_http() {
     return 1
 }
 
-# serve_dav NAME: a kith daemon with sync on a free loopback port and CardDAV on another;
+# serve_dav NAME [PORT]: a kith daemon with sync on loopback PORT (a free one unless given;
+# give it when peers must know it before the daemon starts) and CardDAV on a free port;
 # sets port_NAME, dport_NAME, pid_NAME, url_NAME (the server's root URL), user_NAME,
 # pass_NAME (from `kith dav --json`) and book_NAME (the URL of its "all" book).
 serve_dav() {
-    local p d
-    p=$(free_port)
+    local p=${2:-} d
+    [ -n "$p" ] || p=$(free_port)
     d=$(free_port)
     "$KITH" --home "$TMP/$1" serve --listen "127.0.0.1:$p" --dav "127.0.0.1:$d" --no-discovery \
         --log-level debug >"$TMP/$1.log" 2>&1 &

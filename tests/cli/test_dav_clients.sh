@@ -75,13 +75,14 @@ cli_note() {
 mk alice
 if kith_side; then
     mk bob
-    # Ports first, so that nobody changes a peer later (that would refresh audiences).
-    node alice peer add bob "$id_bob" >/dev/null
-    node bob peer add alice "$id_alice" >/dev/null
+    # Addresses first: changing a peer later would refresh audiences (new ops).
+    sync_alice=$(free_port)
+    sync_bob=$(free_port)
+    node alice peer add bob "$id_bob" --addr "127.0.0.1:$sync_bob" >/dev/null
+    node bob peer add alice "$id_alice" --addr "127.0.0.1:$sync_alice" >/dev/null
     ok "import the seed cards, shared with bob" node alice import vcard "$TMP/seed.vcf" --share bob
-    serve_dav bob
-    node alice peer edit bob --addr "127.0.0.1:$port_bob" >/dev/null
-    serve_dav alice
+    serve_dav bob "$sync_bob"
+    serve_dav alice "$sync_alice"
     book=all
     ok "kith dav --json" node alice dav --json
     python3 - "$TMP/out" "$dport_alice" <<'PY' || fail "kith dav --json: $(cat "$TMP/out")"

@@ -56,8 +56,10 @@ PY
 mk alice
 if kith_side; then
     mk bob
-    node alice peer add bob "$id_bob" >/dev/null
-    node bob peer add alice "$id_alice" --group sales >/dev/null
+    sync_alice=$(free_port)
+    sync_bob=$(free_port)
+    node alice peer add bob "$id_bob" --addr "127.0.0.1:$sync_bob" >/dev/null
+    node bob peer add alice "$id_alice" --addr "127.0.0.1:$sync_alice" --group sales >/dev/null
     cat >"$TMP/seed.vcf" <<'EOF'
 BEGIN:VCARD
 VERSION:3.0
@@ -80,9 +82,8 @@ EOF
     ro=$(node alice add person --name "Read Only Rita" --set note=owner-text | head -1)
     ro=$(node alice show "$ro" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     node alice share "$ro" --with bob --read-only >/dev/null
-    serve_dav bob
-    node alice peer edit bob --addr "127.0.0.1:$port_bob" >/dev/null
-    serve_dav alice
+    serve_dav bob "$sync_bob"
+    serve_dav alice "$sync_alice"
     root=$url_alice
     principal=${root}dav/principal/
     home=${root}dav/books/
@@ -225,7 +226,6 @@ kith_side && wait_for "the PUT is a kith edit" alice "$ada" right-etag-write
 
 # ---- the reader's PUT: 403 ----
 if kith_side; then
-    node alice sync bob >/dev/null 2>&1
     wait_for "the shared record reached bob" bob "$ro" owner-text
     ro_url=${url_bob}dav/books/all/$ro.vcf
     code=$(rcurl bob "$ro_url")
