@@ -142,6 +142,7 @@ lacks "nothing deleted" "$TMP/vds.out" "Deleting"
 kith_side && same "a sync with nothing to do made no op" "$(ops_count alice)" "$ops0"
 
 # ---- an edit on the client side ----
+kith_side && ops0=$(ops_count alice)
 cli_note "Ada Lovelace" client-edit-1
 ok "sync a client edit" vds alice sync
 contains "the edit went up" "$TMP/vds.out" "Copying (updating) item"
@@ -149,12 +150,13 @@ srv_show "Ada Lovelace"
 contains "the server has the client's edit" "$TMP/out" "client-edit-1"
 contains "the rest of the card is kept" "$TMP/out" "ada@example.com"
 if kith_side; then
+    same "the client edit is one op" "$(ops_count alice)" "$((ops0 + 1))"
     ok "kith log after a client edit" node alice log "Ada Lovelace" --json
-    python3 - "$TMP/out" <<'PY' || fail "the client edit is one op by this node: $(cat "$TMP/out")"
+    python3 - "$TMP/out" <<'PY' || fail "the client edit changes the note and nothing else: $(cat "$TMP/out")"
 import json, sys
-ops = json.load(open(sys.argv[1]))
-last = ops[-1]
+last = json.load(open(sys.argv[1]))[-1]
 assert last["effective"] is True, last
+assert [(c["field"], c["after"]) for c in last["changes"]] == [("note", "client-edit-1")], last["changes"]
 PY
 fi
 
