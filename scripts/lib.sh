@@ -2,7 +2,7 @@
 # then configure and build into a build folder. Sourced, not run.
 
 KITH_PACKAGES="build-essential cmake pkg-config libsodium-dev libuv1-dev libmsgpack-dev
-libsqlite3-dev libcmocka-dev libjansson-dev"
+libsqlite3-dev libcmocka-dev libjansson-dev libxml2-dev libh2o-dev libssl-dev"
 
 kith_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

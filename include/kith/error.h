@@ -31,7 +31,9 @@
     X(TAMPER, "the database was changed outside kith")                                             \
     X(ROLLBACK, "the database is older than this node's last known state")                         \
     X(READONLY, "the home is read-only")                                                           \
-    X(REPLAY, "replayed or stale message")
+    X(REPLAY, "replayed or stale message")                                                         \
+    X(NOTSUP, "not supported")                                                                     \
+    X(STALE, "changed since it was last read")
 
 enum {
     KITH_OK = 0,

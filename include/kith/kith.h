@@ -4,7 +4,7 @@
 #ifndef KITH_KITH_H
 #define KITH_KITH_H
 
-/* Initialises libsodium. Call once before any other libkith function; safe to call
+/* Initialises libsodium and libxml2. Call once before any other libkith function; safe to call
  * again. Returns KITH_OK or KITH_ECRYPTO if libsodium cannot start. */
 int kith_init(void);
 

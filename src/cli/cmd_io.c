@@ -29,6 +29,7 @@
 #include "kith/error.h"
 #include "model/schema.h"
 #include "node/jsonio.h"
+#include "node/cardbook.h"
 #include "node/match.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -624,58 +625,6 @@ out:
     return ret;
 }
 
-/* 1 if item is among the items of a list field (may be NULL). */
-static int
-list_has(const kith_rfield_t *f, const char *item)
-{
-    for (size_t i = 0; f != NULL && f->value.type == KITH_V_LIST && i < f->value.n_items; i++) {
-        if (strcmp(f->value.items[i], item) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Fills a card from a record: vCard's fields of the shared record always; with all, the
- * intelligence fields and this user's private layer too, where a private single value
- * takes the place of the shared one and a private list adds its items. */
-static int
-record_to_card(const kith_record_t *r, int all, kith_card_t *card)
-{
-    card->kind = r->kind == KITH_KIND_ORG ? KITH_CARD_ORG : KITH_CARD_PERSON;
-    /* A stable UID (RFC 6350 6.7.6: a URI), so that importing the card again updates this
-     * record instead of adding a second (node/match.h). */
-    char uid[KITH_MATCH_UID_LEN + 1];
-    kith_match_uid_format(r->id, uid);
-    int rc = kith_card_add(card, "uid", uid);
-    for (size_t i = 0; i < r->n_fields && rc == KITH_OK; i++) {
-        const kith_rfield_t *f = &r->fields[i];
-        const kith_field_def_t *def = kith_schema_field(f->name);
-        if (!all && (f->private || (def != NULL && def->intel))) {
-            continue;
-        }
-        const kith_rfield_t *other = kith_record_field_in(r, f->name, !f->private);
-        if (all && !f->private && other != NULL && f->value.type != KITH_V_LIST) {
-            continue; /* the private value stands in for it */
-        }
-        const kith_value_t *v = &f->value;
-        if (v->type == KITH_V_STR) {
-            rc = kith_card_add(card, f->name, v->str);
-        } else if (v->type == KITH_V_INT) {
-            char num[24];
-            snprintf(num, sizeof(num), "%lld", (long long) v->num);
-            rc = kith_card_add(card, f->name, num);
-        } else if (v->type == KITH_V_LIST) {
-            for (size_t k = 0; k < v->n_items && rc == KITH_OK; k++) {
-                if (!(f->private && list_has(other, v->items[k]))) {
-                    rc = kith_card_add(card, f->name, v->items[k]);
-                }
-            }
-        }
-    }
-    return rc;
-}
-
 typedef struct {
     kith_node_t *node;
     kith_buf_t *out;
@@ -749,7 +698,7 @@ export_one(void *ctx, const kith_record_t *r)
     }
     kith_card_t card;
     kith_card_init(&card);
-    int rc = record_to_card(r, e->all, &card);
+    int rc = kith_card_from_record(r, e->all, 0, &card);
     if (rc == KITH_OK) {
         rc = kith_vcard_write(&card, e->vcard_version, e->out);
     }

@@ -66,6 +66,8 @@ cmd_serve(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
+        {"dav", required_argument, NULL, 'd'},
+        {"no-dav", no_argument, NULL, 'D'},
         {"no-discovery", no_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -79,6 +81,13 @@ cmd_serve(cli_globals_t *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l') {
             o.listen = optarg;
+        } else if (c == 'd') {
+            if (optarg[0] == '\0') {
+                return cli_usage_error("serve", "--dav needs ADDR:PORT (or use --no-dav)");
+            }
+            o.dav = optarg;
+        } else if (c == 'D') {
+            o.dav = "";
         } else if (c == 'n') {
             o.discovery = 0;
         } else if (c == 'v') {

@@ -176,14 +176,30 @@ const cli_command_t cli_commands[] = {
      "            --no-private. --deleted adds the records in the trash\n"
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
-    {"serve", cmd_serve, "[--listen ADDR:PORT] [--no-discovery] [--log-level LEVEL]",
+    {"serve", cmd_serve,
+     "[--listen ADDR:PORT] [--dav ADDR:PORT|--no-dav] [--no-discovery] [--log-level LEVEL]",
      "run the daemon in the foreground",
      "Listens for trusted peers (default 0.0.0.0:5484), dials the peers that have an address,\n"
-     "reconciles with each and then pushes every new change at once. Logs one line per\n"
-     "event to standard error. Stops cleanly on SIGINT or SIGTERM.\n\n"
-     "  --listen ADDR:PORT   where to listen (a numeric IPv4 or IPv6 address)\n"
+     "reconciles with each and then pushes every new change at once. Also serves your\n"
+     "contacts over CardDAV to address-book programs on this machine (see 'kith dav').\n"
+     "Logs one line per event to standard error. Stops cleanly on SIGINT or SIGTERM.\n\n"
+     "  --listen ADDR:PORT   where to listen for peers (a numeric IPv4 or IPv6 address)\n"
+     "  --dav ADDR:PORT      where to serve CardDAV (default 127.0.0.1:5485; if that port is\n"
+     "                       taken the daemon runs on without it). Only a loopback address\n"
+     "                       keeps it to this machine: there is no TLS\n"
+     "  --no-dav             do not serve CardDAV\n"
      "  --no-discovery       do not announce or look for peers on the LAN\n"
      "  --log-level LEVEL    error, info (default) or debug\n"},
+    {"dav", cmd_dav, "[--json] [--reset]", "show how to connect an address book (CardDAV)",
+     "Prints the URL, user and password that Thunderbird, Evolution, GNOME Contacts, khard\n"
+     "(through vdirsyncer) or DAVx5 need to read and write your contacts through the\n"
+     "running daemon. One address book holds every record this node holds; one more per\n"
+     "group of peers holds what is shared with that group. Edits made there are kith edits\n"
+     "(signed, synced, private fields stay private); a deletion can be undone with\n"
+     "'kith restore'. The password is this node's own; keep it like a key.\n\n"
+     "  --json    {\"url\", \"user\", \"password\", \"running\", \"books\": [{\"name\", \"url\",\n"
+     "           \"description\"}]}\n"
+     "  --reset   make a new password (clients must log in again)\n"},
     {"sync", cmd_sync, "PEER|HOST:PORT [--json] [--timeout SECONDS]",
      "reconcile once with a peer, then exit",
      "Connects to the peer, exchanges what each side lacks, and exits 0 only if the\n"

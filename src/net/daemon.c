@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "kith/error.h"
+#include "net/dav.h"
 #include "net/discovery.h"
+#include "net/job.h"
 #include "net/syncenv.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -37,13 +39,7 @@
 #define BAN_BASE_MS    60000 /* default first back-off of a misbehaving peer */
 #define CONTROL_MAX    256   /* bytes of one control command line */
 
-typedef struct job job_t;
-struct job {
-    job_t *next;
-    void (*work)(job_t *);
-    void (*done)(job_t *);
-    int queued;
-};
+typedef kith_job_t job_t;
 
 typedef struct conn conn_t;
 
@@ -130,6 +126,8 @@ struct kith_daemon {
     job_t *running;
     uv_work_t work;
     job_t reload_job;
+    kith_dav_t *dav; /* the CardDAV server, NULL when off */
+    char dav_text[80];
     peer_t *reloaded;
     size_t n_reloaded;
     int reload_again;
@@ -454,6 +452,9 @@ reload_work(job_t *j)
         d->reloaded = NULL;
         d->n_reloaded = 0;
     }
+    if (d->dav != NULL) {
+        kith_dav_reload_work(d->dav);
+    }
 }
 
 static void schedule(conn_t *c);
@@ -463,6 +464,9 @@ static void
 reload_done(job_t *j)
 {
     kith_daemon_t *d = (kith_daemon_t *) ((char *) j - offsetof(kith_daemon_t, reload_job));
+    if (d->dav != NULL) {
+        kith_dav_reload_done(d->dav);
+    }
     if (d->reloaded != NULL) {
         /* Keep the dialling state and counters of peers that are still there. */
         for (size_t i = 0; i < d->n_reloaded; i++) {
@@ -1371,6 +1375,8 @@ status_json(kith_daemon_t *d, kith_buf_t *out)
     kith_json_string(&j, d->node->name);
     kith_json_key(&j, "listening");
     kith_json_string(&j, d->listen_text);
+    kith_json_key(&j, "dav");
+    kith_json_string(&j, d->dav_text);
     kith_json_key(&j, "pid");
     kith_json_int(&j, (int64_t) getpid());
     kith_json_key(&j, "peers");
@@ -1440,6 +1446,38 @@ status_text(kith_daemon_t *d, kith_buf_t *out)
     }
 }
 
+/* New local ops (the CLI poked, or a CardDAV client wrote a card): push to everyone. */
+static void
+push_all(kith_daemon_t *d)
+{
+    for (conn_t *c = d->conns; c; c = c->next) {
+        if (c->opened && !c->closing) {
+            c->want_push = 1;
+            schedule(c);
+        }
+    }
+}
+
+/* ---- CardDAV's hooks ---- */
+
+static void
+dav_submit(void *host, kith_job_t *job)
+{
+    submit(host, job);
+}
+
+static void
+dav_changed(void *host)
+{
+    push_all(host);
+}
+
+static void
+dav_log(void *host, int level, const char *line)
+{
+    logf_(host, level, "%s", line);
+}
+
 static void
 control_command(control_client_t *cc)
 {
@@ -1451,12 +1489,7 @@ control_command(control_client_t *cc)
         } else {
             submit(d, &d->reload_job);
         }
-        for (conn_t *c = d->conns; c; c = c->next) {
-            if (c->opened && !c->closing) {
-                c->want_push = 1;
-                schedule(c);
-            }
-        }
+        push_all(d);
         control_reply(cc, "ok\n", 3);
     } else if (strcmp(cc->line, "status-text") == 0) {
         kith_buf_t out;
@@ -1724,6 +1757,31 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
                  uv_strerror(e));
         return KITH_EIO;
     }
+    if (d->opts.dav == NULL || d->opts.dav[0] != '\0') {
+        const char *where = d->opts.dav ? d->opts.dav : KITH_DAV_DEFAULT_LISTEN;
+        kith_dav_opts_t o = {where, d->node, d, dav_submit, dav_changed, dav_log};
+        char err[256] = "";
+        int rc = kith_dav_start(&d->dav, d->loop, &o, err, sizeof(err));
+        if (rc != KITH_OK && d->opts.dav != NULL) {
+            snprintf(errbuf, errcap, "CardDAV: %s", err);
+            return rc;
+        }
+        if (rc != KITH_OK) {
+            /* The default port: another node of this machine may have it. Sync matters
+             * more than CardDAV, so the daemon runs on and says so. */
+            logf_(d, KITH_LOG_ERROR, "CardDAV not started: %s (choose a port with --dav)", err);
+        } else {
+            char dav_host[64];
+            snprintf(dav_host, sizeof(dav_host), "%s", where);
+            char *colon = strrchr(dav_host, ':');
+            if (colon != NULL) {
+                *colon = '\0';
+            }
+            snprintf(d->dav_text, sizeof(d->dav_text), "http://%s:%d/", dav_host,
+                     kith_dav_port(d->dav));
+            logf_(d, KITH_LOG_INFO, "CardDAV on %s ('kith dav' shows the login)", d->dav_text);
+        }
+    }
     if (d->opts.discovery) {
         char state[4200];
         snprintf(state, sizeof(state), "%s/%s", d->node->dir, KITH_DISCOVERY_STATE_FILE);
@@ -1802,6 +1860,7 @@ kith_daemon_stop(kith_daemon_t *d)
     }
     kith_discovery_stop(d->discovery);
     d->discovery = NULL;
+    kith_dav_stop(d->dav);
     for (conn_t *c = d->conns, *next; c; c = next) {
         next = c->next;
         if (!c->job.queued && c->connected && !c->closing) {
@@ -1822,6 +1881,7 @@ kith_daemon_free(kith_daemon_t *d)
     if (d == NULL) {
         return;
     }
+    kith_dav_free(d->dav);
     free(d->peers);
     free(d->reloaded);
     free(d->by_x);
@@ -1831,6 +1891,12 @@ kith_daemon_free(kith_daemon_t *d)
     free_keys(d->reloaded_send);
     free_keys(d->reloaded_recv);
     free(d);
+}
+
+int
+kith_daemon_dav_port(const kith_daemon_t *d)
+{
+    return d->dav != NULL ? kith_dav_port(d->dav) : 0;
 }
 
 int

@@ -278,6 +278,16 @@ kith__node_edit_in_txn(kith_node_t *n, const kith_record_t *cur, const kith_edit
 }
 
 int
+kith__node_add_in_txn(kith_node_t *n, int kind, const kith_edit_t *edits, size_t n_edits,
+                      uint64_t now_ms, kith_edit_result_t *result, char *errbuf, size_t errcap)
+{
+    memset(result, 0, sizeof(*result));
+    kith_node_new_record_id(n, result->id);
+    return apply_edits(n, result->id, n->id->pk, kind, NULL, edits, n_edits, now_ms, result, errbuf,
+                       errcap);
+}
+
+int
 kith_node_add_record(kith_node_t *n, int kind, const kith_edit_t *edits, size_t n_edits,
                      const kith_share_target_t *targets, size_t n_targets, int role,
                      uint64_t now_ms, kith_edit_result_t *result, char *errbuf, size_t errcap)

@@ -417,6 +417,34 @@ kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t le
     return rc;
 }
 
+int
+kith_store_meta_prefix(kith_store_t *s, const char *prefix, kith_meta_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        prepare(s, "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_int(st, 1, (int) strlen(prefix));
+    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *) sqlite3_column_text(st, 0);
+        const uint8_t *val = sqlite3_column_blob(st, 1);
+        size_t len = (size_t) sqlite3_column_bytes(st, 1);
+        rc = cb(ctx, key ? key : "", val ? val : (const uint8_t *) "", len);
+        if (rc != 0) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
 static int
 hlc_load(kith_store_t *s)
 {
@@ -2128,6 +2156,84 @@ int
 kith_store_foreach_deleted(kith_store_t *s, kith_record_cb cb, void *ctx)
 {
     return foreach_record(s, 1, cb, ctx);
+}
+
+int
+kith_store_record_versions(kith_store_t *s, uint64_t since, kith_version_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT id, owner, fold_seq, deleted FROM records WHERE fold_seq > ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) since);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN ||
+            sqlite3_column_bytes(st, 1) != KITH_PK_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        rc = cb(ctx, sqlite3_column_blob(st, 0), sqlite3_column_blob(st, 1),
+                (uint64_t) sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3) != 0);
+        if (rc != 0) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_record_version(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                          uint64_t *fold_seq, int *deleted)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT fold_seq, deleted FROM records WHERE id = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, id, KITH_REC_ID_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *fold_seq = (uint64_t) sqlite3_column_int64(st, 0);
+        *deleted = sqlite3_column_int(st, 1) != 0;
+    } else {
+        rc = r == SQLITE_DONE ? KITH_ENOTFOUND : db_error(s->db);
+    }
+    release(s, st);
+    return rc;
+}
+
+int
+kith_store_audience_recs(kith_store_t *s, const uint8_t member[static KITH_PK_LEN], kith_id_cb cb,
+                         void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT rec FROM audience WHERE member = ?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(st, 1, member, KITH_PK_LEN, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != KITH_REC_ID_LEN) {
+            rc = KITH_ECORRUPT;
+            break;
+        }
+        rc = cb(ctx, sqlite3_column_blob(st, 0));
+        if (rc != 0) {
+            break;
+        }
+    }
+    if (rc == KITH_OK && r != SQLITE_DONE) {
+        rc = db_error(s->db);
+    }
+    release(s, st);
+    return rc;
 }
 
 int

@@ -107,6 +107,10 @@ void kith_store_rollback(kith_store_t *s);
 /* Small settings: KITH_ENOTFOUND when absent; get appends the value to out. */
 int kith_store_meta_get(kith_store_t *s, const char *key, kith_buf_t *out);
 int kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t len);
+/* Calls cb(ctx, key, value, len) for every setting whose key starts with prefix, in key
+ * order; a non-zero return from cb stops the walk and is returned. */
+typedef int (*kith_meta_cb)(void *ctx, const char *key, const uint8_t *value, size_t len);
+int kith_store_meta_prefix(kith_store_t *s, const char *prefix, kith_meta_cb cb, void *ctx);
 /* Issues the next hybrid-logical-clock timestamp, persisting it (in a transaction). */
 int kith_store_hlc_next(kith_store_t *s, uint64_t now_ms, uint64_t *out);
 
@@ -220,6 +224,21 @@ int kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, vo
 /* Records that walks (foreach_record, search) passed over because they failed to
  * decrypt or decode: damage that `kith doctor` reports. */
 uint64_t kith_store_skipped(const kith_store_t *s);
+/* What changed and when, without opening any record: cb(ctx, id, owner, fold_seq,
+ * deleted) for every record (deleted ones too) whose fold_seq is above since, in no
+ * particular order. fold_seq grows each time a record is folded again (proto/STORE.md), so
+ * it serves as the record's version (CardDAV ETags and sync tokens). A non-zero return
+ * from cb stops the walk and is returned. */
+typedef int (*kith_version_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN],
+                               const uint8_t owner[KITH_PK_LEN], uint64_t fold_seq, int deleted);
+int kith_store_record_versions(kith_store_t *s, uint64_t since, kith_version_cb cb, void *ctx);
+/* The fold_seq and deleted flag of one record (KITH_ENOTFOUND). */
+int kith_store_record_version(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
+                              uint64_t *fold_seq, int *deleted);
+/* Calls cb(ctx, id) for every record whose audience includes member. */
+typedef int (*kith_id_cb)(void *ctx, const uint8_t id[KITH_REC_ID_LEN]);
+int kith_store_audience_recs(kith_store_t *s, const uint8_t member[static KITH_PK_LEN],
+                             kith_id_cb cb, void *ctx);
 /* Number of records (not deleted). */
 int kith_store_count_records(kith_store_t *s, uint64_t *n);
 
