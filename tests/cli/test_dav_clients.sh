@@ -6,6 +6,7 @@
 # through the client reaches the peer; the peer's edit reaches the client), and a card
 # whose TYPE=CELL, PHOTO and X- property go in and come back out.
 # DAV_SERVER=radicale runs the client half against Radicale (see dav.sh).
+# DAV_FORCE_EXTRA=1 runs the TYPE=CELL, PHOTO, X- check even without vcard_extra.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 . "$(dirname "$0")/dav.sh"
@@ -191,9 +192,9 @@ else
 fi
 
 # ---- a conflict: both sides edit the same card between syncs ----
-kith_side && ops0=$(ops_count alice)
 cli_note "Ingrid Ødegård" client-conflict
 srv_note "Ingrid Ødegård" server-conflict
+kith_side && ops0=$(ops_count alice)
 checks=$((checks + 1))
 vds alice sync && fail "vdirsyncer sync exited 0 on a conflict"
 contains "vdirsyncer reports the conflict" "$TMP/vds.out" "One item changed on both sides"
@@ -224,7 +225,11 @@ contains "the server has the new card" "$TMP/out" "client-new"
 if kith_side; then
     contains "a new card is shared with nobody" "$TMP/out" "nobody"
 fi
+# The server's rendering of the card may differ from what was sent (the answer to the PUT
+# has no ETag, RFC 4918 9.7.1): the next sync may bring it down once; then all is quiet.
 ok "sync after the new card" vds alice sync
+lacks "the new card is not sent up again" "$TMP/vds.out" "to server"
+ok "sync again after the new card" vds alice sync
 lacks "the new card is not copied back and forth" "$TMP/vds.out" "Copying"
 # A second client, from scratch, gets the card back out of the server.
 if kith_side; then
@@ -238,7 +243,7 @@ ok "fresh client sync" vds fresh sync
 f=$(card_file fresh "Extra Person")
 checks=$((checks + 1))
 [ -n "$f" ] || fail "the new card did not come back out"
-if kith_side && ! node alice help fields | grep -q vcard_extra; then
+if kith_side && [ -z "${DAV_FORCE_EXTRA:-}" ] && ! node alice help fields | grep -q vcard_extra; then
     echo "SKIP: TYPE=CELL, PHOTO, X- round trip: 'kith help fields' has no vcard_extra yet" >&2
 elif [ -n "$f" ]; then
     checks=$((checks + 1))
