@@ -82,6 +82,8 @@ EOF
     ro=$(node alice add person --name "Read Only Rita" --set note=owner-text | head -1)
     ro=$(node alice show "$ro" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     node alice share "$ro" --with bob --read-only >/dev/null
+    grace=$(node alice show "Grace Hopper" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    node alice share "$grace" --with bob >/dev/null
     serve_dav bob "$sync_bob"
     serve_dav alice "$sync_alice"
     root=$url_alice
@@ -248,6 +250,24 @@ if kith_side; then
     lacks "alice's record unchanged" "$TMP/out" "reader-text"
     t "bob made no op" is "$(ops_count bob)" "$bob_ops"
     t "alice got no op" is "$(ops_count alice)" "$alice_ops"
+    # An editor's PUT is an edit that reaches the owner; only the owner may DELETE.
+    wait_for "the record bob may edit reached him" bob "$grace" seed-grace
+    ed_url=${url_bob}dav/books/all/$grace.vcf
+    code=$(rcurl bob "$ed_url")
+    t "bob GETs the record he may edit: 200" is "$code" 200
+    ed_etag=$(header ETag)
+    code=$(rcurl bob -X PUT -H "If-Match: $ed_etag" -H 'Content-Type: text/vcard' --data-binary \
+        "$(sed 's/seed-grace/editor-text/' "$TMP/body")" "$ed_url")
+    t "an editor's PUT: 2xx" is "${code:0:1}" 2
+    wait_for "the editor's PUT reaches the owner" alice "$grace" editor-text
+    code=$(rcurl bob "$ed_url")
+    code=$(rcurl bob -X DELETE -H "If-Match: $(header ETag)" "$ed_url")
+    t "an editor's DELETE: 403" is "$code" 403
+    sleep 0.5
+    ok "list at bob" node bob list
+    contains "bob still has the record" "$TMP/out" "Grace Hopper"
+    ok "list at alice" node alice list
+    contains "alice still has the record" "$TMP/out" "Grace Hopper"
 fi
 
 # ---- sync-collection ----
