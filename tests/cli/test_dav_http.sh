@@ -166,6 +166,11 @@ if kith_side; then
     code=$(rcurl bob -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml' --data-binary "$pf" "${url_bob}dav/books/")
     t "bob's home: 207" is "$code" 207
     t "bob's home lists g-sales" has "$TMP/body" "/dav/books/g-sales/"
+    code=$(rcurl bob -X PUT -H 'If-None-Match: *' -H 'Content-Type: text/vcard' --data-binary \
+        $'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Group Newcomer\r\nEND:VCARD\r\n' "${url_bob}dav/books/g-sales/new.vcf")
+    t "a new card in a group book: 403 (sharing is kith share)" is "$code" 403
+    ok "bob's list" node bob list
+    lacks "...and no record" "$TMP/out" "Group Newcomer"
 fi
 
 # ---- cards: PUT, GET, conditional requests ----
