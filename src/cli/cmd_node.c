@@ -810,6 +810,7 @@ cmd_help(cli_globals_t *g, int argc, char **argv)
             case KITH_FT_EMAILS:
             case KITH_FT_PHONES:
             case KITH_FT_URLS:
+            case KITH_FT_LINES:
                 type = "list";
                 break;
             case KITH_FT_INT:

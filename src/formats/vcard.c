@@ -23,6 +23,13 @@
  * extra values of fields vCard allows once (FN, N), become X-KITH-<FIELD>, which the
  * parser maps back, so that parse(write(card)) gives back every field.
  *
+ * Kept lines (vcard_extra, see vcard.h) carry what the fields lose. The parser keeps a
+ * line unless it is exactly the writer's line for the values it gave (is_canonical()
+ * builds that line with the writer's own canon_*() functions). The writer reads every
+ * kept line back with the parser's handle_prop() and, for each line it is about to
+ * write, looks for an unused kept line of the same property that gives the same values
+ * (put_unit()); so a kept line is reused exactly when it still says what the card says.
+ *
  * Limits: no nested vCards (2.1 AGENT), UTF-16 input is refused, charsets other
  * than UTF-8, ISO-8859-1 and windows-1252 are accepted only when the bytes are
  * already UTF-8, and 2.1 folding is unfolded like 3.0 (the whitespace is dropped).
@@ -32,12 +39,17 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kith/error.h"
+#include "model/value.h"
 
 #define MAX_NAME         256   /* octets in a property name (without group) */
 #define CATEGORIES_CHUNK 16384 /* octets of tags per CATEGORIES line the writer emits */
+#define KEPT_FIELD       "vcard_extra"
+#define KEPT_MAX_LEN     KITH_VALUE_MAX_LEN   /* octets in one kept line */
+#define KEPT_MAX         KITH_VALUE_MAX_ITEMS /* kept lines per card */
 
 /* ------------------------------------------------------------------------------ */
 /* Character helpers. Locale-independent on purpose: vCard syntax is ASCII. */
@@ -204,6 +216,11 @@ typedef struct {
     kith_buf_t text;    /* scratch: one unescaped value or component */
     kith_buf_t join;    /* scratch: components joined (ADR, ORG units, derived name) */
     kith_buf_t fname;   /* scratch: field name built from an X- property name */
+    kith_buf_t canon;   /* scratch: the line the writer would write for a property */
+    size_t n_kept;      /* lines kept as vcard_extra in the current card */
+    size_t kept_len;    /* octets of those lines */
+    int kept_b64;       /* the last property was base64 data and was kept */
+    char kept_name[65]; /* the property of a kept line extend_kept() gave up */
     char *errbuf;
     size_t errcap;
     kith_card_skip_fn skipped; /* NULL: strict */
@@ -215,6 +232,7 @@ typedef struct {
 typedef struct {
     const char *name; /* property name without group */
     size_t name_len;
+    int group;         /* the line has a group prefix ("item1.") */
     const char *value; /* raw value after the first unquoted ':' */
     size_t value_len;
     const char *charset; /* CHARSET parameter value, or NULL */
@@ -485,6 +503,7 @@ split_prop(const char *s, size_t n, prop_t *pr, const char **why)
     }
     pr->name = s + start;
     pr->name_len = i - start;
+    pr->group = start > 0;
     if (pr->name_len == 0) {
         *why = "missing property name";
         return KITH_EPARSE;
@@ -968,24 +987,21 @@ classify(const prop_t *pr, const char **field)
     return P_IGNORE;
 }
 
+/* Maps one property onto fields of card (and its kind); *kind_out says how it was read.
+ * Properties kith has no field for, binary values and X- properties in a group (such as
+ * Apple's item1.X-ABLabel, which labels another property of its group) give no field:
+ * keep_line() keeps them as lines. */
 static int
-handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
+handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr, prop_kind_t *kind_out)
 {
     const char *field;
     prop_kind_t kind = classify(pr, &field);
-    if (kind == P_IGNORE) {
-        return KITH_OK; /* PHOTO, REV, ... */
+    if (kind == P_X && pr->group) {
+        kind = P_IGNORE;
     }
-    if (pr->b64 || pr->other_enc) {
-        /* Binary data. Strict parsing has always dropped it silently; a forgiving one
-         * says so when it held a value kith would have kept (X- properties excepted:
-         * exporters put pictures and blobs there). */
-        if (ps->skipped != NULL && kind != P_X) {
-            return fail(ps, KITH_EPARSE, ps->line_no, "%s",
-                        pr->b64 ? "base64-encoded value is not imported"
-                                : "value in an unsupported ENCODING is not imported");
-        }
-        return KITH_OK;
+    *kind_out = kind;
+    if (kind == P_IGNORE || pr->b64 || pr->other_enc) {
+        return KITH_OK; /* PHOTO, REV, base64 data, ...: see keep_line() */
     }
     const char *v;
     size_t n;
@@ -1036,6 +1052,215 @@ handle_prop(parser_t *ps, kith_card_t *card, const prop_t *pr)
     case P_IGNORE:
         break;
     }
+    return KITH_OK;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Kept lines (vcard_extra): what the fields lose. */
+
+/* The canonical lines: what the writer writes for given values (defined with it). */
+static int canon_simple(kith_buf_t *b, const char *prop, const char *value);
+static int canon_n(kith_buf_t *b, const char *family, const char *given);
+static int canon_org(kith_buf_t *b, const char *org, const char *dept);
+static int canon_adr(kith_buf_t *b, const char *addr);
+static int put_escaped(kith_buf_t *b, const char *s);
+static int canon_x(kith_buf_t *b, const char *field, const char *value);
+static const char *field_prop(const char *field);
+
+/* Never kept: the vCard's frame and what kith writes anew for every card (the UID is a
+ * field of its own). */
+static int
+never_kept(const char *name, size_t n)
+{
+    return eq_ci(name, n, "BEGIN") || eq_ci(name, n, "END") || eq_ci(name, n, "VERSION") ||
+           eq_ci(name, n, "PRODID") || eq_ci(name, n, "REV") || eq_ci(name, n, "UID");
+}
+
+/* What vcard_extra may hold (the schema's KITH_FT_LINES): valid UTF-8 with no control
+ * character but tab, no C1 control and no bidirectional override or isolate. */
+static int
+line_storable(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *) s;
+    if (!utf8_valid(s, n)) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = u[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7F) {
+            return 0;
+        }
+        if (c == 0xC2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
+            return 0; /* U+0080..U+009F */
+        }
+        if (c == 0xE2 && i + 2 < n &&
+            ((u[i + 1] == 0x80 && u[i + 2] >= 0xAA && u[i + 2] <= 0xAE) ||
+             (u[i + 1] == 0x81 && u[i + 2] >= 0xA6 && u[i + 2] <= 0xA9))) {
+            return 0; /* U+202A..U+202E, U+2066..U+2069 */
+        }
+    }
+    return 1;
+}
+
+/* The value of the first of fields[0..n) named name, or NULL. */
+static const char *
+field_in(const kith_card_field_t *fields, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i].name, name) == 0) {
+            return fields[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* 1 if ps->line is exactly what the writer writes for the fields fields[0..n) it gave,
+ * in either version: keeping it would add nothing. */
+static int
+is_canonical(parser_t *ps, prop_kind_t kind, const kith_card_field_t *fields, size_t n)
+{
+    kith_buf_t *b = &ps->canon;
+    const char *prop;
+    int rc = KITH_EINVAL;
+    b->len = 0;
+    switch (kind) {
+    case P_TEXT:
+    case P_TEL:
+        if (n == 1 && (prop = field_prop(fields[0].name)) != NULL) {
+            rc = canon_simple(b, prop, fields[0].value);
+        }
+        break;
+    case P_X:
+        if (n == 1) {
+            rc = canon_x(b, fields[0].name, fields[0].value);
+        }
+        break;
+    case P_N:
+        rc = canon_n(b, field_in(fields, n, "family"), field_in(fields, n, "given"));
+        break;
+    case P_ORG:
+        rc = canon_org(b, field_in(fields, n, "org"), field_in(fields, n, "department"));
+        break;
+    case P_ADR:
+        if (n == 1) {
+            rc = canon_adr(b, fields[0].value);
+        }
+        break;
+    case P_CATEGORIES:
+        rc = kith_buf_puts(b, "CATEGORIES:");
+        for (size_t i = 0; i < n && rc == KITH_OK; i++) {
+            if (i > 0) {
+                rc = kith_buf_putc(b, ',');
+            }
+            if (rc == KITH_OK) {
+                rc = put_escaped(b, fields[i].value);
+            }
+        }
+        break;
+    case P_KIND:
+    case P_SHOWAS:
+        rc = kith_buf_puts(b, kind == P_KIND ? "KIND:org" : "X-ABSHOWAS:COMPANY");
+        break;
+    default:
+        break;
+    }
+    return rc == KITH_OK && b->len == ps->line.len && memcmp(b->data, ps->line.data, b->len) == 0;
+}
+
+/* Fails ps for a line that cannot be kept: a strict parse stops (KITH_ETOOBIG), a
+ * forgiving one reports the line (KITH_EPARSE) and goes on. */
+#define fail_keep(ps, ...)                                                                         \
+    fail((ps), (ps)->skipped != NULL ? KITH_EPARSE : KITH_ETOOBIG, (ps)->line_no, __VA_ARGS__)
+
+/*
+ * Keeps ps->line as a vcard_extra item of card when the fields it gave (fields n0 on)
+ * lose something: every property kith has no field for (but the frame, PRODID, REV and
+ * UID), and a mapped one written otherwise than the writer would write its values (a
+ * parameter, a group, more N, ORG or ADR structure). A mapped property that gave no
+ * value (an empty EMAIL) is not kept, except N, KIND and X- properties.
+ */
+static int
+keep_line(parser_t *ps, kith_card_t *card, const prop_t *pr, prop_kind_t kind, size_t n0)
+{
+    const char *s = (const char *) ps->line.data;
+    size_t n = ps->line.len;
+    ps->kept_b64 = 0;
+    if (never_kept(pr->name, pr->name_len) || kind == P_VERSION) {
+        return KITH_OK;
+    }
+    int mapped = kind != P_IGNORE && !pr->b64 && !pr->other_enc;
+    size_t added = card->n_fields - n0;
+    if (mapped && pr->qp) {
+        /* A 2.1 QUOTED-PRINTABLE line gives its value decoded; written back as it was, it
+         * would carry 2.1's encoding into a 3.0 or 4.0 vCard, which readers decode
+         * differently (vobject keeps the CR of "=0D=0A"). */
+        return KITH_OK;
+    }
+    if (mapped && added == 0 && kind != P_N && kind != P_KIND && kind != P_SHOWAS && kind != P_X) {
+        return KITH_OK;
+    }
+    if (mapped && is_canonical(ps, kind, added > 0 ? card->fields + n0 : NULL, added)) {
+        return KITH_OK;
+    }
+    if (n > KEPT_MAX_LEN) {
+        return fail_keep(ps, "too long: %zu bytes, at most %d are kept", n, KEPT_MAX_LEN);
+    }
+    if (!line_storable(s, n)) {
+        if (mapped) {
+            return KITH_OK; /* e.g. a 2.1 ISO-8859-1 line: its value is imported, decoded */
+        }
+        return fail_keep(ps, "not kept: not valid UTF-8, or holds control characters");
+    }
+    if (ps->n_kept >= KEPT_MAX) {
+        return fail_keep(ps, "too many lines to keep: at most %d per vCard are kept", KEPT_MAX);
+    }
+    if (n > KITH_VCARD_KEPT_MAX_TOTAL - ps->kept_len) {
+        return fail_keep(ps, "too long to keep: this vCard's kept lines would pass %d bytes",
+                         KITH_VCARD_KEPT_MAX_TOTAL);
+    }
+    int rc = add_field(ps, card, KEPT_FIELD, s, n);
+    if (rc == KITH_OK) {
+        ps->n_kept++;
+        ps->kept_len += n;
+        ps->kept_b64 = pr->b64;
+    }
+    return rc;
+}
+
+static const char *name_for_msg(const char *s, size_t n, char out[static 65]);
+
+/* Appends a line of vCard 2.1 base64 data that its writer did not indent to the kept
+ * line it continues, the last field of card, so that the data is kept whole. */
+static int
+extend_kept(parser_t *ps, kith_card_t *card, const char *s, size_t n)
+{
+    kith_card_field_t *f = &card->fields[card->n_fields - 1];
+    size_t have = strlen(f->value);
+    trim(&s, &n);
+    if (n > KEPT_MAX_LEN - have || n > KITH_VCARD_KEPT_MAX_TOTAL - ps->kept_len) {
+        /* The whole kept line goes: half a picture is worth nothing. */
+        name_for_msg(f->value, have, ps->kept_name);
+        free(f->name);
+        free(f->value);
+        card->n_fields--;
+        ps->n_kept--;
+        ps->kept_len -= have;
+        ps->kept_b64 = 0;
+        if (n > KEPT_MAX_LEN - have) {
+            return fail_keep(ps, "too long: %zu bytes, at most %d are kept", have + n,
+                             KEPT_MAX_LEN);
+        }
+        return fail_keep(ps, "too long to keep: this vCard's kept lines would pass %d bytes",
+                         KITH_VCARD_KEPT_MAX_TOTAL);
+    }
+    char *v = realloc(f->value, have + n + 1);
+    if (v == NULL) {
+        return fail_rc(ps, KITH_ENOMEM);
+    }
+    memcpy(v + have, s, n);
+    v[have + n] = '\0';
+    f->value = v;
+    ps->kept_len += n;
     return KITH_OK;
 }
 
@@ -1135,6 +1360,7 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
     kith_buf_init(&ps.text);
     kith_buf_init(&ps.join);
     kith_buf_init(&ps.fname);
+    kith_buf_init(&ps.canon);
     ps.errbuf = errbuf;
     ps.errcap = errcap;
     ps.skipped = skipped;
@@ -1193,6 +1419,12 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
         const char *why;
         if (split_prop(s, n, &pr, &why) != KITH_OK) {
             if (card != NULL && in_b64 && is_base64_text(s, n)) {
+                if (ps.kept_b64 && (rc = extend_kept(&ps, card, s, n)) != KITH_OK) {
+                    if (skipped == NULL || rc == KITH_ENOMEM) {
+                        goto out;
+                    }
+                    skipped(ctx, ps.line_no, ps.kept_name, ps.msg);
+                }
                 continue;
             }
             rc = fail(&ps, KITH_EPARSE, ps.line_no, "%s", why);
@@ -1243,6 +1475,8 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
             }
             card->line = ps.line_no;
             n_props = 0;
+            ps.n_kept = 0;
+            ps.kept_len = 0;
             dropping = 0;
             continue;
         }
@@ -1310,7 +1544,13 @@ kith_vcard_parse(const char *data, size_t len, kith_cardset_t *out, kith_card_sk
             continue;
         }
         in_b64 = pr.b64;
-        if ((rc = handle_prop(&ps, card, &pr)) != KITH_OK) {
+        ps.kept_b64 = 0;
+        size_t n0 = card->n_fields;
+        prop_kind_t kind;
+        if ((rc = handle_prop(&ps, card, &pr, &kind)) == KITH_OK) {
+            rc = keep_line(&ps, card, &pr, kind, n0);
+        }
+        if (rc != KITH_OK) {
             if (skipped == NULL || rc == KITH_ENOMEM || rc == KITH_EINVAL) {
                 goto out;
             }
@@ -1353,16 +1593,36 @@ out:
     kith_buf_close(&ps.text);
     kith_buf_close(&ps.join);
     kith_buf_close(&ps.fname);
+    kith_buf_close(&ps.canon);
     return rc;
 }
 
 /* ------------------------------------------------------------------------------ */
 /* Writer. */
 
+/*
+ * A kept line (a vcard_extra value) as the writer sees it. A mapped one stands for the
+ * field values it parses to: it is written in place of the writer's own line for
+ * exactly those values, at most once, and not at all when no such values are left (the
+ * user edited them). An unmapped one is written as it is, after the rest.
+ */
+typedef struct {
+    const char *text;   /* the line, unfolded */
+    const char *name;   /* its property name, without group, in text */
+    size_t name_len;    /* octets */
+    prop_kind_t kind;   /* how the parser reads it */
+    int mapped;         /* 1: stands for fields; 0: written verbatim */
+    int usable;         /* 0: cannot be written so that it reads back (left out) */
+    int used;           /* written already */
+    kith_card_t parsed; /* the fields (and kind) parsing it gives */
+} kept_t;
+
 typedef struct {
     kith_buf_t *out;
     kith_buf_t line; /* the logical line being built, before folding */
     size_t n_props;  /* properties written so far (BEGIN and END not counted) */
+    kept_t *kept;    /* the card's kept lines, in order */
+    size_t n_kept;
 } writer_t;
 
 /* Escapes text for a property value; CRLF and lone CR are written as a newline. */
@@ -1405,7 +1665,8 @@ line_start(writer_t *w, const char *name)
     return kith_buf_puts(&w->line, name);
 }
 
-/* Folds w->line at 75 octets, never inside a UTF-8 sequence, and appends it. */
+/* Folds w->line at 75 octets, never inside a UTF-8 sequence nor right after a '=' (a
+ * kept QUOTED-PRINTABLE line would read it as a soft line break), and appends it. */
 static int
 line_end(writer_t *w)
 {
@@ -1422,6 +1683,9 @@ line_end(writer_t *w)
     while (rc == KITH_OK && n > limit) {
         size_t cut = limit;
         while (cut > 0 && (s[cut] & 0xC0) == 0x80) {
+            cut--;
+        }
+        while (cut > 1 && s[cut - 1] == '=') {
             cut--;
         }
         rc = kith_buf_append(w->out, s, cut);
@@ -1442,27 +1706,134 @@ line_end(writer_t *w)
 }
 
 static int
-put_prop(writer_t *w, const char *name, const char *value)
+put_raw(writer_t *w, const char *text)
 {
-    int rc = line_start(w, name);
-    if (rc == KITH_OK) {
-        rc = kith_buf_putc(&w->line, ':');
-    }
-    if (rc == KITH_OK) {
-        rc = put_escaped(&w->line, value);
-    }
+    int rc = line_start(w, text);
     if (rc == KITH_OK) {
         rc = line_end(w);
     }
     return rc;
 }
 
-static int
-put_raw(writer_t *w, const char *text)
+/* An unused mapped kept line of property prop (compared up to a ';', without case)
+ * that parses to exactly the n fields names[i] = values[i], or NULL. */
+static kept_t *
+find_kept(writer_t *w, const char *prop, const char *const *names, const char *const *values,
+          size_t n)
 {
-    int rc = line_start(w, text);
+    size_t pl = strcspn(prop, ";");
+    for (size_t k = 0; k < w->n_kept; k++) {
+        kept_t *kp = &w->kept[k];
+        if (!kp->usable || !kp->mapped || kp->used || kp->parsed.n_fields != n ||
+            kp->name_len != pl) {
+            continue;
+        }
+        int same = 1;
+        for (size_t i = 0; i < pl && same; i++) {
+            same = to_lower((unsigned char) kp->name[i]) == to_lower((unsigned char) prop[i]);
+        }
+        for (size_t i = 0; i < n && same; i++) {
+            same = strcmp(kp->parsed.fields[i].name, names[i]) == 0 &&
+                   strcmp(kp->parsed.fields[i].value, values[i]) == 0;
+        }
+        if (same) {
+            return kp;
+        }
+    }
+    return NULL;
+}
+
+/* Writes the line built in w->line for the n field values names[i] = values[i], or in
+ * its place the kept line that stands for them (see kept_t). */
+static int
+put_unit(writer_t *w, const char *prop, const char *const *names, const char *const *values,
+         size_t n)
+{
+    kept_t *kp = find_kept(w, prop, names, values, n);
+    if (kp != NULL) {
+        kp->used = 1;
+        int rc = line_start(w, kp->text);
+        if (rc != KITH_OK) {
+            return rc;
+        }
+    }
+    return line_end(w);
+}
+
+static int
+canon_simple(kith_buf_t *b, const char *prop, const char *value)
+{
+    b->len = 0;
+    int rc = kith_buf_puts(b, prop);
     if (rc == KITH_OK) {
-        rc = line_end(w);
+        rc = kith_buf_putc(b, ':');
+    }
+    if (rc == KITH_OK) {
+        rc = put_escaped(b, value);
+    }
+    return rc;
+}
+
+/* N holds one family and one given name: "N:family;given;;;". */
+static int
+canon_n(kith_buf_t *b, const char *family, const char *given)
+{
+    b->len = 0;
+    int rc = kith_buf_puts(b, "N:");
+    if (rc == KITH_OK && family != NULL) {
+        rc = put_escaped(b, family);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_putc(b, ';');
+    }
+    if (rc == KITH_OK && given != NULL) {
+        rc = put_escaped(b, given);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(b, ";;;");
+    }
+    return rc;
+}
+
+static int
+canon_org(kith_buf_t *b, const char *org, const char *dept)
+{
+    b->len = 0;
+    int rc = kith_buf_puts(b, "ORG:");
+    if (rc == KITH_OK && org != NULL) {
+        rc = put_escaped(b, org);
+    }
+    if (rc == KITH_OK && dept != NULL) {
+        rc = kith_buf_putc(b, ';');
+        if (rc == KITH_OK) {
+            rc = put_escaped(b, dept);
+        }
+    }
+    return rc;
+}
+
+/* A kith address is free text: it goes in the street component. */
+static int
+canon_adr(kith_buf_t *b, const char *addr)
+{
+    b->len = 0;
+    int rc = kith_buf_puts(b, "ADR:;;");
+    if (rc == KITH_OK) {
+        rc = put_escaped(b, addr);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(b, ";;;;");
+    }
+    return rc;
+}
+
+/* Writes value of field as property prop, or the kept line that stands for it. */
+static int
+put_prop(writer_t *w, const char *prop, const char *field, const char *value)
+{
+    int rc = canon_simple(&w->line, prop, value);
+    if (rc == KITH_OK) {
+        rc = put_unit(w, prop, &field, &value, value[0] != '\0');
     }
     return rc;
 }
@@ -1494,7 +1865,7 @@ put_each(writer_t *w, const kith_card_t *card, const char *field, const char *pr
             skip--;
             continue;
         }
-        rc = put_prop(w, prop, f->value);
+        rc = put_prop(w, prop, field, f->value);
     }
     return rc;
 }
@@ -1509,18 +1880,31 @@ static const struct {
     {"uid", "UID"}, /* the record id as a URN, written by kith export */
 };
 
-/* Fields the writer handles specially (structured or derived properties). */
+/* Fields the writer handles specially (structured, derived or kept properties). */
 static const char *const special_fields[] = {
-    "name", "family", "given", "org", "department", "addresses", "tags",
+    "name", "family", "given", "org", "department", "addresses", "tags", KEPT_FIELD,
 };
+
+/* The property a value of field is written as when it has one of its own, or NULL. */
+static const char *
+field_prop(const char *field)
+{
+    if (strcmp(field, "name") == 0) {
+        return "FN";
+    }
+    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]); i++) {
+        if (strcmp(field, simple_fields[i].field) == 0) {
+            return simple_fields[i].prop;
+        }
+    }
+    return NULL;
+}
 
 static int
 is_known_field(const char *name)
 {
-    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]); i++) {
-        if (strcmp(name, simple_fields[i].field) == 0) {
-            return 1;
-        }
+    if (field_prop(name) != NULL) {
+        return 1;
     }
     for (size_t i = 0; i < sizeof(special_fields) / sizeof(special_fields[0]); i++) {
         if (strcmp(name, special_fields[i]) == 0) {
@@ -1582,30 +1966,155 @@ custom_prop_name(const char *field, kith_buf_t *b)
     return rc;
 }
 
+/* The line the writer writes for one value of field as an X- property: extra names
+ * (X-KITH-NAME, -FAMILY, -GIVEN) and fields with no property of their own. */
+static int
+canon_x(kith_buf_t *b, const char *field, const char *value)
+{
+    kith_buf_t pname;
+    kith_buf_init(&pname);
+    int rc = KITH_EINVAL;
+    if (strcmp(field, "name") == 0 || strcmp(field, "family") == 0 || strcmp(field, "given") == 0) {
+        rc = kith_buf_puts(&pname, "X-KITH-");
+        for (const char *p = field; *p != '\0' && rc == KITH_OK; p++) {
+            rc = kith_buf_putc(&pname, (char) to_upper((unsigned char) *p));
+        }
+    } else if (!is_known_field(field)) {
+        rc = custom_prop_name(field, &pname);
+    }
+    if (rc == KITH_OK) {
+        rc = canon_simple(b, (const char *) pname.data, value);
+    }
+    kith_buf_close(&pname);
+    return rc;
+}
+
+/*
+ * Reads the card's kept lines into w->kept: how each parses, and whether it can be
+ * written at all. Left out: a line that could not be read back (no property syntax, a
+ * CR or LF, too long, more than KEPT_MAX or KITH_VCARD_KEPT_MAX_TOTAL octets of lines, a
+ * value the strict parse refuses) and the
+ * lines kith writes itself (BEGIN, END, VERSION, PRODID, REV, UID), which a vcard_extra
+ * item received from elsewhere might hold.
+ */
+static int
+read_kept(writer_t *w, const kith_card_t *card)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < card->n_fields; k++) {
+        n += strcmp(card->fields[k].name, KEPT_FIELD) == 0;
+    }
+    if (n == 0) {
+        return KITH_OK;
+    }
+    w->kept = calloc(n, sizeof(*w->kept));
+    if (w->kept == NULL) {
+        return KITH_ENOMEM;
+    }
+    parser_t ps;
+    memset(&ps, 0, sizeof(ps));
+    kith_buf_init(&ps.line);
+    kith_buf_init(&ps.val[0]);
+    kith_buf_init(&ps.val[1]);
+    kith_buf_init(&ps.text);
+    kith_buf_init(&ps.join);
+    kith_buf_init(&ps.fname);
+    kith_buf_init(&ps.canon);
+    int rc = KITH_OK;
+    size_t total = 0; /* octets of the lines kept so far, as the parser counts them */
+    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
+        const char *text = card->fields[k].value;
+        if (strcmp(card->fields[k].name, KEPT_FIELD) != 0) {
+            continue;
+        }
+        kept_t *kp = &w->kept[w->n_kept++];
+        kith_card_init(&kp->parsed);
+        kp->text = text;
+        size_t len = strlen(text);
+        prop_t pr;
+        const char *why;
+        if (w->n_kept > KEPT_MAX || len > KEPT_MAX_LEN || len > KITH_VCARD_KEPT_MAX_TOTAL - total ||
+            !line_storable(text, len) || split_prop(text, len, &pr, &why) != KITH_OK ||
+            never_kept(pr.name, pr.name_len)) {
+            continue;
+        }
+        kp->name = pr.name;
+        kp->name_len = pr.name_len;
+        rc = handle_prop(&ps, &kp->parsed, &pr, &kp->kind);
+        if (rc == KITH_ENOMEM) {
+            break;
+        }
+        if (rc != KITH_OK || kp->kind == P_VERSION) {
+            rc = KITH_OK;
+            continue;
+        }
+        kp->usable = 1;
+        total += len;
+        kp->mapped = kp->kind != P_IGNORE && !pr.b64 && !pr.other_enc &&
+                     (kp->parsed.n_fields > 0 || kp->kind == P_N || kp->kind == P_KIND ||
+                      kp->kind == P_SHOWAS);
+    }
+    kith_buf_close(&ps.line);
+    kith_buf_close(&ps.val[0]);
+    kith_buf_close(&ps.val[1]);
+    kith_buf_close(&ps.text);
+    kith_buf_close(&ps.join);
+    kith_buf_close(&ps.fname);
+    kith_buf_close(&ps.canon);
+    return rc;
+}
+
+static void
+free_kept(writer_t *w)
+{
+    for (size_t k = 0; k < w->n_kept; k++) {
+        kith_card_close(&w->kept[k].parsed);
+    }
+    free(w->kept);
+}
+
+/* KIND and X-ABSHOWAS: a kept line is written when it gives the card's kind (KIND:group
+ * on a person, X-ABShowAs:COMPANY on an org); kith's own only for an org none spoke for. */
+static int
+write_kind(writer_t *w, const kith_card_t *card, int version)
+{
+    int said = 0, rc = KITH_OK;
+    for (size_t k = 0; k < w->n_kept && rc == KITH_OK; k++) {
+        kept_t *kp = &w->kept[k];
+        if (kp->usable && kp->mapped && !kp->used && (kp->kind == P_KIND || kp->kind == P_SHOWAS) &&
+            kp->parsed.kind == card->kind) {
+            kp->used = 1;
+            said |= card->kind == KITH_CARD_ORG;
+            rc = put_raw(w, kp->text);
+        }
+    }
+    if (rc == KITH_OK && card->kind == KITH_CARD_ORG && !said) {
+        rc = put_raw(w, version == 4 ? "KIND:org" : "X-ABSHOWAS:COMPANY");
+    }
+    return rc;
+}
+
 static int
 write_structured(writer_t *w, const kith_card_t *card, int version)
 {
-    /* N holds one family and one given name; further ones go to X-KITH-. */
+    /* N holds one family and one given name; further ones go to X-KITH-. Version 4
+     * makes N optional: it is left out when it would be empty, unless a kept N with no
+     * name stands for it. */
     const char *family = nth_value(card, "family", 0);
     const char *given = nth_value(card, "given", 0);
-    int rc = KITH_OK;
-    if (version == 3 || family != NULL || given != NULL) {
-        rc = line_start(w, "N:");
-        if (rc == KITH_OK && family != NULL) {
-            rc = put_escaped(&w->line, family);
-        }
-        if (rc == KITH_OK) {
-            rc = kith_buf_putc(&w->line, ';');
-        }
-        if (rc == KITH_OK && given != NULL) {
-            rc = put_escaped(&w->line, given);
-        }
-        if (rc == KITH_OK) {
-            rc = kith_buf_puts(&w->line, ";;;");
-        }
-        if (rc == KITH_OK) {
-            rc = line_end(w);
-        }
+    const char *names[2], *values[2];
+    size_t n = 0;
+    if (family != NULL) {
+        names[n] = "family";
+        values[n++] = family;
+    }
+    if (given != NULL) {
+        names[n] = "given";
+        values[n++] = given;
+    }
+    int rc = canon_n(&w->line, family, given);
+    if (rc == KITH_OK && (version == 3 || n > 0 || find_kept(w, "N", names, values, n) != NULL)) {
+        rc = put_unit(w, "N", names, values, n);
     }
     /* ORG may repeat: the i-th one carries the i-th org and the i-th department. */
     for (size_t i = 0; rc == KITH_OK; i++) {
@@ -1614,55 +2123,88 @@ write_structured(writer_t *w, const kith_card_t *card, int version)
         if (org == NULL && dept == NULL) {
             break;
         }
-        rc = line_start(w, "ORG:");
-        if (rc == KITH_OK && org != NULL) {
-            rc = put_escaped(&w->line, org);
+        n = 0;
+        if (org != NULL) {
+            names[n] = "org";
+            values[n++] = org;
         }
-        if (rc == KITH_OK && dept != NULL) {
-            rc = kith_buf_putc(&w->line, ';');
-            if (rc == KITH_OK) {
-                rc = put_escaped(&w->line, dept);
-            }
+        if (dept != NULL) {
+            names[n] = "department";
+            values[n++] = dept;
         }
+        rc = canon_org(&w->line, org, dept);
         if (rc == KITH_OK) {
-            rc = line_end(w);
+            rc = put_unit(w, "ORG", names, values, n);
         }
     }
     return rc;
 }
 
-static int
-write_lists(writer_t *w, const kith_card_t *card)
+/* A kept CATEGORIES line whose tags are the next unwritten tags of the card, in order,
+ * from field index from on (done marks the tags written); NULL if none. */
+static kept_t *
+find_categories(writer_t *w, const kith_card_t *card, const unsigned char *done, size_t from)
 {
-    int rc = KITH_OK;
-    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]) && rc == KITH_OK; i++) {
-        rc = put_each(w, card, simple_fields[i].field, simple_fields[i].prop, 0);
-    }
-    /* A kith address is free text: it goes in the street component. */
-    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
-        const kith_card_field_t *f = &card->fields[k];
-        if (f->value[0] == '\0' || strcmp(f->name, "addresses") != 0) {
+    for (size_t k = 0; k < w->n_kept; k++) {
+        kept_t *kp = &w->kept[k];
+        if (!kp->usable || !kp->mapped || kp->used || kp->kind != P_CATEGORIES) {
             continue;
         }
-        rc = line_start(w, "ADR:;;");
-        if (rc == KITH_OK) {
-            rc = put_escaped(&w->line, f->value);
+        size_t t = 0;
+        for (size_t j = from; j < card->n_fields && t < kp->parsed.n_fields; j++) {
+            const kith_card_field_t *f = &card->fields[j];
+            if (done[j] || f->value[0] == '\0' || strcmp(f->name, "tags") != 0) {
+                continue;
+            }
+            if (strcmp(f->value, kp->parsed.fields[t].value) != 0) {
+                break;
+            }
+            t++;
         }
-        if (rc == KITH_OK) {
-            rc = kith_buf_puts(&w->line, ";;;;");
-        }
-        if (rc == KITH_OK) {
-            rc = line_end(w);
+        if (t > 0 && t == kp->parsed.n_fields) {
+            return kp;
         }
     }
-    /* Tags share CATEGORIES lines, a new line every CATEGORIES_CHUNK octets so that
-     * many long tags never exceed the parser's line limit. */
-    int open = 0;
+    return NULL;
+}
+
+/* Tags share CATEGORIES lines, a new line every CATEGORIES_CHUNK octets so that many
+ * long tags never exceed the parser's line limit. A run of tags a kept line stands for
+ * is written as that line, in its place in the order. */
+static int
+write_tags(writer_t *w, const kith_card_t *card)
+{
+    unsigned char *done = calloc(card->n_fields + 1, 1);
+    if (done == NULL) {
+        return KITH_ENOMEM;
+    }
+    int open = 0, rc = KITH_OK;
     for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
         const kith_card_field_t *f = &card->fields[k];
-        if (f->value[0] == '\0' || strcmp(f->name, "tags") != 0) {
+        if (done[k] || f->value[0] == '\0' || strcmp(f->name, "tags") != 0) {
             continue;
         }
+        kept_t *kp = find_categories(w, card, done, k);
+        if (kp != NULL) {
+            if (open) {
+                rc = line_end(w);
+                open = 0;
+            }
+            size_t t = 0;
+            for (size_t j = k; j < card->n_fields && t < kp->parsed.n_fields; j++) {
+                if (!done[j] && card->fields[j].value[0] != '\0' &&
+                    strcmp(card->fields[j].name, "tags") == 0) {
+                    done[j] = 1;
+                    t++;
+                }
+            }
+            kp->used = 1;
+            if (rc == KITH_OK) {
+                rc = put_raw(w, kp->text);
+            }
+            continue;
+        }
+        done[k] = 1;
         if (open && w->line.len > CATEGORIES_CHUNK) {
             rc = line_end(w);
             open = 0;
@@ -1678,6 +2220,31 @@ write_lists(writer_t *w, const kith_card_t *card)
     if (rc == KITH_OK && open) {
         rc = line_end(w);
     }
+    free(done);
+    return rc;
+}
+
+static int
+write_lists(writer_t *w, const kith_card_t *card)
+{
+    int rc = KITH_OK;
+    for (size_t i = 0; i < sizeof(simple_fields) / sizeof(simple_fields[0]) && rc == KITH_OK; i++) {
+        rc = put_each(w, card, simple_fields[i].field, simple_fields[i].prop, 0);
+    }
+    for (size_t k = 0; k < card->n_fields && rc == KITH_OK; k++) {
+        const kith_card_field_t *f = &card->fields[k];
+        if (f->value[0] == '\0' || strcmp(f->name, "addresses") != 0) {
+            continue;
+        }
+        const char *name = "addresses", *value = f->value;
+        rc = canon_adr(&w->line, value);
+        if (rc == KITH_OK) {
+            rc = put_unit(w, "ADR", &name, &value, 1);
+        }
+    }
+    if (rc == KITH_OK) {
+        rc = write_tags(w, card);
+    }
     return rc;
 }
 
@@ -1685,8 +2252,8 @@ int
 kith_vcard_write(const kith_card_t *card, int version, kith_buf_t *out)
 {
     writer_t w;
+    memset(&w, 0, sizeof(w));
     w.out = out;
-    w.n_props = 0;
     kith_buf_init(&w.line);
     kith_buf_t pname;
     kith_buf_init(&pname);
@@ -1708,18 +2275,18 @@ kith_vcard_write(const kith_card_t *card, int version, kith_buf_t *out)
             goto out;
         }
     }
-
-    if ((rc = kith_buf_puts(out, "BEGIN:VCARD\r\n")) != KITH_OK ||
-        (rc = put_raw(&w, version == 4 ? "VERSION:4.0" : "VERSION:3.0")) != KITH_OK) {
+    if ((rc = read_kept(&w, card)) != KITH_OK) {
         goto out;
     }
-    if (card->kind == KITH_CARD_ORG &&
-        (rc = put_raw(&w, version == 4 ? "KIND:org" : "X-ABSHOWAS:COMPANY")) != KITH_OK) {
+
+    if ((rc = kith_buf_puts(out, "BEGIN:VCARD\r\n")) != KITH_OK ||
+        (rc = put_raw(&w, version == 4 ? "VERSION:4.0" : "VERSION:3.0")) != KITH_OK ||
+        (rc = write_kind(&w, card, version)) != KITH_OK) {
         goto out;
     }
     /* FN is required; a card without a name gets an empty one. */
     const char *name = nth_value(card, "name", 0);
-    if ((rc = put_prop(&w, "FN", name != NULL ? name : "")) != KITH_OK ||
+    if ((rc = put_prop(&w, "FN", "name", name != NULL ? name : "")) != KITH_OK ||
         (rc = write_structured(&w, card, version)) != KITH_OK ||
         (rc = write_lists(&w, card)) != KITH_OK ||
         (rc = put_each(&w, card, "name", "X-KITH-NAME", 1)) != KITH_OK ||
@@ -1733,12 +2300,20 @@ kith_vcard_write(const kith_card_t *card, int version, kith_buf_t *out)
             continue;
         }
         if ((rc = custom_prop_name(f->name, &pname)) != KITH_OK ||
-            (rc = put_prop(&w, (const char *) pname.data, f->value)) != KITH_OK) {
+            (rc = put_prop(&w, (const char *) pname.data, f->name, f->value)) != KITH_OK) {
+            goto out;
+        }
+    }
+    /* Lines kith has no field for, as they were read. */
+    for (size_t k = 0; k < w.n_kept; k++) {
+        if (w.kept[k].usable && !w.kept[k].mapped &&
+            (rc = put_raw(&w, w.kept[k].text)) != KITH_OK) {
             goto out;
         }
     }
     rc = kith_buf_puts(out, "END:VCARD\r\n");
 out:
+    free_kept(&w);
     kith_buf_close(&w.line);
     kith_buf_close(&pname);
     return rc;

@@ -57,6 +57,7 @@ static const kith_field_def_t fields[] = {
     {"attitude", KITH_FT_INT, -2, 2, NULL, 1, 0, "attitude towards us, -2..+2"},
     {"our_owner", KITH_FT_TEXT, 0, 0, NULL, 1, 0, "who on our side owns the relationship"},
     {"last_interaction", KITH_FT_DATE, 0, 0, NULL, 1, 0, "date of the last interaction"},
+    {"vcard_extra", KITH_FT_LINES, 0, 0, NULL, 0, 0, "vCard lines kept as read (import)"},
 };
 
 #undef TEXT
@@ -107,7 +108,7 @@ static int
 is_list_type(kith_ftype_t t)
 {
     return t == KITH_FT_LIST || t == KITH_FT_EMAILS || t == KITH_FT_PHONES || t == KITH_FT_URLS ||
-           t == KITH_FT_RELATIONS;
+           t == KITH_FT_RELATIONS || t == KITH_FT_LINES;
 }
 
 int
@@ -117,11 +118,11 @@ kith_schema_is_list(const char *name)
     return def != NULL && is_list_type(def->type);
 }
 
-/* Valid UTF-8 without control characters (tab and newline allowed where multiline): no
- * C0 or C1 controls, and no bidirectional overrides or isolates, which can make a value
- * display as something other than what it holds. */
+/* Valid UTF-8 without control characters (tab and newline allowed where multiline, tab
+ * alone where tab): no C0 or C1 controls, and no bidirectional overrides or isolates,
+ * which can make a value display as something other than what it holds. */
 static int
-check_text(const char *s, int multiline)
+check_text(const char *s, int multiline, int tab)
 {
     const uint8_t *p = (const uint8_t *) s;
     size_t len = strlen(s);
@@ -134,7 +135,8 @@ check_text(const char *s, int multiline)
         if (cp == KITH_UTF8_INVALID) {
             return 0;
         }
-        if ((cp < 0x20 && !(multiline && (cp == '\n' || cp == '\t' || cp == '\r'))) ||
+        if ((cp < 0x20 && !(multiline && (cp == '\n' || cp == '\t' || cp == '\r')) &&
+             !(tab && cp == '\t')) ||
             (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
             (cp >= 0x2066 && cp <= 0x2069)) {
             return 0;
@@ -194,7 +196,7 @@ check_item(const kith_field_def_t *def, const char *s)
         /* Said first: a long value is not an encoding problem. */
         return "too long (more than " STR(KITH_VALUE_MAX_LEN) " bytes)";
     }
-    if (!check_text(s, multiline)) {
+    if (!check_text(s, multiline, t == KITH_FT_LINES)) {
         return multiline ? "not valid UTF-8 text (or holds control characters)"
                          : "not valid single-line UTF-8 text (or holds control characters)";
     }

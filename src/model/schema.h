@@ -28,6 +28,7 @@ typedef enum {
     KITH_FT_REF,       /* another record's id, 32 lowercase hex digits */
     KITH_FT_RELATIONS, /* list of "TYPE:RECORD-ID" */
     KITH_FT_CHOICE,    /* one of a fixed set of words */
+    KITH_FT_LINES,     /* list of single lines; tabs allowed (vCard content lines) */
 } kith_ftype_t;
 
 typedef struct {

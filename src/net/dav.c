@@ -186,17 +186,33 @@ pct_decode(const char *in, size_t len, char *out, size_t cap)
 
 /* Appends a name as one path segment, percent-encoding all but RFC 3986's unreserved. */
 static int
+unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '@';
+}
+
+/* Appends a name as one path segment, percent-encoding all but RFC 3986's unreserved
+ * characters (and '@'). Runs of plain characters go in one append: a listing writes one
+ * name per card. */
+static int
 pct_encode(kith_buf_t *out, const char *name)
 {
     static const char digits[] = "0123456789ABCDEF";
     int rc = KITH_OK;
-    for (const unsigned char *p = (const unsigned char *) name; *p && rc == KITH_OK; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '@') {
-            rc = kith_buf_append(out, p, 1);
-        } else {
+    const unsigned char *p = (const unsigned char *) name;
+    while (*p && rc == KITH_OK) {
+        const unsigned char *run = p;
+        while (*p && unreserved(*p)) {
+            p++;
+        }
+        if (p > run) {
+            rc = kith_buf_append(out, run, (size_t) (p - run));
+        }
+        if (*p && rc == KITH_OK) {
             char esc[3] = {'%', digits[*p >> 4], digits[*p & 15]};
             rc = kith_buf_append(out, esc, 3);
+            p++;
         }
     }
     return rc;
@@ -274,12 +290,6 @@ typedef struct {
     const char *token;                 /* R_BOOK: its sync token */
     const char *display;               /* R_BOOK: its name for people */
 } resource_t;
-
-static int
-put_etag(kith_buf_t *b, uint64_t version)
-{
-    return kith_buf_printf(b, "\"%" PRIu64 "\"", version);
-}
 
 static int
 prop_value(const resource_t *res, kith_davp_t id, kith_buf_t *b)
@@ -389,17 +399,9 @@ prop_value(const resource_t *res, kith_davp_t id, kith_buf_t *b)
         if (res->kind != R_CARD) {
             return KITH_ENOTFOUND;
         }
-        rc = kith_buf_puts(b, "<d:getetag>");
-        if (rc == KITH_OK) {
-            kith_buf_t tag;
-            kith_buf_init(&tag);
-            rc = put_etag(&tag, res->card->version);
-            if (rc == KITH_OK) {
-                rc = kith_davxml_escape(b, (const char *) tag.data, tag.len);
-            }
-            kith_buf_close(&tag);
-        }
-        return rc == KITH_OK ? kith_buf_puts(b, "</d:getetag>") : rc;
+        /* The ETag's quotes, escaped: "&quot;" */
+        return kith_buf_printf(b, "<d:getetag>&quot;%" PRIu64 "&quot;</d:getetag>",
+                               res->card->version);
     case KITH_DAVP_GETCONTENTTYPE:
         if (res->kind != R_CARD) {
             return KITH_ENOTFOUND;
@@ -477,7 +479,13 @@ put_response(kith_buf_t *out, const char *href, const resource_t *res,
         }
     }
     if (rc == KITH_OK) {
-        rc = kith_buf_printf(out, "<d:response><d:href>%s</d:href>", href);
+        rc = kith_buf_puts(out, "<d:response><d:href>");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(out, href);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(out, "</d:href>");
     }
     if (rc == KITH_OK && ok.len > 0) {
         rc = kith_buf_puts(out, "<d:propstat><d:prop>");
@@ -1018,9 +1026,21 @@ static int
 proppatch(dav_req_t *q, const kith_davxml_request_t *req)
 {
     int rc = multistatus_open(&q->body);
+    kith_buf_t href;
+    kith_buf_init(&href);
     if (rc == KITH_OK) {
-        rc = kith_buf_printf(&q->body, "<d:response><d:href>%s</d:href><d:propstat><d:prop>",
-                             q->route == R_BOOK ? "" : "/dav/");
+        size_t len = strcspn(q->r->target, "?#");
+        rc = kith_davxml_escape(&href, q->r->target, len);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&q->body, "<d:response><d:href>");
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_append(&q->body, href.data, href.len);
+    }
+    kith_buf_close(&href);
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&q->body, "</d:href><d:propstat><d:prop>");
     }
     for (size_t i = 0; rc == KITH_OK && i < req->n_props; i++) {
         rc = prop_name(&q->body, &req->props[i]);
@@ -1183,80 +1203,6 @@ host_ok(kith_dav_t *d, const kith_http_request_t *r)
     return 0;
 }
 
-static void
-quick(kith_http_exchange_t *x, int status, const char *text, kith_http_header_t *headers,
-      size_t n_headers)
-{
-    kith_http_response_t resp = {status,       headers,
-                                 n_headers,    (const uint8_t *) text,
-                                 strlen(text), "text/plain; charset=utf-8"};
-    kith_http_respond(x, &resp);
-}
-
-static const char allow[] = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT";
-
-static void
-on_request(void *ctx, kith_http_exchange_t *x)
-{
-    kith_dav_t *d = ctx;
-    const kith_http_request_t *r = kith_http_exchange_request(x);
-    if (!host_ok(d, r)) {
-        quick(x, 421, "this server answers to 127.0.0.1 and localhost only\n", NULL, 0);
-        return;
-    }
-    if (!authorized(d, r)) {
-        kith_http_header_t h = {"WWW-Authenticate", "Basic realm=\"kith\", charset=\"UTF-8\""};
-        logf_(d, KITH_LOG_DEBUG, "dav: %s %s from %s: no valid login", r->method, r->target,
-              r->peer);
-        quick(x, 401, "log in with the user and password 'kith dav' shows\n", &h, 1);
-        return;
-    }
-    if (strncmp(r->target, "/.well-known/carddav", 20) == 0 &&
-        (r->target[20] == '\0' || r->target[20] == '/' || r->target[20] == '?')) {
-        kith_http_header_t h = {"Location", "/dav/"};
-        quick(x, 301, "see /dav/\n", &h, 1);
-        return;
-    }
-    if (strcmp(r->method, "OPTIONS") == 0) {
-        kith_http_header_t h[2] = {{"DAV", "1, 3, addressbook, extended-mkcol"},
-                                   {"Allow", (char *) allow}};
-        h[0].value = "1, 3, addressbook";
-        quick(x, 200, "", h, 2);
-        return;
-    }
-    dav_req_t *q = calloc(1, sizeof(*q));
-    if (q == NULL) {
-        quick(x, 503, "out of memory\n", NULL, 0);
-        return;
-    }
-    kith_buf_init(&q->body);
-    q->d = d;
-    q->x = x;
-    q->r = r;
-    if (route(r->target, q) != KITH_OK) {
-        dav_req_free(q);
-        quick(x, 404, "not found\n", NULL, 0);
-        return;
-    }
-    const char *m = r->method;
-    int card = q->route == R_CARD, book = q->route == R_BOOK;
-    int allowed = strcmp(m, "PROPFIND") == 0 || strcmp(m, "PROPPATCH") == 0 ||
-                  (strcmp(m, "REPORT") == 0) ||
-                  ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && (card || book)) ||
-                  ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) && card);
-    if (!allowed) {
-        dav_req_free(q);
-        kith_http_header_t h = {"Allow", (char *) allow};
-        quick(x, 405, "method not allowed here\n", &h, 1);
-        return;
-    }
-    q->job.work = job_work;
-    q->job.done = job_done;
-    d->submit(d->host, &q->job);
-}
-
-/* ---- start and stop ----------------------------------------------------------------- */
-
 static int
 read_password(kith_dav_t *d, char **out)
 {
@@ -1272,6 +1218,108 @@ read_password(kith_dav_t *d, char **out)
     *out = p;
     return KITH_OK;
 }
+
+static const char allow[] = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT";
+
+/* The part of a request the loop thread decides: Host, login, the well-known URL, OPTIONS,
+ * the route and the method. Returns 1 when q holds the answer already, 0 when q is to run
+ * as a store job. */
+static int
+front(kith_dav_t *d, const kith_http_request_t *r, dav_req_t *q)
+{
+    if (!host_ok(d, r)) {
+        text_answer(q, 421, "this server answers to 127.0.0.1 and localhost only");
+        return 1;
+    }
+    if (!authorized(d, r)) {
+        logf_(d, KITH_LOG_DEBUG, "dav: %s %s from %s: no valid login", r->method, r->target,
+              r->peer);
+        text_answer(q, 401, "log in with the user and password 'kith dav' shows");
+        add_header(q, "WWW-Authenticate", "Basic realm=\"kith\", charset=\"UTF-8\"");
+        return 1;
+    }
+    if (strncmp(r->target, "/.well-known/carddav", 20) == 0 &&
+        (r->target[20] == '\0' || r->target[20] == '/' || r->target[20] == '?')) {
+        text_answer(q, 301, "see /dav/");
+        add_header(q, "Location", "/dav/");
+        return 1;
+    }
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        q->status = 200;
+        add_header(q, "DAV", "1, 3, addressbook");
+        add_header(q, "Allow", allow);
+        return 1;
+    }
+    if (route(r->target, q) != KITH_OK) {
+        text_answer(q, 404, "not found");
+        return 1;
+    }
+    const char *m = r->method;
+    int card = q->route == R_CARD, book = q->route == R_BOOK;
+    int allowed = strcmp(m, "PROPFIND") == 0 || strcmp(m, "PROPPATCH") == 0 ||
+                  strcmp(m, "REPORT") == 0 ||
+                  ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && (card || book)) ||
+                  ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) && card);
+    if (!allowed) {
+        text_answer(q, 405, "method not allowed here");
+        add_header(q, "Allow", allow);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+on_request(void *ctx, kith_http_exchange_t *x)
+{
+    kith_dav_t *d = ctx;
+    const kith_http_request_t *r = kith_http_exchange_request(x);
+    dav_req_t *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        kith_http_response_t resp = {503, NULL, 0, NULL, 0, NULL};
+        kith_http_respond(x, &resp);
+        return;
+    }
+    kith_buf_init(&q->body);
+    q->d = d;
+    q->x = x;
+    q->r = r;
+    if (front(d, r, q)) {
+        respond(d, x, q);
+        dav_req_free(q);
+        return;
+    }
+    q->job.work = job_work;
+    q->job.done = job_done;
+    d->submit(d->host, &q->job);
+}
+
+int
+kith__dav_answer(kith_node_t *n, const kith_http_request_t *r, int *status, kith_buf_t *body)
+{
+    kith_dav_t d;
+    memset(&d, 0, sizeof(d));
+    d.node = n;
+    d.loopback = 1;
+    int rc = read_password(&d, &d.password);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    dav_req_t q;
+    memset(&q, 0, sizeof(q));
+    kith_buf_init(&q.body);
+    q.d = &d;
+    q.r = r;
+    if (!front(&d, r, &q)) {
+        job_work(&q.job);
+    }
+    *status = q.status;
+    rc = kith_buf_append(body, q.body.data, q.body.len);
+    kith_buf_close(&q.body);
+    sodium_free(d.password);
+    return rc;
+}
+
+/* ---- start and stop ----------------------------------------------------------------- */
 
 int
 kith_dav_start(kith_dav_t **out, uv_loop_t *loop, const kith_dav_opts_t *opts, char *errbuf,

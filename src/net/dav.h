@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "net/httpd.h"
 #include "net/job.h"
 #include "node/node.h"
 
@@ -50,5 +51,9 @@ void kith_dav_stop(kith_dav_t *d);
 /* Frees the server once the loop has finished (after uv_run() returned). NULL does
  * nothing. */
 void kith_dav_free(kith_dav_t *d);
+
+/* Internal (the fuzz target and unit tests): answers one request at once on this thread,
+ * as the server would, with the node's password; the answer's status and body out. */
+int kith__dav_answer(kith_node_t *n, const kith_http_request_t *r, int *status, kith_buf_t *body);
 
 #endif

@@ -290,7 +290,8 @@ kith_http_respond(kith_http_exchange_t *x, const kith_http_response_t *resp)
         }
         req->res.content_length = resp->body_len;
         h2o_start_response(req, &generator);
-        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+        int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+        h2o_send(req, &body, head ? 0 : 1, H2O_SEND_STATE_FINAL); /* HEAD: the length, no body */
         x->slot->x = NULL;
     }
     exchange_free(x);

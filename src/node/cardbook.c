@@ -388,7 +388,22 @@ name_record(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const char *href)
 {
     char key[sizeof(HREF_KEY) + 32], nkey[sizeof(NAME_KEY) + 2 * KITH_REC_ID_LEN];
     href_key(n, href, key);
-    int rc = kith_store_meta_set(n->store, key, id, KITH_REC_ID_LEN);
+    /* A name given again (its card was deleted, then a client reused the name) leaves the
+     * old record: it falls back to its own name, so that no two cards share one. */
+    kith_buf_t old;
+    kith_buf_init(&old);
+    int rc = kith_store_meta_get(n->store, key, &old);
+    if (rc == KITH_OK && old.len == KITH_REC_ID_LEN && memcmp(old.data, id, KITH_REC_ID_LEN) != 0) {
+        memcpy(nkey, NAME_KEY, sizeof(NAME_KEY) - 1);
+        hex(old.data, KITH_REC_ID_LEN, nkey + sizeof(NAME_KEY) - 1);
+        rc = kith_store_meta_delete(n->store, nkey);
+    } else if (rc == KITH_ENOTFOUND || rc == KITH_OK) {
+        rc = KITH_OK;
+    }
+    kith_buf_close(&old);
+    if (rc == KITH_OK) {
+        rc = kith_store_meta_set(n->store, key, id, KITH_REC_ID_LEN);
+    }
     uint8_t ad[4 + KITH_REC_ID_LEN];
     memcpy(ad, NAME_AD_PREFIX, 4);
     memcpy(ad + 4, id, KITH_REC_ID_LEN);
@@ -411,7 +426,12 @@ name_record(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const char *href)
 static int
 href_to_id(kith_node_t *n, const char *href, uint8_t id[KITH_REC_ID_LEN])
 {
-    if (canonical_href(href, id)) {
+    uint64_t version;
+    int deleted;
+    /* "<id>.vcf" names its record, if there is one; a client may also have chosen a name of
+     * that shape for a card of its own (a UUID without dashes), found below. */
+    if (canonical_href(href, id) &&
+        kith_store_record_version(n->store, id, &version, &deleted) == KITH_OK) {
         return KITH_OK;
     }
     char key[sizeof(HREF_KEY) + 32];
@@ -1001,7 +1021,13 @@ diff_field(const kith_record_t *cur, const char *name, const cfield_t *want, edi
     size_t n_want = want ? want->n : 0;
     if (!kith_schema_is_list(name)) {
         if (n_want == 0 && n_have > 0) {
+            /* An unset reaches the private layer first (sticky); a shared value under it is
+             * unset by the second pass, once the private one is gone. */
             rc = edits_add(first, name, KITH_EDIT_UNSET, NULL, 0);
+            if (rc == KITH_OK && kith_record_field_in(cur, name, 1) != NULL &&
+                kith_record_field_in(cur, name, 0) != NULL) {
+                rc = edits_add(second, name, KITH_EDIT_UNSET, NULL, 0);
+            }
         } else if (n_want > 0 && (n_have == 0 || strcmp(have[0], want->items[0]) != 0)) {
             const char **items = malloc(sizeof(char *));
             rc = items ? KITH_OK : KITH_ENOMEM;
@@ -1178,7 +1204,7 @@ put_new(kith_node_t *n, const char *href, const incoming_t *in, uint64_t now_ms,
         out->created = 1;
         out->changed = res.shared + res.private;
         uint8_t canon[KITH_REC_ID_LEN];
-        if (!canonical_href(href, canon)) {
+        if (!canonical_href(href, canon) || memcmp(canon, res.id, KITH_REC_ID_LEN) != 0) {
             rc = name_record(n, res.id, href);
         }
     }

@@ -56,6 +56,46 @@ remove_item(kith_op_t *op, const kith_record_t *cur, const char *field, int priv
     return KITH_ENOTFOUND;
 }
 
+/* 1 if a list field of one layer holds item. */
+static int
+layer_has(const kith_record_t *cur, const char *field, int private, const char *item)
+{
+    const kith_rfield_t *f = cur ? kith_record_field_in(cur, field, private) : NULL;
+    for (size_t i = 0; f != NULL && f->value.type == KITH_V_LIST && i < f->value.n_items; i++) {
+        if (strcmp(f->value.items[i], item) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remove: each item goes from the layer that holds it (from both if both do). Privacy is
+ * sticky for what is added or set, not for what is removed: an item of the shared list is
+ * removed by a shared change even when the field also has private items. */
+static int
+remove_items(const kith_edit_t *e, kith_op_t *pub, kith_op_t *priv, const kith_record_t *cur,
+             char *errbuf, size_t errcap)
+{
+    int rc = KITH_OK;
+    for (size_t k = 0; k < e->n_items && rc == KITH_OK; k++) {
+        kith_value_t item = {0};
+        rc = item_value(e->field, e->items[k], &item, errbuf, errcap);
+        if (rc != KITH_OK) {
+            break;
+        }
+        int in_priv = layer_has(cur, e->field, 1, item.str);
+        int in_pub = layer_has(cur, e->field, 0, item.str);
+        if (in_priv) {
+            rc = remove_item(priv, cur, e->field, 1, item.str, errbuf, errcap);
+        }
+        if (rc == KITH_OK && (in_pub || !in_priv)) {
+            rc = remove_item(pub, cur, e->field, 0, item.str, errbuf, errcap);
+        }
+        kith_value_clear(&item);
+    }
+    return rc;
+}
+
 /* Publish: the private value goes, the same value is set in the shared record (a list's
  * items are added to the shared list); with items, only those items of a private list
  * move. */
@@ -173,11 +213,13 @@ apply_edits(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const uint8_t own
     for (size_t i = 0; i < n_edits && rc == KITH_OK; i++) {
         const kith_edit_t *e = &edits[i];
         int private = goes_private(e, cur);
-        if (private && e->mode != KITH_EDIT_PRIVATE && res->kept_private++ == 0) {
+        if (private && e->mode != KITH_EDIT_PRIVATE && e->mode != KITH_EDIT_REMOVE &&
+            res->kept_private++ == 0) {
             snprintf(res->first_kept, sizeof(res->first_kept), "%s", e->field);
         }
-        rc = e->mode == KITH_EDIT_PUBLISH
-                 ? publish(&pub, &priv, cur, e, errbuf, errcap)
+        rc = e->mode == KITH_EDIT_PUBLISH ? publish(&pub, &priv, cur, e, errbuf, errcap)
+             : e->mode == KITH_EDIT_REMOVE
+                 ? remove_items(e, &pub, &priv, cur, errbuf, errcap)
                  : add_edit(e, private ? &priv : &pub, cur, private, errbuf, errcap);
         if (rc == KITH_EEXISTS) {
             kith__errbuf_set(errbuf, errcap, "'%s' is changed twice; give each field once",

@@ -6,8 +6,9 @@
  * What a change becomes (proto/OPS.md):
  *  - at most two ops: one for the shared record, one for this user's private layer;
  *  - privacy is sticky: a field with a private value here is changed in the private layer
- *    by set, add, remove and unset alike; only publish moves a value (or one list item)
- *    into the shared record;
+ *    by set, add and unset alike; only publish moves a value (or one list item) into the
+ *    shared record. A removed list item goes from the layer that holds it (a shared item
+ *    is removed by a shared change, even beside private items);
  *  - list changes are element operations: add names only the new items, remove only the
  *    instances this node sees, so nothing else of a list is ever copied into an op;
  *  - a shared change on a record this node may not edit (a reader, or no longer in the

@@ -418,6 +418,20 @@ kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t le
 }
 
 int
+kith_store_meta_delete(kith_store_t *s, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "DELETE FROM meta WHERE key=?", &st);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = step_done(st);
+    release(s, st);
+    return rc;
+}
+
+int
 kith_store_meta_prefix(kith_store_t *s, const char *prefix, kith_meta_cb cb, void *ctx)
 {
     sqlite3_stmt *st = NULL;

@@ -107,6 +107,8 @@ void kith_store_rollback(kith_store_t *s);
 /* Small settings: KITH_ENOTFOUND when absent; get appends the value to out. */
 int kith_store_meta_get(kith_store_t *s, const char *key, kith_buf_t *out);
 int kith_store_meta_set(kith_store_t *s, const char *key, const void *val, size_t len);
+/* Removes a setting (nothing if it is absent). */
+int kith_store_meta_delete(kith_store_t *s, const char *key);
 /* Calls cb(ctx, key, value, len) for every setting whose key starts with prefix, in key
  * order; a non-zero return from cb stops the walk and is returned. */
 typedef int (*kith_meta_cb)(void *ctx, const char *key, const uint8_t *value, size_t len);

@@ -12,7 +12,8 @@ Prints a JSON array with one object per vCard, in file order:
   n           {"given": ..., "family": ...} from N, or null
   emails      every EMAIL value
   tels        every TEL value
-  adr         the street component of every ADR
+  adr         every ADR as its non-empty components joined with ", " (kith's reading;
+              kith writes its own addresses in the street component)
   org         every ORG property as its list of units (name, unit, ...)
   title       first TITLE value, or null
   note        first NOTE value, or null
@@ -49,6 +50,12 @@ def flat(value):
     return value
 
 
+def adr_text(a):
+    """An address as kith reads it: the non-empty components joined with ", "."""
+    parts = [flat(p) for p in (a.box, a.extended, a.street, a.city, a.region, a.code, a.country)]
+    return ", ".join(p for p in parts if p)
+
+
 def values(card, name):
     return [line.value for line in card.contents.get(name, [])]
 
@@ -75,7 +82,7 @@ def card_to_dict(card):
         "n": None if n is None else {"given": flat(n.given), "family": flat(n.family)},
         "emails": values(card, "email"),
         "tels": values(card, "tel"),
-        "adr": [flat(a.street) for a in values(card, "adr")],
+        "adr": [adr_text(a) for a in values(card, "adr")],
         "org": orgs,
         "title": first(card, "title"),
         "note": first(card, "note"),

@@ -623,6 +623,38 @@ check_value_shapes(void **state)
     kith_value_clear(&v);
 }
 
+/* vcard_extra: any single vCard line, tab included; no other control character. */
+static void
+vcard_lines(void **state)
+{
+    (void) state;
+    assert_true(kith_schema_is_list("vcard_extra"));
+    const kith_field_def_t *def = kith_schema_field("vcard_extra");
+    assert_non_null(def);
+    assert_false(def->intel);
+    expect_parse("vcard_extra", "item1.EMAIL;type=INTERNET;type=pref:a@b.example", KITH_OK);
+    expect_parse("vcard_extra", "X-FOO;X-A=\"q;:\":tab\there", KITH_OK);
+    expect_parse("vcard_extra", "NOTE:caf\xc3\xa9 \xe2\x9c\x93", KITH_OK);
+    expect_parse("vcard_extra", "X-A:1\nEND:VCARD", KITH_EINVAL);
+    expect_parse("vcard_extra", "X-A:1\r", KITH_EINVAL);
+    expect_parse("vcard_extra", "X-A:\x01", KITH_EINVAL);
+    expect_parse("vcard_extra", "X-A:\xc2\x85", KITH_EINVAL); /* NEL, a C1 control */
+    expect_parse("vcard_extra",
+                 "X-A:\xe2\x80\xae"
+                 "evil",
+                 KITH_EINVAL); /* RLO */
+    expect_parse("vcard_extra", "X-A:\xff", KITH_EINVAL);
+    expect_parse("vcard_extra", "", KITH_EINVAL);
+    char big[KITH_VALUE_MAX_LEN + 2];
+    memset(big, 'A', sizeof(big) - 1);
+    memcpy(big, "X-A:", 4);
+    big[KITH_VALUE_MAX_LEN] = '\0';
+    expect_parse("vcard_extra", big, KITH_OK);
+    big[KITH_VALUE_MAX_LEN] = 'A';
+    big[KITH_VALUE_MAX_LEN + 1] = '\0';
+    expect_parse("vcard_extra", big, KITH_EINVAL);
+}
+
 int
 main(void)
 {
@@ -643,6 +675,7 @@ main(void)
         cmocka_unit_test(text_and_control_characters),
         cmocka_unit_test(utf8),
         cmocka_unit_test(length_limit),
+        cmocka_unit_test(vcard_lines),
         cmocka_unit_test(check_value_shapes),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
