@@ -216,7 +216,7 @@ ok "clean after the conflict" vds alice sync
 
 # ---- a new card from the client, with TYPE=CELL, PHOTO and an X- property ----
 photo=$(printf 'GIF89a\001\000\001\000\000\000\000;' | base64 -w0)
-printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:client-made-card-1\r\nFN:Extra Person\r\nN:Person;Extra;;;\r\nEMAIL;TYPE=HOME:extra@example.com\r\nTEL;TYPE=CELL:+47 9999 0001\r\nPHOTO;ENCODING=b;TYPE=GIF:%s\r\nX-KITH-TEST:x-prop-kept\r\nNOTE:client-new\r\nEND:VCARD\r\n' \
+printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:client-made-card-1\r\nFN:Extra Person\r\nN:Person;Extra;;;\r\nEMAIL;TYPE=HOME:extra@example.com\r\nTEL;TYPE=CELL:+47 9999 0001\r\nPHOTO;ENCODING=b;TYPE=GIF:%s\r\nX-PHONETIC-FIRST-NAME:x-prop-kept\r\nNOTE:client-new\r\nEND:VCARD\r\n' \
     "$photo" >"$cards_alice/client-made-card-1.vcf"
 ok "sync a new client card" vds alice sync
 contains "the new card went up" "$TMP/vds.out" "Copying (uploading) item client-made-card-1"
@@ -252,7 +252,7 @@ elif [ -n "$f" ]; then
     grep -qi '^PHOTO' "$f" || fail "PHOTO lost"
     checks=$((checks + 1))
     tr -d '\r\n ' <"$f" | grep -qF -- "$photo" || fail "PHOTO data changed"
-    contains "X- property kept" "$f" "X-KITH-TEST:x-prop-kept"
+    contains "X- property kept" "$f" "X-PHONETIC-FIRST-NAME:x-prop-kept"
 fi
 
 # ---- two kith nodes: the client's edit reaches the peer, the peer's edit the client ----
