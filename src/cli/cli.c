@@ -773,7 +773,13 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
     }
     size_t n_defs;
     const kith_field_def_t *defs = kith_schema_fields(&n_defs);
-    if (r->deleted) {
+    const kith_rfield_t *merged = kith_record_field(r, "merged_into");
+    if (r->deleted && merged != NULL && merged->value.type == KITH_V_STR) {
+        /* kith merge: say where it went before anything else (proto/MERGE.md). */
+        fputs("  merged into ", out);
+        print_ref(n, out, merged->value.str);
+        fprintf(out, " (deleted: 'kith restore %.8s' brings it back)\n", hex);
+    } else if (r->deleted) {
         fprintf(out, "  (deleted: 'kith restore %.8s' brings it back)\n", hex);
     }
     /* Defined fields in schema order first, then custom fields alphabetically; a field

@@ -138,6 +138,8 @@ int cmd_receive(cli_globals_t *g, int argc, char **argv);
 int cmd_pair(cli_globals_t *g, int argc, char **argv);
 int cmd_doctor(cli_globals_t *g, int argc, char **argv);
 int cmd_backup(cli_globals_t *g, int argc, char **argv);
+int cmd_merge(cli_globals_t *g, int argc, char **argv);
+int cmd_duplicates(cli_globals_t *g, int argc, char **argv);
 /* kith restore --backup FILE [--home DIR] (cmd_restore hands over when it sees --backup). */
 int cmd_restore_backup(cli_globals_t *g, int argc, char **argv);
 

@@ -793,7 +793,7 @@ cmd_help(cli_globals_t *g, int argc, char **argv)
     if (argc < 2) {
         printf("usage: kith [--home DIR] COMMAND [ARGS...]\n\nCommands:\n");
         for (const cli_command_t *c = cli_commands; c->name; c++) {
-            printf("  %-9s %s\n", c->name, c->summary);
+            printf("  %-10s %s\n", c->name, c->summary);
         }
         printf("\n'kith help COMMAND' or 'kith COMMAND --help' for more; 'kith help fields'\n"
                "for the record fields.\n");

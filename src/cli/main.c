@@ -71,9 +71,10 @@ const cli_command_t cli_commands[] = {
      "  --publish FIELD        move a private value into the shared record (asks first on a\n"
      "                         terminal; --yes does not ask); FIELD=ITEM moves one item of\n"
      "                         a private list\n\n"
-     "Privacy is sticky: once a field has a private value on this node, --set, --add,\n"
-     "--remove and --unset change the private value, never the shared one; only --publish\n"
-     "shares it. Anyone who holds a record, reader or editor, may keep private values on\n"
+     "Privacy is sticky: once a field has a private value on this node, --set, --add and\n"
+     "--unset change the private value, never the shared one; only --publish shares it.\n"
+     "--remove takes an item from the layer that holds it. Anyone who holds a record,\n"
+     "reader or editor, may keep private values on\n"
      "it; they survive the owner's edits, unsharing and deletion. List changes merge with\n"
      "colleagues' concurrent changes item by item.\n\n"
      "REF is a record id prefix (4+ hex digits) or an exact name. A shared change the owner\n"
@@ -122,6 +123,36 @@ const cli_command_t cli_commands[] = {
      "  do not run both.\n\n"
      "  Both jobs share the name 'restore' (bringing something back); --backup tells them\n"
      "  apart, and 'kith restore REF' works as it always did.\n"},
+    {"merge", cmd_merge, "A B [--dry-run] [--force] [--json] [--yes]",
+     "fold duplicate record B into record A",
+     "Folds record B into record A, then deletes B (marked 'merged into A'), in one\n"
+     "transaction of signed changes: on any refusal or error nothing is written.\n\n"
+     "  - B must be yours (it is deleted); A must be yours or shared with you as editor.\n"
+     "    A person and an organisation are not merged without --force.\n"
+     "  - Lists: A gains B's items it lacks (e-mails compared ignoring case, LinkedIn URLs\n"
+     "    as 'kith import' compares them). Single values: A takes B's where it has none;\n"
+     "    where both differ A's stays, and B's is shown (it stays in 'kith log B').\n"
+     "  - Privacy: a private value of B goes to A's private layer; a shared one to A's\n"
+     "    shared record, unless that field is private on A (privacy is sticky).\n"
+     "  - Records pointing at B (reports_to, relations TYPE:B) are repointed at A where\n"
+     "    you may edit them; the others are listed.\n"
+     "  - Sharing is never changed: if B was shared with peers or groups A is not, the\n"
+     "    'kith share A --with ...' commands are printed for you to run or not.\n"
+     "  - 'kith restore B' brings B back; A keeps what it gained.\n\n"
+     "  --dry-run, -n   show what would happen; write nothing\n"
+     "  --force         merge a person and an organisation\n"
+     "  --json          the result as one JSON object\n"
+     "  --yes, -y       do not ask before deleting a B that is shared (as 'kith rm')\n\n"
+     "'kith duplicates' suggests pairs. The rules in full: proto/MERGE.md.\n"},
+    {"duplicates", cmd_duplicates, "[--json]", "list likely duplicate records",
+     "Lists pairs of live records of the same kind that share an e-mail address (case\n"
+     "ignored), a LinkedIn profile URL (compared as 'kith import' does), or a name at the\n"
+     "same organisation (an organisation: a name), names and organisations compared\n"
+     "ignoring case and accents; the organisation is the org field, else the employer\n"
+     "relation's record. Each pair once, with the reasons and a 'kith merge A B' to run:\n"
+     "B is the one that is yours (both yours: the newer). Prints 'No likely duplicates.'\n"
+     "when there are none.\n\n"
+     "  --json   an array of {a, b, reasons, why, command}\n"},
     {"share", cmd_share, "REF --with PEER|@GROUP [--read-only]",
      "share a record with peers or a group (later members too)",
      "Shares the record with a peer or a group. A record shared with @GROUP stays shared\n"
@@ -275,8 +306,8 @@ cli_find_command(const char *name)
 static int
 command_writes(int argc, char **argv)
 {
-    static const char *const readers[] = {"id",  "list",   "show",   "search",
-                                          "log", "export", "status", "help"};
+    static const char *const readers[] = {"id",     "list",   "show", "search",    "log",
+                                          "export", "status", "help", "duplicates"};
     for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
         if (strcmp(argv[0], readers[i]) == 0) {
             return 0;
@@ -304,7 +335,7 @@ usage(FILE *out)
                  "chosen records, field by field, with colleagues you trust.\n\n"
                  "Commands:\n");
     for (const cli_command_t *c = cli_commands; c->name; c++) {
-        fprintf(out, "  %-9s %s\n", c->name, c->summary);
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
     }
     fprintf(out, "\nThe home directory is --home DIR, else $KITH_HOME, else $XDG_DATA_HOME/kith,\n"
                  "else ~/.local/share/kith. 'kith COMMAND --help' tells more; see also kith(1).\n");

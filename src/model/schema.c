@@ -44,6 +44,7 @@ static const kith_field_def_t fields[] = {
     NOTE("note", "free notes"),
     {"reports_to", KITH_FT_REF, 0, 0, NULL, 1, 0, "the record this person reports to"},
     {"relations", KITH_FT_RELATIONS, 0, 0, NULL, 1, 0, "links to other records, TYPE:REF"},
+    {"merged_into", KITH_FT_REF, 0, 0, NULL, 1, 0, "the record this one was merged into"},
     INTEL("priorities", "what they must achieve"),
     INTEL("pain_points", "what they struggle with"),
     INTEL("motivations", "what drives them"),

@@ -1422,6 +1422,8 @@ status_text(kith_daemon_t *d, kith_buf_t *out)
     kith_nodeid_encode(d->node->id->pk, nid);
     kith_buf_printf(out, "Daemon running (pid %d), listening on %s\nNode ID: %s\n", (int) getpid(),
                     d->listen_text, nid);
+    kith_buf_printf(out, "CardDAV: %s\n",
+                    d->dav_text[0] ? d->dav_text : "off (see the daemon's log)");
     if (d->n_peers == 0) {
         kith_buf_printf(out, "No peers yet.\n");
     }
@@ -1776,6 +1778,12 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
             char *colon = strrchr(dav_host, ':');
             if (colon != NULL) {
                 *colon = '\0';
+            }
+            /* A wildcard address is reached on this machine through loopback. */
+            if (strcmp(dav_host, "0.0.0.0") == 0) {
+                snprintf(dav_host, sizeof(dav_host), "127.0.0.1");
+            } else if (strcmp(dav_host, "[::]") == 0) {
+                snprintf(dav_host, sizeof(dav_host), "[::1]");
             }
             snprintf(d->dav_text, sizeof(d->dav_text), "http://%s:%d/", dav_host,
                      kith_dav_port(d->dav));

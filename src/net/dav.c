@@ -532,6 +532,20 @@ multistatus_open(kith_buf_t *b)
                             "xmlns:cs=\"http://calendarserver.org/ns/\">\n");
 }
 
+/* Ends the multistatus answer begun with multistatus_open() if rc is KITH_OK. */
+static int
+multistatus_close(dav_req_t *q, int rc)
+{
+    if (rc == KITH_OK) {
+        rc = kith_buf_puts(&q->body, "</d:multistatus>\n");
+    }
+    if (rc == KITH_OK) {
+        q->status = 207;
+        q->content_type = XML_TYPE;
+    }
+    return rc;
+}
+
 static void
 book_display(const kith_cardbook_t *b, char *out, size_t cap)
 {
@@ -663,15 +677,8 @@ propfind(dav_req_t *q, const kith_davxml_request_t *req, int depth)
             }
         }
     }
-    if (rc == KITH_OK) {
-        rc = kith_buf_puts(&q->body, "</d:multistatus>\n");
-    }
     kith_cardbook_close(&book);
-    if (rc == KITH_OK) {
-        q->status = 207;
-        q->content_type = XML_TYPE;
-    }
-    return rc;
+    return multistatus_close(q, rc);
 }
 
 /* A multiget href: the card's name if it is in this book's path. */
@@ -781,15 +788,8 @@ report(dav_req_t *q, const kith_davxml_request_t *req)
         rc = KITH_EINVAL;
     }
     kith_buf_close(&w.href);
-    if (rc == KITH_OK) {
-        rc = kith_buf_puts(&q->body, "</d:multistatus>\n");
-    }
     kith_cardbook_close(&book);
-    if (rc == KITH_OK) {
-        q->status = 207;
-        q->content_type = XML_TYPE;
-    }
-    return rc;
+    return multistatus_close(q, rc);
 }
 
 /* ---- cards -------------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formats/vcard.h"
 #include "kith/error.h"
@@ -616,34 +617,30 @@ kith_cardbook_changes(kith_node_t *n, const kith_cardbook_t *b, const char *toke
     return rc;
 }
 
-/* Whether record id (owned by owner, live) is in book b. */
+/* Whether the live record r is in book b: from its folded audience, the same rule as the
+ * listing draws from the rows (in_book()). */
 static int
-record_in_book(kith_node_t *n, const kith_cardbook_t *b, const uint8_t id[KITH_REC_ID_LEN],
-               const uint8_t owner[KITH_PK_LEN], int *in)
+record_in_book(kith_node_t *n, const kith_cardbook_t *b, const kith_record_t *r)
 {
-    *in = 1;
     if (b->group[0] == '\0') {
-        return KITH_OK;
+        return 1;
     }
-    if (memcmp(owner, n->id->pk, KITH_PK_LEN) != 0) {
-        *in = is_member(b, owner);
-        return KITH_OK;
+    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0) {
+        return is_member(b, r->owner);
     }
-    idmap_t set = {0};
-    int rc = KITH_OK;
-    for (size_t i = 0; rc == KITH_OK && i < b->n_members; i++) {
-        rc = kith_store_audience_recs(n->store, b->members[i], put_id, &set);
+    for (size_t i = 0; i < r->n_aud; i++) {
+        if (is_member(b, r->aud[i].key)) {
+            return 1;
+        }
     }
-    *in = idmap_find(&set, id) != NULL;
-    idmap_close(&set);
-    return rc;
+    return 0;
 }
 
 int
 kith_cardbook_find(kith_node_t *n, const kith_cardbook_t *b, const char *href,
                    uint8_t id[static KITH_REC_ID_LEN], uint64_t *version)
 {
-    int deleted = 0, in = 0;
+    int deleted = 0;
     int rc = href_to_id(n, href, id);
     if (rc == KITH_OK) {
         rc = kith_store_record_version(n->store, id, version, &deleted);
@@ -655,10 +652,7 @@ kith_cardbook_find(kith_node_t *n, const kith_cardbook_t *b, const char *href,
     kith_record_init(&r);
     if (rc == KITH_OK && b->group[0] != '\0') {
         rc = kith_store_record_get(n->store, id, &r);
-        if (rc == KITH_OK) {
-            rc = record_in_book(n, b, id, r.owner, &in);
-        }
-        if (rc == KITH_OK && !in) {
+        if (rc == KITH_OK && !record_in_book(n, b, &r)) {
             rc = KITH_ENOTFOUND;
         }
     }
@@ -720,6 +714,56 @@ kith_card_from_record(const kith_record_t *r, int all, int foreign_uid, kith_car
         }
     }
     return rc;
+}
+
+static void
+ignore_skip(void *ctx, unsigned line, const char *prop, const char *why)
+{
+    (void) ctx;
+    (void) line;
+    (void) prop;
+    (void) why;
+}
+
+int
+kith_card_line_private(const kith_record_t *r, const char *line)
+{
+    static const char probe[] = "kith-probe";
+    /* Read the line as the parser would, inside a card of its own. */
+    const char *colon = strchr(line, ':'), *dot = strchr(line, '.');
+    const char *prop = dot != NULL && colon != NULL && dot < colon ? dot + 1 : line;
+    int is_fn = strncasecmp(prop, "FN", 2) == 0 && (prop[2] == ':' || prop[2] == ';');
+    kith_buf_t text;
+    kith_buf_init(&text);
+    int rc = kith_buf_puts(&text, "BEGIN:VCARD\r\nVERSION:4.0\r\n");
+    if (rc == KITH_OK && !is_fn) {
+        rc = kith_buf_printf(&text, "FN:%s\r\n", probe);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_buf_printf(&text, "%s\r\nEND:VCARD\r\n", line);
+    }
+    kith_cardset_t set;
+    kith_cardset_init(&set);
+    int private = 0;
+    if (rc == KITH_OK &&
+        kith_vcard_parse((const char *) text.data, text.len, &set, ignore_skip, NULL, NULL, 0) ==
+            KITH_OK &&
+        set.n_cards == 1) {
+        const kith_card_t *c = &set.cards[0];
+        for (size_t i = 0; i < c->n_fields && !private; i++) {
+            const char *name = c->fields[i].name;
+            if (strcmp(name, KITH_CARD_KEPT_FIELD) == 0 || strcmp(name, "uid") == 0 ||
+                (strcmp(name, "name") == 0 && strcmp(c->fields[i].value, probe) == 0)) {
+                continue;
+            }
+            private = kith_record_field_in(r, name, 1) != NULL;
+        }
+    } else if (rc != KITH_OK) {
+        private = 1; /* out of memory: the safe side */
+    }
+    kith_cardset_close(&set);
+    kith_buf_close(&text);
+    return private;
 }
 
 int
@@ -1137,12 +1181,38 @@ check_href(const char *href)
     return KITH_OK;
 }
 
+/* Privacy survives a PUT. The second pass adds list items after the first removed some,
+ * so a field whose only private items the card replaced (a private phone number edited in
+ * the client) has no private layer left, and a plain add would go to the shared record.
+ * An add to a field that was private before the PUT, or of kept lines that repeat a value
+ * private before it (kith_card_line_private()), is set in the private layer instead when
+ * that layer is now empty (when it is not, the add goes there anyway: sticky). */
+static void
+keep_privacy(const kith_record_t *before, const kith_record_t *now, edits_t *second)
+{
+    for (size_t i = 0; i < second->n; i++) {
+        kith_edit_t *e = &second->e[i];
+        if (e->mode != KITH_EDIT_ADD || kith_record_field_in(now, e->field, 1) != NULL) {
+            continue;
+        }
+        int private = kith_record_field_in(before, e->field, 1) != NULL;
+        for (size_t k = 0;
+             !private && k < e->n_items && strcmp(e->field, KITH_CARD_KEPT_FIELD) == 0; k++) {
+            private = kith_card_line_private(before, e->items[k]);
+        }
+        if (private) {
+            e->mode = KITH_EDIT_PRIVATE;
+        }
+    }
+}
+
 static int
 put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t *in,
              uint64_t now_ms, kith_cardbook_put_t *out, char *errbuf, size_t errcap)
 {
-    kith_record_t cur;
+    kith_record_t cur, now;
     kith_record_init(&cur);
+    kith_record_init(&now);
     edits_t first = {0}, second = {0};
     kith_edit_result_t res;
     int rc = kith_store_record_get(n->store, id, &cur);
@@ -1162,16 +1232,16 @@ put_existing(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], const incoming_t
         out->changed += res.shared + res.private;
     }
     if (rc == KITH_OK && second.n > 0) {
-        kith_record_close(&cur);
-        kith_record_init(&cur);
-        rc = kith_store_record_get(n->store, id, &cur);
+        rc = kith_store_record_get(n->store, id, &now);
         if (rc == KITH_OK) {
-            rc = kith__node_edit_in_txn(n, &cur, second.e, second.n, now_ms, &res, errbuf, errcap);
+            keep_privacy(&cur, &now, &second);
+            rc = kith__node_edit_in_txn(n, &now, second.e, second.n, now_ms, &res, errbuf, errcap);
             out->changed += res.shared + res.private;
         }
     }
     edits_close(&first);
     edits_close(&second);
+    kith_record_close(&now);
     kith_record_close(&cur);
     return rc;
 }

@@ -356,15 +356,12 @@ kith_node_add_record(kith_node_t *n, int kind, const kith_edit_t *edits, size_t 
 }
 
 int
-kith_node_set_deleted(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], int del,
-                      uint64_t now_ms)
+kith__node_set_deleted_in_txn(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], int del,
+                              uint64_t now_ms)
 {
     kith_record_t cur;
     kith_record_init(&cur);
-    int rc = kith_store_begin(n->store);
-    if (rc == KITH_OK) {
-        rc = kith_store_record_get(n->store, id, &cur);
-    }
+    int rc = kith_store_record_get(n->store, id, &cur);
     if (rc == KITH_OK && memcmp(cur.owner, n->id->pk, KITH_PK_LEN) != 0) {
         rc = KITH_EAUTH;
     }
@@ -377,7 +374,17 @@ kith_node_set_deleted(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], 
         rc = kith_node_apply_local(n, &op, now_ms, NULL);
         kith_op_close(&op);
     }
-    rc = finish(n, rc);
     kith_record_close(&cur);
     return rc;
+}
+
+int
+kith_node_set_deleted(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], int del,
+                      uint64_t now_ms)
+{
+    int rc = kith_store_begin(n->store);
+    if (rc == KITH_OK) {
+        rc = kith__node_set_deleted_in_txn(n, id, del, now_ms);
+    }
+    return finish(n, rc);
 }

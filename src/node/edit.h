@@ -86,4 +86,9 @@ int kith_node_add_record(kith_node_t *n, int kind, const kith_edit_t *edits, siz
 int kith_node_set_deleted(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], int del,
                           uint64_t now_ms);
 
+/* Internal (node/merge.c): kith_node_set_deleted() of record id inside the caller's store
+ * transaction, which this neither begins nor ends. On error the caller rolls back. */
+int kith__node_set_deleted_in_txn(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], int del,
+                                  uint64_t now_ms);
+
 #endif

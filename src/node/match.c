@@ -17,9 +17,10 @@
 
 #include "kith/error.h"
 #include "model/schema.h"
+#include "node/cardbook.h"
 #include "node/edit.h"
 
-#define KEY_MAX 512 /* bytes of a key, kind included: longer values are cut (still a key) */
+#define KEY_MAX KITH_MATCH_KEY_MAX
 
 typedef struct entry {
     struct entry *next;
@@ -220,6 +221,12 @@ make_key(const char *name, const char *value, char key[KEY_MAX])
         return 1;
     }
     return 0;
+}
+
+int
+kith_match_key(const char *field, const char *value, char key[static KITH_MATCH_KEY_MAX])
+{
+    return make_key(field, value, key);
 }
 
 /* Indexes every string of a value of field name. */
@@ -456,6 +463,15 @@ build_edits(const kith_record_t *cur, const kith_op_t *incoming, edit_list_t *l)
                 l->items[l->n_items++] = l->nums[i];
             }
             e->n_items = 1;
+        }
+        /* A kept vCard line that repeats a private value stays private (cardbook.h). */
+        if (e->mode == KITH_EDIT_ADD && priv == NULL &&
+            strcmp(f->name, KITH_CARD_KEPT_FIELD) == 0) {
+            for (size_t k = 0; k < e->n_items && e->mode == KITH_EDIT_ADD; k++) {
+                if (kith_card_line_private(cur, e->items[k])) {
+                    e->mode = KITH_EDIT_PRIVATE;
+                }
+            }
         }
         if (e->n_items > 0) {
             l->n_edits++;

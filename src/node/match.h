@@ -39,6 +39,8 @@
 #define KITH_MATCH_UID_LEN    (9 + 2 * KITH_REC_ID_LEN) /* chars, without the NUL */
 #define KITH_MATCH_UID_FIELD  "x-vcard-uid"
 
+#define KITH_MATCH_KEY_MAX 512 /* bytes of a key, NUL included: longer values are cut */
+
 typedef enum {
     KITH_MATCH_NONE = 0,
     KITH_MATCH_ONE = 1,
@@ -58,6 +60,14 @@ void kith_match_uid_format(const uint8_t id[static KITH_REC_ID_LEN],
                            char out[static KITH_MATCH_UID_LEN + 1]);
 /* KITH_OK and the id if uid is a kith UID (hex digits of either case), else KITH_EINVAL. */
 int kith_match_uid_parse(const char *uid, uint8_t id[static KITH_REC_ID_LEN]);
+
+/* The matching key of one value of field, as the index compares them (rule 2 above): for
+ * "emails" "e:" and the address in ASCII lower case, for a LinkedIn profile URL in "urls"
+ * "l:" and the URL reduced (no scheme, "www.", query, fragment or trailing '/', lower case),
+ * for x-vcard-uid "u:" and the UID. Returns 1 with the key in key, or 0 if the value is not
+ * a matching key (another field, or a URL that is not LinkedIn's). Two values are the same
+ * contact detail exactly when their keys are equal. */
+int kith_match_key(const char *field, const char *value, char key[static KITH_MATCH_KEY_MAX]);
 
 /* An empty index; kith_match_index_free() frees it (NULL does nothing). KITH_ENOMEM. */
 int kith_match_index_new(kith_match_index_t **out);

@@ -167,4 +167,13 @@ contains "blob reported" "$TMP/err" "line 7: X-BLOB2 skipped: too long to keep"
 ok "show blob card" k show "Blob Person" --json
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["vcard_extra"]) == 2, r["vcard_extra"]' "$TMP/out" ||
     fail "two kept lines of 15000 bytes"
+# A kept line that repeats a private value stays private: re-importing a card with
+# TEL;TYPE=CELL of a phone number kept privately must not share the number.
+ok "private phone" k add person --name "Pat Private" --set emails=pat@private.example --private phones="+1 555 9999"
+printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Pat Private\r\nEMAIL:pat@private.example\r\nTEL;TYPE=CELL:+1 555 9999\r\nEND:VCARD\r\n' >"$TMP/pat.vcf"
+ok "import over the private phone" k import vcard "$TMP/pat.vcf"
+ok "export without private" k export json --no-private -o "$TMP/pat.json"
+lacks "the private number is not shared" "$TMP/pat.json" "555 9999"
+ok "show the card" k export vcard "Pat Private" --all -o "$TMP/pat-out.vcf"
+contains "the user still sees the kept line" "$TMP/pat-out.vcf" "TEL;TYPE=CELL:+1 555 9999"
 finish

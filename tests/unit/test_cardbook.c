@@ -575,11 +575,12 @@ put_list_across_layers(void **state)
         print_message("put dropping a shared e-mail beside a private one: %s (%s)\n",
                       kith_strerror(rc), err);
         kith_record_close(&r);
-        /* Fixed, kept as a regression test: kith_cardbook_put() of a card that drops a shared list item of a field that
-         * also has a private item fails: diff_field() makes one KITH_EDIT_REMOVE, which
-         * kith__node_edit_in_txn() applies to the private layer (sticky privacy), and the
-         * shared item is not there: KITH_ENOTFOUND "emails: '...' is not in the private
-         * list". Over HTTP the PUT gets 500, and the client can never remove the address. */
+        /* Fixed, kept as a regression test: kith_cardbook_put() of a card that drops a shared list
+         * item of a field that also has a private item fails: diff_field() makes one
+         * KITH_EDIT_REMOVE, which kith__node_edit_in_txn() applies to the private layer (sticky
+         * privacy), and the shared item is not there: KITH_ENOTFOUND "emails: '...' is not in the
+         * private list". Over HTTP the PUT gets 500, and the client can never remove the address.
+         */
         fail();
     }
     f = field(alice, put_id, &r, "emails", 0);
@@ -758,7 +759,8 @@ put_hex_name(void **state)
     if (rc != KITH_OK) {
         print_message("find of a new card's hex name: %s; a second PUT created %d\n",
                       kith_strerror(rc), again.created);
-        /* Fixed, kept as a regression test: kith_cardbook_put() of a new card under a name of 32 lower-case hex digits
+        /* Fixed, kept as a regression test: kith_cardbook_put() of a new card under a name of 32
+         * lower-case hex digits
          * + ".vcf" makes a record with a new id and keeps no name (canonical_href() says
          * the name is canonical), so the card is not where the client put it:
          * kith_cardbook_find() of that name gives KITH_ENOTFOUND, and a second PUT of
@@ -799,11 +801,12 @@ name_reused_after_delete(void **state)
         for (size_t k = i + 1; k < s.n; k++) {
             if (strcmp(s.href[i], s.href[k]) == 0) {
                 print_message("two cards are listed as '%s'\n", s.href[i]);
-                /* Fixed, kept as a regression test: kith_cardbook_put() of a new card under the name of a deleted card
-                 * gives the name to the new record (dav.href.<mac>) but leaves the deleted
-                 * record's sealed name (dav.name.<id>) in place; once the deleted record is
-                 * restored (kith restore), kith_cardbook_members() lists both records under
-                 * the same href, and kith_cardbook_find() of it reaches only one of them. */
+                /* Fixed, kept as a regression test: kith_cardbook_put() of a new card under the
+                 * name of a deleted card gives the name to the new record (dav.href.<mac>) but
+                 * leaves the deleted record's sealed name (dav.name.<id>) in place; once the
+                 * deleted record is restored (kith restore), kith_cardbook_members() lists both
+                 * records under the same href, and kith_cardbook_find() of it reaches only one of
+                 * them. */
                 fail();
             }
         }
@@ -920,10 +923,10 @@ put_removes_value_in_both_layers(void **state)
     }
     kith_buf_close(&got);
     if (back) {
-        /* Fixed, kept as a regression test: kith_cardbook_put() of a card without a field that has a value in both
-         * layers unsets only the private value (diff_field() makes one KITH_EDIT_UNSET,
-         * sticky privacy sends it to the private layer), so the shared value shows again:
-         * the client removed TITLE and reads it back, with the old shared value. */
+        /* Fixed, kept as a regression test: kith_cardbook_put() of a card without a field that has
+         * a value in both layers unsets only the private value (diff_field() makes one
+         * KITH_EDIT_UNSET, sticky privacy sends it to the private layer), so the shared value shows
+         * again: the client removed TITLE and reads it back, with the old shared value. */
         fail();
     }
 }
@@ -987,6 +990,64 @@ put_formatted_values_twice(void **state)
     kith_buf_close(&got);
 }
 
+/* A kept line that repeats a private value (TEL;TYPE=CELL of a private phone) is kept in
+ * the private layer: sharing the line would share the number. */
+static void
+kept_line_of_private_value(void **state)
+{
+    (void) state;
+    kith_cardbook_put_t res;
+    char err[256] = "";
+    uint8_t id[KITH_REC_ID_LEN];
+    uint64_t v;
+    static const char first[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:pv-1\r\nFN:Pia Vee\r\n"
+                                "EMAIL:pia@v.example\r\nEND:VCARD\r\n";
+    ASSERT_OK(put(alice, "all", "pv-1.vcf", first, NULL, 0, &res, err, sizeof(err)));
+    ASSERT_OK(find(alice, "all", "pv-1.vcf", id, &v));
+    edit1(alice, id, "phones", KITH_EDIT_PRIVATE, "+1 555 0001");
+    static const char second[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:pv-1\r\nFN:Pia Vee\r\n"
+                                 "EMAIL:pia@v.example\r\nTEL;TYPE=CELL:+1 555 0001\r\n"
+                                 "END:VCARD\r\n";
+    ASSERT_OK(put(alice, "all", "pv-1.vcf", second, NULL, 0, &res, err, sizeof(err)));
+    kith_record_t r;
+    kith_record_init(&r);
+    const kith_rfield_t *shared = field(alice, id, &r, "vcard_extra", 0);
+    for (size_t i = 0; shared != NULL && i < shared->value.n_items; i++) {
+        assert_null(strstr(shared->value.items[i], "0001"));
+    }
+    const kith_rfield_t *priv = field(alice, id, &r, "vcard_extra", 1);
+    assert_non_null(priv);
+    ASSERT_EQ(priv->value.n_items, 1);
+    ASSERT_STREQ(priv->value.items[0], "TEL;TYPE=CELL:+1 555 0001");
+    assert_true(kith_card_line_private(&r, "X-FOO:1") == 0);
+    assert_true(kith_card_line_private(&r, "item1.TEL;TYPE=HOME:+1 555 0002") == 1);
+    kith_record_close(&r);
+    kith_buf_t got;
+    kith_buf_init(&got);
+    ASSERT_OK(kith_cardbook_get(alice, id, &got));
+    ASSERT_OK(kith_buf_append(&got, "", 1));
+    assert_non_null(strstr((const char *) got.data, "TEL;TYPE=CELL:+1 555 0001"));
+    kith_buf_close(&got);
+    /* The client edits the private number: the new one is private too, and so is its
+     * kept line (the first pass removes the only private items, the second adds). */
+    static const char third[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:pv-1\r\nFN:Pia Vee\r\n"
+                                "EMAIL:pia@v.example\r\nTEL;TYPE=CELL:+1 555 0003\r\n"
+                                "END:VCARD\r\n";
+    ASSERT_OK(put(alice, "all", "pv-1.vcf", third, NULL, 0, &res, err, sizeof(err)));
+    kith_record_init(&r);
+    shared = field(alice, id, &r, "phones", 0);
+    assert_true(shared == NULL || shared->value.n_items == 0);
+    priv = field(alice, id, &r, "phones", 1);
+    assert_non_null(priv);
+    ASSERT_EQ(priv->value.n_items, 1);
+    ASSERT_STREQ(priv->value.items[0], "+1 555 0003");
+    shared = field(alice, id, &r, "vcard_extra", 0);
+    for (size_t i = 0; shared != NULL && i < shared->value.n_items; i++) {
+        assert_null(strstr(shared->value.items[i], "555 000"));
+    }
+    kith_record_close(&r);
+}
+
 static void
 password(void **state)
 {
@@ -1035,6 +1096,7 @@ main(void)
         cmocka_unit_test(put_removes_value_in_both_layers),
         cmocka_unit_test(put_intelligence_out_of_range),
         cmocka_unit_test(put_formatted_values_twice),
+        cmocka_unit_test(kept_line_of_private_value),
         cmocka_unit_test(password),
     };
     return cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);

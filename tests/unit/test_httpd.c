@@ -920,7 +920,8 @@ proppatch(void **state)
     }
     resp_close(&r);
     if (!right) {
-        /* Fixed, kept as a regression test: proppatch() in dav.c writes the response's href as "" for a book and as
+        /* Fixed, kept as a regression test: proppatch() in dav.c writes the response's href as ""
+         * for a book and as
          * "/dav/" for anything else (the principal, the home, a card), instead of the
          * path of the resource in the request (RFC 4918 9.2.1: the multistatus names the
          * resource). */
@@ -984,8 +985,9 @@ put_drops_shared_item(void **state)
     }
     resp_close(&r);
     if (status == 500) {
-        /* Fixed, kept as a regression test: see put_list_across_layers in test_cardbook.c: kith_cardbook_put() fails
-         * with KITH_ENOTFOUND, which put_card() in dav.c answers with 500. */
+        /* Fixed, kept as a regression test: see put_list_across_layers in test_cardbook.c:
+         * kith_cardbook_put() fails with KITH_ENOTFOUND, which put_card() in dav.c answers with
+         * 500. */
         fail();
     }
     ASSERT_EQ(status, 204);

@@ -312,6 +312,10 @@ refs_and_relations(void **state)
     expect_parse("reports_to", "0123456789abcdef0123456789abcdef0", KITH_EINVAL);
     expect_parse("reports_to", "0123456789abcdef0123456789abcdeg", KITH_EINVAL);
     expect_parse("reports_to", "Ada Lovelace", KITH_EINVAL);
+    /* merged_into (set by kith merge) is a reference like reports_to. */
+    expect_parse("merged_into", HEX_ID, KITH_OK);
+    expect_parse("merged_into", "Ada Lovelace", KITH_EINVAL);
+    assert_true(kith_schema_field("merged_into")->intel);
     snprintf(text, sizeof(text), "works-with:%s", HEX_ID);
     expect_parse("relations", text, KITH_OK);
     snprintf(text, sizeof(text), "a:b:%s", HEX_ID);
