@@ -877,7 +877,7 @@ read_card(const kith_card_t *card, incoming_t *in, char *errbuf, size_t errcap)
             return rc;
         }
         if (rc != KITH_OK) {
-            kith__errbuf_set(errbuf, errcap, "%s: %s", cf->name, err);
+            kith__errbuf_set(errbuf, errcap, "%s", err); /* it names the field */
             return KITH_EPARSE;
         }
         char *text = value_text(&v);
