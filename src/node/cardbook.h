@@ -29,6 +29,7 @@
 
 #include "formats/card.h"
 #include "model/record.h"
+#include "node/kept.h"
 #include "node/node.h"
 #include "util/buf.h"
 
@@ -117,15 +118,6 @@ int kith_cardbook_delete(kith_node_t *n, const kith_cardbook_t *b, const char *h
 int kith_cardbook_password(kith_node_t *n, char out[static KITH_CARDBOOK_PASSWORD_LEN + 1]);
 /* Makes a new password (the old one stops working). */
 int kith_cardbook_password_reset(kith_node_t *n);
-
-/* The field that keeps vCard lines kith has no field for (proto/SCHEMA.md). */
-#define KITH_CARD_KEPT_FIELD "vcard_extra"
-
-/* 1 if line, a kept vCard line about to be added to record r, carries a value of a field
- * that is private on r (a TYPE=CELL line repeating a private phone number): such lines are
- * kept in r's private layer, never shared. 0 otherwise, also for a line that says nothing
- * about any field. */
-int kith_card_line_private(const kith_record_t *r, const char *line);
 
 /* Fills a card from a record, as exports and CardDAV give it: vCard's fields of the shared
  * record; with all, also the intelligence and custom fields and this user's private layer,

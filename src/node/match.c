@@ -17,7 +17,7 @@
 
 #include "kith/error.h"
 #include "model/schema.h"
-#include "node/cardbook.h"
+#include "node/kept.h"
 #include "node/edit.h"
 
 #define KEY_MAX KITH_MATCH_KEY_MAX
