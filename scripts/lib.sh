@@ -33,3 +33,13 @@ kith_build() {
     cmake -S "$kith_root" -B "$dir" "$@" >/dev/null &&
         cmake --build "$dir" -j "$(nproc)" -- --no-print-directory >/dev/null
 }
+
+# Small helpers of the benchmarks.
+# ms_now: wall-clock milliseconds.
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+# free_port: a loopback port nobody listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# hwm PID: peak RSS of a running process (VmHWM), in MiB.
+hwm() { echo $(($(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status") / 1024)); }
