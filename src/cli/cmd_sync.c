@@ -65,12 +65,9 @@ int
 cmd_serve(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"dav", required_argument, NULL, 'd'},
-        {"no-dav", no_argument, NULL, 'D'},
-        {"no-discovery", no_argument, NULL, 'n'},
-        {"log-level", required_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},    {"dav", required_argument, NULL, 'd'},
+        {"no-dav", no_argument, NULL, 'D'},          {"no-discovery", no_argument, NULL, 'n'},
+        {"log-level", required_argument, NULL, 'v'}, {NULL, 0, NULL, 0},
     };
     kith_daemon_opts_t o;
     memset(&o, 0, sizeof(o));

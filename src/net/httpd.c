@@ -451,8 +451,7 @@ on_dispose(uv_timer_t *t)
 static void
 maybe_finish(kith_httpd_t *h)
 {
-    if (!h->stopping || h->disposing || h->listener_open || h->n_conns > 0 ||
-        h->n_exchanges > 0) {
+    if (!h->stopping || h->disposing || h->listener_open || h->n_conns > 0 || h->n_exchanges > 0) {
         return;
     }
     h->disposing = 1;

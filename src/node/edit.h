@@ -71,8 +71,7 @@ int kith__node_edit_in_txn(kith_node_t *n, const kith_record_t *cur, const kith_
  * (set and private only), shared with nobody, inside the caller's store transaction; its id
  * goes to result->id. On error the caller rolls back. */
 int kith__node_add_in_txn(kith_node_t *n, int kind, const kith_edit_t *edits, size_t n_edits,
-                          uint64_t now_ms, kith_edit_result_t *result, char *errbuf,
-                          size_t errcap);
+                          uint64_t now_ms, kith_edit_result_t *result, char *errbuf, size_t errcap);
 
 /* Creates a record of kind owned by this node with the edits (set and private only), and
  * shares it with targets in role; its id goes to result->id. Same errors as
