@@ -4,6 +4,9 @@
 KITH_PACKAGES="build-essential cmake pkg-config libsodium-dev libuv1-dev libmsgpack-dev
 libsqlite3-dev libcmocka-dev libjansson-dev libxml2-dev libh2o-dev libssl-dev"
 
+# The pkg-config names of what libkith.a links, for programs built against it by hand.
+KITH_PKGCONFIG="libsodium libuv msgpack sqlite3 jansson libxml-2.0 libh2o"
+
 kith_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Installs the Debian packages this project needs that the machine lacks. As root it
