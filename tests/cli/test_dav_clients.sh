@@ -270,4 +270,29 @@ if kith_side; then
     contains "khard shows bob's edit" "$TMP/out" "from-bob"
 fi
 
+# ---- a group book: bob's client subscribes to what his group "team" shares ----
+if kith_side; then
+    ok "bob puts alice in group team" node bob peer edit alice --add-group team
+    ok "bob's own record, shared with nobody" node bob add person --name "Bob Only" --set note=bob-only
+    url_team=$url_bob user_team=$user_bob pass_team=$pass_bob
+    vds_setup team g-team
+    ok "team client discover" vds_discover team
+    ok "team client sync" vds team sync
+    want=$(node bob list | grep -vc "Bob Only" || true)
+    same "the group book holds what alice shares with bob" "$(ls "$cards_team"/*.vcf | wc -l)" "$want"
+    checks=$((checks + 1))
+    [ -z "$(grep -lF "Bob Only" "$cards_team"/*.vcf)" ] || fail "bob's unshared record is in the group book"
+    f=$(grep -lF "FN:Ada Lovelace" "$cards_team"/*.vcf | head -1)
+    checks=$((checks + 1))
+    [ -n "$f" ] || fail "no group-book file for Ada Lovelace"
+    sed -i "s/^NOTE:.*/NOTE:via-group-book\r/" "$f"
+    ok "sync the group-book edit" vds team sync
+    wait_for "an edit made in the group book reaches alice" alice "Ada Lovelace" via-group-book
+    # The edited card comes down once as kith renders it (the PUT's answer has no ETag),
+    # then syncs are quiet.
+    ok "a second group-book sync" vds team sync
+    ok "a third group-book sync" vds team sync
+    lacks "...copies nothing" "$TMP/vds.out" "Copying"
+fi
+
 finish
