@@ -862,10 +862,6 @@ get_card(dav_req_t *q)
     return rc;
 }
 
-typedef struct {
-    card_walk_t *w;
-} export_t;
-
 static int
 on_export(void *ctx, const kith_cardbook_entry_t *e)
 {

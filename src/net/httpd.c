@@ -8,8 +8,9 @@
  * request, so that a late answer is dropped instead of written into freed memory.
  *
  * Shutdown: stop listening, ask h2o to close connections once their answers are out, wait
- * until no connection and no exchange is left, dispose of h2o's context, then wait until
- * libuv has finished closing the timers h2o keeps inside that context before freeing it.
+ * until no connection and no exchange is left, then dispose of h2o's context from a timer
+ * of its own (h2o finishes closing its timers there); the server is freed after uv_run()
+ * returns (kith_httpd_free()).
  */
 #include "net/httpd.h"
 
@@ -58,7 +59,7 @@ struct kith_httpd {
     int port;
     size_t n_conns;     /* accepted, not yet closed */
     size_t n_exchanges; /* handed to the handler, not yet answered */
-    int stopping, disposing, finished;
+    int stopping, disposing;
     uv_timer_t disposer; /* runs h2o_context_dispose() once everything is closed */
 };
 
@@ -426,13 +427,6 @@ kith_httpd_port(const kith_httpd_t *h)
     return h->port;
 }
 
-static void
-on_disposer_closed(uv_handle_t *handle)
-{
-    kith_httpd_t *h = handle->data;
-    h->finished = 1;
-}
-
 /* Runs from a timer of its own: h2o_context_dispose() closes h2o's handles and runs the
  * loop once (UV_RUN_NOWAIT) to finish closing them, so it must not run inside a callback of
  * h2o's or of a connection's. Until it runs, h2o's cross-thread queue keeps the loop
@@ -445,7 +439,7 @@ on_dispose(uv_timer_t *t)
         h2o_context_dispose(&h->ctx);
         h->ctx_ready = 0;
     }
-    uv_close((uv_handle_t *) t, on_disposer_closed);
+    uv_close((uv_handle_t *) t, NULL); /* freed with h, after uv_run() */
 }
 
 static void
