@@ -2,10 +2,10 @@
 # then configure and build into a build folder. Sourced, not run.
 
 KITH_PACKAGES="build-essential cmake pkg-config libsodium-dev libuv1-dev libmsgpack-dev
-libsqlite3-dev libcmocka-dev libjansson-dev libxml2-dev libh2o-dev libssl-dev"
+libsqlite3-dev libcmocka-dev libjansson-dev libxml2-dev libh2o-dev libssl-dev libqrencode-dev"
 
 # The pkg-config names of what libkith.a links, for programs built against it by hand.
-KITH_PKGCONFIG="libsodium libuv msgpack sqlite3 jansson libxml-2.0 libh2o"
+KITH_PKGCONFIG="libsodium libuv msgpack sqlite3 jansson libxml-2.0 libh2o libqrencode"
 
 kith_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -1,0 +1,1 @@
+/* kith web page: placeholder until the page lands */
