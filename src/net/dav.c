@@ -1180,27 +1180,6 @@ authorized(kith_dav_t *d, const kith_http_request_t *r)
     return ok;
 }
 
-/* A page on another site can make a browser send requests here by DNS rebinding: the name
- * in Host is then that site's. On loopback only loopback names are accepted. */
-static int
-host_ok(kith_dav_t *d, const kith_http_request_t *r)
-{
-    if (!d->loopback) {
-        return 1;
-    }
-    const char *h = kith_http_header(r, "host");
-    if (h == NULL) {
-        return 0;
-    }
-    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        size_t nl = strlen(names[i]);
-        if (strncasecmp(h, names[i], nl) == 0 && (h[nl] == '\0' || h[nl] == ':')) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static int
 read_password(kith_dav_t *d, char **out)
@@ -1226,7 +1205,7 @@ static const char allow[] = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATC
 static int
 front(kith_dav_t *d, const kith_http_request_t *r, dav_req_t *q)
 {
-    if (!host_ok(d, r)) {
+    if (d->loopback && !kith_http_host_loopback(r)) {
         text_answer(q, 421, "this server answers to 127.0.0.1 and localhost only");
         return 1;
     }
@@ -1267,11 +1246,16 @@ front(kith_dav_t *d, const kith_http_request_t *r, dav_req_t *q)
     return 0;
 }
 
-static void
-on_request(void *ctx, kith_http_exchange_t *x)
+void
+kith_dav_handle(void *ctx, kith_http_exchange_t *x)
 {
     kith_dav_t *d = ctx;
     const kith_http_request_t *r = kith_http_exchange_request(x);
+    if (r->body_len > KITH_DAV_MAX_BODY) { /* the server's own limit is the web UI's import */
+        kith_http_response_t resp = {413, NULL, 0, (const uint8_t *) "too large\n", 10, "text/plain"};
+        kith_http_respond(x, &resp);
+        return;
+    }
     dav_req_t *q = calloc(1, sizeof(*q));
     if (q == NULL) {
         kith_http_response_t resp = {503, NULL, 0, NULL, 0, NULL};
@@ -1321,36 +1305,45 @@ kith__dav_answer(kith_node_t *n, const kith_http_request_t *r, int *status, kith
 /* ---- start and stop ----------------------------------------------------------------- */
 
 int
-kith_dav_start(kith_dav_t **out, uv_loop_t *loop, const kith_dav_opts_t *opts, char *errbuf,
-               size_t errcap)
+kith_dav_new(kith_dav_t **out, const kith_dav_opts_t *opts, char *errbuf, size_t errcap)
 {
     *out = NULL;
     kith_dav_t *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         return KITH_ENOMEM;
     }
-    d->loop = loop;
     d->node = opts->node;
     d->host = opts->host;
     d->submit = opts->submit;
     d->changed = opts->changed;
     d->log = opts->log;
-    d->loopback = strncmp(opts->listen, "127.", 4) == 0 || strncmp(opts->listen, "[::1]", 5) == 0;
+    d->loopback = kith_http_listen_loopback(opts->listen);
     int rc = read_password(d, &d->password);
     if (rc != KITH_OK) {
         snprintf(errbuf, errcap, "cannot read the CardDAV password: %s", kith_strerror(rc));
         free(d);
         return rc;
     }
-    kith_httpd_opts_t ho = {opts->listen, KITH_DAV_MAX_BODY, HTTP_TIMEOUT_MS, on_request, d};
+    *out = d;
+    return KITH_OK;
+}
+
+int
+kith_dav_start(kith_dav_t **out, uv_loop_t *loop, const kith_dav_opts_t *opts, char *errbuf,
+               size_t errcap)
+{
+    int rc = kith_dav_new(out, opts, errbuf, errcap);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    kith_dav_t *d = *out;
+    kith_httpd_opts_t ho = {opts->listen, KITH_DAV_MAX_BODY, HTTP_TIMEOUT_MS, kith_dav_handle, d};
     rc = kith_httpd_start(&d->http, loop, &ho, errbuf, errcap);
     if (rc != KITH_OK) {
         d->stopped = 1;
-        *out = d; /* freed with the daemon, after its loop ran (httpd.h) */
-        return rc;
+        return rc; /* *out is freed with the loop's end, as after a stop (httpd.h) */
     }
     d->port = kith_httpd_port(d->http);
-    *out = d;
     return KITH_OK;
 }
 

@@ -21,7 +21,7 @@
 #include "net/job.h"
 #include "node/node.h"
 
-#define KITH_DAV_DEFAULT_LISTEN "127.0.0.1:5485"
+#define KITH_DAV_DEFAULT_LISTEN "127.0.0.1:5485" /* the daemon's HTTP server: CardDAV and web UI */
 #define KITH_DAV_USER           "kith"
 #define KITH_DAV_MAX_BODY       (1u << 20) /* bytes of a request body: more gets 413 */
 
@@ -36,10 +36,17 @@ typedef struct {
     void (*log)(void *host, int level, const char *line); /* KITH_LOG_* of daemon.h */
 } kith_dav_opts_t;
 
-/* Reads the password from the store (on the calling thread, before the loop runs jobs)
- * and starts listening. KITH_EINVAL / KITH_EIO with a sentence. */
+/* Reads the password from the store (on the calling thread, before the loop runs jobs).
+ * The server is someone else's (the daemon's, shared with the web UI): it hands CardDAV's
+ * requests to kith_dav_handle(). opts->listen tells whether it listens on loopback. */
+int kith_dav_new(kith_dav_t **out, const kith_dav_opts_t *opts, char *errbuf, size_t errcap);
+/* A kith_http_handler_fn (ctx: the kith_dav_t). */
+void kith_dav_handle(void *ctx, kith_http_exchange_t *x);
+/* kith_dav_new() with a server of its own, listening on opts->listen (the unit tests).
+ * KITH_EINVAL / KITH_EIO with a sentence. */
 int kith_dav_start(kith_dav_t **out, uv_loop_t *loop, const kith_dav_opts_t *opts, char *errbuf,
                    size_t errcap);
+/* The port of a server of its own (kith_dav_start()). */
 int kith_dav_port(const kith_dav_t *d);
 /* The password may have changed (kith dav --reset): read it again (store thread), then
  * use it (loop thread). */

@@ -35,10 +35,14 @@ typedef struct {
 } req_slot_t;
 
 struct kith_http_exchange {
+    h2o_generator_t gen; /* first: h2o hands it back to on_proceed and on_stop */
     kith_httpd_t *h;
     h2o_req_t *req; /* NULL once h2o freed it (the client went away) */
     req_slot_t *slot;
     kith_http_request_t r;
+    /* A stream (kith_http_stream_begin()): what h2o is writing, what waits for it. */
+    int streaming, ending;
+    kith_buf_t inflight, pending;
 };
 
 typedef struct {
@@ -84,6 +88,29 @@ kith_http_header(const kith_http_request_t *r, const char *name)
     return NULL;
 }
 
+int
+kith_http_host_loopback(const kith_http_request_t *r)
+{
+    const char *h = kith_http_header(r, "host");
+    if (h == NULL) {
+        return 0;
+    }
+    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t nl = strlen(names[i]);
+        if (strncasecmp(h, names[i], nl) == 0 && (h[nl] == '\0' || h[nl] == ':')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+kith_http_listen_loopback(const char *listen)
+{
+    return listen != NULL && (strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]", 5) == 0);
+}
+
 static char *
 dup_iov(const char *p, size_t len)
 {
@@ -100,6 +127,8 @@ dup_iov(const char *p, size_t len)
 static void
 exchange_free(kith_http_exchange_t *x)
 {
+    kith_buf_close(&x->inflight);
+    kith_buf_close(&x->pending);
     for (size_t i = 0; i < x->r.n_headers; i++) {
         free(x->r.headers[i].name);
         free(x->r.headers[i].value);
@@ -110,13 +139,19 @@ exchange_free(kith_http_exchange_t *x)
     free(x);
 }
 
+static void exchange_done(kith_http_exchange_t *x);
+
 static void
 dispose_slot(void *p)
 {
     req_slot_t *slot = p;
-    if (slot->x != NULL) {
-        slot->x->req = NULL;
-        slot->x->slot = NULL;
+    kith_http_exchange_t *x = slot->x;
+    if (x != NULL) {
+        x->req = NULL;
+        x->slot = NULL;
+        if (x->ending) { /* a stream ended while h2o still wrote its last piece */
+            exchange_done(x);
+        }
     }
 }
 
@@ -205,6 +240,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         return 0;
     }
+    kith_buf_init(&x->inflight);
+    kith_buf_init(&x->pending);
     req_slot_t *slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), dispose_slot);
     slot->x = x;
     x->slot = slot;
@@ -292,12 +329,120 @@ kith_http_respond(kith_http_exchange_t *x, const kith_http_response_t *resp)
         req->res.content_length = resp->body_len;
         h2o_start_response(req, &generator);
         int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-        h2o_send(req, &body, head ? 0 : 1, H2O_SEND_STATE_FINAL); /* HEAD: the length, no body */
         x->slot->x = NULL;
+        h2o_send(req, &body, head ? 0 : 1, H2O_SEND_STATE_FINAL); /* HEAD: the length, no body */
     }
+    exchange_done(x);
+}
+
+static void
+exchange_done(kith_http_exchange_t *x)
+{
+    kith_httpd_t *h = x->h;
     exchange_free(x);
     h->n_exchanges--;
     maybe_finish(h);
+}
+
+/* ---- streams ------------------------------------------------------------------------ */
+
+/* h2o wrote the piece in flight: send what waited, or end. */
+static void
+on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    kith_http_exchange_t *x = (kith_http_exchange_t *) gen;
+    x->inflight.len = 0;
+    if (x->pending.len > 0) {
+        kith_buf_t t = x->inflight;
+        x->inflight = x->pending;
+        x->pending = t;
+        h2o_iovec_t v = h2o_iovec_init(x->inflight.data, x->inflight.len);
+        h2o_send(req, &v, 1, x->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        if (!x->ending) {
+            return;
+        }
+    } else if (x->ending) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        return;
+    }
+    /* The final piece is h2o's now: the exchange goes when h2o frees the request. */
+}
+
+static void
+on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void) gen;
+    (void) req; /* the client went away: dispose_slot() follows */
+}
+
+int
+kith_http_stream_begin(kith_http_exchange_t *x, const kith_http_response_t *head)
+{
+    h2o_req_t *req = x->req;
+    if (req == NULL) {
+        return KITH_EIO;
+    }
+    req->res.status = head->status;
+    req->res.reason = reason(head->status);
+    for (size_t i = 0; i < head->n_headers; i++) {
+        const kith_http_header_t *hd = &head->headers[i];
+        h2o_iovec_t v = h2o_strdup(&req->pool, hd->value, strlen(hd->value));
+        h2o_iovec_t n = h2o_strdup(&req->pool, hd->name, strlen(hd->name));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+    }
+    if (head->content_type != NULL) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, head->content_type, strlen(head->content_type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, v.base, v.len);
+    }
+    req->http1_is_persistent = 0; /* a stream ends with its connection */
+    x->streaming = 1;
+    x->gen.proceed = on_proceed;
+    x->gen.stop = on_stop;
+    h2o_start_response(req, &x->gen);
+    int rc = kith_buf_append(&x->inflight, head->body, head->body_len);
+    if (rc != KITH_OK) {
+        return rc;
+    }
+    h2o_iovec_t v = h2o_iovec_init(x->inflight.data, x->inflight.len);
+    h2o_send(req, &v, x->inflight.len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
+    return KITH_OK;
+}
+
+int
+kith_http_stream_send(kith_http_exchange_t *x, const void *data, size_t len)
+{
+    if (x->req == NULL || x->ending) {
+        return KITH_EIO;
+    }
+    if (x->pending.len + len > KITH_HTTP_STREAM_BACKLOG) {
+        return KITH_ETOOBIG; /* the client does not read: the caller ends the stream */
+    }
+    int rc = kith_buf_append(&x->pending, data, len);
+    if (rc == KITH_OK && x->inflight.len == 0) {
+        on_proceed(&x->gen, x->req);
+    }
+    return rc;
+}
+
+int
+kith_http_stream_open(const kith_http_exchange_t *x)
+{
+    return x->req != NULL && !x->h->stopping;
+}
+
+void
+kith_http_stream_end(kith_http_exchange_t *x)
+{
+    if (x->req == NULL) {
+        exchange_done(x);
+        return;
+    }
+    x->ending = 1;
+    if (x->inflight.len == 0) {
+        on_proceed(&x->gen, x->req);
+    }
+    /* dispose_slot() frees x once h2o has written the end and freed the request. */
 }
 
 /* ---- connections -------------------------------------------------------------------- */

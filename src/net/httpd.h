@@ -47,6 +47,12 @@ typedef struct kith_http_exchange kith_http_exchange_t;
 const kith_http_request_t *kith_http_exchange_request(const kith_http_exchange_t *x);
 /* The value of the first header called name (any case), or NULL. */
 const char *kith_http_header(const kith_http_request_t *r, const char *name);
+/* 1 if the Host header names a loopback address (127.0.0.1, localhost, [::1], any port).
+ * A web page on another site can make a browser send requests to a loopback server by DNS
+ * rebinding, but then Host names that site: a server on loopback answers only this. */
+int kith_http_host_loopback(const kith_http_request_t *r);
+/* 1 if "ADDR:PORT" is a loopback address. */
+int kith_http_listen_loopback(const char *listen);
 
 typedef struct {
     int status;                  /* 200, 207, 404, ... */
@@ -60,6 +66,19 @@ typedef struct {
 /* Sends the answer (if the client is still there) and frees the exchange. Loop thread
  * only; exactly once per exchange. */
 void kith_http_respond(kith_http_exchange_t *x, const kith_http_response_t *resp);
+
+/* Streams (server-sent events): an answer sent in pieces, for as long as the handler
+ * likes. kith_http_stream_begin() sends the status, headers and head->body (the first
+ * piece); kith_http_stream_send() queues more; kith_http_stream_end() ends the answer and
+ * frees the exchange (instead of kith_http_respond()), also after the client went away.
+ * The connection closes with the stream. Loop thread only. */
+#define KITH_HTTP_STREAM_BACKLOG (256u * 1024) /* bytes queued for a client that does not read */
+int kith_http_stream_begin(kith_http_exchange_t *x, const kith_http_response_t *head);
+/* KITH_EIO once the client is gone, KITH_ETOOBIG past the backlog: then end the stream. */
+int kith_http_stream_send(kith_http_exchange_t *x, const void *data, size_t len);
+/* 0 once the client went away or the server is stopping: time to end the stream. */
+int kith_http_stream_open(const kith_http_exchange_t *x);
+void kith_http_stream_end(kith_http_exchange_t *x);
 
 /* Called on the loop thread for every request. */
 typedef void (*kith_http_handler_fn)(void *ctx, kith_http_exchange_t *x);
