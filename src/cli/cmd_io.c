@@ -31,6 +31,7 @@
 #include "node/jsonio.h"
 #include "node/cardbook.h"
 #include "node/match.h"
+#include "node/recview.h"
 #include "util/hlc.h"
 #include "util/json.h"
 #include "util/utf8.h"
@@ -665,7 +666,7 @@ export_json(export_ctx_t *e, const kith_record_t *r)
     int rc = kith_node_record_ops(e->node, r->id, !e->no_private, &ops);
     if (rc == KITH_OK) {
         e->n_private += ops.n_private + (!e->no_private && n_priv_fields > 0);
-        cli_record_json_open(e->node, &view, e->json);
+        kith_recview_record_json_open(e->node, &view, e->json);
         kith_json_key(e->json, "ops");
         kith_json_array_begin(e->json);
     }
