@@ -334,6 +334,7 @@ typedef struct {
     int kind; /* -1: any */
     int json;
     kith_node_t *node;
+    kith_recview_t view; /* json: names owners and audiences */
 } collection_t;
 
 static int
@@ -370,7 +371,7 @@ collect(void *ctx, const kith_record_t *r)
     if (rc == KITH_OK && c->json) {
         kith_json_t j;
         kith_json_init(&j, &text, 1);
-        kith_recview_record_json(c->node, r, 0, &j);
+        kith_recview_record(&c->view, r, 0, &j);
         rc = kith_json_finish(&j);
     } else if (rc == KITH_OK) {
         FILE *mem = NULL;
@@ -486,7 +487,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int json = 0, deleted = 0, c;
-    collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL};
+    collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL, {0}};
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
@@ -511,6 +512,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
     }
     col.json = json;
     col.node = n;
+    kith_recview_init(&col.view, n);
     int rc = deleted ? kith_store_foreach_deleted(n->store, collect, &col)
                      : kith_store_foreach_record(n->store, collect, &col);
     int ret = 1;
@@ -541,7 +543,8 @@ cmd_search(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
-    collection_t col = {NULL, NULL, 0, 0, -1, json, n};
+    collection_t col = {NULL, NULL, 0, 0, -1, json, n, {0}};
+    kith_recview_init(&col.view, n);
     int rc = kith_store_search(n->store, argv[first], collect, &col), ret = 1;
     if (rc != KITH_OK) {
         cli_error("cannot search: %s", kith_strerror(rc));

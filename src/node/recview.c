@@ -36,6 +36,32 @@ kith_recview_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN],
     }
 }
 
+void
+kith_recview_init(kith_recview_t *v, kith_node_t *n)
+{
+    memset(v, 0, sizeof(*v));
+    v->node = n;
+}
+
+void
+kith_recview_label(kith_recview_t *v, const uint8_t key[static KITH_PK_LEN],
+                   char out[static KITH_RECVIEW_LABEL_LEN])
+{
+    for (size_t i = 0; i < v->n_labels; i++) {
+        if (memcmp(v->labels[i].key, key, KITH_PK_LEN) == 0) {
+            memcpy(out, v->labels[i].label, KITH_RECVIEW_LABEL_LEN);
+            return;
+        }
+    }
+    kith_recview_key_label(v->node, key, out);
+    memcpy(v->labels[v->next].key, key, KITH_PK_LEN);
+    memcpy(v->labels[v->next].label, out, KITH_RECVIEW_LABEL_LEN);
+    v->next = (v->next + 1) % KITH_RECVIEW_LABELS;
+    if (v->n_labels < KITH_RECVIEW_LABELS) {
+        v->n_labels++;
+    }
+}
+
 int
 kith_recview_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc)
 {
@@ -93,13 +119,13 @@ kith_recview_json_value(kith_json_t *j, const char *field, const kith_value_t *v
 }
 
 void
-kith_recview_json_audience(kith_node_t *n, kith_json_t *j, const kith_aud_t *aud, size_t n_aud)
+kith_recview_json_audience(kith_recview_t *v, kith_json_t *j, const kith_aud_t *aud, size_t n_aud)
 {
     char nid[KITH_NODEID_BUFSIZE], label[KITH_RECVIEW_LABEL_LEN];
     kith_json_array_begin(j);
     for (size_t i = 0; i < n_aud; i++) {
         kith_nodeid_encode(aud[i].key, nid);
-        kith_recview_key_label(n, aud[i].key, label);
+        kith_recview_label(v, aud[i].key, label);
         kith_json_object_begin(j);
         kith_json_key(j, "node_id");
         kith_json_string(j, nid);
@@ -246,13 +272,10 @@ json_shares(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
     kith_recview_specs_close(&s);
 }
 
-#define RECORD_SHARES 1u /* add "shares" */
-#define RECORD_OPEN   2u /* leave the object open for the caller */
-#define RECORD_WEB    4u /* add "can_edit" and "mine" */
-
-static void
-record_json(kith_node_t *n, const kith_record_t *r, unsigned flags, kith_json_t *j)
+void
+kith_recview_record(kith_recview_t *v, const kith_record_t *r, unsigned flags, kith_json_t *j)
 {
+    kith_node_t *n = v->node;
     char hex[33], nid[KITH_NODEID_BUFSIZE], label[KITH_RECVIEW_LABEL_LEN];
     sodium_bin2hex(hex, sizeof(hex), r->id, KITH_REC_ID_LEN);
     kith_json_object_begin(j);
@@ -291,14 +314,14 @@ record_json(kith_node_t *n, const kith_record_t *r, unsigned flags, kith_json_t 
     kith_json_key(j, "deleted");
     kith_json_bool(j, r->deleted);
     kith_nodeid_encode(r->owner, nid);
-    kith_recview_key_label(n, r->owner, label);
+    kith_recview_label(v, r->owner, label);
     kith_json_key(j, "owner");
     kith_json_string(j, nid);
     kith_json_key(j, "owner_name");
     kith_json_string(j, label);
     kith_json_key(j, "audience");
-    kith_recview_json_audience(n, j, r->aud, r->n_aud);
-    if (flags & RECORD_SHARES) {
+    kith_recview_json_audience(v, j, r->aud, r->n_aud);
+    if (flags & KITH_RECVIEW_SHARES) {
         json_shares(n, r, j);
     }
     uint64_t since = 0;
@@ -312,13 +335,13 @@ record_json(kith_node_t *n, const kith_record_t *r, unsigned flags, kith_json_t 
     kith_recview_json_time(j, r->created);
     kith_json_key(j, "updated");
     kith_recview_json_time(j, r->updated);
-    if (flags & RECORD_WEB) {
+    if (flags & KITH_RECVIEW_WEB) {
         kith_json_key(j, "can_edit");
         kith_json_bool(j, kith_recview_can_edit(n, r));
         kith_json_key(j, "mine");
         kith_json_bool(j, memcmp(r->owner, n->id->pk, KITH_PK_LEN) == 0);
     }
-    if (!(flags & RECORD_OPEN)) {
+    if (!(flags & KITH_RECVIEW_OPEN)) {
         kith_json_object_end(j);
     }
 }
@@ -326,19 +349,17 @@ record_json(kith_node_t *n, const kith_record_t *r, unsigned flags, kith_json_t 
 void
 kith_recview_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, kith_json_t *j)
 {
-    record_json(n, r, with_shares ? RECORD_SHARES : 0, j);
-}
-
-void
-kith_recview_record_json_open(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
-{
-    record_json(n, r, RECORD_OPEN, j);
+    kith_recview_t v;
+    kith_recview_init(&v, n);
+    kith_recview_record(&v, r, with_shares ? KITH_RECVIEW_SHARES : 0, j);
 }
 
 void
 kith_recview_record_json_web(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
 {
-    record_json(n, r, RECORD_SHARES | RECORD_WEB, j);
+    kith_recview_t v;
+    kith_recview_init(&v, n);
+    kith_recview_record(&v, r, KITH_RECVIEW_SHARES | KITH_RECVIEW_WEB, j);
 }
 
 /* ---- history ------------------------------------------------------------------------ */
@@ -396,7 +417,7 @@ kith_recview_history_walk(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LE
 }
 
 typedef struct {
-    kith_node_t *node;
+    kith_recview_t view; /* the same few authors sign most ops */
     kith_json_t *j;
 } history_json_t;
 
@@ -422,7 +443,7 @@ history_json_step(void *ctx, const kith_op_t *op, int eff, const kith_record_t *
     kith_json_key(j, "hlc");
     kith_json_uint(j, op->hlc);
     kith_nodeid_encode(op->author, nid);
-    kith_recview_key_label(hj->node, op->author, label);
+    kith_recview_label(&hj->view, op->author, label);
     kith_json_key(j, "author");
     kith_json_string(j, nid);
     kith_json_key(j, "author_name");
@@ -441,7 +462,7 @@ history_json_step(void *ctx, const kith_op_t *op, int eff, const kith_record_t *
     }
     if (op->has_aud) {
         kith_json_key(j, "audience");
-        kith_recview_json_audience(hj->node, j, op->aud, op->n_aud);
+        kith_recview_json_audience(&hj->view, j, op->aud, op->n_aud);
     }
     kith_json_key(j, "changes");
     kith_json_array_begin(j);
@@ -476,7 +497,9 @@ int
 kith_recview_history_json(kith_node_t *n, const uint8_t id[static KITH_REC_ID_LEN], kith_json_t *j)
 {
     static const kith_recview_walk_t walk = {history_json_begin, history_json_step};
-    history_json_t hj = {n, j};
+    history_json_t hj;
+    kith_recview_init(&hj.view, n);
+    hj.j = j;
     int rc = kith_recview_history_walk(n, id, &walk, &hj);
     if (rc == KITH_OK) {
         kith_json_array_end(j);

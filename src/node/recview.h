@@ -34,7 +34,8 @@ int kith_recview_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t
  * ("2026-01-02T03:04:05Z"), and of an audience: [{node_id, name, role}, ...]. */
 void kith_recview_json_value(kith_json_t *j, const char *field, const kith_value_t *v);
 void kith_recview_json_time(kith_json_t *j, uint64_t hlc);
-void kith_recview_json_audience(kith_node_t *n, kith_json_t *j, const kith_aud_t *aud,
+struct kith_recview_s;
+void kith_recview_json_audience(struct kith_recview_s *v, kith_json_t *j, const kith_aud_t *aud,
                                 size_t n_aud);
 
 /* One share spec of a record as its owner gave it. */
@@ -63,18 +64,43 @@ void kith_recview_specs_close(kith_recview_specs_t *s);
 int kith_recview_spec_member(const kith_recview_specs_t *s, const kith_recview_spec_t *spec,
                              size_t i);
 
-/* Writes record r as a JSON object (fields by name, "private_fields", "private", owner,
- * audience, dates) into j, as `kith list --json` does; with_shares adds "shares", as
- * `kith show --json` does: the owner's share specs, each group with its members (null
- * for another's record). */
+/* A view of one node's records for one command or request: it remembers the labels of the
+ * last keys it named (kith_recview_label()), since listing thousands of records names the
+ * same few owners and audiences again and again. A peer renamed meanwhile keeps its old
+ * label until the view is dropped, so keep one no longer than a command or a request.
+ * The caller embeds it; it holds no resources (nothing to close). */
+#define KITH_RECVIEW_LABELS 32 /* labels remembered */
+typedef struct kith_recview_s {
+    kith_node_t *node;
+    struct {
+        uint8_t key[KITH_PK_LEN];
+        char label[KITH_RECVIEW_LABEL_LEN];
+    } labels[KITH_RECVIEW_LABELS];
+    size_t n_labels; /* labels in use */
+    size_t next;     /* the one to replace next */
+} kith_recview_t;
+
+void kith_recview_init(kith_recview_t *v, kith_node_t *n);
+/* kith_recview_key_label() through the view's memory. */
+void kith_recview_label(kith_recview_t *v, const uint8_t key[static KITH_PK_LEN],
+                        char out[static KITH_RECVIEW_LABEL_LEN]);
+
+#define KITH_RECVIEW_SHARES 1u /* add "shares" */
+#define KITH_RECVIEW_OPEN   2u /* leave the object open: the caller adds members and ends it */
+#define KITH_RECVIEW_WEB    4u /* add "can_edit" and "mine" */
+
+/* Writes record r as a JSON object into j: id, kind, each field by name, "private_fields",
+ * "private", deleted, owner, owner_name, audience, no_longer_shared_since, created,
+ * updated, as `kith list --json` prints it. flags (KITH_RECVIEW_*) add "shares" (the
+ * owner's share specs, each group with its members; null for another's record, as `kith
+ * show --json`), "can_edit" (this node may change the shared record:
+ * kith_recview_can_edit()) and "mine" (this node owns it) for the web API, or leave the
+ * object open. */
+void kith_recview_record(kith_recview_t *v, const kith_record_t *r, unsigned flags, kith_json_t *j);
+/* The same through a view of its own: with_shares as KITH_RECVIEW_SHARES. */
 void kith_recview_record_json(kith_node_t *n, const kith_record_t *r, int with_shares,
                               kith_json_t *j);
-/* The same without shares, leaving the object open: the caller adds members and ends
- * it. */
-void kith_recview_record_json_open(kith_node_t *n, const kith_record_t *r, kith_json_t *j);
-/* The record for the web API (GET /api/records/ID): kith_recview_record_json() with
- * shares, plus "can_edit" (this node may change the shared record: the rule
- * kith_node_edit() applies) and "mine" (this node owns it). */
+/* The record for the web API (GET /api/records/ID): shares, "can_edit" and "mine". */
 void kith_recview_record_json_web(kith_node_t *n, const kith_record_t *r, kith_json_t *j);
 
 /* 1 if this node may change r's shared fields: the owner, or an editor in its audience.
