@@ -1,8 +1,9 @@
 /*
  * Records and their history as JSON (recview.h): what `kith show/list/search --json` and
  * `kith log --json` print and the web API serves, built in one place so the two cannot
- * drift. Labels of keys are looked up in the store each time: the store is the only
- * truth about a peer's name, and a daemon's peers change while it runs.
+ * drift. A key's label comes from the store, the only truth about a peer's name; a view
+ * (kith_recview_t) remembers the last few for as long as one command or request lasts,
+ * since a daemon's peers change while it runs.
  */
 #include "node/recview.h"
 
@@ -118,8 +119,9 @@ kith_recview_json_value(kith_json_t *j, const char *field, const kith_value_t *v
     }
 }
 
-void
-kith_recview_json_audience(kith_recview_t *v, kith_json_t *j, const kith_aud_t *aud, size_t n_aud)
+/* An audience: [{node_id, name, role}, ...]. */
+static void
+json_audience(kith_recview_t *v, kith_json_t *j, const kith_aud_t *aud, size_t n_aud)
 {
     char nid[KITH_NODEID_BUFSIZE], label[KITH_RECVIEW_LABEL_LEN];
     kith_json_array_begin(j);
@@ -320,7 +322,7 @@ kith_recview_record(kith_recview_t *v, const kith_record_t *r, unsigned flags, k
     kith_json_key(j, "owner_name");
     kith_json_string(j, label);
     kith_json_key(j, "audience");
-    kith_recview_json_audience(v, j, r->aud, r->n_aud);
+    json_audience(v, j, r->aud, r->n_aud);
     if (flags & KITH_RECVIEW_SHARES) {
         json_shares(n, r, j);
     }
@@ -462,7 +464,7 @@ history_json_step(void *ctx, const kith_op_t *op, int eff, const kith_record_t *
     }
     if (op->has_aud) {
         kith_json_key(j, "audience");
-        kith_recview_json_audience(&hj->view, j, op->aud, op->n_aud);
+        json_audience(&hj->view, j, op->aud, op->n_aud);
     }
     kith_json_key(j, "changes");
     kith_json_array_begin(j);

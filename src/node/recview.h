@@ -30,13 +30,10 @@ void kith_recview_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN
  * audience, and *hlc tells when (the removing op's hlc). 0 otherwise. */
 int kith_recview_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc);
 
-/* JSON of a field's value (relations as {type, target}), of a clock value as ISO 8601
- * ("2026-01-02T03:04:05Z"), and of an audience: [{node_id, name, role}, ...]. */
+/* JSON of a field's value (relations as {type, target}), and of a clock value as ISO
+ * 8601 ("2026-01-02T03:04:05Z"), as the records and histories here write them. */
 void kith_recview_json_value(kith_json_t *j, const char *field, const kith_value_t *v);
 void kith_recview_json_time(kith_json_t *j, uint64_t hlc);
-struct kith_recview_s;
-void kith_recview_json_audience(struct kith_recview_s *v, kith_json_t *j, const kith_aud_t *aud,
-                                size_t n_aud);
 
 /* One share spec of a record as its owner gave it. */
 typedef struct {
@@ -70,7 +67,7 @@ int kith_recview_spec_member(const kith_recview_specs_t *s, const kith_recview_s
  * label until the view is dropped, so keep one no longer than a command or a request.
  * The caller embeds it; it holds no resources (nothing to close). */
 #define KITH_RECVIEW_LABELS 32 /* labels remembered */
-typedef struct kith_recview_s {
+typedef struct {
     kith_node_t *node;
     struct {
         uint8_t key[KITH_PK_LEN];
