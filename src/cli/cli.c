@@ -18,8 +18,6 @@
 #include "model/schema.h"
 #include "node/recview.h"
 #include "util/hlc.h"
-#include "util/json.h"
-#include "util/nodeid.h"
 
 #define PASSPHRASE_MAX 1024
 

@@ -8,12 +8,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "util/nodeid.h"
 #include "cli/change.h"
 #include "node/recview.h"
 #include "node/share.h"
 #include "kith/error.h"
-#include "model/fold.h"
 #include "model/schema.h"
 #include "util/hlc.h"
 #include "util/json.h"
