@@ -16,9 +16,8 @@
 #include "kith/error.h"
 #include "net/daemon.h"
 #include "model/schema.h"
+#include "node/recview.h"
 #include "util/hlc.h"
-#include "util/json.h"
-#include "util/nodeid.h"
 
 #define PASSPHRASE_MAX 1024
 
@@ -349,43 +348,6 @@ cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33])
     sodium_bin2hex(out, 33, id, KITH_REC_ID_LEN);
 }
 
-void
-cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80])
-{
-    /* Listing thousands of records names the same few keys again and again: remember
-     * the last ones instead of asking the store each time. */
-    static struct {
-        uint8_t key[KITH_PK_LEN];
-        char label[80];
-    } cache[32];
-    static size_t n_cache, next;
-    if (memcmp(key, n->id->pk, KITH_PK_LEN) == 0) {
-        snprintf(out, 80, "you");
-        return;
-    }
-    for (size_t i = 0; i < n_cache; i++) {
-        if (memcmp(cache[i].key, key, KITH_PK_LEN) == 0) {
-            memcpy(out, cache[i].label, 80);
-            return;
-        }
-    }
-    kith_peer_t p;
-    if (kith_store_peer_get_by_key(n->store, key, &p) == KITH_OK) {
-        snprintf(out, 80, "%s", p.name);
-        kith_peer_close(&p);
-    } else {
-        char fp[KITH_FINGERPRINT_LEN + 1];
-        kith_fingerprint(key, fp);
-        snprintf(out, 80, "unknown node %s", fp);
-    }
-    memcpy(cache[next].key, key, KITH_PK_LEN);
-    memcpy(cache[next].label, out, 80);
-    next = (next + 1) % 32;
-    if (n_cache < 32) {
-        n_cache++;
-    }
-}
-
 int
 cli_confirm(int yes, int need_tty, const char *fmt, ...)
 {
@@ -434,301 +396,12 @@ cli_write_stdout(const kith_buf_t *buf)
     return 0;
 }
 
-int
-cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc)
-{
-    if (kith_record_role(r, n->id->pk) != 0) {
-        return 0; /* ours, or shared with us */
-    }
-    return kith_store_former_get(n->store, r->id, n->id->pk, hlc) == KITH_OK;
-}
-
 /* ---- rendering ---------------------------------------------------------------------- */
 
 static const char *
 role_name(int role)
 {
     return role == KITH_ROLE_EDITOR ? "editor" : "reader";
-}
-
-void
-cli_json_value(void *json, const char *field, const kith_value_t *v)
-{
-    kith_json_t *j = json;
-    const kith_field_def_t *def = kith_schema_field(field);
-    switch (v->type) {
-    case KITH_V_STR:
-        kith_json_string(j, v->str);
-        break;
-    case KITH_V_INT:
-        kith_json_int(j, v->num);
-        break;
-    case KITH_V_LIST:
-        kith_json_array_begin(j);
-        for (size_t i = 0; i < v->n_items; i++) {
-            const char *colon = strrchr(v->items[i], ':');
-            if (def != NULL && def->type == KITH_FT_RELATIONS && colon != NULL) {
-                kith_json_object_begin(j);
-                kith_json_key(j, "type");
-                kith_json_stringn(j, v->items[i], (size_t) (colon - v->items[i]));
-                kith_json_key(j, "target");
-                kith_json_string(j, colon + 1);
-                kith_json_object_end(j);
-            } else {
-                kith_json_string(j, v->items[i]);
-            }
-        }
-        kith_json_array_end(j);
-        break;
-    default:
-        kith_json_null(j);
-    }
-}
-
-void
-cli_json_audience(kith_node_t *n, void *json, const kith_aud_t *aud, size_t n_aud)
-{
-    kith_json_t *j = json;
-    char nid[KITH_NODEID_BUFSIZE], label[80];
-    kith_json_array_begin(j);
-    for (size_t i = 0; i < n_aud; i++) {
-        kith_nodeid_encode(aud[i].key, nid);
-        cli_key_label(n, aud[i].key, label);
-        kith_json_object_begin(j);
-        kith_json_key(j, "node_id");
-        kith_json_string(j, nid);
-        kith_json_key(j, "name");
-        kith_json_string(j, label);
-        kith_json_key(j, "role");
-        kith_json_string(j, aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
-        kith_json_object_end(j);
-    }
-    kith_json_array_end(j);
-}
-
-void
-cli_json_time(void *json, uint64_t hlc)
-{
-    kith_json_t *j = json;
-    char t[20];
-    kith_hlc_format(hlc, t);
-    t[10] = 'T';
-    char iso[24];
-    snprintf(iso, sizeof(iso), "%sZ", t);
-    kith_json_string(j, iso);
-}
-
-/* A record's share specs as the user gave them, for display. */
-typedef struct {
-    kith_share_target_t target;
-    int role;
-    char label[80]; /* "@group", or the peer's name */
-} spec_t;
-
-typedef struct {
-    kith_node_t *node;
-    spec_t *v;
-    size_t n;
-    kith_peer_t *peers; /* every peer, sorted by name: the members of the groups */
-    size_t n_peers;
-} specs_t;
-
-static int
-collect_spec(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const kith_share_target_t *target,
-             int role)
-{
-    (void) id;
-    specs_t *s = ctx;
-    spec_t *v = realloc(s->v, (s->n + 1) * sizeof(*v));
-    if (v == NULL) {
-        return KITH_ENOMEM;
-    }
-    s->v = v;
-    v[s->n].target = *target;
-    v[s->n].role = role;
-    if (target->is_group) {
-        snprintf(v[s->n].label, sizeof(v[s->n].label), "@%s", target->group);
-    } else {
-        cli_key_label(s->node, target->key, v[s->n].label);
-    }
-    s->n++;
-    return KITH_OK;
-}
-
-/* Groups first, then peers, each by name. */
-static int
-cmp_spec(const void *a, const void *b)
-{
-    const spec_t *x = a, *y = b;
-    if (x->target.is_group != y->target.is_group) {
-        return x->target.is_group ? -1 : 1;
-    }
-    return strcmp(x->label, y->label);
-}
-
-static void
-specs_close(specs_t *s)
-{
-    free(s->v);
-    kith_peers_free(s->peers, s->n_peers);
-    memset(s, 0, sizeof(*s));
-}
-
-/* Loads the share specs of a record this node owns (none for another's record: its
- * owner keeps them). */
-static int
-specs_load(kith_node_t *n, const kith_record_t *r, specs_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->node = n;
-    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0) {
-        return KITH_OK;
-    }
-    int rc = kith_store_share_foreach(n->store, r->id, collect_spec, out);
-    if (rc == KITH_OK) {
-        rc = kith_store_peer_list(n->store, &out->peers, &out->n_peers);
-    }
-    if (rc != KITH_OK) {
-        specs_close(out);
-        return rc;
-    }
-    if (out->n > 1) {
-        qsort(out->v, out->n, sizeof(*out->v), cmp_spec);
-    }
-    return KITH_OK;
-}
-
-/* 1 if peer i is one of the members a group spec reaches (this node never is). */
-static int
-spec_member(const specs_t *s, const spec_t *spec, size_t i)
-{
-    return spec->target.is_group && kith_peer_in_group(&s->peers[i], spec->target.group) &&
-           memcmp(s->peers[i].key, s->node->id->pk, KITH_PK_LEN) != 0;
-}
-
-static void
-json_shares(kith_node_t *n, const kith_record_t *r, kith_json_t *j)
-{
-    specs_t s;
-    char nid[KITH_NODEID_BUFSIZE];
-    kith_json_key(j, "shares");
-    if (memcmp(r->owner, n->id->pk, KITH_PK_LEN) != 0 || specs_load(n, r, &s) != KITH_OK) {
-        kith_json_null(j); /* another's record: its owner keeps the specs */
-        return;
-    }
-    kith_json_array_begin(j);
-    for (size_t i = 0; i < s.n; i++) {
-        const spec_t *spec = &s.v[i];
-        kith_json_object_begin(j);
-        kith_json_key(j, "target");
-        kith_json_string(j, spec->label);
-        kith_json_key(j, "role");
-        kith_json_string(j, role_name(spec->role));
-        if (spec->target.is_group) {
-            kith_json_key(j, "members");
-            kith_json_array_begin(j);
-            for (size_t k = 0; k < s.n_peers; k++) {
-                if (spec_member(&s, spec, k)) {
-                    kith_nodeid_encode(s.peers[k].key, nid);
-                    kith_json_object_begin(j);
-                    kith_json_key(j, "name");
-                    kith_json_string(j, s.peers[k].name);
-                    kith_json_key(j, "node_id");
-                    kith_json_string(j, nid);
-                    kith_json_object_end(j);
-                }
-            }
-            kith_json_array_end(j);
-        } else {
-            kith_nodeid_encode(spec->target.key, nid);
-            kith_json_key(j, "node_id");
-            kith_json_string(j, nid);
-        }
-        kith_json_object_end(j);
-    }
-    kith_json_array_end(j);
-    specs_close(&s);
-}
-
-/* open_ended: leave the object open for the caller to add members and end it. */
-static void
-record_json(kith_node_t *n, const kith_record_t *r, int with_shares, int open_ended, void *json)
-{
-    kith_json_t *j = json;
-    char hex[33], nid[KITH_NODEID_BUFSIZE], label[80];
-    cli_id_hex(r->id, hex);
-    kith_json_object_begin(j);
-    kith_json_key(j, "id");
-    kith_json_string(j, hex);
-    kith_json_key(j, "kind");
-    kith_json_string(j, kith_schema_kind_name(r->kind));
-    /* Each field once at the top: the shared value, or the private one where there is no
-     * shared value; "private_fields" names the top-level fields whose value is private.
-     * "private" holds the private layer whole, so a field with both values shows both. */
-    for (size_t i = 0; i < r->n_fields; i++) {
-        const kith_rfield_t *f = &r->fields[i];
-        if (f->private && kith_record_field_in(r, f->name, 0) != NULL) {
-            continue;
-        }
-        kith_json_key(j, f->name);
-        cli_json_value(j, f->name, &f->value);
-    }
-    kith_json_key(j, "private_fields");
-    kith_json_array_begin(j);
-    for (size_t i = 0; i < r->n_fields; i++) {
-        if (r->fields[i].private && kith_record_field_in(r, r->fields[i].name, 0) == NULL) {
-            kith_json_string(j, r->fields[i].name);
-        }
-    }
-    kith_json_array_end(j);
-    kith_json_key(j, "private");
-    kith_json_object_begin(j);
-    for (size_t i = 0; i < r->n_fields; i++) {
-        if (r->fields[i].private) {
-            kith_json_key(j, r->fields[i].name);
-            cli_json_value(j, r->fields[i].name, &r->fields[i].value);
-        }
-    }
-    kith_json_object_end(j);
-    kith_json_key(j, "deleted");
-    kith_json_bool(j, r->deleted);
-    kith_nodeid_encode(r->owner, nid);
-    cli_key_label(n, r->owner, label);
-    kith_json_key(j, "owner");
-    kith_json_string(j, nid);
-    kith_json_key(j, "owner_name");
-    kith_json_string(j, label);
-    kith_json_key(j, "audience");
-    cli_json_audience(n, j, r->aud, r->n_aud);
-    if (with_shares) {
-        json_shares(n, r, j);
-    }
-    uint64_t since = 0;
-    kith_json_key(j, "no_longer_shared_since");
-    if (cli_unshared_since(n, r, &since)) {
-        cli_json_time(j, since);
-    } else {
-        kith_json_null(j);
-    }
-    kith_json_key(j, "created");
-    cli_json_time(j, r->created);
-    kith_json_key(j, "updated");
-    cli_json_time(j, r->updated);
-    if (!open_ended) {
-        kith_json_object_end(j);
-    }
-}
-
-void
-cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json)
-{
-    record_json(n, r, with_shares, 0, json);
-}
-
-void
-cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json)
-{
-    record_json(n, r, 0, 1, json);
 }
 
 /* Prints a value that may hold newlines, indenting continuation lines. */
@@ -761,12 +434,12 @@ print_ref(kith_node_t *n, FILE *out, const char *hex)
 void
 cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
 {
-    char hex[33], label[80], when[20];
+    char hex[33], label[KITH_RECVIEW_LABEL_LEN], when[20];
     const int col = 22; /* fits the longest field name, decision_criteria */
     cli_id_hex(r->id, hex);
     fprintf(out, "%s  (%s %.8s)\n", kith_record_name(r), kith_schema_kind_name(r->kind), hex);
     uint64_t since = 0;
-    if (cli_unshared_since(n, r, &since)) {
+    if (kith_recview_unshared_since(n, r, &since)) {
         kith_hlc_format(since, when);
         fprintf(out, "  no longer shared with you (since %s UTC): this is your copy as it was\n",
                 when);
@@ -819,21 +492,21 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
             fprintf(out, "%s\n", f->private ? "   [private]" : "");
         }
     }
-    cli_key_label(n, r->owner, label);
+    kith_recview_key_label(n, r->owner, label);
     fprintf(out, "  %-*s%s\n", col - 2, "owner", label);
     fprintf(out, "  %-*s", col - 2, "shared with");
-    specs_t s;
-    int have_specs = specs_load(n, r, &s) == KITH_OK;
+    kith_recview_specs_t s;
+    int have_specs = kith_recview_specs_load(n, r, &s) == KITH_OK;
     if (have_specs && s.n > 0) {
         /* The owner sees what was asked for: each group, with whoever is in it now, and
          * each peer named directly. */
         for (size_t i = 0; i < s.n; i++) {
-            const spec_t *spec = &s.v[i];
+            const kith_recview_spec_t *spec = &s.v[i];
             fprintf(out, "%*s%s (%s)", i ? col : 0, "", spec->label, role_name(spec->role));
             if (spec->target.is_group) {
                 const char *sep = ": ";
                 for (size_t k = 0; k < s.n_peers; k++) {
-                    if (spec_member(&s, spec, k)) {
+                    if (kith_recview_spec_member(&s, spec, k)) {
                         fprintf(out, "%s%s", sep, s.peers[k].name);
                         sep = ", ";
                     }
@@ -847,13 +520,13 @@ cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out)
             fprintf(out, "nobody\n");
         }
         for (size_t i = 0; i < r->n_aud; i++) {
-            cli_key_label(n, r->aud[i].key, label);
+            kith_recview_key_label(n, r->aud[i].key, label);
             fprintf(out, "%s (%s)%s", label, role_name(r->aud[i].role),
                     i + 1 < r->n_aud ? ", " : "\n");
         }
     }
     if (have_specs) {
-        specs_close(&s);
+        kith_recview_specs_close(&s);
     }
     kith_hlc_format(r->updated, when);
     fprintf(out, "  %-*s%s UTC\n", col - 2, "updated", when);

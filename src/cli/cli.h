@@ -78,35 +78,16 @@ int cli_share_target(kith_node_t *n, const char *text, kith_share_target_t *out)
 /* Hex of a record id: full (33 bytes) and the 8-digit short form shown to users. */
 void cli_id_hex(const uint8_t id[static KITH_REC_ID_LEN], char out[static 33]);
 
-/* Who a key is, for display: "you", a peer's name, or a fingerprint. Peers are looked up
- * in the store. out must hold 80 bytes. */
-void cli_key_label(kith_node_t *n, const uint8_t key[static KITH_PK_LEN], char out[static 80]);
-
-/* Writes a record as a JSON object (fields by name) into j; with_shares adds "shares":
- * the owner's share specs, each group with its members (null for another's record). */
-struct kith_json_s;
-void cli_record_json(kith_node_t *n, const kith_record_t *r, int with_shares, void *json);
-/* The same without shares, leaving the object open: the caller adds members and ends it. */
-void cli_record_json_open(kith_node_t *n, const kith_record_t *r, void *json);
 /* Prints a record for people (kith show). */
 void cli_record_print(kith_node_t *n, const kith_record_t *r, FILE *out);
 /* One line for list/search; note (may be NULL) is shown in brackets at its end. */
 void cli_record_line(const kith_record_t *r, const char *note, FILE *out);
-/* 1 if r, another's record, is no longer shared with this node: it was removed from the
- * audience, and *hlc tells when (the removing op's hlc). 0 otherwise. */
-int cli_unshared_since(kith_node_t *n, const kith_record_t *r, uint64_t *hlc);
-
 /* Tells a daemon running for this home that the store changed, so that it pushes the
  * change to peers at once. Silent when no daemon runs. */
 void cli_poke(const char *home);
 /* Asks a yes/no question (printf-style, " [y/N] " is appended) on the terminal; 1 for yes.
  * yes (a --yes flag) answers it without asking. Without a terminal on stdin the answer is
  * yes when the command alone says enough (need_tty 0), else no, with a hint to use --yes. */
-/* JSON (json is a kith_json_t *) of a field's value, and of a clock value as ISO 8601. */
-void cli_json_value(void *json, const char *field, const kith_value_t *v);
-void cli_json_time(void *json, uint64_t hlc);
-/* JSON of an audience: [{node_id, name, role}, ...]. */
-void cli_json_audience(kith_node_t *n, void *json, const kith_aud_t *aud, size_t n_aud);
 int cli_confirm(int yes, int need_tty, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes buf to stdout and reports failure (e.g. a closed pipe or a full disk). */

@@ -31,6 +31,7 @@
 #include "node/jsonio.h"
 #include "node/cardbook.h"
 #include "node/match.h"
+#include "node/recview.h"
 #include "util/hlc.h"
 #include "util/json.h"
 #include "util/utf8.h"
@@ -633,8 +634,9 @@ typedef struct {
     int all;
     int no_private; /* JSON: leave out the private layer and private ops */
     size_t count;
-    size_t n_private; /* JSON: records with private fields, plus private ops, exported */
-    kith_buf_t b64;   /* JSON: scratch for one op's base64 */
+    size_t n_private;    /* JSON: records with private fields, plus private ops, exported */
+    kith_buf_t b64;      /* JSON: scratch for one op's base64 */
+    kith_recview_t view; /* JSON: the records' owners and audiences, named */
 } export_ctx_t;
 
 /* One record as JSON: its readable fields, then "ops", its signed ops in fold order as
@@ -665,7 +667,7 @@ export_json(export_ctx_t *e, const kith_record_t *r)
     int rc = kith_node_record_ops(e->node, r->id, !e->no_private, &ops);
     if (rc == KITH_OK) {
         e->n_private += ops.n_private + (!e->no_private && n_priv_fields > 0);
-        cli_record_json_open(e->node, &view, e->json);
+        kith_recview_record(&e->view, &view, KITH_RECVIEW_OPEN, e->json);
         kith_json_key(e->json, "ops");
         kith_json_array_begin(e->json);
     }
@@ -758,8 +760,9 @@ cmd_export(cli_globals_t *g, int argc, char **argv)
     kith_buf_init(&out);
     kith_json_t j;
     kith_json_init(&j, &out, 1);
-    export_ctx_t e = {n, &out, &j, json ? 0 : (v3 ? 3 : 4), all, no_private, 0, 0, {0}};
+    export_ctx_t e = {n, &out, &j, json ? 0 : (v3 ? 3 : 4), all, no_private, 0, 0, {0}, {0}};
     kith_buf_init(&e.b64);
+    kith_recview_init(&e.view, n);
     int rc = KITH_OK;
     ret = 1;
     if (json) {

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "kith/error.h"
 #include "node/merge.h"
+#include "node/recview.h"
 #include "util/hlc.h"
 #include "util/json.h"
 
@@ -24,14 +25,14 @@ target_label(kith_node_t *n, const kith_share_target_t *t, char out[static 80])
     if (t->is_group) {
         snprintf(out, 80, "@%s", t->group);
     } else {
-        cli_key_label(n, t->key, out);
+        kith_recview_key_label(n, t->key, out);
     }
 }
 
 static void
 print_text_result(kith_node_t *n, const kith_merge_result_t *r, int dry_run)
 {
-    char ahex[33], bhex[33], hex[33], label[80];
+    char ahex[33], bhex[33], hex[33], label[KITH_RECVIEW_LABEL_LEN];
     cli_id_hex(r->a, ahex);
     cli_id_hex(r->b, bhex);
     size_t repointed = 0, left = 0;
@@ -83,7 +84,7 @@ print_text_result(kith_node_t *n, const kith_merge_result_t *r, int dry_run)
     if (r->n_newcomers > 0) {
         printf("Note: %s is shared with", r->a_name);
         for (size_t i = 0; i < r->n_newcomers; i++) {
-            cli_key_label(n, r->newcomers[i], label);
+            kith_recview_key_label(n, r->newcomers[i], label);
             printf("%s %s", i ? "," : "", label);
         }
         printf(", who did not see %s: they see the shared values it brought.\n", r->b_name);
@@ -118,7 +119,7 @@ print_json_result(kith_node_t *n, const kith_merge_result_t *r, int dry_run)
     kith_buf_init(&out);
     kith_json_t j;
     kith_json_init(&j, &out, 1);
-    char ahex[33], label[80], cmd[256];
+    char ahex[33], label[KITH_RECVIEW_LABEL_LEN], cmd[256];
     cli_id_hex(r->a, ahex);
     kith_json_object_begin(&j);
     json_rec(&j, "into", r->a, r->a_name);
@@ -194,7 +195,7 @@ print_json_result(kith_node_t *n, const kith_merge_result_t *r, int dry_run)
     kith_json_key(&j, "newly_seen_by");
     kith_json_array_begin(&j);
     for (size_t i = 0; i < r->n_newcomers; i++) {
-        cli_key_label(n, r->newcomers[i], label);
+        kith_recview_key_label(n, r->newcomers[i], label);
         kith_json_string(&j, label);
     }
     kith_json_array_end(&j);

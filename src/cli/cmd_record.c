@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "util/nodeid.h"
 #include "cli/change.h"
+#include "node/recview.h"
 #include "node/share.h"
 #include "kith/error.h"
-#include "model/fold.h"
 #include "model/schema.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -311,7 +310,7 @@ cmd_show(cli_globals_t *g, int argc, char **argv)
         kith_buf_init(&out);
         kith_json_t j;
         kith_json_init(&j, &out, 1);
-        cli_record_json(n, &rec, 1, &j);
+        kith_recview_record_json(n, &rec, 1, &j);
         ret = kith_json_finish(&j) == KITH_OK && cli_write_stdout(&out) == 0 ? 0 : 1;
         kith_buf_close(&out);
     } else {
@@ -333,6 +332,7 @@ typedef struct {
     int kind; /* -1: any */
     int json;
     kith_node_t *node;
+    kith_recview_t view; /* json: names owners and audiences */
 } collection_t;
 
 static int
@@ -369,7 +369,7 @@ collect(void *ctx, const kith_record_t *r)
     if (rc == KITH_OK && c->json) {
         kith_json_t j;
         kith_json_init(&j, &text, 1);
-        cli_record_json(c->node, r, 0, &j);
+        kith_recview_record(&c->view, r, 0, &j);
         rc = kith_json_finish(&j);
     } else if (rc == KITH_OK) {
         FILE *mem = NULL;
@@ -380,9 +380,11 @@ collect(void *ctx, const kith_record_t *r)
             rc = KITH_ENOMEM;
         } else {
             uint64_t since;
-            cli_record_line(
-                r, cli_unshared_since(c->node, r, &since) ? "no longer shared with you" : NULL,
-                mem);
+            cli_record_line(r,
+                            kith_recview_unshared_since(c->node, r, &since)
+                                ? "no longer shared with you"
+                                : NULL,
+                            mem);
             fclose(mem);
             rc = kith_buf_append(&text, line, line_len);
             free(line);
@@ -483,7 +485,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int json = 0, deleted = 0, c;
-    collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL};
+    collection_t col = {NULL, NULL, 0, 0, -1, 0, NULL, {0}};
     GETOPT_BEGIN();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
@@ -508,6 +510,7 @@ cmd_list(cli_globals_t *g, int argc, char **argv)
     }
     col.json = json;
     col.node = n;
+    kith_recview_init(&col.view, n);
     int rc = deleted ? kith_store_foreach_deleted(n->store, collect, &col)
                      : kith_store_foreach_record(n->store, collect, &col);
     int ret = 1;
@@ -538,7 +541,8 @@ cmd_search(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
-    collection_t col = {NULL, NULL, 0, 0, -1, json, n};
+    collection_t col = {NULL, NULL, 0, 0, -1, json, n, {0}};
+    kith_recview_init(&col.view, n);
     int rc = kith_store_search(n->store, argv[first], collect, &col), ret = 1;
     if (rc != KITH_OK) {
         cli_error("cannot search: %s", kith_strerror(rc));
@@ -570,31 +574,23 @@ print_log_value(FILE *out, const kith_rfield_t *f)
     }
 }
 
-/* Every field name op touches, once, in order: set, add, rm. */
-static size_t
-touched_fields(const kith_op_t *op, const char **names, size_t cap)
+/* The walk's callbacks for kith log's text: a heading, then each op. ctx is the node. */
+static int
+log_text_begin(void *ctx, const kith_record_t *rec)
 {
-    size_t n = 0;
-    const kith_op_field_t *groups[2] = {op->set, op->add};
-    size_t counts[2] = {op->n_set, op->n_add};
-    for (int g = 0; g < 2; g++) {
-        for (size_t i = 0; i < counts[g] && n < cap; i++) {
-            names[n++] = groups[g][i].name;
-        }
-    }
-    for (size_t i = 0; i < op->n_rm && n < cap; i++) {
-        names[n++] = op->rm[i].name;
-    }
-    return n;
+    (void) ctx;
+    printf("History of %s%s:\n", kith_record_name(rec), rec->deleted ? " (deleted)" : "");
+    return KITH_OK;
 }
 
-static void
-log_text(kith_node_t *n, const kith_op_t *op, int eff, const kith_record_t *before,
+static int
+log_text(void *ctx, const kith_op_t *op, int eff, const kith_record_t *before,
          const kith_record_t *after)
 {
-    char when[20], who[80];
+    kith_node_t *n = ctx;
+    char when[20], who[KITH_RECVIEW_LABEL_LEN];
     kith_hlc_format(op->hlc, when);
-    cli_key_label(n, op->author, who);
+    kith_recview_key_label(n, op->author, who);
     printf("%s  %-12s%s%s\n", when, who, op->private ? "  (private)" : "",
            eff ? "" : "  (ignored: not an editor at the time)");
     if (op->kind >= 0) {
@@ -609,15 +605,15 @@ log_text(kith_node_t *n, const kith_op_t *op, int eff, const kith_record_t *befo
             printf("nobody");
         }
         for (size_t i = 0; i < op->n_aud; i++) {
-            char label[80];
-            cli_key_label(n, op->aud[i].key, label);
+            char label[KITH_RECVIEW_LABEL_LEN];
+            kith_recview_key_label(n, op->aud[i].key, label);
             printf("%s%s (%s)", i ? ", " : "", label,
                    op->aud[i].role == KITH_ROLE_EDITOR ? "editor" : "reader");
         }
         printf("\n");
     }
     const char *names[3 * KITH_OP_MAX_SET];
-    size_t nn = touched_fields(op, names, sizeof(names) / sizeof(names[0]));
+    size_t nn = kith_recview_touched_fields(op, names, sizeof(names) / sizeof(names[0]));
     for (size_t i = 0; i < nn; i++) {
         int layer = op->private != 0;
         printf("    %s%s: ", names[i], layer ? " (private)" : "");
@@ -626,66 +622,7 @@ log_text(kith_node_t *n, const kith_op_t *op, int eff, const kith_record_t *befo
         print_log_value(stdout, kith_record_field_in(after, names[i], layer));
         printf("\n");
     }
-}
-
-static void
-log_json(kith_node_t *n, kith_json_t *j, const kith_op_t *op, int eff, const kith_record_t *before,
-         const kith_record_t *after)
-{
-    char nid[KITH_NODEID_BUFSIZE], label[80];
-    kith_json_object_begin(j);
-    kith_json_key(j, "time");
-    cli_json_time(j, op->hlc);
-    kith_json_key(j, "hlc");
-    kith_json_uint(j, op->hlc);
-    kith_nodeid_encode(op->author, nid);
-    cli_key_label(n, op->author, label);
-    kith_json_key(j, "author");
-    kith_json_string(j, nid);
-    kith_json_key(j, "author_name");
-    kith_json_string(j, label);
-    kith_json_key(j, "effective");
-    kith_json_bool(j, eff);
-    kith_json_key(j, "private");
-    kith_json_bool(j, op->private);
-    if (op->kind >= 0) {
-        kith_json_key(j, "created");
-        kith_json_string(j, kith_schema_kind_name(op->kind));
-    }
-    if (op->del >= 0) {
-        kith_json_key(j, "deleted");
-        kith_json_bool(j, op->del);
-    }
-    if (op->has_aud) {
-        kith_json_key(j, "audience");
-        cli_json_audience(n, j, op->aud, op->n_aud);
-    }
-    kith_json_key(j, "changes");
-    kith_json_array_begin(j);
-    const char *names[3 * KITH_OP_MAX_SET];
-    size_t nn = touched_fields(op, names, sizeof(names) / sizeof(names[0]));
-    for (size_t i = 0; i < nn; i++) {
-        const kith_rfield_t *b = kith_record_field_in(before, names[i], op->private != 0);
-        const kith_rfield_t *a = kith_record_field_in(after, names[i], op->private != 0);
-        kith_json_object_begin(j);
-        kith_json_key(j, "field");
-        kith_json_string(j, names[i]);
-        kith_json_key(j, "before");
-        if (b != NULL) {
-            cli_json_value(j, names[i], &b->value);
-        } else {
-            kith_json_null(j);
-        }
-        kith_json_key(j, "after");
-        if (a != NULL) {
-            cli_json_value(j, names[i], &a->value);
-        } else {
-            kith_json_null(j);
-        }
-        kith_json_object_end(j);
-    }
-    kith_json_array_end(j);
-    kith_json_object_end(j);
+    return KITH_OK;
 }
 
 int
@@ -701,63 +638,26 @@ cmd_log(cli_globals_t *g, int argc, char **argv)
     if (n == NULL) {
         return 1;
     }
-    kith_op_list_t h = {0};
-    kith_record_t rec, before, after;
-    kith_record_init(&rec);
-    kith_record_init(&before);
-    kith_record_init(&after);
     kith_buf_t out;
     kith_buf_init(&out);
     kith_json_t j;
     kith_json_init(&j, &out, 1);
-    int *eff = NULL, ret = 1;
-    int rc = kith_store_load_ops(n->store, id, &h);
-    if (rc == KITH_OK && h.n > 0) {
-        eff = calloc(h.n, sizeof(*eff));
-        rc = eff ? kith_fold(h.in, h.n, &rec, eff) : KITH_ENOMEM;
-    }
-    if (rc != KITH_OK) {
-        cli_error("cannot read the history: %s", kith_strerror(rc));
-        goto out;
-    }
+    int ret = 1, rc;
     if (json) {
-        kith_json_array_begin(&j);
+        rc = kith_recview_history_json(n, id, &j);
     } else {
-        printf("History of %s%s:\n", kith_record_name(&rec), rec.deleted ? " (deleted)" : "");
-    }
-    /* The record after each op, judged with the whole history in view: n + 1 folds of
-     * growing prefixes, so a record with thousands of ops takes a moment. */
-    for (size_t i = 0; i < h.n && rc == KITH_OK; i++) {
-        kith_record_close(&before);
-        before = after;
-        kith_record_init(&after);
-        rc = kith_fold_sorted(h.in, h.n, i + 1, &after, NULL);
-        if (rc != KITH_OK) {
-            break;
-        }
-        if (json) {
-            log_json(n, &j, h.in[i].op, eff[i], &before, &after);
-        } else {
-            log_text(n, h.in[i].op, eff[i], &before, &after);
-        }
+        static const kith_recview_walk_t walk = {log_text_begin, log_text};
+        rc = kith_recview_history_walk(n, id, &walk, n);
     }
     if (rc != KITH_OK) {
         cli_error("cannot read the history: %s", kith_strerror(rc));
         goto out;
     }
-    if (json) {
-        kith_json_array_end(&j);
-        if (kith_json_finish(&j) != KITH_OK || cli_write_stdout(&out) != 0) {
-            goto out;
-        }
+    if (json && (kith_json_finish(&j) != KITH_OK || cli_write_stdout(&out) != 0)) {
+        goto out;
     }
     ret = 0;
 out:
-    kith_op_list_close(&h);
-    free(eff);
-    kith_record_close(&rec);
-    kith_record_close(&before);
-    kith_record_close(&after);
     kith_buf_close(&out);
     kith_node_close(n);
     return ret;
@@ -773,8 +673,8 @@ load_owned(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], kith_record_t *rec
         return -1;
     }
     if (memcmp(rec->owner, n->id->pk, KITH_PK_LEN) != 0) {
-        char label[80];
-        cli_key_label(n, rec->owner, label);
+        char label[KITH_RECVIEW_LABEL_LEN];
+        kith_recview_key_label(n, rec->owner, label);
         cli_error("only the owner (%s) can %s '%s'", label, what, kith_record_name(rec));
         return -1;
     }
@@ -805,7 +705,7 @@ tombstone_common(cli_globals_t *g, int argc, char **argv, int del)
     kith_record_t rec;
     kith_record_init(&rec);
     uint8_t id[KITH_REC_ID_LEN];
-    char hex[33], label[80];
+    char hex[33], label[KITH_RECVIEW_LABEL_LEN];
     int ret = 1;
     if (n == NULL ||
         (del ? cli_resolve(n, argv[optind], id) : cli_resolve_any(n, argv[optind], id)) != 0 ||
@@ -823,7 +723,7 @@ tombstone_common(cli_globals_t *g, int argc, char **argv, int del)
         kith_buf_t who;
         kith_buf_init(&who);
         for (size_t i = 0; i < rec.n_aud; i++) {
-            cli_key_label(n, rec.aud[i].key, label);
+            kith_recview_key_label(n, rec.aud[i].key, label);
             kith_buf_printf(&who, "%s%s", i ? ", " : "", label);
         }
         int ok = cli_confirm(yes, 0,
