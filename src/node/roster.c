@@ -128,6 +128,13 @@ tab_find(const kith_roster_t *r, const uint8_t id[KITH_REC_ID_LEN])
     return i;
 }
 
+/* The index + 1 of the entry with id, or 0. */
+static size_t
+lookup(const kith_roster_t *r, const uint8_t id[KITH_REC_ID_LEN])
+{
+    return r->cap_tab == 0 ? 0 : r->tab[tab_find(r, id)];
+}
+
 /* Grows the table to keep it at most half full with one more entry. */
 static int
 tab_reserve(kith_roster_t *r)
@@ -575,9 +582,9 @@ upsert(ctx_t *c, const kith_record_t *rec, const struct spec *specs, size_t n_sp
     if (rc != KITH_OK) {
         return rc;
     }
-    size_t slot = tab_find(r, rec->id);
-    if (r->tab[slot] != 0) {
-        remove_entry(r, r->tab[slot] - 1, !keep_order);
+    size_t old = lookup(r, rec->id);
+    if (old != 0) {
+        remove_entry(r, old - 1, !keep_order);
     }
     if ((rc = tab_reserve(r)) != KITH_OK) {
         return rc;
@@ -748,9 +755,9 @@ refresh_changed(ctx_t *c)
         rc = kith_store_record_get(s, ch.ids[i], &rec);
         if (rc == KITH_ENOTFOUND || rc == KITH_ECORRUPT) {
             /* Gone, or unreadable (as foreach_record skips it): not listed. */
-            size_t slot = tab_find(r, ch.ids[i]);
-            if (r->tab[slot] != 0) {
-                remove_entry(r, r->tab[slot] - 1, !keep_order);
+            size_t old = lookup(r, ch.ids[i]);
+            if (old != 0) {
+                remove_entry(r, old - 1, !keep_order);
             }
             rc = KITH_OK;
             continue;
@@ -1003,8 +1010,9 @@ kith_roster_query(const kith_roster_t *r, const kith_roster_query_t *q, kith_jso
     if (r == NULL || q == NULL || j == NULL) {
         return KITH_EINVAL;
     }
-    if (q->kind < -1 || q->kind > KITH_KIND_ORG || (q->deleted != 0 && q->deleted != 1) ||
-        q->stale_days < -1 || q->stale_days > KITH_ROSTER_DAYS_MAX ||
+    if (q->offset > KITH_ROSTER_OFFSET_MAX || q->kind < -1 || q->kind > KITH_KIND_ORG ||
+        (q->deleted != 0 && q->deleted != 1) || q->stale_days < -1 ||
+        q->stale_days > KITH_ROSTER_DAYS_MAX ||
         (q->stale_days >= 0 &&
          (q->today_days < -KITH_ROSTER_DAYS_MAX || q->today_days > KITH_ROSTER_DAYS_MAX))) {
         return KITH_EINVAL;

@@ -28,10 +28,11 @@
 #include "node/node.h"
 #include "util/json.h"
 
-#define KITH_ROSTER_LIMIT_MAX  500      /* items per page */
-#define KITH_ROSTER_Q_MAX      1024     /* bytes of q; longer is KITH_EINVAL */
-#define KITH_ROSTER_FILTER_MAX 256      /* bytes of tag, org, owner, shared; longer: KITH_EINVAL */
-#define KITH_ROSTER_DAYS_MAX   10000000 /* |today_days| and stale_days at most this */
+#define KITH_ROSTER_LIMIT_MAX  500       /* items per page */
+#define KITH_ROSTER_Q_MAX      1024      /* bytes of q; longer is KITH_EINVAL */
+#define KITH_ROSTER_FILTER_MAX 256       /* bytes of tag, org, owner, shared; longer: KITH_EINVAL */
+#define KITH_ROSTER_OFFSET_MAX INT32_MAX /* larger offsets are KITH_EINVAL */
+#define KITH_ROSTER_DAYS_MAX   10000000  /* |today_days| and stale_days at most this */
 
 typedef struct kith_roster kith_roster_t;
 
@@ -80,7 +81,7 @@ void kith_roster_invalidate(kith_roster_t *r);
  * shared matches a record whose shared_with holds that text ("@sales" or "bob"), and a
  * peer name also matches a record whose audience holds that peer (a member of a group it
  * is shared with). KITH_EINVAL for a query out of range (kind, deleted, stale_days,
- * today_days, over-long strings), with nothing written; an offset past the end gives an
+ * today_days, offset, over-long strings), with nothing written; an offset past the end gives an
  * empty page. JSON errors stay in j (kith_json_finish() reports them). */
 int kith_roster_query(const kith_roster_t *r, const kith_roster_query_t *q, kith_json_t *j);
 
