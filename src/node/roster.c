@@ -18,7 +18,7 @@
  * The strings are plaintext of the records; kith_roster_free() wipes the pool. Limits:
  * the pool is at most 4 GiB (offsets are 32 bits); a list shows at most 65535 items.
  */
-#define _GNU_SOURCE /* qsort_r */
+#define _GNU_SOURCE /* qsort_r, memmem */
 #include "node/roster.h"
 
 #include <limits.h>
@@ -735,6 +735,10 @@ refresh_full(ctx_t *c)
     if (rc == KITH_OK) {
         rc = resort(r);
     }
+    /* A full load grew the pool by half at a time: give the slack back. */
+    if (rc == KITH_OK && r->pool_cap - r->pool_len > r->pool_len / 16) {
+        rc = pool_compact(r);
+    }
     if (rc == KITH_OK) {
         r->seq = seq;
     }
@@ -1040,19 +1044,34 @@ kith_roster_query(const kith_roster_t *r, const kith_roster_query_t *q, kith_jso
     size_t limit = q->limit < 1                       ? 1
                    : q->limit > KITH_ROSTER_LIMIT_MAX ? KITH_ROSTER_LIMIT_MAX
                                                       : q->limit;
-    /* One walk: count every match, keep the page's entries, then write. */
-    uint32_t page[KITH_ROSTER_LIMIT_MAX];
-    size_t total = 0, n_page = 0;
-    for (size_t i = 0; i < r->n_ents; i++) {
-        uint32_t e = r->order[i];
-        if (!matches(r, q, &f, &r->ents[e])) {
-            continue;
-        }
-        if (total >= q->offset && n_page < limit) {
-            page[n_page++] = e;
-        }
-        total++;
+    /* Two walks. The first tests every entry in the order they lie in memory (after a full
+     * load, the pool's order too), so that the costly part, the substring test over every
+     * search text, reads memory sequentially; it marks matches in a bitmap and counts
+     * them. The second walks the sorted order over the bitmap and stops once the page is
+     * full. Walking the sorted order alone, with its scattered reads, was 3-8 times slower
+     * at 100k records (scripts/bench-ui). */
+    uint64_t *hit = calloc(r->n_ents / 64 + 1, sizeof(*hit));
+    if (hit == NULL) {
+        rc = KITH_ENOMEM;
+        goto out;
     }
+    size_t total = 0, n_page = 0;
+    for (size_t e = 0; e < r->n_ents; e++) {
+        if (matches(r, q, &f, &r->ents[e])) {
+            hit[e / 64] |= (uint64_t) 1 << (e % 64);
+            total++;
+        }
+    }
+    uint32_t page[KITH_ROSTER_LIMIT_MAX];
+    for (size_t i = 0, seen = 0; i < r->n_ents && seen < total && n_page < limit; i++) {
+        uint32_t e = r->order[i];
+        if (hit[e / 64] & (uint64_t) 1 << (e % 64)) {
+            if (seen++ >= q->offset) {
+                page[n_page++] = e;
+            }
+        }
+    }
+    free(hit);
     kith_json_key(j, "total");
     kith_json_uint(j, total);
     kith_json_key(j, "offset");
