@@ -79,6 +79,18 @@ first_id(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const uint8_t owner[KITH_
     return 1;
 }
 
+static int
+count_versions(void *ctx, const uint8_t id[KITH_REC_ID_LEN], const uint8_t owner[KITH_PK_LEN],
+               uint64_t fold_seq, int deleted)
+{
+    (void) id;
+    (void) owner;
+    (void) fold_seq;
+    (void) deleted;
+    (*(uint64_t *) ctx)++;
+    return KITH_OK;
+}
+
 /* Runs q once; *total gets the match count; returns milliseconds. */
 static double
 time_query(const kith_roster_t *r, const kith_roster_query_t *q, unsigned long long *total)
@@ -171,6 +183,15 @@ main(int argc, char **argv)
     }
     printf("refresh, one edit  %.2f ms (median of %d; %llu records read in all)\n", median(t, runs),
            runs, (unsigned long long) (kith__roster_reads(r) - reads));
+    /* Of which the store's list of what changed (a scan of the records table). */
+    for (int i = 0; i < runs; i++) {
+        uint64_t found = 0;
+        t0 = now_ms();
+        kith_store_record_versions(n->store, INT64_MAX - 1, count_versions, &found);
+        t[i] = now_ms() - t0;
+    }
+    printf("  of which versions %.2f ms (kith_store_record_versions() finding nothing new)\n",
+           median(t, runs));
 
     struct {
         const char *label;

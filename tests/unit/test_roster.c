@@ -405,6 +405,69 @@ many_changes(void **state)
     assert_true(kith_roster_mem(roster) > 0);
 }
 
+/* The substring test at the edges of a text, and equal names ordered by id. */
+static void
+edges_and_ties(void **state)
+{
+    (void) state;
+    static const char *const twin[] = {"Twin"}, *const x[] = {"qqxq"};
+    kith_edit_t e[] = {ed("name", KITH_EDIT_SET, twin, 1), ed("x-code", KITH_EDIT_SET, x, 1)};
+    uint8_t a[KITH_REC_ID_LEN], b[KITH_REC_ID_LEN];
+    add(alice, KITH_KIND_PERSON, e, 1, NULL, a);
+    add(alice, KITH_KIND_PERSON, e, 2, NULL, b);
+    refresh();
+    kith_roster_query_t q = any();
+    q.q = "twin";
+    json_t *v = run(&q);
+    ASSERT_EQ(json_integer_value(json_object_get(v, "total")), 2);
+    char first[33], lo[33], hi[33];
+    snprintf(
+        first, sizeof(first), "%s",
+        json_string_value(json_object_get(json_array_get(json_object_get(v, "items"), 0), "id")));
+    sodium_bin2hex(lo, sizeof(lo), memcmp(a, b, KITH_REC_ID_LEN) < 0 ? a : b, KITH_REC_ID_LEN);
+    sodium_bin2hex(hi, sizeof(hi), memcmp(a, b, KITH_REC_ID_LEN) < 0 ? b : a, KITH_REC_ID_LEN);
+    ASSERT_STREQ(first, lo);
+    json_decref(v);
+    q.offset = 1;
+    v = run(&q);
+    ASSERT_STREQ(
+        json_string_value(json_object_get(json_array_get(json_object_get(v, "items"), 0), "id")),
+        hi);
+    json_decref(v);
+    /* The search text of b is "twin\nqqxq\n" (fields by name: name, x-code), plus
+     * nothing else: matches at its start, its end, across a line, and the whole. */
+    static const char *const found[] = {"tw",           "q",    "qqxq", "xq", "twin\nqqxq",
+                                        "twin\nqqxq\n", "n\nq", "x"};
+    static const char *const not_found[] = {"qqxqq", "twin\nqqxq\n\n", "xqq", "q\nt"};
+    for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
+        q = any();
+        q.q = found[i];
+        q.kind = KITH_KIND_PERSON;
+        assert_true(strncmp(names(&q), "1:", 2) == 0 || strncmp(names(&q), "2:", 2) == 0);
+        q.tag = NULL;
+        q.q = found[i];
+        v = run(&q);
+        json_t *it;
+        size_t k;
+        int seen = 0;
+        json_array_foreach(json_object_get(v, "items"), k, it)
+        {
+            seen |= strcmp(json_string_value(json_object_get(it, "id")), lo) == 0 ||
+                    strcmp(json_string_value(json_object_get(it, "id")), hi) == 0;
+        }
+        assert_true(seen);
+        json_decref(v);
+    }
+    for (size_t i = 0; i < sizeof(not_found) / sizeof(not_found[0]); i++) {
+        q = any();
+        q.q = not_found[i];
+        ASSERT_STREQ(names(&q), "0:");
+    }
+    ASSERT_OK(kith_node_set_deleted(alice, a, 1, ++now));
+    ASSERT_OK(kith_node_set_deleted(alice, b, 1, ++now));
+    refresh();
+}
+
 static void
 hostile(void **state)
 {
@@ -485,7 +548,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(build_and_items), cmocka_unit_test(filters),
         cmocka_unit_test(paging),          cmocka_unit_test(edit_delete_refresh),
-        cmocka_unit_test(many_changes),    cmocka_unit_test(hostile),
+        cmocka_unit_test(many_changes),    cmocka_unit_test(edges_and_ties),
+        cmocka_unit_test(hostile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
