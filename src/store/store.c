@@ -717,9 +717,8 @@ kith_store_foreach_op(kith_store_t *s, const uint8_t id[static KITH_REC_ID_LEN],
     return rc;
 }
 
-/* The folded text searched by `kith search`: every value, one per line. */
-static int
-search_text(const kith_record_t *r, kith_buf_t *out)
+int
+kith_store_search_text(const kith_record_t *r, kith_buf_t *out)
 {
     int rc = KITH_OK;
     for (size_t i = 0; i < r->n_fields && rc == KITH_OK; i++) {
@@ -1152,7 +1151,7 @@ write_record(kith_store_t *s, const kith_record_t *r, int is_new)
         rc = kith_vault_seal(s->vault, ad, sizeof(ad), enc.data, enc.len, &data);
     }
     if (rc == KITH_OK) {
-        rc = search_text(r, &text);
+        rc = kith_store_search_text(r, &text);
     }
     if (rc == KITH_OK) {
         rec_ad(ad, "srch", r->id);

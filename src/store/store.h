@@ -223,6 +223,11 @@ int kith_store_foreach_record(kith_store_t *s, kith_record_cb cb, void *ctx);
 int kith_store_foreach_deleted(kith_store_t *s, kith_record_cb cb, void *ctx);
 /* Calls cb for every non-deleted record whose folded text contains the folded needle. */
 int kith_store_search(kith_store_t *s, const char *needle, kith_record_cb cb, void *ctx);
+/* Appends to out the folded text that kith_store_search() searches for record r: every
+ * value (shared and private), folded with kith_textfold(), one per line (a list's items
+ * one per line). The store seals this text beside the record; the daemon's roster
+ * (node/roster.h) keeps it in memory. Buffer errors only. */
+int kith_store_search_text(const kith_record_t *r, kith_buf_t *out);
 /* Records that walks (foreach_record, search) passed over because they failed to
  * decrypt or decode: damage that `kith doctor` reports. */
 uint64_t kith_store_skipped(const kith_store_t *s);
