@@ -365,6 +365,8 @@ function viewRecords(params) {
   for (const k of ['q', 'kind', 'tag', 'org', 'owner', 'shared', 'stale']) if (params.has(k)) { listState[k] = params.get(k); listState.offset = 0; }
   if (params.has('deleted')) listState.deleted = params.get('deleted') === '1';
   let ctrl = null;
+  let lastJson = '';
+  const fmtTook = (us) => (us >= 1000 ? (us / 1000).toFixed(1) + ' ms' : us + ' µs');
 
   const search = h('input', { type: 'search', class: 'search', placeholder: 'Search names, organisations, notes, e-mail…',
     value: listState.q, 'data-test': 'search', 'aria-label': 'Search', autocomplete: 'off', spellcheck: false });
@@ -412,12 +414,15 @@ function viewRecords(params) {
       return;
     }
     if (mine !== ctrl) return;
+    const json = JSON.stringify([data.total, data.offset, data.items]);
+    if (json === lastJson) { took.textContent = fmtTook(data.took_us); return; } // same rows: leave them
+    lastJson = json;
     renderRows(data);
   }
   function renderRows(data) {
     clear(tbody);
     count.textContent = data.total === 1 ? '1 record' : data.total.toLocaleString() + ' records';
-    took.textContent = data.took_us >= 1000 ? (data.took_us / 1000).toFixed(1) + ' ms' : data.took_us + ' µs';
+    took.textContent = fmtTook(data.took_us);
     took.title = 'The server\'s time for this query';
     for (const it of data.items) tbody.appendChild(row(it));
     const from = data.total ? data.offset + 1 : 0;
@@ -913,11 +918,16 @@ function viewRecord(id, params) {
           op.effective === false ? h('span', { class: 'badge badge-warn', title: 'A later or stronger change won: this one has no effect', text: 'overridden' }) : null),
         h('table', { class: 'changes' }, (op.changes || []).map((c) => h('tr', null,
           h('td', { class: 'c-field', text: fieldInfo(c.field).label }),
-          h('td', { class: 'c-before' }, c.before === null || c.before === undefined ? h('span', { class: 'muted', text: '—' }) : h('del', { text: showValue(c.field, c.before) })),
+          h('td', { class: 'c-before' }, c.before === null || c.before === undefined ? h('span', { class: 'muted', text: '—' }) : h('del', null, histValue(c.field, c.before))),
           h('td', { class: 'arrow', text: '→' }),
-          h('td', { class: 'c-after' }, c.after === null || c.after === undefined ? h('span', { class: 'muted', text: '(removed)' }) : h('span', { text: showValue(c.field, c.after) })))))));
+          h('td', { class: 'c-after' }, c.after === null || c.after === undefined ? h('span', { class: 'muted', text: '(removed)' }) : histValue(c.field, c.after)))))));
     }
     historyPane.appendChild(ops.length ? list : h('p', { class: 'muted', text: 'No history.' }));
+  }
+
+  function histValue(f, v) {
+    if (fieldInfo(f).type === 'record' && typeof v === 'string' && /^[0-9a-f]{32}$/i.test(v)) return recordLink(v);
+    return h('span', { text: showValue(f, v) });
   }
 
   load();
@@ -1109,18 +1119,21 @@ function viewMap(org) {
       if (!cells.has(k)) cells.set(k, []);
       cells.get(k).push(p);
     }
+    // Several people in one cell: stacked in one column (up to 3), else in two columns.
     const pos = new Map();
+    const room = new Map();
     for (const [k, list] of cells) {
       const [inf, att] = k.split(':').map(Number);
       const cx = xOf(att), cy = yOf(inf);
       const n = list.length;
-      const cols = n <= 1 ? 1 : 2;
+      const cols = n <= 3 ? 1 : 2;
       const rowsN = Math.ceil(n / cols);
+      const step = Math.min(30, (rowH - 6) / rowsN);
       list.forEach((p, i) => {
-        const c = i % cols, r = Math.floor(i / cols);
-        const dx = cols === 1 ? 0 : (c - 0.5) * (colW / 2);
-        const dy = (r - (rowsN - 1) / 2) * Math.min(34, (rowH - 8) / rowsN);
-        pos.set(p.id, [cx + dx - (cols === 1 ? colW * 0.28 : colW * 0.2), cy + dy]);
+        const c = Math.floor(i / rowsN), r = i % rowsN;
+        const x0 = cx - colW / 2 + 14 + c * (colW / cols);
+        pos.set(p.id, [x0, cy + (r - (rowsN - 1) / 2) * step]);
+        room.set(p.id, colW / cols - 30);
       });
     }
     // reporting lines first (under the nodes)
@@ -1143,10 +1156,15 @@ function viewMap(org) {
         opacity: stale ? 0.5 : 1 });
       a.appendChild(svg('title', { text: [p.name, p.title, p.buying_role, met].filter(Boolean).join(' · ') }));
       a.appendChild(roleShape(p.buying_role || '', x, y, 8));
-      const name = (p.name || '').length > 22 ? p.name.slice(0, 21) + '…' : (p.name || '');
-      const title = (p.title || '').length > 26 ? p.title.slice(0, 25) + '…' : (p.title || '');
-      a.appendChild(svg('text', { x: x + 13, y: y - 2, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: name }));
-      a.appendChild(svg('text', { x: x + 13, y: y + 11, 'font-size': 10, fill: '#475467', text: [title, met].filter(Boolean).join(' · ') }));
+      const fit = (t, px, size) => { const max = Math.max(4, Math.floor(px / (size * 0.56))); return t.length > max ? t.slice(0, max - 1) + '…' : t; };
+      const w = room.get(p.id);
+      const metShort = p.last_interaction ? 'met ' + p.last_interaction : 'never met';
+      const maxSub = Math.floor(w / 5.6);
+      const tmax = maxSub - metShort.length - 3;
+      const t = p.title && tmax >= 4 ? (p.title.length > tmax ? p.title.slice(0, tmax - 1) + '…' : p.title) + ' · ' : '';
+      const sub = fit(t + metShort, w, 10);
+      a.appendChild(svg('text', { x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+      a.appendChild(svg('text', { x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: sub }));
       nodes.appendChild(a);
     }
     s.appendChild(nodes);
