@@ -1065,7 +1065,7 @@ function viewMap(org) {
 
   function draw() {
     const W = 1000, H = 660;
-    const L = 70, R = 30, T = 56, B = 70;
+    const L = 70, R = 30, T = 70, B = 70;
     const pw = W - L - R, ph = H - T - B;
     const colW = pw / 5, rowH = ph / 6;
     const xOf = (a) => L + (a + 2) * colW + colW / 2;
@@ -1083,10 +1083,15 @@ function viewMap(org) {
     const midX = L + pw / 2, midY = T + ph / 2;
     const q = [[L, T, '#fdecec', 'Powerful, against us'], [midX, T, '#e7f6ec', 'Powerful, for us'],
       [L, midY, '#fbf4f4', 'Less influential, against'], [midX, midY, '#f2faf5', 'Less influential, for us']];
-    for (const [x, y, fill, label] of q) {
+    // quadrant names outside the plot, where no person can hide them: the upper two above it,
+    // the lower two below it, each at its own side
+    q.forEach(([x, y, fill, label], i) => {
       s.appendChild(svg('rect', { x, y, width: pw / 2, height: ph / 2, fill }));
-      s.appendChild(svg('text', { x: x + 10, y: y + 18, 'font-size': 12, fill: '#667085', 'font-weight': 600, text: label }));
-    }
+      const right = i % 2 === 1;
+      const color = i < 2 ? (right ? '#067647' : '#b42318') : (right ? '#3f8f5f' : '#c0584f');
+      s.appendChild(svg('text', { x: right ? L + pw : L, y: i < 2 ? T - 10 : T + ph + 44, 'text-anchor': right ? 'end' : 'start',
+        'font-size': 12, fill: color, 'font-weight': 600, text: (right ? '' : '◀ ') + label + (right ? ' ▶' : '') }));
+    });
     // grid
     for (let i = 0; i <= 5; i++) {
       const x = L + i * colW;
@@ -1102,13 +1107,13 @@ function viewMap(org) {
     // axes labels
     for (let a = -2; a <= 2; a++)
       s.appendChild(svg('text', { x: xOf(a), y: T + ph + 20, 'text-anchor': 'middle', 'font-size': 12, fill: '#475467', text: signed(a) + ' ' + ATTITUDE[a] }));
-    s.appendChild(svg('text', { x: L + pw / 2, y: T + ph + 46, 'text-anchor': 'middle', 'font-size': 13, 'font-weight': 600, fill: '#344054', text: 'Attitude towards us  →' }));
+    s.appendChild(svg('text', { x: L + pw / 2, y: T + ph + 44, 'text-anchor': 'middle', 'font-size': 13, 'font-weight': 600, fill: '#344054', text: 'Attitude towards us  →' }));
     for (let i = 0; i <= 5; i++)
       s.appendChild(svg('text', { x: L - 12, y: yOf(i) + 4, 'text-anchor': 'end', 'font-size': 12, fill: '#475467', text: String(i) }));
     s.appendChild(svg('text', { x: 20, y: T + ph / 2, 'text-anchor': 'middle', 'font-size': 13, 'font-weight': 600, fill: '#344054',
       transform: `rotate(-90 20 ${T + ph / 2})`, text: 'Influence  →' }));
-    s.appendChild(svg('text', { x: L, y: 30, 'font-size': 18, 'font-weight': 700, fill: '#101828', text: org }));
-    s.appendChild(svg('text', { x: W - R, y: 30, 'text-anchor': 'end', 'font-size': 11, fill: '#667085', text: 'kith account map · ' + new Date().toISOString().slice(0, 10) }));
+    s.appendChild(svg('text', { x: L, y: 28, 'font-size': 18, 'font-weight': 700, fill: '#101828', text: org }));
+    s.appendChild(svg('text', { x: W - R, y: 28, 'text-anchor': 'end', 'font-size': 11, fill: '#667085', text: 'kith account map · ' + new Date().toISOString().slice(0, 10) }));
 
     // place people: several in one cell are spread in a small grid
     const placed = people.filter((p) => p.influence !== null && p.influence !== undefined && p.attitude !== null && p.attitude !== undefined);
@@ -1128,12 +1133,12 @@ function viewMap(org) {
       const n = list.length;
       const cols = n <= 3 ? 1 : 2;
       const rowsN = Math.ceil(n / cols);
-      const step = Math.min(30, (rowH - 6) / rowsN);
+      const step = Math.min(40, (rowH - 6) / rowsN);
       list.forEach((p, i) => {
         const c = Math.floor(i / rowsN), r = i % rowsN;
         const x0 = cx - colW / 2 + 14 + c * (colW / cols);
         pos.set(p.id, [x0, cy + (r - (rowsN - 1) / 2) * step]);
-        room.set(p.id, colW / cols - 30);
+        room.set(p.id, [colW / cols - 30, step >= 36]);
       });
     }
     // reporting lines first (under the nodes)
@@ -1157,14 +1162,20 @@ function viewMap(org) {
       a.appendChild(svg('title', { text: [p.name, p.title, p.buying_role, met].filter(Boolean).join(' · ') }));
       a.appendChild(roleShape(p.buying_role || '', x, y, 8));
       const fit = (t, px, size) => { const max = Math.max(4, Math.floor(px / (size * 0.56))); return t.length > max ? t.slice(0, max - 1) + '…' : t; };
-      const w = room.get(p.id);
+      const [w, three] = room.get(p.id);
       const metShort = p.last_interaction ? 'met ' + p.last_interaction : 'never met';
-      const maxSub = Math.floor(w / 5.6);
-      const tmax = maxSub - metShort.length - 3;
-      const t = p.title && tmax >= 4 ? (p.title.length > tmax ? p.title.slice(0, tmax - 1) + '…' : p.title) + ' · ' : '';
-      const sub = fit(t + metShort, w, 10);
-      a.appendChild(svg('text', { x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
-      a.appendChild(svg('text', { x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: sub }));
+      if (three) {
+        // name, title, date last met: each on its own line
+        a.appendChild(svg('text', { x: x + 12, y: y - 4, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        if (p.title) a.appendChild(svg('text', { x: x + 12, y: y + 8, 'font-size': 10, fill: '#475467', text: fit(p.title, w, 10) }));
+        a.appendChild(svg('text', { x: x + 12, y: y + (p.title ? 20 : 8), 'font-size': 10, fill: p.last_interaction ? '#667085' : '#b42318', text: metShort }));
+      } else {
+        const maxSub = Math.floor(w / 5.6);
+        const tmax = maxSub - metShort.length - 3;
+        const t = p.title && tmax >= 4 ? (p.title.length > tmax ? p.title.slice(0, tmax - 1) + '…' : p.title) + ' · ' : '';
+        a.appendChild(svg('text', { x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        a.appendChild(svg('text', { x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: fit(t + metShort, w, 10) }));
+      }
       nodes.appendChild(a);
     }
     s.appendChild(nodes);
