@@ -125,6 +125,8 @@ const FIELDS = [
   ['merged_into', 'record', 'Merged into', 'other'], ['vcard_extra', 'list', 'vCard extra', 'other'],
 ];
 const FIELD = Object.fromEntries(FIELDS.map(([n, t, l, g]) => [n, { name: n, type: t, label: l, group: g }]));
+const SINGULAR = { tags: 'tag', emails: 'e-mail address', phones: 'phone number', urls: 'web address', addresses: 'postal address',
+  relations: 'relation, TYPE:REF (e.g. manager:Ada)', vcard_extra: 'vCard line' };
 const GROUPS = [['contact', 'Contact'], ['account', 'Account'], ['intel', 'Intelligence'], ['other', 'Other']];
 const ROLES = ['decision-maker', 'economic-buyer', 'technical-buyer', 'champion', 'influencer', 'user', 'gatekeeper', 'blocker', 'coach'];
 const ATTITUDE = { '-2': 'strongly against', '-1': 'against', '0': 'neutral', '1': 'for us', '2': 'strongly for us' };
@@ -689,7 +691,7 @@ function viewRecord(id, params) {
             on: { click: () => { items.splice(i, 1); draw(); } } }))));
       };
       draw();
-      input = h('input', { type: f === 'emails' ? 'email' : f === 'urls' ? 'url' : 'text', 'data-test': 'input-' + f, placeholder: 'New ' + info.label.toLowerCase() + (f === 'relations' ? ' (TYPE:REF)' : '') });
+      input = h('input', { type: f === 'emails' ? 'email' : f === 'urls' ? 'url' : 'text', 'data-test': 'input-' + f, placeholder: 'New ' + (SINGULAR[f] || info.label.toLowerCase()) });
       const addItem = () => {
         const x = input.value.trim();
         if (x && !items.includes(x)) items.push(x);
@@ -959,7 +961,7 @@ function viewNew(kind, params) {
     } else if (info.type === 'word') inp = h('select', null, h('option', { value: '', text: '— not set —' }), ROLES.map((r) => h('option', { value: r, text: r })));
     else if (info.type === 'date') inp = h('input', { type: 'date' });
     else if (info.type === 'longtext') inp = h('textarea', { rows: 3 });
-    else inp = h('input', { type: f === 'emails' ? 'email' : 'text', list: f === 'org' ? 'org-list' : null,
+    else inp = h('input', { type: 'text', inputMode: f === 'emails' ? 'email' : f === 'phones' ? 'tel' : null, list: f === 'org' ? 'org-list' : null,
       placeholder: info.type === 'list' ? 'several: separate with commas' : '' });
     inp.setAttribute('data-test', 'new-' + f);
     inp.id = 'new-' + f;
