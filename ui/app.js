@@ -127,6 +127,7 @@ const FIELDS = [
 const FIELD = Object.fromEntries(FIELDS.map(([n, t, l, g]) => [n, { name: n, type: t, label: l, group: g }]));
 const SINGULAR = { tags: 'tag', emails: 'e-mail address', phones: 'phone number', urls: 'web address', addresses: 'postal address',
   relations: 'relation, TYPE:REF (e.g. manager:Ada)', vcard_extra: 'vCard line' };
+const PERSON_ONLY = new Set(['given', 'family', 'org', 'title', 'department', 'reports_to', 'buying_role', 'influence', 'attitude']);
 const GROUPS = [['contact', 'Contact'], ['account', 'Account'], ['intel', 'Intelligence'], ['other', 'Other']];
 const ROLES = ['decision-maker', 'economic-buyer', 'technical-buyer', 'champion', 'influencer', 'user', 'gatekeeper', 'blocker', 'coach'];
 const ATTITUDE = { '-2': 'strongly against', '-1': 'against', '0': 'neutral', '1': 'for us', '2': 'strongly for us' };
@@ -166,10 +167,13 @@ function showValue(name, v) {
   if (name === 'attitude') return signed(v) + ' (' + (ATTITUDE[v] || '') + ')';
   if (name === 'influence') return v + ' (' + (INFLUENCE[v] || '') + ')';
   if (name === 'last_interaction') return fmtDate(v);
-  if (Array.isArray(v)) return v.join(', ');
-  if (typeof v === 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return v.map((x) => showValue(name, x)).join(', ');
+  if (typeof v === 'object') return isRelation(v) ? v.type + ': ' + shortId(v.target) : JSON.stringify(v);
   return String(v);
 }
+function isRelation(v) { return v && typeof v === 'object' && typeof v.type === 'string' && typeof v.target === 'string'; }
+// A list item as the API takes it back ("TYPE:REF" for a relation).
+function itemText(x) { return isRelation(x) ? x.type + ':' + x.target : String(x); }
 function shortId(id) { return id ? String(id).slice(0, 8) : ''; }
 
 /* ---------- API ---------- */
@@ -237,8 +241,8 @@ function dialog(title, body, buttons) {
         h('button', { type: 'button', class: 'btn ' + (b.cls || ''), 'data-test': b.test, text: b.label,
           on: { click: () => finish(b.value) } }))));
     d.appendChild(form);
-    d.addEventListener('cancel', () => finish(null), { once: true });
-    d.addEventListener('close', () => finish(null), { once: true });
+    d.oncancel = () => finish(null);
+    d.onclose = () => finish(null);
     d.showModal();
     const def = d.querySelector('.btn-default') || d.querySelector('button');
     if (def) def.focus();
@@ -565,7 +569,7 @@ function viewRecord(id, params) {
   function renderHead() {
     clear(head);
     const orgName = rec.kind === 'org' ? rec.name : rec.org;
-    head.append(
+    add(head, [
       h('div', { class: 'crumbs' }, h('a', { href: '#/', text: 'Records' }), ' / ', rec.kind === 'org' ? 'Organisation' : 'Person'),
       h('div', { class: 'title-row' },
         h('span', { class: 'avatar kind-' + rec.kind }, icon(rec.kind === 'org' ? 'org' : 'person')),
@@ -581,7 +585,7 @@ function viewRecord(id, params) {
           rec.kind === 'org' ? h('a', { class: 'btn', href: '#/?org=' + encodeURIComponent(rec.name || '') + '&kind=person', text: 'People' }) : null,
           rec.kind === 'org' ? h('a', { class: 'btn', href: '#/new/person?org=' + encodeURIComponent(rec.name || ''), text: '+ Person here' }) : null)),
       (rec.private_fields || []).length ? h('p', { class: 'legend' }, privateMarker(null),
-        ' values are yours alone: they are not sent to the colleagues this record is shared with until you share them.') : null);
+        ' values are yours alone: they are not sent to the colleagues this record is shared with until you share them.') : null]);
   }
   function renderTabs() {
     clear(tabs);
@@ -612,6 +616,7 @@ function viewRecord(id, params) {
     for (const f of fieldList()) {
       if (f === 'merged_into' && valueOf(f) == null) continue;
       if (f === 'vcard_extra' && valueOf(f) == null) continue;
+      if (rec.kind === 'org' && PERSON_ONLY.has(f) && valueOf(f) == null) continue;
       const info = fieldInfo(f);
       let r = editing.get(f);
       if (!r) r = fieldRow(f);
@@ -654,7 +659,8 @@ function viewRecord(id, params) {
     if (info.type === 'list') {
       const items = Array.isArray(v) ? v : [v];
       if (f === 'tags') return h('div', { class: 'chips' }, items.map((t) => h('a', { class: 'tag', href: '#/?tag=' + encodeURIComponent(t), text: t })));
-      return h('ul', { class: 'items' }, items.map((x) => h('li', null, itemLink(f, String(x)))));
+      return h('ul', { class: 'items' }, items.map((x) => h('li', null, isRelation(x)
+        ? [h('span', { class: 'muted', text: x.type + ': ' }), recordLink(x.target)] : itemLink(f, String(x)))));
     }
     if (f === 'org' && rec.kind === 'person') return h('a', { href: '#/?org=' + encodeURIComponent(v), text: v });
     if (f === 'last_interaction') {
@@ -682,11 +688,11 @@ function viewRecord(id, params) {
     const opFor = () => (priv || (privCheck && privCheck.checked) ? 'private' : 'set');
     const editor = h('div', { class: 'editor' });
     if (info.type === 'list') {
-      const items = Array.isArray(cur) ? cur.slice() : (cur ? [cur] : []);
+      const items = (Array.isArray(cur) ? cur : (cur ? [cur] : [])).map(itemText);
       const ul = h('ul', { class: 'edit-items' });
       const draw = () => {
         clear(ul);
-        items.forEach((x, i) => ul.appendChild(h('li', null, h('span', { text: x }),
+        items.forEach((x, i) => ul.appendChild(h('li', null, relationLabel(x),
           h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-test': 'remove-' + f, 'data-value': x, 'aria-label': 'Remove ' + x, text: '×',
             on: { click: () => { items.splice(i, 1); draw(); } } }))));
       };
@@ -702,7 +708,7 @@ function viewRecord(id, params) {
       getChanges = () => {
         const pending = input.value.trim();
         if (pending && !items.includes(pending)) items.push(pending);
-        const before = Array.isArray(cur) ? cur : (cur ? [cur] : []);
+        const before = (Array.isArray(cur) ? cur : (cur ? [cur] : [])).map(itemText);
         if (opFor() === 'private') return items.length ? [{ op: 'private', field: f, values: items }] : (before.length ? [{ op: 'unset', field: f }] : []);
         const added = items.filter((x) => !before.includes(x));
         const removed = before.filter((x) => !items.includes(x));
@@ -768,6 +774,14 @@ function viewRecord(id, params) {
     }
   }
 
+  function relationLabel(x) {
+    const r = /^([^:]+):([0-9a-f]{32})$/i.exec(x);
+    if (!r) return h('span', { text: x });
+    const el = h('span', { text: r[1] + ': ' + shortId(r[2]), title: x });
+    recordName(r[2]).then((n) => { el.textContent = r[1] + ': ' + n; });
+    return el;
+  }
+
   function recordPicker(f, cur) {
     const wrap = h('div', { class: 'picker' });
     const inp = h('input', { type: 'text', 'data-test': 'input-' + f, placeholder: 'Search a record by name…', autocomplete: 'off' });
@@ -800,7 +814,7 @@ function viewRecord(id, params) {
 
   async function makePrivate(f) {
     const v = valueOf(f);
-    const change = Array.isArray(v) ? { op: 'private', field: f, values: v } : { op: 'private', field: f, value: v };
+    const change = Array.isArray(v) ? { op: 'private', field: f, values: v.map(itemText) } : { op: 'private', field: f, value: v };
     try {
       await api('POST', '/api/records/' + encodeURIComponent(id) + '/edit', { changes: [change] });
       banner(fieldInfo(f).label + ' is now private: you see your value; colleagues do not get it.', 'info');
@@ -929,6 +943,8 @@ function viewRecord(id, params) {
 
   function histValue(f, v) {
     if (fieldInfo(f).type === 'record' && typeof v === 'string' && /^[0-9a-f]{32}$/i.test(v)) return recordLink(v);
+    if (Array.isArray(v) && v.some(isRelation))
+      return h('span', null, v.map((x, i) => [i ? ', ' : '', isRelation(x) ? [x.type + ': ', recordLink(x.target)] : String(x)]));
     return h('span', { text: showValue(f, v) });
   }
 
