@@ -282,6 +282,15 @@ async function start() {
   document.getElementById('whoami').textContent = S.session.name || '';
   document.getElementById('whoami').title = 'This node: ' + (S.session.name || '') + ' · kith ' + (S.session.version || '');
   window.addEventListener('hashchange', route);
+  document.addEventListener('keydown', (e) => {
+    // "/" jumps to the search box, as in most list tools
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    e.preventDefault();
+    const box = document.querySelector('[data-test=search]');
+    if (box) box.focus(); else location.hash = '#/';
+  });
   startEvents();
   refreshStatus();
   route();
@@ -548,7 +557,10 @@ function viewRecord(id, params) {
       return;
     }
     const json = JSON.stringify(r);
-    if (why === 'change' && json === lastJson) return; // nothing new: keep the page as it is
+    if (why === 'change' && json === lastJson) { // nothing new: keep the page as it is
+      if (tab === 'history') loadHistory(); // (an op that lost changes the history alone)
+      return;
+    }
     lastJson = json;
     rec = r;
     nameCache.set(id, Promise.resolve(r.name || shortId(id)));
@@ -1061,6 +1073,7 @@ function viewMap(org) {
   const status = h('span', { class: 'muted' });
   let people = [];
   let svgEl = null;
+  let lastJson = '';
   const btn = (label, test, fn) => h('button', { type: 'button', class: 'btn btn-sm', 'data-test': test, text: label, on: { click: fn } });
   const el = h('section', { class: 'map-view' },
     h('div', { class: 'crumbs no-print' }, h('a', { href: '#/', text: 'Records' }), ' / account map'),
@@ -1076,6 +1089,9 @@ function viewMap(org) {
   async function load() {
     let data;
     try { data = await api('GET', '/api/records' + qs({ org, kind: 'person', limit: 500 }), null, { quiet: !!svgEl }); } catch (e) { return; }
+    const json = JSON.stringify(data.items);
+    if (json === lastJson) return;
+    lastJson = json;
     people = data.items;
     status.textContent = people.length + (people.length === 1 ? ' person' : ' people');
     draw();
