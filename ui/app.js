@@ -749,7 +749,8 @@ function viewRecord(id, params) {
       editor.appendChild(input);
       if (input.tagName === 'INPUT') input.addEventListener('keydown', (e) => { if (e.key === 'Enter' && info.type !== 'record') { e.preventDefault(); save(); } });
       getChanges = () => {
-        let v = info.type === 'record' ? input.dataset.value || '' : input.value.trim();
+        // a record: the one picked, else the text typed (the API takes an exact name too)
+        let v = info.type === 'record' ? input.dataset.value || input.querySelector('input').value.trim() : input.value.trim();
         if (v === '') return empty ? [] : [{ op: 'unset', field: f }];
         if (info.type === 'number') v = Number(v);
         if (!empty && v === cur && !(privCheck && privCheck.checked)) return [];
@@ -811,7 +812,7 @@ function viewRecord(id, params) {
       clear(list);
       for (const it of data.items.filter((x) => x.id !== id)) {
         list.appendChild(h('li', { 'data-test': 'picker-result', 'data-id': it.id, tabindex: 0,
-          on: { mousedown: (e) => { e.preventDefault(); pick(it); }, keydown: (e) => { if (e.key === 'Enter') pick(it); } } },
+          on: { mousedown: (e) => { e.preventDefault(); pick(it); }, keydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); pick(it); inp.focus(); } } } },
         h('strong', { text: it.name || '' }), it.title || it.org ? h('span', { class: 'muted', text: ' ' + [it.title, it.org].filter(Boolean).join(' · ') }) : null));
       }
       if (!list.firstChild) list.appendChild(h('li', { class: 'muted', text: 'No record matches' }));
@@ -819,7 +820,22 @@ function viewRecord(id, params) {
     }, 120);
     function pick(it) { inp.value = it.name || it.id; wrap.dataset.value = it.id; list.hidden = true; }
     inp.addEventListener('input', () => { wrap.dataset.value = ''; search(); });
-    inp.addEventListener('blur', () => setTimeout(() => { list.hidden = true; }, 150));
+    inp.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown' && list.firstChild && list.firstChild.tabIndex === 0) { e.preventDefault(); list.firstChild.focus(); }
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        const first = list.querySelector('[data-test=picker-result]');
+        if (!list.hidden && first) first.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+      }
+    });
+    inp.addEventListener('blur', () => setTimeout(() => { if (!wrap.contains(document.activeElement)) list.hidden = true; }, 150));
+    list.addEventListener('keydown', (e) => {
+      const li = e.target.closest('li');
+      if (!li) return;
+      if (e.key === 'ArrowDown' && li.nextElementSibling) { e.preventDefault(); li.nextElementSibling.focus(); }
+      if (e.key === 'ArrowUp') { e.preventDefault(); (li.previousElementSibling || inp).focus(); }
+      if (e.key === 'Escape') { e.stopPropagation(); list.hidden = true; inp.focus(); }
+    });
     wrap.append(inp, list);
     return wrap;
   }
