@@ -317,7 +317,10 @@ function startEvents() {
   es.addEventListener('error', () => setLive(es.readyState === EventSource.CLOSED ? 'closed' : 'connecting'));
   es.addEventListener('change', () => {
     clearTimeout(changeTimer);
-    changeTimer = setTimeout(() => { if (S.view && S.view.refresh) S.view.refresh('change'); }, 150);
+    changeTimer = setTimeout(() => {
+      nameCache.clear(); // a linked record may have been renamed
+      if (S.view && S.view.refresh) S.view.refresh('change');
+    }, 150);
   });
   es.addEventListener('status', () => {
     refreshStatus();
@@ -360,6 +363,8 @@ function route() {
   else view = { name: 'none', el: h('section', { class: 'card empty-state' }, h('h1', { text: 'Nothing here' }), h('p', null, h('a', { href: '#/', text: 'Back to the records' }))) };
   S.view = view;
   document.body.dataset.view = view.name;
+  const titles = { records: 'Records', peers: 'Peers', import: 'Import', map: 'Account map', new: 'New record', record: 'Record' };
+  document.title = (titles[view.name] || 'kith') + (titles[view.name] ? ' · kith' : '');
   for (const a of document.querySelectorAll('#nav a'))
     a.classList.toggle('active', a.dataset.nav === view.name || (a.dataset.nav === 'records' && (view.name === 'record' || view.name === 'map')));
   app.appendChild(view.el);
@@ -980,7 +985,6 @@ function viewRecord(id, params) {
   return {
     name: 'record', el: root,
     refresh() { load('change'); },
-    leave() { document.title = 'kith'; },
   };
 }
 
