@@ -16,7 +16,8 @@
  *   filter-kind, filter-tag, filter-org, filter-owner, filter-shared, filter-stale,
  *   filter-deleted, filter-clear              filters
  *   count, took                               "N records", the server's time
- *   row (data-id=ID)                          a record row; row-private: its private marker
+ *   row (data-id=ID)                          a record row; row-private: its private marker;
+ *                                             row-map: an organisation row's account map link
  *   prev, next                                paging
  * Record (#/r/ID):
  *   record (data-id), record-name, tab-fields, tab-history, history, history-op
@@ -219,8 +220,11 @@ function qs(params) {
 
 /* ---------- banner, dialogs ---------- */
 
+let bannerTimer = null;
 function banner(msg, kind) {
   const b = document.getElementById('banner');
+  clearTimeout(bannerTimer);
+  if (kind === 'info') bannerTimer = setTimeout(hideBanner, 6000); // errors stay until dismissed
   document.getElementById('banner-text').textContent = msg;
   b.className = 'banner ' + (kind === 'info' ? 'banner-info' : 'banner-error');
   b.hidden = false;
@@ -472,6 +476,7 @@ function viewRecords(params) {
       h('a', { href, class: 'name', text: it.name || '(no name)' }),
       it.has_private ? h('span', { class: 'lock-badge', 'data-test': 'row-private', title: 'Has private values (only you see them)' }, icon('lock')) : null),
     h('td', { class: 'c-org' }, it.org ? h('span', { text: it.org }) : null,
+      it.kind === 'org' ? h('a', { class: 'maplink', href: '#/map/' + encodeURIComponent(it.name || ''), 'data-test': 'row-map', title: 'Account map' }, icon('map'), ' Account map') : null,
       it.title ? h('div', { class: 'sub', text: it.title }) : null),
     h('td', { class: 'c-tags' }, (it.tags || []).map((t) => h('span', { class: 'tag', text: t }))),
     h('td', { class: 'c-owner' }, it.mine ? h('span', { class: 'muted', text: 'me' }) : h('span', { class: 'owner', text: it.owner_name || '?' })),
