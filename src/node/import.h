@@ -98,9 +98,11 @@ typedef struct kith_import kith_import_t;
 
 /* Parses data (len bytes, need not be NUL-terminated, may hold anything) as o->format and
  * checks every value. On success *out holds the import (free with kith_import_free()).
- * Returns KITH_OK; KITH_EINVAL for an unknown format or a file that cannot be read (a
- * malformed CSV, a strict import's first bad value: res->err_line says where); KITH_ETOOBIG
- * over a hard limit; KITH_ENOMEM. errbuf gets a sentence without the file's name. */
+ * Returns KITH_OK; KITH_EINVAL for an unknown format or data NULL with len > 0; the
+ * parser's KITH_EPARSE or KITH_EINVAL for a file that cannot be read (malformed CSV, no
+ * vCard in it); KITH_EINVAL for a strict import's first bad value (res->err_line is its
+ * line); KITH_ETOOBIG over a hard limit; KITH_ENOMEM. errbuf gets a sentence without the
+ * file's name (a parser's may start with "line N: "). */
 int kith_import_new(const char *data, size_t len, const kith_import_opts_t *o, kith_import_t **out,
                     kith_import_result_t *res, char *errbuf, size_t errcap);
 /* NULL does nothing. */
