@@ -317,6 +317,7 @@ kith_import_new(const char *data, size_t len, const kith_import_opts_t *o, kith_
     }
     imp->n_alloc = n_alloc;
     imp->n_cards = cards.n_cards;
+    err[0] = '\0'; /* from here on, a message is card_to_op()'s */
     for (size_t i = 0; i < n_alloc; i++) {
         kith_op_init(&imp->ops[i]);
     }
