@@ -166,7 +166,8 @@ const cli_command_t cli_commands[] = {
      "it: they keep the copy they have, marked as no longer shared with them, get no further\n"
      "updates, and their edits are refused. A peer who gets the record through a group\n"
      "keeps it until it leaves the group or the group is unshared.\n"},
-    {"import", cmd_import, "vcard|linkedin|csv|json FILE [--strict] [--share PEER|@GROUP]...",
+    {"import", cmd_import,
+     "vcard|linkedin|csv|json FILE [--strict] [--json] [--share PEER|@GROUP]...",
      "import contacts, or records from 'kith export json'",
      "  vcard     vCard 2.1, 3.0 or 4.0 (.vcf), one or many cards\n"
      "  linkedin  LinkedIn's Connections.csv\n"
@@ -176,7 +177,11 @@ const cli_command_t cli_commands[] = {
      "            ops only if you made them); no --share\n\n"
      "  --share PEER|@GROUP  share the new records (repeatable)\n"
      "  --read-only          with --share: as readers\n"
-     "  --strict             all or nothing: the first problem imports nothing\n\n"
+     "  --strict             all or nothing: the first problem imports nothing\n"
+     "  --json               print the result as JSON (not for json): {\"added\", \"updated\",\n"
+     "                       \"unchanged\", \"ambiguous\", \"read_only\", \"skipped\", \"skips\":\n"
+     "                       [{\"line\", \"property\", \"why\"}] (the first 100; property null\n"
+     "                       for a whole card), \"skips_omitted\"}; the reports stay on stderr\n\n"
      "Importing twice never duplicates: a card that is a record you hold updates it.\n"
      "The match is by UID first (kith exports carry UID:urn:kith:<record id>; another\n"
      "program's UID is kept in x-vcard-uid and matched too), else by any e-mail (case\n"
