@@ -112,6 +112,7 @@ int cmd_export(cli_globals_t *g, int argc, char **argv);
 int cmd_help(cli_globals_t *g, int argc, char **argv);
 int cmd_serve(cli_globals_t *g, int argc, char **argv);
 int cmd_dav(cli_globals_t *g, int argc, char **argv);
+int cmd_ui(cli_globals_t *g, int argc, char **argv);
 int cmd_sync(cli_globals_t *g, int argc, char **argv);
 int cmd_status(cli_globals_t *g, int argc, char **argv);
 int cmd_send(cli_globals_t *g, int argc, char **argv);

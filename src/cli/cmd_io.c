@@ -29,7 +29,6 @@
 #include "node/jsonio.h"
 #include "node/match.h"
 #include "node/recview.h"
-#include "util/hlc.h"
 #include "util/json.h"
 
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)

@@ -65,7 +65,8 @@ int
 cmd_serve(cli_globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},    {"dav", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},    {"http", required_argument, NULL, 'd'},
+        {"no-http", no_argument, NULL, 'D'},         {"dav", required_argument, NULL, 'd'},
         {"no-dav", no_argument, NULL, 'D'},          {"no-discovery", no_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, 'v'}, {NULL, 0, NULL, 0},
     };
@@ -80,11 +81,11 @@ cmd_serve(cli_globals_t *g, int argc, char **argv)
             o.listen = optarg;
         } else if (c == 'd') {
             if (optarg[0] == '\0') {
-                return cli_usage_error("serve", "--dav needs ADDR:PORT (or use --no-dav)");
+                return cli_usage_error("serve", "--http needs ADDR:PORT (or use --no-http)");
             }
-            o.dav = optarg;
+            o.http = optarg;
         } else if (c == 'D') {
-            o.dav = "";
+            o.http = "";
         } else if (c == 'n') {
             o.discovery = 0;
         } else if (c == 'v') {

@@ -213,19 +213,28 @@ const cli_command_t cli_commands[] = {
      "  -o FILE   write to FILE (created 0600) instead of standard output\n"
      "Without REF, every record is exported.\n"},
     {"serve", cmd_serve,
-     "[--listen ADDR:PORT] [--dav ADDR:PORT|--no-dav] [--no-discovery] [--log-level LEVEL]",
+     "[--listen ADDR:PORT] [--http ADDR:PORT|--no-http] [--no-discovery] [--log-level LEVEL]",
      "run the daemon in the foreground",
      "Listens for trusted peers (default 0.0.0.0:5484), dials the peers that have an address,\n"
-     "reconciles with each and then pushes every new change at once. Also serves your\n"
-     "contacts over CardDAV to address-book programs on this machine (see 'kith dav').\n"
+     "reconciles with each and then pushes every new change at once. Also serves the web\n"
+     "page (see 'kith ui') and your contacts over CardDAV to address-book programs on this\n"
+     "machine (see 'kith dav'), on one HTTP port.\n"
      "Logs one line per event to standard error. Stops cleanly on SIGINT or SIGTERM.\n\n"
      "  --listen ADDR:PORT   where to listen for peers (a numeric IPv4 or IPv6 address)\n"
-     "  --dav ADDR:PORT      where to serve CardDAV (default 127.0.0.1:5485; if that port is\n"
-     "                       taken the daemon runs on without it). Only a loopback address\n"
-     "                       keeps it to this machine: there is no TLS\n"
-     "  --no-dav             do not serve CardDAV\n"
+     "  --http ADDR:PORT     where to serve the web page and CardDAV (default 127.0.0.1:5485;\n"
+     "                       if that port is taken the daemon runs on without them). Only a\n"
+     "                       loopback address keeps them to this machine: there is no TLS.\n"
+     "                       --dav is the older name of this option\n"
+     "  --no-http            serve neither (--no-dav is the older name)\n"
      "  --no-discovery       do not announce or look for peers on the LAN\n"
      "  --log-level LEVEL    error, info (default) or debug\n"},
+    {"ui", cmd_ui, "[--open]", "open the web page of the running daemon",
+     "Prints the address of the web page, with a login link that works once within two\n"
+     "minutes; the browser then keeps a session (a cookie) for 12 hours of use. The page\n"
+     "lists, searches and edits records, shares them, shows their history, peers, this\n"
+     "node's ID as a QR code, imports files and draws an organisation's account map.\n"
+     "It updates itself when a peer's change arrives. Needs 'kith serve' running.\n\n"
+     "  --open   hand the link to the desktop's browser (xdg-open) instead of printing it\n"},
     {"dav", cmd_dav, "[--json] [--reset]", "show how to connect an address book (CardDAV)",
      "Prints the URL, user and password that Thunderbird, Evolution, GNOME Contacts, khard\n"
      "(through vdirsyncer) or DAVx5 need to read and write your contacts through the\n"

@@ -23,6 +23,8 @@
 
 #include "kith/error.h"
 #include "net/dav.h"
+#include "net/httpd.h"
+#include "net/web.h"
 #include "net/discovery.h"
 #include "net/job.h"
 #include "net/syncenv.h"
@@ -126,8 +128,10 @@ struct kith_daemon {
     job_t *running;
     uv_work_t work;
     job_t reload_job;
-    kith_dav_t *dav; /* the CardDAV server, NULL when off */
-    char dav_text[80];
+    kith_httpd_t *http; /* CardDAV and the web UI; NULL when off */
+    kith_dav_t *dav;
+    kith_web_t *web;
+    char dav_text[80]; /* the server's URL, "" when off */
     peer_t *reloaded;
     size_t n_reloaded;
     int reload_again;
@@ -586,6 +590,9 @@ close_conn(conn_t *c)
         return;
     }
     c->closing = 1;
+    if (c->opened) {
+        kith_web_status_changed(d->web); /* a peer may have gone offline */
+    }
     peer_t *p = find_peer_by_key(d, c->peer_key);
     if (p != NULL && c->initiator) {
         p->dialing = 0;
@@ -858,6 +865,7 @@ conn_done(job_t *j)
     if (kith_session_is_confirmed(c->session) && !c->opened) {
         c->opened = 1;
         memcpy(c->peer_key, kith_session_peer(c->session), KITH_PK_LEN);
+        kith_web_status_changed(d->web);
         peer_t *p = find_peer_by_key(d, c->peer_key);
         if (p != NULL) {
             p->backoff_ms = 0;
@@ -904,6 +912,7 @@ conn_done(job_t *j)
         if (p != NULL) {
             p->ops_received += c->stats.ops_received - c->received_before;
         }
+        kith_web_store_changed(d->web);
         /* Relay: what arrived from this peer may be due to others. */
         for (conn_t *o = d->conns; o; o = o->next) {
             if (o != c && o->opened && !o->closing) {
@@ -1424,6 +1433,9 @@ status_text(kith_daemon_t *d, kith_buf_t *out)
                     d->listen_text, nid);
     kith_buf_printf(out, "CardDAV: %s\n",
                     d->dav_text[0] ? d->dav_text : "off (see the daemon's log)");
+    if (d->dav_text[0]) {
+        kith_buf_printf(out, "Web UI: %sui/ (log in with 'kith ui')\n", d->dav_text);
+    }
     if (d->n_peers == 0) {
         kith_buf_printf(out, "No peers yet.\n");
     }
@@ -1471,13 +1483,94 @@ dav_submit(void *host, kith_job_t *job)
 static void
 dav_changed(void *host)
 {
-    push_all(host);
+    kith_daemon_t *d = host;
+    push_all(d);
+    kith_web_store_changed(d->web);
 }
 
 static void
 dav_log(void *host, int level, const char *line)
 {
     logf_(host, level, "%s", line);
+}
+
+/* ---- the web UI's hooks ---- */
+
+static void
+web_changed(void *host)
+{
+    push_all(host); /* the web module tells its own pages */
+}
+
+static void
+web_status(void *host, kith_buf_t *out)
+{
+    status_json(host, out);
+}
+
+/* One server for CardDAV and the web UI: the page and its API under /ui/ and /api/ (and a
+ * browser's GET / goes to the page); everything else is WebDAV's. */
+static void
+on_http(void *ctx, kith_http_exchange_t *x)
+{
+    kith_daemon_t *d = ctx;
+    const char *t = kith_http_exchange_request(x)->target;
+    const char *m = kith_http_exchange_request(x)->method;
+    int web = strncmp(t, "/ui", 3) == 0 || strncmp(t, "/api/", 5) == 0 ||
+              (strcmp(t, "/") == 0 && strcmp(m, "GET") == 0 &&
+               kith_http_header(kith_http_exchange_request(x), "authorization") == NULL);
+    if (web) {
+        kith_web_handle(d->web, x);
+    } else {
+        kith_dav_handle(d->dav, x);
+    }
+}
+
+/* Starts the HTTP server. A port asked for that cannot be bound stops the daemon; the
+ * default port may be another node's on this machine: then the daemon runs on without. */
+static int
+start_http(kith_daemon_t *d, char *errbuf, size_t errcap)
+{
+    const char *where = d->opts.http ? d->opts.http : KITH_DAV_DEFAULT_LISTEN;
+    kith_dav_opts_t o = {where, d->node, d, dav_submit, dav_changed, dav_log};
+    kith_web_opts_t wo = {where, d->node, d, dav_submit, web_changed, dav_log, web_status};
+    char err[256] = "";
+    int rc = kith_dav_new(&d->dav, &o, err, sizeof(err));
+    if (rc == KITH_OK) {
+        rc = kith_web_new(&d->web, d->loop, &wo, err, sizeof(err));
+    }
+    if (rc != KITH_OK) {
+        snprintf(errbuf, errcap, "%s", err);
+        return rc;
+    }
+    kith_httpd_opts_t ho = {where, KITH_WEB_MAX_BODY, 5000, on_http, d};
+    rc = kith_httpd_start(&d->http, d->loop, &ho, err, sizeof(err));
+    if (rc != KITH_OK && d->opts.http != NULL) {
+        snprintf(errbuf, errcap, "web UI and CardDAV: %s", err);
+        return rc;
+    }
+    if (rc != KITH_OK) {
+        logf_(d, KITH_LOG_ERROR, "web UI and CardDAV not started: %s (choose a port with --http)",
+              err);
+        return KITH_OK;
+    }
+    char host[64];
+    snprintf(host, sizeof(host), "%s", where);
+    char *colon = strrchr(host, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+    }
+    /* A wildcard address is reached on this machine through loopback. */
+    if (strcmp(host, "0.0.0.0") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+    } else if (strcmp(host, "[::]") == 0) {
+        snprintf(host, sizeof(host), "[::1]");
+    }
+    snprintf(d->dav_text, sizeof(d->dav_text), "http://%s:%d/", host, kith_httpd_port(d->http));
+    logf_(d, KITH_LOG_INFO,
+          "web UI and CardDAV on %s ('kith ui' opens the page, 'kith dav' shows the CardDAV login)",
+          d->dav_text);
+    return KITH_OK;
 }
 
 static void
@@ -1492,7 +1585,21 @@ control_command(control_client_t *cc)
             submit(d, &d->reload_job);
         }
         push_all(d);
+        kith_web_store_changed(d->web);
         control_reply(cc, "ok\n", 3);
+    } else if (strcmp(cc->line, "ui-login") == 0) {
+        /* A one-time login link for the web page (kith ui): the socket is the owner's. */
+        char path[128], line[256];
+        if (d->web == NULL || !d->dav_text[0] ||
+            kith_web_login_path(d->web, path, sizeof(path)) != KITH_OK) {
+            control_reply(cc, "error the web UI is off\n", 24);
+        } else {
+            int n = snprintf(line, sizeof(line), "%.*s%s\n", (int) strlen(d->dav_text) - 1,
+                             d->dav_text, path);
+            control_reply(cc, line, (size_t) n);
+            sodium_memzero(line, sizeof(line));
+            sodium_memzero(path, sizeof(path));
+        }
     } else if (strcmp(cc->line, "status-text") == 0) {
         kith_buf_t out;
         kith_buf_init(&out);
@@ -1759,35 +1866,10 @@ kith_daemon_start(kith_daemon_t *d, char *errbuf, size_t errcap)
                  uv_strerror(e));
         return KITH_EIO;
     }
-    if (d->opts.dav == NULL || d->opts.dav[0] != '\0') {
-        const char *where = d->opts.dav ? d->opts.dav : KITH_DAV_DEFAULT_LISTEN;
-        kith_dav_opts_t o = {where, d->node, d, dav_submit, dav_changed, dav_log};
-        char err[256] = "";
-        int rc = kith_dav_start(&d->dav, d->loop, &o, err, sizeof(err));
-        if (rc != KITH_OK && d->opts.dav != NULL) {
-            snprintf(errbuf, errcap, "CardDAV: %s", err);
-            return rc;
-        }
+    if (d->opts.http == NULL || d->opts.http[0] != '\0') {
+        int rc = start_http(d, errbuf, errcap);
         if (rc != KITH_OK) {
-            /* The default port: another node of this machine may have it. Sync matters
-             * more than CardDAV, so the daemon runs on and says so. */
-            logf_(d, KITH_LOG_ERROR, "CardDAV not started: %s (choose a port with --dav)", err);
-        } else {
-            char dav_host[64];
-            snprintf(dav_host, sizeof(dav_host), "%s", where);
-            char *colon = strrchr(dav_host, ':');
-            if (colon != NULL) {
-                *colon = '\0';
-            }
-            /* A wildcard address is reached on this machine through loopback. */
-            if (strcmp(dav_host, "0.0.0.0") == 0) {
-                snprintf(dav_host, sizeof(dav_host), "127.0.0.1");
-            } else if (strcmp(dav_host, "[::]") == 0) {
-                snprintf(dav_host, sizeof(dav_host), "[::1]");
-            }
-            snprintf(d->dav_text, sizeof(d->dav_text), "http://%s:%d/", dav_host,
-                     kith_dav_port(d->dav));
-            logf_(d, KITH_LOG_INFO, "CardDAV on %s ('kith dav' shows the login)", d->dav_text);
+            return rc;
         }
     }
     if (d->opts.discovery) {
@@ -1868,7 +1950,8 @@ kith_daemon_stop(kith_daemon_t *d)
     }
     kith_discovery_stop(d->discovery);
     d->discovery = NULL;
-    kith_dav_stop(d->dav);
+    kith_web_stop(d->web);
+    kith_httpd_stop(d->http);
     for (conn_t *c = d->conns, *next; c; c = next) {
         next = c->next;
         if (!c->job.queued && c->connected && !c->closing) {
@@ -1889,7 +1972,9 @@ kith_daemon_free(kith_daemon_t *d)
     if (d == NULL) {
         return;
     }
+    kith_httpd_free(d->http);
     kith_dav_free(d->dav);
+    kith_web_free(d->web);
     free(d->peers);
     free(d->reloaded);
     free(d->by_x);
@@ -1902,9 +1987,9 @@ kith_daemon_free(kith_daemon_t *d)
 }
 
 int
-kith_daemon_dav_port(const kith_daemon_t *d)
+kith_daemon_http_port(const kith_daemon_t *d)
 {
-    return d->dav != NULL ? kith_dav_port(d->dav) : 0;
+    return d->http != NULL && d->dav_text[0] ? kith_httpd_port(d->http) : 0;
 }
 
 int

@@ -33,8 +33,9 @@ typedef struct kith_daemon kith_daemon_t;
 
 typedef struct {
     const char *listen; /* "ADDR:PORT"; NULL for the default 0.0.0.0:5484 */
-    const char *dav;    /* CardDAV "ADDR:PORT" (net/dav.h); NULL for 127.0.0.1:5485, "" for
-                         * none. Never in one-shot mode. */
+    const char *http;   /* the HTTP server of CardDAV and the web UI, "ADDR:PORT" (net/dav.h,
+                         * net/web.h); NULL for 127.0.0.1:5485, "" for none. Never in
+                         * one-shot mode. */
     int log_level;      /* KITH_LOG_* */
     int discovery;      /* 1: announce on the LAN and dial peers found there */
     FILE *log;          /* where log lines go (stderr if NULL) */
@@ -62,7 +63,7 @@ int kith_daemon_oneshot_result(const kith_daemon_t *d, kith_session_stats_t *sta
 /* The port the listener is bound to (useful with port 0). */
 int kith_daemon_port(const kith_daemon_t *d);
 /* The CardDAV server's port, 0 if it does not run. */
-int kith_daemon_dav_port(const kith_daemon_t *d);
+int kith_daemon_http_port(const kith_daemon_t *d);
 
 /* Client side of the control socket, for the CLI: sends one command line ("poke",
  * "status") to the daemon of the home and appends the reply to out. KITH_ENOTFOUND when

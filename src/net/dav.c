@@ -1180,7 +1180,6 @@ authorized(kith_dav_t *d, const kith_http_request_t *r)
     return ok;
 }
 
-
 static int
 read_password(kith_dav_t *d, char **out)
 {
@@ -1252,7 +1251,8 @@ kith_dav_handle(void *ctx, kith_http_exchange_t *x)
     kith_dav_t *d = ctx;
     const kith_http_request_t *r = kith_http_exchange_request(x);
     if (r->body_len > KITH_DAV_MAX_BODY) { /* the server's own limit is the web UI's import */
-        kith_http_response_t resp = {413, NULL, 0, (const uint8_t *) "too large\n", 10, "text/plain"};
+        kith_http_response_t resp = {413, NULL,        0, (const uint8_t *) "too large\n",
+                                     10,  "text/plain"};
         kith_http_respond(x, &resp);
         return;
     }

@@ -266,6 +266,8 @@ reason(int status)
         return "Multi-Status";
     case 301:
         return "Moved Permanently";
+    case 303:
+        return "See Other";
     case 304:
         return "Not Modified";
     case 400:
@@ -284,6 +286,8 @@ reason(int status)
         return "Precondition Failed";
     case 413:
         return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
     case 421:

@@ -134,6 +134,10 @@ static const char *const migrations[] = {
     "CREATE INDEX former_member ON former(member, op, hlc, fold_seq, mac);"
     "ALTER TABLE peers ADD COLUMN mac BLOB;"
     "ALTER TABLE shares ADD COLUMN mac BLOB;",
+    /* What changed since a sequence number (kith_store_record_versions()) scanned every
+     * record: 30 ms at 100,000 records for each refresh of the web page's index and each
+     * CardDAV sync; with the index, 0.06 ms after one edit. */
+    "CREATE INDEX IF NOT EXISTS records_seq ON records(fold_seq);",
 };
 
 #define N_MIGRATIONS ((int) (sizeof(migrations) / sizeof(migrations[0])))

@@ -32,7 +32,7 @@
 /* Bumped when the fold changes what it derives from the same ops: 2 is ops version 2
  * (the private layer, list elements, cuts, former members). */
 #define KITH_STORE_DERIVED_VERSION 2
-#define KITH_STORE_SCHEMA_VERSION  5
+#define KITH_STORE_SCHEMA_VERSION  6
 #define KITH_PEER_NAME_MAX         64
 
 typedef struct kith_store kith_store_t;
