@@ -1457,11 +1457,18 @@ function viewImport() {
     clear(result);
     const cell = (k, label) => h('div', { class: 'stat stat-' + k }, h('div', { class: 'stat-n', 'data-test': 'import-' + k, text: String(d[k] || 0) }), h('div', { class: 'stat-l', text: label }));
     result.append(h('div', { class: 'stats' }, cell('added', 'added'), cell('updated', 'updated'), cell('unchanged', 'unchanged'), cell('skipped', 'skipped')));
-    const errs = d.errors || [];
+    // skips: [{line, property (null: a whole card), why}], at most 100; skips_omitted the rest
+    const errs = d.skips || [];
+    const more = d.skips_omitted || 0;
     if (errs.length) {
-      result.append(h('h3', { text: errs.length === 1 ? '1 problem' : errs.length + ' problems' }),
-        h('ul', { class: 'errors mono small', 'data-test': 'import-errors' }, errs.map((e) => h('li', { text: typeof e === 'string' ? e : JSON.stringify(e) }))));
+      const n = errs.length + more;
+      result.append(h('h3', { text: n === 1 ? '1 thing left out' : n + ' things left out' }),
+        h('ul', { class: 'errors mono small', 'data-test': 'import-errors' },
+          errs.map((e) => h('li', { text: 'line ' + e.line + (e.property ? ' (' + e.property + ')' : ' (a whole card)') + ': ' + e.why }))));
+      if (more) result.append(h('p', { class: 'small', text: 'and ' + more + ' more' }));
     }
+    if (d.ambiguous) result.append(h('p', { class: 'small', text: d.ambiguous + ' matched several records and were added as new ones.' }));
+    if (d.read_only) result.append(h('p', { class: 'small', text: d.read_only + ' would have changed records shared with you read-only and were left alone.' }));
     result.append(h('p', null, h('a', { href: '#/', text: 'See the records' })));
     result.hidden = false;
   }

@@ -956,6 +956,8 @@ import_file(kith_node_t *n, const kith_webapi_request_t *r, kith_webapi_answer_t
     char err[512] = "";
     int rc = kith_node_import_contacts(n, (const char *) r->body, r->body_len, &o, &res, err,
                                        sizeof(err));
+    /* A large import raised the page cache; the daemon's own is 32 MiB (net/daemon.c). */
+    kith_store_set_cache_kib(n->store, 32 * 1024);
     if (rc != KITH_OK) {
         int status = rc == KITH_ENOMEM    ? 503
                      : rc == KITH_ETOOBIG ? 413

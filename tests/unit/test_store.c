@@ -251,6 +251,7 @@ open_and_reopen(void **state)
 /* The columns schema version 5 added, for tests that take a store back to an older one
  * (each drops the former table, which version 4 added, itself). */
 #define DROP_AUTH_COLUMNS                                                                          \
+    "DROP INDEX records_seq;"                                                                      \
     "ALTER TABLE records DROP COLUMN fold_seq; ALTER TABLE records DROP COLUMN mac;"               \
     "DROP INDEX audience_member; ALTER TABLE audience DROP COLUMN mac;"                            \
     "ALTER TABLE audience DROP COLUMN fold_seq; CREATE INDEX audience_member ON audience(member);" \
