@@ -261,7 +261,9 @@ edit_and_publish(void **state)
     /* The private phone is in the private part only. */
     a = call("GET", get, "", NULL);
     json_t *priv = json_object_get(a.doc, "private");
-    assert_non_null(strstr(json_dumps(priv, 0), "555"));
+    char *pd = json_dumps(priv, 0);
+    assert_non_null(strstr(pd, "555"));
+    free(pd);
     answer_free(&a);
 
     /* Sticky privacy: set keeps it private. */
