@@ -447,6 +447,43 @@ peers_and_import(void **state)
     answer_free(&a);
 }
 
+/* Fills the stack below this frame with 'A's, so that a read of memory a callee did not
+ * set shows. */
+static void __attribute__((noinline)) paint_stack(void)
+{
+    volatile char buf[32768];
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = 'A';
+    }
+}
+
+/* Regression: unsharing a record that does not exist read the unshare result, which
+ * kith_node_unshare() leaves unset when it fails before looking, into the error sentence
+ * (uninitialised stack bytes, up to the first NUL). */
+static void
+unshare_missing_record(void **state)
+{
+    (void) state;
+    const char *path = "/api/records/0123456789abcdef0123456789abcdef/unshare";
+    for (int i = 0; i < 3; i++) {
+        char *before = snapshot();
+        paint_stack();
+        answer_t a = call("POST", path, "", "{\"target\":\"bob\"}");
+        ASSERT_EQ(a.status, 404);
+        const char *e = json_string_value(json_object_get(a.doc, "error"));
+        assert_non_null(e);
+        if (strchr(e, 'A') != NULL || strstr(e, "through") != NULL) {
+            print_error("unshare of a missing record: %s\n", e);
+            fail();
+        }
+        answer_free(&a);
+        char *after = snapshot();
+        ASSERT_STREQ(before, after);
+        free(before);
+        free(after);
+    }
+}
+
 /* ---- hostile requests --------------------------------------------------------------- */
 
 static void
@@ -742,11 +779,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_and_get),        cmocka_unit_test(list_filters),
-        cmocka_unit_test(edit_and_publish),      cmocka_unit_test(history_share_delete),
-        cmocka_unit_test(peers_and_import),      cmocka_unit_test(bad_bodies),
-        cmocka_unit_test(hostile_bytes),         cmocka_unit_test(bad_queries),
-        cmocka_unit_test(bad_paths_and_methods),
+        cmocka_unit_test(create_and_get),   cmocka_unit_test(list_filters),
+        cmocka_unit_test(edit_and_publish), cmocka_unit_test(history_share_delete),
+        cmocka_unit_test(peers_and_import), cmocka_unit_test(unshare_missing_record),
+        cmocka_unit_test(bad_bodies),       cmocka_unit_test(hostile_bytes),
+        cmocka_unit_test(bad_queries),      cmocka_unit_test(bad_paths_and_methods),
     };
     int rc = cmocka_run_group_tests(tests, node_pair_setup, node_pair_teardown);
     kith_webapi_free(api);
