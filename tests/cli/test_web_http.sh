@@ -155,6 +155,8 @@ t "login: csrf token" is "${#csrf_alice}" 64
 t "login: the link works once (second use 403)" is "$(req alice GET "$link_alice")" 403
 t "login: a made-up token 403" is "$(req alice GET "/ui/login?token=$(printf '%064d' 7)")" 403
 t "login: a malformed token 403" is "$(req alice GET "/ui/login?token=zz%00")" 403
+t "login: an all-zero token (as a used slot holds) 403" is "$(req alice GET "/ui/login?token=$(printf '%064d' 0)")" 403
+t "login: the token with something after it 403" is "$(req alice GET "/ui/login?token=${link_alice#*token=}x")" 403
 t "login: no token 403" is "$(req alice GET "/ui/login")" 403
 t "login: no Set-Cookie on refusal" is "$(header Set-Cookie)" ""
 t "/ui/ with the session 200" is "$(api alice GET /ui/)" 200
@@ -181,6 +183,8 @@ for c in $calls; do
 done
 refused "bob's session on alice 401" 401 alice req alice GET /api/records -b "kith_session=$cookie_bob"
 refused "bob's session on alice, a write 401" 401 alice req alice POST /api/records -b "kith_session=$cookie_bob" -H "X-Kith-CSRF: $csrf_bob" -d '{"kind":"person","name":"X"}'
+refused "an all-zero cookie (as an empty slot holds) 401" 401 alice req alice GET /api/records -b "kith_session=$(printf '%064d' 0)"
+refused "a path over 256 bytes 414" 414 alice api alice GET "/api/records/$(printf 'a%.0s' $(seq 300))"
 refused "a malformed cookie 401" 401 alice req alice GET /api/records -b "kith_session=xyz"
 
 # ---- Host ---------------------------------------------------------------------------
