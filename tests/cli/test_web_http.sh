@@ -93,12 +93,12 @@ refused() {
     checks=$((checks + 1))
     if [ "$code" != "$want" ]; then
         fail "$what: status $code, expected $want"
-        head -c 400 "$TMP/body" | sed 's/^/    body: /' >&2
+        { head -c 400 "$TMP/body" | sed 's/^/    body: /'; echo; } >&2
     elif [ "$before" != "$after" ]; then
         fail "$what: refused with $code but something changed"
     elif [[ $3 == /api/* ]] && ! python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert isinstance(e,str) and e' "$TMP/body" 2>/dev/null; then
         fail "$what: no JSON error sentence"
-        head -c 400 "$TMP/body" | sed 's/^/    body: /' >&2
+        { head -c 400 "$TMP/body" | sed 's/^/    body: /'; echo; } >&2
     else
         echo "ok   $what"
     fi
