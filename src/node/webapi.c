@@ -821,7 +821,10 @@ record_share(kith_node_t *n, const uint8_t id[KITH_REC_ID_LEN], int sharing,
                  ? fail(ans, 403, "only the record's owner can share it")
                  : fail(ans, status_of(rc), "cannot share the record: %s", kith_strerror(rc));
     } else {
+        /* kith_node_unshare() leaves res unset when it fails before looking (no such
+         * record, not ours), and the error sentence reads res.via. */
         kith_unshare_result_t res;
+        memset(&res, 0, sizeof(res));
         rc = kith_node_unshare(n, id, &t, 1, kith_hlc_now_ms(), &res);
         if (rc == KITH_OK) {
             ans->changed = 1;
