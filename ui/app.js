@@ -853,8 +853,19 @@ function viewRecord(id, params) {
   async function makePrivate(f) {
     const v = valueOf(f);
     const change = Array.isArray(v) ? { op: 'private', field: f, values: v.map(itemText) } : { op: 'private', field: f, value: v };
+    // A private value alone leaves the shared one in place (colleagues keep getting it,
+    // and private_fields does not name the field). So: take the shared value out, then
+    // put it in the private layer. Two requests: the API refuses a field changed twice in
+    // one, and privacy is sticky (an unset after the private op would hit the private value).
+    const path = '/api/records/' + encodeURIComponent(id) + '/edit';
     try {
-      await api('POST', '/api/records/' + encodeURIComponent(id) + '/edit', { changes: [change] });
+      await api('POST', path, { changes: [{ op: 'unset', field: f }] });
+      try {
+        await api('POST', path, { changes: [change] });
+      } catch (e) { // put the shared value back rather than lose it
+        await api('POST', path, { changes: [Array.isArray(v) ? { op: 'add', field: f, values: v.map(itemText) } : { op: 'set', field: f, value: v }] }, { quiet: true }).catch(() => {});
+        throw e;
+      }
       banner(fieldInfo(f).label + ' is now private: you see your value; colleagues do not get it.', 'info');
       await load();
     } catch (e) { /* banner shown */ }
