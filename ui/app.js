@@ -1233,18 +1233,20 @@ function viewMap(org) {
       a.appendChild(roleShape(p.buying_role || '', x, y, 8));
       const fit = (t, px, size) => { const max = Math.max(4, Math.floor(px / (size * 0.56))); return t.length > max ? t.slice(0, max - 1) + '…' : t; };
       const [w, three] = room.get(p.id);
+      // a light halo under the labels, so the reporting lines that pass under them do not cross the text
+      const halo = { stroke: '#ffffff', 'stroke-width': 3, 'stroke-opacity': 0.85, 'stroke-linejoin': 'round', 'paint-order': 'stroke' };
       const metShort = p.last_interaction ? 'met ' + p.last_interaction : 'never met';
       if (three) {
         // name, title, date last met: each on its own line
-        a.appendChild(svg('text', { x: x + 12, y: y - 4, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
-        if (p.title) a.appendChild(svg('text', { x: x + 12, y: y + 8, 'font-size': 10, fill: '#475467', text: fit(p.title, w, 10) }));
-        a.appendChild(svg('text', { x: x + 12, y: y + (p.title ? 20 : 8), 'font-size': 10, fill: p.last_interaction ? '#667085' : '#b42318', text: metShort }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y - 4, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        if (p.title) a.appendChild(svg('text', { ...halo, x: x + 12, y: y + 8, 'font-size': 10, fill: '#475467', text: fit(p.title, w, 10) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y + (p.title ? 20 : 8), 'font-size': 10, fill: p.last_interaction ? '#667085' : '#b42318', text: metShort }));
       } else {
         const maxSub = Math.floor(w / 5.6);
         const tmax = maxSub - metShort.length - 3;
         const t = p.title && tmax >= 4 ? (p.title.length > tmax ? p.title.slice(0, tmax - 1) + '…' : p.title) + ' · ' : '';
-        a.appendChild(svg('text', { x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
-        a.appendChild(svg('text', { x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: fit(t + metShort, w, 10) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: fit(t + metShort, w, 10) }));
       }
       nodes.appendChild(a);
     }
