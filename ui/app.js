@@ -853,8 +853,19 @@ function viewRecord(id, params) {
   async function makePrivate(f) {
     const v = valueOf(f);
     const change = Array.isArray(v) ? { op: 'private', field: f, values: v.map(itemText) } : { op: 'private', field: f, value: v };
+    // A private value alone leaves the shared one in place (colleagues keep getting it,
+    // and private_fields does not name the field). So: take the shared value out, then
+    // put it in the private layer. Two requests: the API refuses a field changed twice in
+    // one, and privacy is sticky (an unset after the private op would hit the private value).
+    const path = '/api/records/' + encodeURIComponent(id) + '/edit';
     try {
-      await api('POST', '/api/records/' + encodeURIComponent(id) + '/edit', { changes: [change] });
+      await api('POST', path, { changes: [{ op: 'unset', field: f }] });
+      try {
+        await api('POST', path, { changes: [change] });
+      } catch (e) { // put the shared value back rather than lose it
+        await api('POST', path, { changes: [Array.isArray(v) ? { op: 'add', field: f, values: v.map(itemText) } : { op: 'set', field: f, value: v }] }, { quiet: true }).catch(() => {});
+        throw e;
+      }
       banner(fieldInfo(f).label + ' is now private: you see your value; colleagues do not get it.', 'info');
       await load();
     } catch (e) { /* banner shown */ }
@@ -1222,18 +1233,20 @@ function viewMap(org) {
       a.appendChild(roleShape(p.buying_role || '', x, y, 8));
       const fit = (t, px, size) => { const max = Math.max(4, Math.floor(px / (size * 0.56))); return t.length > max ? t.slice(0, max - 1) + '…' : t; };
       const [w, three] = room.get(p.id);
+      // a light halo under the labels, so the reporting lines that pass under them do not cross the text
+      const halo = { stroke: '#ffffff', 'stroke-width': 3, 'stroke-opacity': 0.85, 'stroke-linejoin': 'round', 'paint-order': 'stroke' };
       const metShort = p.last_interaction ? 'met ' + p.last_interaction : 'never met';
       if (three) {
         // name, title, date last met: each on its own line
-        a.appendChild(svg('text', { x: x + 12, y: y - 4, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
-        if (p.title) a.appendChild(svg('text', { x: x + 12, y: y + 8, 'font-size': 10, fill: '#475467', text: fit(p.title, w, 10) }));
-        a.appendChild(svg('text', { x: x + 12, y: y + (p.title ? 20 : 8), 'font-size': 10, fill: p.last_interaction ? '#667085' : '#b42318', text: metShort }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y - 4, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        if (p.title) a.appendChild(svg('text', { ...halo, x: x + 12, y: y + 8, 'font-size': 10, fill: '#475467', text: fit(p.title, w, 10) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y + (p.title ? 20 : 8), 'font-size': 10, fill: p.last_interaction ? '#667085' : '#b42318', text: metShort }));
       } else {
         const maxSub = Math.floor(w / 5.6);
         const tmax = maxSub - metShort.length - 3;
         const t = p.title && tmax >= 4 ? (p.title.length > tmax ? p.title.slice(0, tmax - 1) + '…' : p.title) + ' · ' : '';
-        a.appendChild(svg('text', { x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
-        a.appendChild(svg('text', { x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: fit(t + metShort, w, 10) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y - 1, 'font-size': 12, 'font-weight': 600, fill: '#101828', text: fit(p.name || '', w, 12) }));
+        a.appendChild(svg('text', { ...halo, x: x + 12, y: y + 11, 'font-size': 10, fill: '#475467', text: fit(t + metShort, w, 10) }));
       }
       nodes.appendChild(a);
     }
