@@ -33,7 +33,8 @@
     X(READONLY, "the home is read-only")                                                           \
     X(REPLAY, "replayed or stale message")                                                         \
     X(NOTSUP, "not supported")                                                                     \
-    X(STALE, "changed since it was last read")
+    X(STALE, "changed since it was last read")                                                     \
+    X(CANCELED, "canceled")
 
 enum {
     KITH_OK = 0,
