@@ -201,6 +201,14 @@ ops_since(void *ctx, const uint8_t peer[32], int self_peer, uint64_t after_seq, 
 }
 
 static int
+record_ops(void *ctx, const uint8_t peer[32], int self_peer, const uint8_t rec[16],
+           kith_seq_op_cb cb, void *cb_ctx)
+{
+    kith_syncenv_t *se = ctx;
+    return kith_store_record_ops_for(se->node->store, peer, self_peer, rec, cb, cb_ctx);
+}
+
+static int
 removed_from(void *ctx, const uint8_t peer[32], const uint8_t rec[16])
 {
     kith_syncenv_t *se = ctx;
@@ -228,6 +236,7 @@ kith_syncenv_bind(kith_syncenv_t *se, kith_session_env_t *env)
     env->load_op = load_op;
     env->apply_ops = apply_ops;
     env->ops_since = ops_since;
+    env->record_ops = record_ops;
     env->removed_from = removed_from;
     env->log = log_line;
 }

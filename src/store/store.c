@@ -1728,18 +1728,33 @@ vouch_one(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], const uint8_t rec[KI
     return rc == KITH_OK && !found ? KITH_ETAMPER : rc;
 }
 
-int
-kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
-                     uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
-                     uint64_t *last_seq)
+/* The ops offered to peer, in sequence order: those after after_seq (at most limit), or,
+ * with rec, all of that record's. Each row is vouched for before cb sees it. */
+static int
+offered_ops(kith_store_t *s, const uint8_t peer[KITH_PK_LEN], int self_peer, const uint8_t *rec,
+            uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx, uint64_t *last_seq)
 {
     sqlite3_stmt *st = NULL;
     kith_buf_t pt;
     kith_buf_init(&pt);
     vouch_cache_t cache = {.valid = 0};
     *last_seq = after_seq;
-    int rc = prepare(s,
-                     self_peer ? "SELECT seq, hash, rec, author, private, hlc, data FROM ops "
+    int rc = rec != NULL
+                 ? prepare(s,
+                           self_peer
+                               ? "SELECT seq, hash, rec, author, private, hlc, data FROM ops "
+                                 "WHERE ?1 IS NOT NULL AND rec = ?4 ORDER BY seq"
+                               : "SELECT o.seq, o.hash, o.rec, o.author, o.private, o.hlc, o.data "
+                                 "FROM ops o JOIN records r ON r.id = o.rec "
+                                 "WHERE o.rec = ?4 AND o.private = 0 AND (r.owner = ?1 OR EXISTS "
+                                 "(SELECT 1 FROM audience a WHERE a.rec = o.rec AND a.member = ?1) "
+                                 "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
+                                 "AND f.member = ?1 AND f.op = o.hash)) "
+                                 "ORDER BY o.seq",
+                           &st)
+                 : prepare(s,
+                           self_peer
+                               ? "SELECT seq, hash, rec, author, private, hlc, data FROM ops "
                                  "WHERE ?1 IS NOT NULL AND seq > ?2 ORDER BY seq LIMIT ?3"
                                /* Of a record it was removed from, only the removing op is
                                 * pushed: the ops before it reached it when they were made, or
@@ -1751,13 +1766,17 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
                                  "OR EXISTS (SELECT 1 FROM former f WHERE f.rec = o.rec "
                                  "AND f.member = ?1 AND f.op = o.hash)) "
                                  "ORDER BY o.seq LIMIT ?3",
-                     &st);
+                           &st);
     if (rc != KITH_OK) {
         return rc;
     }
     sqlite3_bind_blob(st, 1, peer, KITH_PK_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64) after_seq);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64) limit);
+    if (rec != NULL) {
+        sqlite3_bind_blob(st, 4, rec, KITH_REC_ID_LEN, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) after_seq);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) limit);
+    }
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 1) != KITH_HASH_LEN) {
@@ -1786,6 +1805,22 @@ kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], in
     release(s, st);
     kith_buf_close(&pt);
     return rc;
+}
+
+int
+kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                     uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
+                     uint64_t *last_seq)
+{
+    return offered_ops(s, peer, self_peer, NULL, after_seq, limit, cb, ctx, last_seq);
+}
+
+int
+kith_store_record_ops_for(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
+                          const uint8_t rec[static KITH_REC_ID_LEN], kith_seq_op_cb cb, void *ctx)
+{
+    uint64_t last;
+    return offered_ops(s, peer, self_peer, rec, 0, 0, cb, ctx, &last);
 }
 
 #define VERIFY_THREADS_MAX 4

@@ -167,6 +167,12 @@ typedef int (*kith_seq_op_cb)(void *ctx, const uint8_t *signed_op, size_t len,
 int kith_store_ops_since(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN], int self_peer,
                          uint64_t after_seq, size_t limit, kith_seq_op_cb cb, void *ctx,
                          uint64_t *last_seq);
+/* Every op of record rec offered to peer (as kith_store_ops_since() would offer them), in
+ * sequence order: a record whose audience came to include the peer after the peer synced
+ * is pushed whole, not from its audience op on. */
+int kith_store_record_ops_for(kith_store_t *s, const uint8_t peer[static KITH_PK_LEN],
+                              int self_peer, const uint8_t rec[static KITH_REC_ID_LEN],
+                              kith_seq_op_cb cb, void *ctx);
 
 typedef struct {
     size_t accepted;  /* new ops stored */

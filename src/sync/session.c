@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/identity.h"
 #include "crypto/noise.h"
 #include "model/op.h"
 #include "kith/error.h"
@@ -486,7 +487,51 @@ typedef struct {
     kith_session_t *s;
     batch_t *b;
     kith_buf_t *out;
+    /* Records whose audience a pushed op opened to the peer: the peer may hold none of
+     * their older ops (shared after it synced), so they follow whole. */
+    uint8_t (*opened)[KITH_REC_ID_LEN];
+    size_t n_opened, cap_opened;
 } push_ctx_t;
+
+/* Notes op's record if op gives the peer a place in its audience. Our own store's ops:
+ * decoded, not verified again. */
+static int
+note_opened(push_ctx_t *p, const uint8_t *signed_op, size_t len)
+{
+    if (p->s->self_peer || p->s->env.record_ops == NULL || len <= KITH_SIG_LEN) {
+        return KITH_OK;
+    }
+    kith_op_t op;
+    kith_op_init(&op);
+    if (kith_op_decode(signed_op + KITH_SIG_LEN, len - KITH_SIG_LEN, &op) != KITH_OK) {
+        return KITH_OK; /* not ours to judge here: the peer will */
+    }
+    int member = 0;
+    for (size_t i = 0; op.has_aud && i < op.n_aud; i++) {
+        member |= memcmp(op.aud[i].key, p->s->peer, KITH_PK_LEN) == 0;
+    }
+    int rc = KITH_OK;
+    for (size_t i = 0; member && i < p->n_opened; i++) {
+        member = memcmp(p->opened[i], op.rec, KITH_REC_ID_LEN) != 0;
+    }
+    if (member) {
+        if (p->n_opened == p->cap_opened) {
+            size_t cap = p->cap_opened ? p->cap_opened * 2 : 8;
+            uint8_t(*grown)[KITH_REC_ID_LEN] = realloc(p->opened, cap * sizeof(*grown));
+            if (grown == NULL) {
+                rc = KITH_ENOMEM;
+            } else {
+                p->opened = grown;
+                p->cap_opened = cap;
+            }
+        }
+        if (rc == KITH_OK) {
+            memcpy(p->opened[p->n_opened++], op.rec, KITH_REC_ID_LEN);
+        }
+    }
+    kith_op_close(&op);
+    return rc;
+}
 
 static int
 cmp_id(const void *a, const void *b)
@@ -502,6 +547,17 @@ push_one(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KIT
     if (r->len > 0 && bsearch(hash, r->ids, r->len, KITH_HASH_LEN, cmp_id) != NULL) {
         return KITH_OK; /* it came from this peer: do not send it back */
     }
+    int rc = note_opened(p, signed_op, len);
+    return rc == KITH_OK ? batch_add(p->s, p->b, signed_op, len, p->out) : rc;
+}
+
+/* The ops of a record opened to the peer: all of them, the audience op included again
+ * (the peer ignores what it holds). */
+static int
+push_again(void *ctx, const uint8_t *signed_op, size_t len, const uint8_t hash[KITH_HASH_LEN])
+{
+    push_ctx_t *p = ctx;
+    (void) hash;
     return batch_add(p->s, p->b, signed_op, len, p->out);
 }
 
@@ -516,7 +572,7 @@ kith_session_push(kith_session_t *s, kith_buf_t *out)
         return KITH_ENOMEM;
     }
     kith_buf_init(&b->data);
-    push_ctx_t ctx = {s, b, out};
+    push_ctx_t ctx = {s, b, out, NULL, 0, 0};
     int rc = KITH_OK;
     if (s->received.len > 0) {
         qsort(s->received.ids, s->received.len, KITH_HASH_LEN, cmp_id);
@@ -530,6 +586,10 @@ kith_session_push(kith_session_t *s, kith_buf_t *out)
         }
         s->pushed_seq = last;
     }
+    for (size_t i = 0; rc == KITH_OK && i < ctx.n_opened; i++) {
+        rc = s->env.record_ops(s->env.ctx, s->peer, s->self_peer, ctx.opened[i], push_again, &ctx);
+    }
+    free(ctx.opened);
     if (rc == KITH_OK) {
         rc = batch_flush(s, b, out);
     }

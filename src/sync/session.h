@@ -75,6 +75,9 @@ typedef struct {
     /* Ops for the peer stored after after_seq (see kith_store_ops_since()). */
     int (*ops_since)(void *ctx, const uint8_t peer[32], int self_peer, uint64_t after_seq,
                      size_t limit, kith_seq_op_cb cb, void *cb_ctx, uint64_t *last_seq);
+    /* Every op of record rec for the peer (see kith_store_record_ops_for()). */
+    int (*record_ops)(void *ctx, const uint8_t peer[32], int self_peer, const uint8_t rec[16],
+                      kith_seq_op_cb cb, void *cb_ctx);
     /* 1 if the peer was removed from the audience of record rec (the set offered holds
      * only the op that removed it and older ones), 0 if not. May be NULL: never. */
     int (*removed_from)(void *ctx, const uint8_t peer[32], const uint8_t rec[16]);
