@@ -28,7 +28,8 @@
  *                                             select or, for lists, the new-item input)
  *   add-NAME, remove-NAME (data-value)        list editing: add an item, remove an item
  *   private-check-NAME                        "private" checkbox when giving a new value
- *   make-private-NAME                         make the current value private
+ *   make-private-NAME                         make the current value private (asks first:
+ *   make-private-confirm, make-private-cancel)
  *   publish-NAME                              "Share this value…" (opens the dialog)
  *   publish-confirm, publish-cancel           the publish dialog's buttons
  *   share-target, share-role, share-go        sharing panel; unshare (data-target)
@@ -852,6 +853,18 @@ function viewRecord(id, params) {
 
   async function makePrivate(f) {
     const v = valueOf(f);
+    const info = fieldInfo(f);
+    const aud = rec.audience || [];
+    const ok = await dialog('Make “' + info.label + '” private?', [
+      h('p', null, 'From now on this value, and every change you make to it, stays on this machine.'),
+      h('p', { class: 'muted', text: 'It was part of the shared record until now, and a record keeps its history: '
+        + (aud.length ? 'the ' + aud.length + (aud.length === 1 ? ' colleague' : ' colleagues') + ' who have this record keep the value as it was, and '
+          : '') + 'anyone you share the record with later receives that history too.' }),
+    ], [
+      { label: 'Cancel', test: 'make-private-cancel', value: false, cls: 'btn-default' },
+      { label: 'Make private', test: 'make-private-confirm', value: true, cls: 'btn-primary' },
+    ]);
+    if (!ok) return;
     const change = Array.isArray(v) ? { op: 'private', field: f, values: v.map(itemText) } : { op: 'private', field: f, value: v };
     // A private value alone leaves the shared one in place (colleagues keep getting it,
     // and private_fields does not name the field). So: take the shared value out, then

@@ -1509,7 +1509,7 @@ web_status(void *host, kith_buf_t *out)
 }
 
 /* One server for CardDAV and the web UI: the page and its API under /ui/ and /api/ (and a
- * browser's GET / goes to the page); everything else is WebDAV's. */
+ * browser's GET / and /favicon.ico go to the page); everything else is WebDAV's. */
 static void
 on_http(void *ctx, kith_http_exchange_t *x)
 {
@@ -1517,6 +1517,7 @@ on_http(void *ctx, kith_http_exchange_t *x)
     const char *t = kith_http_exchange_request(x)->target;
     const char *m = kith_http_exchange_request(x)->method;
     int web = strncmp(t, "/ui", 3) == 0 || strncmp(t, "/api/", 5) == 0 ||
+              strcmp(t, "/favicon.ico") == 0 ||
               (strcmp(t, "/") == 0 && strcmp(m, "GET") == 0 &&
                kith_http_header(kith_http_exchange_request(x), "authorization") == NULL);
     if (web) {

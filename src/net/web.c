@@ -150,7 +150,8 @@ page_error(kith_http_exchange_t *x, int status, const char *sentence)
     char html[600];
     int len = snprintf(html, sizeof(html),
                        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                       "<title>kith</title><link rel=\"stylesheet\" href=\"/ui/app.css\"></head>"
+                       "<title>kith</title><link rel=\"icon\" href=\"/ui/logo.svg\">"
+                       "<link rel=\"stylesheet\" href=\"/ui/app.css\"></head>"
                        "<body><main class=\"notice\"><h1>kith</h1><p>%s</p></main></body></html>",
                        sentence);
     respond(x, status, "text/html; charset=utf-8", html, (size_t) len, NULL, NULL, NULL);
@@ -592,6 +593,9 @@ kith_web_handle(void *ctx, kith_http_exchange_t *x)
             json_error(x, 405, "only GET here");
         } else if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0) {
             respond(x, 303, "text/plain", "see /ui/\n", 9, NULL, "Location", "/ui/");
+        } else if (strcmp(path, "/favicon.ico") == 0) {
+            respond(x, 301, "text/plain", "see /ui/logo.svg\n", 17, "no-cache", "Location",
+                    "/ui/logo.svg");
         } else if (strcmp(path, "/ui/login") == 0) {
             login(w, x, query);
         } else if (strncmp(path, "/ui/", 4) == 0) {
