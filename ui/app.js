@@ -327,6 +327,9 @@ function startEvents() {
       if (S.view && S.view.refresh) S.view.refresh('change');
     }, 150);
   });
+  es.addEventListener('pair', () => {
+    if (S.view && S.view.refresh && S.view.name === 'peers') S.view.refresh('pair');
+  });
   es.addEventListener('status', () => {
     refreshStatus();
     if (S.view && S.view.refresh && S.view.name === 'peers') S.view.refresh('status');
@@ -1341,6 +1344,7 @@ function viewMap(org) {
 
 function viewPeers() {
   const nodeBox = h('div', { class: 'card node-card' });
+  const pairBox = h('div', { class: 'card pair-card', 'data-test': 'pairing' });
   const peersBox = h('div', { class: 'card table-card' });
   const groupsBox = h('div', { class: 'card', 'data-test': 'groups' });
   const el = h('section', { class: 'peers-view' },
@@ -1348,14 +1352,54 @@ function viewPeers() {
     h('div', { class: 'peers-layout' },
       h('div', { class: 'peers-main' }, peersBox, groupsBox),
       h('div', { class: 'peers-side' }, nodeBox,
-        h('div', { class: 'card pair-card', 'data-test': 'pairing' },
-          h('h2', { class: 'group-title', text: 'Pair with a colleague' }),
-          h('p', null, 'On the same network, run in a terminal:'),
-          h('pre', { class: 'mono cmd', text: 'kith pair' }),
-          h('p', null, 'It prints a short code such as ', h('code', { text: '7-orbit-sugar-lantern' }), '. Your colleague runs'),
-          h('pre', { class: 'mono cmd', text: 'kith pair 7-orbit-sugar-lantern' }),
-          h('p', { class: 'muted small' }, 'Elsewhere, exchange node IDs and run ', h('code', { text: 'kith peer add NAME NODE-ID' }),
-            '. Pairing from this page is not available yet.')))));
+        pairBox)));
+
+  // Pairing (proto/WEB.md "Pairing"): host shows a code, or join with a colleague's code;
+  // when the code matched, the user checks the fingerprint and accepts or refuses.
+  let pairSeen = '';
+  async function renderPair() {
+    let st;
+    try { st = await api('GET', '/api/pair', null, { quiet: true }); } catch (e) { return; }
+    const key = JSON.stringify(st);
+    if (key === pairSeen && pairBox.firstChild) return;
+    if (pairBox.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return;
+    pairSeen = key;
+    clear(pairBox);
+    pairBox.dataset.state = st.state;
+    pairBox.append(h('h2', { class: 'group-title', text: 'Pair with a colleague' }));
+    const post = async (path, body) => {
+      try { await api('POST', path, body || {}); } catch (e) { /* banner shown */ }
+      renderPair();
+    };
+    const running = ['waiting', 'searching', 'confirm', 'adding'].includes(st.state);
+    if (st.state === 'waiting' && st.code) {
+      pairBox.append(h('p', null, 'Read this code to your colleague, in the same room and on the same network:'),
+        h('div', { class: 'pair-code mono', 'data-test': 'pair-code', text: st.code }),
+        h('p', { class: 'muted small' }, 'They enter it on their kith page, or run ', h('code', { text: 'kith pair ' + st.code }), '.'));
+    } else if (st.state === 'confirm') {
+      pairBox.append(h('p', null, 'The code matched. This is ', h('strong', { 'data-test': 'pair-peer', text: st.peer }), '. Check the fingerprint with them before you add them:'),
+        h('div', { class: 'pair-code mono', 'data-test': 'pair-fingerprint', text: st.fingerprint }),
+        h('div', { class: 'btn-row' },
+          h('button', { type: 'button', class: 'btn btn-primary', 'data-test': 'pair-accept', on: { click: () => post('/api/pair/answer', { accept: true }) } }, 'Fingerprints match: add'),
+          h('button', { type: 'button', class: 'btn btn-default', 'data-test': 'pair-reject', on: { click: () => post('/api/pair/answer', { accept: false }) } }, 'They do not match')));
+    }
+    if (st.message) pairBox.append(h('p', { class: 'muted small', 'data-test': 'pair-state', text: st.message }));
+    if (running && st.state !== 'adding') {
+      pairBox.append(h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-test': 'pair-cancel', on: { click: () => post('/api/pair/cancel') } }, 'Cancel pairing'));
+    }
+    if (!running) {
+      const input = h('input', { type: 'text', class: 'input mono', placeholder: '7-orbit-sugar-lantern', 'data-test': 'pair-code-input', autocomplete: 'off', spellcheck: 'false' });
+      const join = h('button', { type: 'button', class: 'btn btn-default', 'data-test': 'pair-join' }, 'Join');
+      const go = () => { const c = input.value.trim(); if (c) post('/api/pair', { code: c }); };
+      join.addEventListener('click', go);
+      input.addEventListener('keydown', (e) => { if (e.key === 'Enter') go(); });
+      pairBox.append(
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-test': 'pair-start', on: { click: () => post('/api/pair', {}) } }, 'Show a pairing code'),
+        h('p', { class: 'muted small', text: 'or enter the code a colleague shows you:' }),
+        h('div', { class: 'pair-join' }, input, join),
+        h('p', { class: 'muted small' }, 'Not on the same network? Exchange node IDs and run ', h('code', { text: 'kith peer add NAME NODE-ID' }), '.'));
+    }
+  }
 
   function renderNode() {
     clear(nodeBox);
@@ -1413,7 +1457,8 @@ function viewPeers() {
   }
   renderNode();
   load();
-  return { name: 'peers', el, refresh() { load(); } };
+  renderPair();
+  return { name: 'peers', el, refresh(why) { if (why === 'pair') renderPair(); else load(); } };
 }
 
 /* ---------- view: import ---------- */

@@ -23,39 +23,6 @@
 
 #define GETOPT_BEGIN() (optind = 0, opterr = 0)
 
-/* A local name for the new peer: theirs, made valid and unique. */
-static void
-peer_name_for(kith_node_t *n, const char *theirs, const char *forced, char out[65])
-{
-    char base[65];
-    size_t w = 0;
-    const char *src = forced ? forced : theirs;
-    for (const char *p = src; *p && w < 48; p++) {
-        char c = *p;
-        int okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (okc || (w > 0 && base[w - 1] != '-')) {
-            base[w++] = okc ? c : '-';
-        }
-    }
-    while (w > 0 && base[w - 1] == '-') {
-        w--;
-    }
-    base[w] = '\0';
-    if (w == 0 || base[0] == '-') {
-        snprintf(base, sizeof(base), "peer");
-    }
-    snprintf(out, 65, "%s", base);
-    for (int k = 2; k < 1000; k++) {
-        kith_peer_t p;
-        if (kith_store_peer_get(n->store, out, &p) != KITH_OK) {
-            return;
-        }
-        kith_peer_close(&p);
-        snprintf(out, 65, "%.48s-%d", base, k);
-    }
-}
-
 static int
 confirm(const char *name, const char *fp, int yes)
 {
@@ -113,7 +80,7 @@ decide(void *ctx, const char *theirs, const uint8_t key[KITH_PK_LEN])
         cli_error("that is this node itself");
         return 0;
     }
-    peer_name_for(c->n, theirs, c->forced_name, c->local);
+    kith_node_peer_name_free(c->n, c->forced_name ? c->forced_name : theirs, c->local);
     if (!confirm(c->local, fp, c->yes)) {
         printf("Not added.\n");
         return 0;

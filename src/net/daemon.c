@@ -1502,6 +1502,18 @@ web_changed(void *host)
     push_all(host); /* the web module tells its own pages */
 }
 
+/* A peer was paired from the page: reload the peers (as after the CLI's poke). */
+static void
+web_peers_changed(void *host)
+{
+    kith_daemon_t *d = host;
+    if (d->reload_job.queued) {
+        d->reload_again = 1;
+    } else {
+        submit(d, &d->reload_job);
+    }
+}
+
 static void
 web_status(void *host, kith_buf_t *out)
 {
@@ -1534,7 +1546,8 @@ start_http(kith_daemon_t *d, char *errbuf, size_t errcap)
 {
     const char *where = d->opts.http ? d->opts.http : KITH_DAV_DEFAULT_LISTEN;
     kith_dav_opts_t o = {where, d->node, d, dav_submit, dav_changed, dav_log};
-    kith_web_opts_t wo = {where, d->node, d, dav_submit, web_changed, dav_log, web_status};
+    kith_web_opts_t wo = {where,       d->node, d,          dav_submit,
+                          web_changed, dav_log, web_status, web_peers_changed};
     char err[256] = "";
     int rc = kith_dav_new(&d->dav, &o, err, sizeof(err));
     if (rc == KITH_OK) {

@@ -21,8 +21,9 @@
 #include "net/job.h"
 #include "node/node.h"
 
-#define KITH_DAV_DEFAULT_LISTEN "127.0.0.1:5485" /* the daemon's HTTP server: CardDAV and web UI   \
-                                                  */
+#define KITH_DAV_DEFAULT_LISTEN                                                                    \
+    "127.0.0.1:5485" /* the daemon's HTTP server: CardDAV and web UI                               \
+                      */
 #define KITH_DAV_USER     "kith"
 #define KITH_DAV_MAX_BODY (1u << 20) /* bytes of a request body: more gets 413 */
 

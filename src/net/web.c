@@ -9,6 +9,7 @@
  *   /api/status            the daemon's status (loop thread)
  *   /api/qr.svg            the node ID as a QR code (loop thread)
  *   /api/events            the event stream (loop thread)
+ *   /api/pair[/answer|/cancel]  pairing (net/webpair.h; adding the peer is a store job)
  *   /api/...               everything else: node/webapi.h, as a store job
  *
  * Checks, in order, before anything else happens: Host (DNS rebinding), Sec-Fetch-Site
@@ -17,6 +18,7 @@
  */
 #include "net/web.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "kith/error.h"
 #include "net/assets.h"
 #include "net/daemon.h"
+#include "net/webpair.h"
 #include "node/webapi.h"
 #include "util/hlc.h"
 #include "util/json.h"
@@ -70,7 +73,14 @@ struct kith_web {
     void (*changed)(void *host);
     void (*log)(void *host, int level, const char *line);
     void (*status_json)(void *host, kith_buf_t *out);
+    void (*peers_changed)(void *host);
     int loopback;
+    kith_webpair_t *pair;
+    /* Adding a paired peer: one store job at a time (one pairing runs at a time). */
+    kith_job_t add_job;
+    char add_name[KITH_WEBPAIR_NAME_MAX + 1], add_local[65], add_sentence[256];
+    uint8_t add_key[KITH_PK_LEN];
+    int add_rc;
     kith_webapi_t *api; /* store thread only */
     secrets_t *secrets; /* sodium_malloc'd */
     kith_http_exchange_t *streams[MAX_STREAMS];
@@ -499,6 +509,134 @@ kith_web_status_changed(kith_web_t *w)
     }
 }
 
+/* ---- pairing ---------------------------------------------------------------------- */
+
+static void
+pair_state(kith_web_t *w, kith_http_exchange_t *x, int status)
+{
+    kith_buf_t b;
+    kith_buf_init(&b);
+    kith_json_t j;
+    kith_json_init(&j, &b, 0);
+    kith_webpair_json(w->pair, &j);
+    if (kith_json_finish(&j) == KITH_OK) {
+        respond(x, status, "application/json", b.data, b.len, NULL, NULL, NULL);
+    } else {
+        json_error(x, 500, "out of memory");
+    }
+    kith_buf_close(&b);
+}
+
+/* GET /api/pair: the state. POST /api/pair {"code"?}: start (host without a code, join
+ * with one). POST /api/pair/answer {"accept": bool}. POST /api/pair/cancel {}. */
+static void
+pair_answer(kith_web_t *w, kith_http_exchange_t *x, const char *rest, int get)
+{
+    const kith_http_request_t *r = kith_http_exchange_request(x);
+    if (get) {
+        if (rest[0] != '\0') {
+            json_error(x, 405, "POST here");
+        } else {
+            pair_state(w, x, 200);
+        }
+        return;
+    }
+    if (strcmp(r->method, "POST") != 0) {
+        json_error(x, 405, "GET or POST here");
+        return;
+    }
+    json_t *body = NULL;
+    if (r->body_len > 4096 ||
+        (body = json_loadb(r->body_len ? (const char *) r->body : "{}",
+                           r->body_len ? r->body_len : 2, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+        !json_is_object(body)) {
+        json_decref(body);
+        json_error(x, 400, "the request is not a JSON object");
+        return;
+    }
+    const char *key;
+    json_t *v;
+    const char *allowed = rest[0] == '\0' ? "code" : strcmp(rest, "/answer") == 0 ? "accept" : "";
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, allowed) != 0) {
+            json_decref(body);
+            json_error(x, 400, "unknown member in the request");
+            return;
+        }
+    }
+    char err[256] = "";
+    if (rest[0] == '\0') {
+        json_t *code = json_object_get(body, "code");
+        if (code != NULL && !json_is_string(code)) {
+            json_error(x, 400, "'code' is a pairing code (like 7-orbit-sugar-lantern)");
+        } else {
+            const char *name = w->node->name[0] ? w->node->name : "kith";
+            int rc = kith_webpair_start(w->pair, w->node->id->pk, name,
+                                        code ? json_string_value(code) : NULL, err, sizeof(err));
+            if (rc == KITH_OK) {
+                logf_(w, KITH_LOG_INFO, "web: pairing started (%s)", code ? "joining" : "hosting");
+                pair_state(w, x, 200);
+            } else {
+                json_error(x, rc == KITH_EEXISTS ? 409 : 400, err);
+            }
+        }
+    } else if (strcmp(rest, "/answer") == 0) {
+        json_t *accept = json_object_get(body, "accept");
+        if (!json_is_boolean(accept)) {
+            json_error(x, 400, "'accept' is true or false");
+        } else if (kith_webpair_answer(w->pair, json_is_true(accept)) != KITH_OK) {
+            json_error(x, 409, "no pairing is waiting for an answer");
+        } else {
+            pair_state(w, x, 200);
+        }
+    } else if (strcmp(rest, "/cancel") == 0) {
+        kith_webpair_cancel(w->pair);
+        pair_state(w, x, 200);
+    } else {
+        json_error(x, 404, "no such API call");
+    }
+    json_decref(body);
+}
+
+static void
+pair_changed(void *ctx)
+{
+    kith_web_t *w = ctx;
+    if (!w->stopped) {
+        broadcast(w, "event: pair\ndata: {}\n\n");
+    }
+}
+
+static void
+add_work(kith_job_t *job)
+{
+    kith_web_t *w = (kith_web_t *) ((char *) job - offsetof(kith_web_t, add_job));
+    w->add_rc = kith_webapi_add_paired(w->node, w->add_name, w->add_key, w->add_local,
+                                       w->add_sentence, sizeof(w->add_sentence));
+}
+
+static void
+add_done(kith_job_t *job)
+{
+    kith_web_t *w = (kith_web_t *) ((char *) job - offsetof(kith_web_t, add_job));
+    int rc = w->add_rc == KITH_EEXISTS ? KITH_OK : w->add_rc; /* already a peer: fine */
+    kith_webpair_done(w->pair, rc, w->add_local, w->add_sentence);
+    logf_(w, KITH_LOG_INFO, "web: pairing: %s", w->add_sentence);
+    if (w->add_rc == KITH_OK && w->peers_changed != NULL) {
+        w->peers_changed(w->host);
+    }
+}
+
+static void
+pair_accepted(void *ctx, const char *their_name, const uint8_t key[KITH_PK_LEN])
+{
+    kith_web_t *w = ctx;
+    snprintf(w->add_name, sizeof(w->add_name), "%s", their_name);
+    memcpy(w->add_key, key, KITH_PK_LEN);
+    w->submit(w->host, &w->add_job);
+}
+
 /* ---- API calls as store jobs -------------------------------------------------------- */
 
 static void
@@ -625,6 +763,8 @@ kith_web_handle(void *ctx, kith_http_exchange_t *x)
         qr_answer(w, x);
     } else if (strcmp(path, "/api/events") == 0 && get) {
         events_answer(w, x);
+    } else if (strncmp(path, "/api/pair", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
+        pair_answer(w, x, path + 9, get);
     } else if (kith_webapi_handles(path)) {
         api_submit(w, x, path, path_len, query);
     } else {
@@ -661,6 +801,18 @@ kith_web_new(kith_web_t **out, uv_loop_t *loop, const kith_web_opts_t *opts, cha
     w->changed = opts->changed;
     w->log = opts->log;
     w->status_json = opts->status_json;
+    w->peers_changed = opts->peers_changed;
+    w->add_job.work = add_work;
+    w->add_job.done = add_done;
+    kith_webpair_cb_t pcb = {w, pair_changed, pair_accepted};
+    rc = kith_webpair_new(&w->pair, loop, &pcb);
+    if (rc != KITH_OK) {
+        snprintf(errbuf, errcap, "cannot start the web UI: %s", kith_strerror(rc));
+        kith_webapi_free(w->api);
+        sodium_free(w->secrets);
+        free(w);
+        return rc;
+    }
     w->loopback = kith_http_listen_loopback(opts->listen);
     w->refresh_job.work = refresh_work;
     w->refresh_job.done = refresh_done;
@@ -684,6 +836,7 @@ kith_web_stop(kith_web_t *w)
         kith_http_stream_end(w->streams[i]);
     }
     w->n_streams = 0;
+    kith_webpair_stop(w->pair);
     if (w->ping_open) {
         w->ping_open = 0;
         uv_close((uv_handle_t *) &w->ping, NULL);
@@ -697,6 +850,7 @@ kith_web_free(kith_web_t *w)
         return;
     }
     kith_webapi_free(w->api);
+    kith_webpair_free(w->pair);
     sodium_free(w->secrets);
     free(w);
 }

@@ -6,7 +6,7 @@
  * sessions (in memory only), the page's files (compiled in, net/assets.h), the status, the
  * QR code and the event stream. Every API call that reads or writes records runs as one
  * store job through node/webapi.h, after which the answer goes out and, if it wrote, the
- * daemon pushes the new ops to peers.
+ * daemon pushes the new ops to peers. Pairing runs on a thread of its own (net/webpair.h).
  */
 #ifndef KITH_WEB_H
 #define KITH_WEB_H
@@ -33,6 +33,7 @@ typedef struct {
     void (*changed)(void *host); /* records were written here: push */
     void (*log)(void *host, int level, const char *line); /* KITH_LOG_* of daemon.h */
     void (*status_json)(void *host, kith_buf_t *out);     /* the daemon's status */
+    void (*peers_changed)(void *host); /* a peer was added here (pairing): reload them */
 } kith_web_opts_t;
 
 int kith_web_new(kith_web_t **out, uv_loop_t *loop, const kith_web_opts_t *opts, char *errbuf,

@@ -1133,3 +1133,34 @@ kith_node_peer_remove(kith_node_t *n, const char *name, uint64_t now_ms, size_t 
     kith_peer_close(&p);
     return rc;
 }
+
+void
+kith_node_peer_name_free(kith_node_t *n, const char *wanted, char out[static 65])
+{
+    char base[65];
+    size_t w = 0;
+    for (const char *p = wanted; *p && w < 48; p++) {
+        char c = *p;
+        int okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (okc || (w > 0 && base[w - 1] != '-')) {
+            base[w++] = okc ? c : '-';
+        }
+    }
+    while (w > 0 && base[w - 1] == '-') {
+        w--;
+    }
+    base[w] = '\0';
+    if (w == 0 || base[0] == '-') {
+        snprintf(base, sizeof(base), "peer");
+    }
+    snprintf(out, 65, "%s", base);
+    for (int k = 2; k < 1000; k++) {
+        kith_peer_t p;
+        if (kith_store_peer_get(n->store, out, &p) != KITH_OK) {
+            return;
+        }
+        kith_peer_close(&p);
+        snprintf(out, 65, "%.48s-%d", base, k);
+    }
+}

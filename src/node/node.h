@@ -138,5 +138,9 @@ int kith_node_refresh_audiences(kith_node_t *n, const kith_share_target_t *targe
 int kith_node_peer_add(kith_node_t *n, const kith_peer_t *p, uint64_t now_ms);
 int kith_node_peer_edit(kith_node_t *n, const char *name, const kith_peer_t *p, uint64_t now_ms);
 int kith_node_peer_remove(kith_node_t *n, const char *name, uint64_t now_ms, size_t *unshared);
+/* A local name for a new peer from the one wanted (the name a colleague gave when pairing):
+ * letters, digits, '.', '_' and '-' kept, runs of anything else as one '-', at most 48
+ * bytes, "peer" if nothing is left; "-2", "-3"... added while the name is taken. */
+void kith_node_peer_name_free(kith_node_t *n, const char *wanted, char out[static 65]);
 
 #endif

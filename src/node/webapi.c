@@ -979,6 +979,44 @@ import_file(kith_node_t *n, const kith_webapi_request_t *r, kith_webapi_answer_t
     return rc;
 }
 
+int
+kith_webapi_add_paired(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN],
+                       char local[static 65], char *sentence, size_t cap)
+{
+    local[0] = '\0';
+    if (memcmp(key, n->id->pk, KITH_PK_LEN) == 0) {
+        snprintf(sentence, cap, "that is this node itself");
+        return KITH_EINVAL;
+    }
+    kith_peer_t existing;
+    if (kith_store_peer_get_by_key(n->store, key, &existing) == KITH_OK) {
+        snprintf(local, 65, "%s", existing.name);
+        snprintf(sentence, cap, "%.64s is already your peer, named %s.", name, existing.name);
+        kith_peer_close(&existing);
+        return KITH_EEXISTS;
+    }
+    kith_node_peer_name_free(n, name, local);
+    uint64_t now = kith_hlc_now_ms();
+    kith_peer_t np = {local, {0}, "", "", 0, now, 0, ""};
+    memcpy(np.key, key, KITH_PK_LEN);
+    int rc = kith_store_begin(n->store);
+    if (rc == KITH_OK) {
+        rc = kith_node_peer_add(n, &np, now);
+    }
+    if (rc == KITH_OK) {
+        rc = kith_store_commit(n->store);
+    }
+    if (rc != KITH_OK) {
+        kith_store_rollback(n->store);
+        snprintf(sentence, cap, "cannot add the peer: %s", kith_strerror(rc));
+        local[0] = '\0';
+        return rc;
+    }
+    snprintf(sentence, cap, "Added %s as a peer. Share records with them from a record's page.",
+             local);
+    return KITH_OK;
+}
+
 /* ---- the entry points --------------------------------------------------------------- */
 
 int

@@ -51,6 +51,13 @@ int kith_webapi_call(kith_webapi_t *a, kith_node_t *n, const kith_webapi_request
 /* Brings the roster up to date with the store; *seq the store's newest op sequence. */
 int kith_webapi_refresh(kith_webapi_t *a, kith_node_t *n, uint64_t *seq);
 
+/* Adds the peer a pairing from the page brought (name as they gave it, key), in one
+ * transaction: under a free local name (its name into local, 65 bytes), in no group.
+ * KITH_EEXISTS when the key is a peer already (local gets its name), KITH_EINVAL when it
+ * is this node's own; a sentence for the page into sentence either way. */
+int kith_webapi_add_paired(kith_node_t *n, const char *name, const uint8_t key[KITH_PK_LEN],
+                           char local[static 65], char *sentence, size_t cap);
+
 void kith_webapi_answer_init(kith_webapi_answer_t *ans);
 void kith_webapi_answer_close(kith_webapi_answer_t *ans);
 

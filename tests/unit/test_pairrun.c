@@ -6,9 +6,18 @@
  * come back to this machine: they go to the broadcast address and multicast group of every
  * non-loopback IPv4 interface, so without one (or where broadcasts are not looped back)
  * that test skips itself. The LAN case proper is tests/netns/test_pairing.sh.
+ *
+ * Every test that opens the network (a host sends offers to each interface's broadcast
+ * address and multicast group; a joiner joins the group) runs only inside a network
+ * namespace of our own, where every interface but loopback has an address in
+ * 198.18.0.0/15: the tests send nothing to a real network. tests/netns/test_pairing.sh
+ * runs this program in such a namespace; elsewhere those tests skip.
  */
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <time.h>
@@ -138,6 +147,37 @@ cancel_thread(void *arg)
     return NULL;
 }
 
+/* 1 if this process is in a network namespace of the tests' own: some IPv4 interface
+ * besides loopback, and all of them in 198.18.0.0/15. */
+static int
+own_network(void)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) {
+        return 0;
+    }
+    int any = 0, foreign = 0;
+    for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
+            (i->ifa_flags & IFF_LOOPBACK)) {
+            continue;
+        }
+        uint32_t a = ntohl(((struct sockaddr_in *) i->ifa_addr)->sin_addr.s_addr);
+        any = 1;
+        foreign |= (a & 0xfffe0000u) != 0xc6120000u; /* 198.18.0.0/15 */
+    }
+    freeifaddrs(ifs);
+    return any && !foreign;
+}
+
+#define NETWORK_OR_SKIP()                                                                          \
+    do {                                                                                           \
+        if (!own_network()) {                                                                      \
+            print_message("skipped: not in a network namespace of the tests' own\n");              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 static int
 setup(void **state)
 {
@@ -191,6 +231,7 @@ static void
 test_host_cancel(void **state)
 {
     (void) state;
+    NETWORK_OR_SKIP();
     side_t s;
     side_init(&s, 1);
     kith_pairrun_cb_t cb = callbacks(&s);
@@ -232,6 +273,7 @@ static void
 test_join_cancel(void **state)
 {
     (void) state;
+    NETWORK_OR_SKIP();
     side_t s;
     side_init(&s, 1);
     kith_pairrun_cb_t cb = callbacks(&s);
@@ -260,6 +302,7 @@ static void
 test_host_expires(void **state)
 {
     (void) state;
+    NETWORK_OR_SKIP();
     side_t s;
     side_init(&s, 1);
     kith_pairrun_cb_t cb = callbacks(&s);
@@ -278,6 +321,7 @@ static void
 test_join_timeout(void **state)
 {
     (void) state;
+    NETWORK_OR_SKIP();
     side_t s;
     side_init(&s, 1);
     kith_pairrun_cb_t cb = callbacks(&s);
@@ -318,6 +362,7 @@ start_host(side_t *h, pthread_t *th)
 static void
 run_exchange(int joiner_accepts)
 {
+    NETWORK_OR_SKIP();
     side_t h, j;
     side_init(&h, 1);
     side_init(&j, joiner_accepts);
@@ -378,6 +423,7 @@ static void
 test_wrong_code(void **state)
 {
     (void) state;
+    NETWORK_OR_SKIP();
     side_t h, j;
     side_init(&h, 1);
     side_init(&j, 1);
