@@ -491,7 +491,9 @@ refresh_done(kith_job_t *job)
 void
 kith_web_store_changed(kith_web_t *w)
 {
-    if (w == NULL || w->stopped) {
+    /* Only open pages need to hear at once; without one, the index of records is brought
+     * up to date by the next query (so a daemon nobody browses builds none). */
+    if (w == NULL || w->stopped || w->n_streams == 0) {
         return;
     }
     if (w->refresh_job.queued) {

@@ -231,7 +231,9 @@ resort(kith_roster_t *r)
     for (size_t i = 0; i < r->n_ents; i++) {
         r->order[i] = (uint32_t) i;
     }
-    qsort_r(r->order, r->n_ents, sizeof(*r->order), cmp_order, r);
+    if (r->n_ents > 1) { /* qsort_r() wants an array, even of nothing */
+        qsort_r(r->order, r->n_ents, sizeof(*r->order), cmp_order, r);
+    }
     return KITH_OK;
 }
 
@@ -672,7 +674,7 @@ load_one(void *ctx, const kith_record_t *rec)
     while (end < c->n_specs && memcmp(c->specs[end].id, rec->id, KITH_REC_ID_LEN) == 0) {
         end++;
     }
-    return upsert(c, rec, c->specs + lo, end - lo, 0);
+    return upsert(c, rec, end > lo ? c->specs + lo : NULL, end - lo, 0);
 }
 
 static int
