@@ -232,7 +232,8 @@ const cli_command_t cli_commands[] = {
      "Prints the address of the web page, with a login link that works once within two\n"
      "minutes; the browser then keeps a session (a cookie) for 12 hours of use. The page\n"
      "lists, searches and edits records, shares them, shows their history, peers, this\n"
-     "node's ID as a QR code, imports files and draws an organisation's account map.\n"
+     "node's ID as a QR code, pairs with a colleague (the code, then their fingerprint),\n"
+     "imports files and draws an organisation's account map.\n"
      "It updates itself when a peer's change arrives. Needs 'kith serve' running.\n\n"
      "  --open   hand the link to the desktop's browser (xdg-open) instead of printing it\n"},
     {"dav", cmd_dav, "[--json] [--reset]", "show how to connect an address book (CardDAV)",
