@@ -113,18 +113,6 @@ add_peer(kith_node_t *n, const char *local, const uint8_t key[KITH_PK_LEN], cons
     return 0;
 }
 
-static void
-self_name(kith_node_t *n, char out[KITH_PAIRING_NAME_MAX + 1])
-{
-    if (n->name[0] != '\0') {
-        snprintf(out, KITH_PAIRING_NAME_MAX + 1, "%s", n->name);
-    } else {
-        char fp[KITH_FINGERPRINT_LEN + 1];
-        kith_fingerprint(n->id->pk, fp);
-        snprintf(out, KITH_PAIRING_NAME_MAX + 1, "kith-%.4s", fp);
-    }
-}
-
 /* Hosts (code NULL) or joins a pairing, then adds the peer. Returns the exit code. */
 static int
 pair(kith_node_t *n, const char *code, uint64_t timeout_ms, const char *forced_name,
@@ -134,7 +122,7 @@ pair(kith_node_t *n, const char *code, uint64_t timeout_ms, const char *forced_n
     kith_pairrun_cb_t cb = {&c, on_code, on_progress, decide, NULL};
     char name[KITH_PAIRING_NAME_MAX + 1], theirs[KITH_PAIRING_NAME_MAX + 1], err[512];
     uint8_t key[KITH_PK_LEN];
-    self_name(n, name);
+    kith_node_pairing_name(n, name);
     int rc = code == NULL ? kith_pairrun_host(n->id->pk, name, timeout_ms, &cb, theirs, key, err,
                                               sizeof(err))
                           : kith_pairrun_join(n->id->pk, name, code, timeout_ms, &cb, theirs, key,

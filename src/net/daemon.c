@@ -1502,16 +1502,22 @@ web_changed(void *host)
     push_all(host); /* the web module tells its own pages */
 }
 
-/* A peer was paired from the page: reload the peers (as after the CLI's poke). */
+/* Reads the peers again (a store job), once more if a reload is queued already. */
 static void
-web_peers_changed(void *host)
+reload_peers(kith_daemon_t *d)
 {
-    kith_daemon_t *d = host;
     if (d->reload_job.queued) {
         d->reload_again = 1;
     } else {
         submit(d, &d->reload_job);
     }
+}
+
+/* A peer was paired from the page: reload the peers (as after the CLI's poke). */
+static void
+web_peers_changed(void *host)
+{
+    reload_peers(host);
 }
 
 static void
@@ -1593,11 +1599,7 @@ control_command(control_client_t *cc)
     kith_daemon_t *d = cc->d;
     if (strcmp(cc->line, "poke") == 0) {
         /* A local change: reload peers (they may have changed) and push to everyone. */
-        if (d->reload_job.queued) {
-            d->reload_again = 1;
-        } else {
-            submit(d, &d->reload_job);
-        }
+        reload_peers(d);
         push_all(d);
         kith_web_store_changed(d->web);
         control_reply(cc, "ok\n", 3);

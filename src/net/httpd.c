@@ -305,6 +305,24 @@ reason(int status)
     }
 }
 
+/* The status line and headers of an answer, copied into the request's pool. */
+static void
+set_head(h2o_req_t *req, const kith_http_response_t *resp)
+{
+    req->res.status = resp->status;
+    req->res.reason = reason(resp->status);
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        const kith_http_header_t *hd = &resp->headers[i];
+        h2o_iovec_t v = h2o_strdup(&req->pool, hd->value, strlen(hd->value));
+        h2o_iovec_t n = h2o_strdup(&req->pool, hd->name, strlen(hd->name));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+    }
+    if (resp->content_type != NULL) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, resp->content_type, strlen(resp->content_type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, v.base, v.len);
+    }
+}
+
 void
 kith_http_respond(kith_http_exchange_t *x, const kith_http_response_t *resp)
 {
@@ -312,20 +330,7 @@ kith_http_respond(kith_http_exchange_t *x, const kith_http_response_t *resp)
     kith_httpd_t *h = x->h;
     h2o_req_t *req = x->req;
     if (req != NULL) {
-        req->res.status = resp->status;
-        req->res.reason = reason(resp->status);
-        for (size_t i = 0; i < resp->n_headers; i++) {
-            const kith_http_header_t *hd = &resp->headers[i];
-            h2o_iovec_t v = h2o_strdup(&req->pool, hd->value, strlen(hd->value));
-            h2o_iovec_t n = h2o_strdup(&req->pool, hd->name, strlen(hd->name));
-            h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base,
-                                  v.len);
-        }
-        if (resp->content_type != NULL) {
-            h2o_iovec_t v = h2o_strdup(&req->pool, resp->content_type, strlen(resp->content_type));
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, v.base,
-                           v.len);
-        }
+        set_head(req, resp);
         h2o_iovec_t body = h2o_strdup(&req->pool, (const char *) resp->body, resp->body_len);
         if (h->stopping) {
             req->http1_is_persistent = 0; /* close the connection after this answer */
@@ -387,18 +392,7 @@ kith_http_stream_begin(kith_http_exchange_t *x, const kith_http_response_t *head
     if (req == NULL) {
         return KITH_EIO;
     }
-    req->res.status = head->status;
-    req->res.reason = reason(head->status);
-    for (size_t i = 0; i < head->n_headers; i++) {
-        const kith_http_header_t *hd = &head->headers[i];
-        h2o_iovec_t v = h2o_strdup(&req->pool, hd->value, strlen(hd->value));
-        h2o_iovec_t n = h2o_strdup(&req->pool, hd->name, strlen(hd->name));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
-    }
-    if (head->content_type != NULL) {
-        h2o_iovec_t v = h2o_strdup(&req->pool, head->content_type, strlen(head->content_type));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, v.base, v.len);
-    }
+    set_head(req, head);
     req->http1_is_persistent = 0; /* a stream ends with its connection */
     x->streaming = 1;
     x->gen.proceed = on_proceed;

@@ -120,22 +120,45 @@ logf_(kith_web_t *w, int level, const char *fmt, ...)
 
 /* ---- answers ------------------------------------------------------------------------ */
 
+#define MAX_EXTRA 2 /* headers an answer adds to the security headers */
+
 /* Every answer carries these: the page may load only its own files, and nothing may frame
- * it or sniff types. */
+ * it or sniff types. Fills h (5 + n_extra entries) and returns how many. */
+static size_t
+security_headers(kith_http_header_t *h, const char *cache, const kith_http_header_t *extra,
+                 size_t n_extra)
+{
+    h[0] = (kith_http_header_t){"Content-Security-Policy", CSP};
+    h[1] = (kith_http_header_t){"X-Content-Type-Options", "nosniff"};
+    h[2] = (kith_http_header_t){"Referrer-Policy", "no-referrer"};
+    h[3] = (kith_http_header_t){"Cache-Control", (char *) (cache ? cache : "no-store")};
+    h[4] = (kith_http_header_t){"X-Frame-Options", "DENY"};
+    for (size_t i = 0; i < n_extra && i < MAX_EXTRA; i++) {
+        h[5 + i] = extra[i];
+    }
+    return 5 + (n_extra < MAX_EXTRA ? n_extra : MAX_EXTRA);
+}
+
 static void
 respond(kith_http_exchange_t *x, int status, const char *type, const void *body, size_t len,
-        const char *cache, const char *name1, const char *value1)
+        const char *cache, const kith_http_header_t *extra, size_t n_extra)
 {
-    kith_http_header_t h[6] = {
-        {"Content-Security-Policy", CSP},
-        {"X-Content-Type-Options", "nosniff"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Cache-Control", (char *) (cache ? cache : "no-store")},
-        {"X-Frame-Options", "DENY"},
-        {(char *) name1, (char *) value1},
-    };
-    kith_http_response_t r = {status, h, name1 ? 6 : 5, body, len, type};
+    kith_http_header_t h[5 + MAX_EXTRA];
+    kith_http_response_t r = {status, h,   security_headers(h, cache, extra, n_extra),
+                              body,   len, type};
     kith_http_respond(x, &r);
+}
+
+/* An answer that sends the browser to location. */
+static void
+redirect(kith_http_exchange_t *x, int status, const char *location, const char *cookie)
+{
+    kith_http_header_t extra[2] = {{"Location", (char *) location},
+                                   {"Set-Cookie", (char *) cookie}};
+    char body[80];
+    int len = snprintf(body, sizeof(body), "see %s\n", location);
+    respond(x, status, "text/plain", body, (size_t) len, status == 301 ? "no-cache" : NULL, extra,
+            cookie ? 2 : 1);
 }
 
 static void
@@ -150,7 +173,7 @@ json_error(kith_http_exchange_t *x, int status, const char *sentence)
     kith_json_string(&j, sentence);
     kith_json_object_end(&j);
     kith_json_finish(&j);
-    respond(x, status, "application/json", b.data, b.len, NULL, NULL, NULL);
+    respond(x, status, "application/json", b.data, b.len, NULL, NULL, 0);
     kith_buf_close(&b);
 }
 
@@ -164,7 +187,7 @@ page_error(kith_http_exchange_t *x, int status, const char *sentence)
                        "<link rel=\"stylesheet\" href=\"/ui/app.css\"></head>"
                        "<body><main class=\"notice\"><h1>kith</h1><p>%s</p></main></body></html>",
                        sentence);
-    respond(x, status, "text/html; charset=utf-8", html, (size_t) len, NULL, NULL, NULL);
+    respond(x, status, "text/html; charset=utf-8", html, (size_t) len, NULL, NULL, 0);
 }
 
 /* ---- sessions ----------------------------------------------------------------------- */
@@ -292,17 +315,7 @@ login(kith_web_t *w, kith_http_exchange_t *x, const char *query)
     sodium_bin2hex(hex, sizeof(hex), s->id, sizeof(s->id));
     snprintf(cookie, sizeof(cookie), COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/", hex);
     sodium_memzero(hex, sizeof(hex));
-    kith_http_header_t h[7] = {
-        {"Content-Security-Policy", CSP},
-        {"X-Content-Type-Options", "nosniff"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Cache-Control", "no-store"},
-        {"X-Frame-Options", "DENY"},
-        {"Set-Cookie", cookie},
-        {"Location", "/ui/"},
-    };
-    kith_http_response_t r = {303, h, 7, (const uint8_t *) "see /ui/\n", 9, "text/plain"};
-    kith_http_respond(x, &r);
+    redirect(x, 303, "/ui/", cookie);
     sodium_memzero(cookie, sizeof(cookie));
     logf_(w, KITH_LOG_INFO, "web: a browser logged in");
 }
@@ -370,7 +383,7 @@ session_answer(kith_web_t *w, kith_http_exchange_t *x, const session_t *s)
     kith_json_string(&j, KITH_VERSION);
     kith_json_object_end(&j);
     if (kith_json_finish(&j) == KITH_OK) {
-        respond(x, 200, "application/json", b.data, b.len, NULL, NULL, NULL);
+        respond(x, 200, "application/json", b.data, b.len, NULL, NULL, 0);
     } else {
         json_error(x, 500, "out of memory");
     }
@@ -384,7 +397,7 @@ status_answer(kith_web_t *w, kith_http_exchange_t *x)
     kith_buf_t b;
     kith_buf_init(&b);
     w->status_json(w->host, &b);
-    respond(x, 200, "application/json", b.data, b.len, NULL, NULL, NULL);
+    respond(x, 200, "application/json", b.data, b.len, NULL, NULL, 0);
     kith_buf_close(&b);
 }
 
@@ -396,7 +409,7 @@ qr_answer(kith_web_t *w, kith_http_exchange_t *x)
     kith_buf_t b;
     kith_buf_init(&b);
     if (kith_qr_svg(nid, &b) == KITH_OK) {
-        respond(x, 200, "image/svg+xml", b.data, b.len, NULL, NULL, NULL);
+        respond(x, 200, "image/svg+xml", b.data, b.len, NULL, NULL, 0);
     } else {
         json_error(x, 500, "cannot draw the QR code");
     }
@@ -409,7 +422,7 @@ asset_answer(kith_http_exchange_t *x, const char *path)
     const char *name = strcmp(path, "/ui/") == 0 ? "/ui/index.html" : path;
     for (const kith_asset_t *a = kith_assets; a->path != NULL; a++) {
         if (strcmp(a->path, name) == 0) {
-            respond(x, 200, a->type, a->data, a->len, "no-cache", NULL, NULL);
+            respond(x, 200, a->type, a->data, a->len, "no-cache", NULL, 0);
             return;
         }
     }
@@ -446,14 +459,14 @@ events_answer(kith_web_t *w, kith_http_exchange_t *x)
         json_error(x, 503, "too many open pages: close some");
         return;
     }
-    kith_http_header_t h[3] = {
-        {"Content-Security-Policy", CSP},
-        {"X-Content-Type-Options", "nosniff"},
-        {"Cache-Control", "no-store"},
-    };
+    kith_http_header_t h[5];
     static const char hello[] = "retry: 1000\n\n";
-    kith_http_response_t r = {
-        200, h, 3, (const uint8_t *) hello, sizeof(hello) - 1, "text/event-stream"};
+    kith_http_response_t r = {200,
+                              h,
+                              security_headers(h, NULL, NULL, 0),
+                              (const uint8_t *) hello,
+                              sizeof(hello) - 1,
+                              "text/event-stream"};
     if (kith_http_stream_begin(x, &r) != KITH_OK) {
         kith_http_stream_end(x);
         return;
@@ -522,7 +535,7 @@ pair_state(kith_web_t *w, kith_http_exchange_t *x, int status)
     kith_json_init(&j, &b, 0);
     kith_webpair_json(w->pair, &j);
     if (kith_json_finish(&j) == KITH_OK) {
-        respond(x, status, "application/json", b.data, b.len, NULL, NULL, NULL);
+        respond(x, status, "application/json", b.data, b.len, NULL, NULL, 0);
     } else {
         json_error(x, 500, "out of memory");
     }
@@ -573,7 +586,8 @@ pair_answer(kith_web_t *w, kith_http_exchange_t *x, const char *rest, int get)
         if (code != NULL && !json_is_string(code)) {
             json_error(x, 400, "'code' is a pairing code (like 7-orbit-sugar-lantern)");
         } else {
-            const char *name = w->node->name[0] ? w->node->name : "kith";
+            char name[65];
+            kith_node_pairing_name(w->node, name);
             int rc = kith_webpair_start(w->pair, w->node->id->pk, name,
                                         code ? json_string_value(code) : NULL, err, sizeof(err));
             if (rc == KITH_OK) {
@@ -664,7 +678,7 @@ api_done(kith_job_t *job)
     api_job_t *q = (api_job_t *) job;
     kith_web_t *w = q->w;
     respond(q->x, q->ans.status, q->ans.content_type, q->ans.body.data, q->ans.body.len, NULL, NULL,
-            NULL);
+            0);
     if (q->ans.changed) {
         if (w->changed != NULL) {
             w->changed(w->host);
@@ -732,10 +746,9 @@ kith_web_handle(void *ctx, kith_http_exchange_t *x)
         if (!is_read(r->method)) {
             json_error(x, 405, "only GET here");
         } else if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0) {
-            respond(x, 303, "text/plain", "see /ui/\n", 9, NULL, "Location", "/ui/");
+            redirect(x, 303, "/ui/", NULL);
         } else if (strcmp(path, "/favicon.ico") == 0) {
-            respond(x, 301, "text/plain", "see /ui/logo.svg\n", 17, "no-cache", "Location",
-                    "/ui/logo.svg");
+            redirect(x, 301, "/ui/logo.svg", NULL);
         } else if (strcmp(path, "/ui/login") == 0) {
             login(w, x, query);
         } else if (strncmp(path, "/ui/", 4) == 0) {

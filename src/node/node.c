@@ -17,6 +17,7 @@
 #include "crypto/keyfile.h"
 #include "kith/error.h"
 #include "util/errbuf.h"
+#include "util/nodeid.h"
 #include "model/record.h"
 
 #define KEY_FILE_MAX 4096
@@ -1162,5 +1163,17 @@ kith_node_peer_name_free(kith_node_t *n, const char *wanted, char out[static 65]
         }
         kith_peer_close(&p);
         snprintf(out, 65, "%.48s-%d", base, k);
+    }
+}
+
+void
+kith_node_pairing_name(kith_node_t *n, char out[static 65])
+{
+    if (n->name[0] != '\0') {
+        snprintf(out, 65, "%s", n->name);
+    } else {
+        char fp[KITH_FINGERPRINT_LEN + 1];
+        kith_fingerprint(n->id->pk, fp);
+        snprintf(out, 65, "kith-%.4s", fp);
     }
 }

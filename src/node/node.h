@@ -142,5 +142,8 @@ int kith_node_peer_remove(kith_node_t *n, const char *name, uint64_t now_ms, siz
  * letters, digits, '.', '_' and '-' kept, runs of anything else as one '-', at most 48
  * bytes, "peer" if nothing is left; "-2", "-3"... added while the name is taken. */
 void kith_node_peer_name_free(kith_node_t *n, const char *wanted, char out[static 65]);
+/* The name this node gives itself when pairing: its own name, else "kith-" and the start
+ * of its fingerprint. */
+void kith_node_pairing_name(kith_node_t *n, char out[static 65]);
 
 #endif

@@ -8,6 +8,7 @@
 #include "node/webapi.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,28 +135,16 @@ kith_webapi_handles(const char *path)
            strcmp(path, "/api/peers") == 0 || strcmp(path, "/api/import") == 0;
 }
 
+/* A record id: exactly 32 hex digits. */
 static int
 parse_hex_id(const char *text, size_t len, uint8_t id[KITH_REC_ID_LEN])
 {
-    if (len != KITH_REC_ID_LEN * 2) {
-        return KITH_EINVAL;
-    }
-    for (size_t i = 0; i < KITH_REC_ID_LEN; i++) {
-        unsigned v = 0;
-        for (size_t k = 0; k < 2; k++) {
-            char c = text[i * 2 + k];
-            unsigned d = c >= '0' && c <= '9'   ? (unsigned) (c - '0')
-                         : c >= 'a' && c <= 'f' ? (unsigned) (c - 'a' + 10)
-                         : c >= 'A' && c <= 'F' ? (unsigned) (c - 'A' + 10)
-                                                : 16;
-            if (d == 16) {
-                return KITH_EINVAL;
-            }
-            v = v * 16 + d;
-        }
-        id[i] = (uint8_t) v;
-    }
-    return KITH_OK;
+    size_t got = 0;
+    return len == KITH_REC_ID_LEN * 2 &&
+                   sodium_hex2bin(id, KITH_REC_ID_LEN, text, len, NULL, &got, NULL) == 0 &&
+                   got == KITH_REC_ID_LEN
+               ? KITH_OK
+               : KITH_EINVAL;
 }
 
 /* "/api/records/ID[/ACTION]" into id and action. */
@@ -644,9 +633,7 @@ record_create(kith_node_t *n, const kith_webapi_request_t *r, kith_webapi_answer
                       err[0] ? err : kith_strerror(rc));
         } else {
             char hex[KITH_REC_ID_LEN * 2 + 1];
-            for (size_t i = 0; i < KITH_REC_ID_LEN; i++) {
-                snprintf(hex + i * 2, 3, "%02x", res.id[i]);
-            }
+            sodium_bin2hex(hex, sizeof(hex), res.id, KITH_REC_ID_LEN);
             ans->status = 201;
             ans->changed = 1;
             rc = kith_buf_printf(&ans->body, "{\"id\":\"%s\"}", hex);
